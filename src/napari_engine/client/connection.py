@@ -1,0 +1,258 @@
+"""A client connection to a napari-engine server, usable from any thread.
+
+The websocket lives on the shared background loop (``loop.py``). Incoming state patches
+are merged into a ``StateMirror``; incoming streamed frames are acknowledged at once
+(the scripting client keeps only the latest, undecoded) so the server's flow control
+never starves; replies wake up whoever waits for them. Listeners registered with
+``on_state``/``on_frame`` are called on the network thread and must be quick (a GUI
+posts to its own thread from there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from napari_engine.encode import Encoding, decode_frame
+from napari_engine.protocol import (
+    MAX_BINARY_BYTES,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    StateMirror,
+    decode_binary,
+    decode_text,
+    encode_binary,
+    encode_text,
+    validate_command_args,
+)
+from napari_engine.client.loop import get_loop, run_sync
+
+log = logging.getLogger(__name__)
+
+
+class RemoteError(Exception):
+    """The server refused or failed a request."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{message} ({code})")
+        self.code = code
+        self.message = message
+
+
+class ConnectionLost(Exception):
+    """The connection to the server is gone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame as received: the header and the still-encoded payload."""
+
+    header: dict[str, Any]
+    payload: bytes
+    received: float  # time.perf_counter() on arrival
+
+    def decode(self) -> np.ndarray:
+        h = self.header
+        return decode_frame(self.payload, Encoding(h["encoding"]), h["width"], h["height"])
+
+
+StateListener = Callable[[set[str]], None]
+FrameListener = Callable[[Frame], None]
+
+
+class Connection:
+    """One websocket connection to a server session."""
+
+    def __init__(self, url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
+                 jpeg_quality: int = 80, max_in_flight: int = 2, client: str = "napari-engine",
+                 auto_ack: bool = True) -> None:
+        self.url = url
+        self.hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION,
+                                      "client": client, "stream": stream,
+                                      "jpeg_quality": jpeg_quality, "max_in_flight": max_in_flight}
+        if size is not None:
+            self.hello["size"] = list(size)
+        self.auto_ack = auto_ack
+        self.mirror = StateMirror()
+        self.lock = threading.RLock()  # guards the mirror
+        self.welcome: dict[str, Any] = {}
+        self.latest_frame: Frame | None = None
+        self.errors: list[RemoteError] = []
+        self._ids = itertools.count(1)
+        self._waiters: dict[int, asyncio.Future[Any]] = {}
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._state_listeners: list[StateListener] = []
+        self._frame_listeners: list[FrameListener] = []
+        self.closed = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def open(self, timeout: float = 30.0) -> None:
+        run_sync(self._open(), timeout)
+
+    async def _open(self) -> None:
+        try:
+            self._ws = await connect(self.url, max_size=MAX_BINARY_BYTES, compression=None,
+                                     open_timeout=20)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            body = exc.response.body.decode(errors="replace").strip() if exc.response.body else ""
+            raise ConnectionRefusedError(f"server refused the connection: HTTP {status} {body}"
+                                         ) from None
+        welcome: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[-1] = welcome
+        self._reader = asyncio.create_task(self._read())
+        await self._ws.send(encode_text(self.hello))
+        self.welcome = await welcome
+
+    def close(self) -> None:
+        if self._ws is not None and not self.closed.is_set():
+            try:
+                run_sync(self._ws.close(), 10)
+            except Exception:  # already gone: nothing to tidy
+                log.debug("close failed", exc_info=True)
+        self.closed.set()
+
+    # -- listeners -------------------------------------------------------------------
+    def on_state(self, listener: StateListener) -> None:
+        self._state_listeners.append(listener)
+
+    def on_frame(self, listener: FrameListener) -> None:
+        self._frame_listeners.append(listener)
+
+    # -- sending ---------------------------------------------------------------------
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def send_command(self, op: str, args: dict[str, Any] | None = None, *,
+                     command_id: int | None = None, payload: bytes | None = None,
+                     t: float | None = None) -> int:
+        """Queue a command without waiting; returns its id. Arguments are validated here
+        first, so a bad value raises in the caller instead of travelling."""
+        args = args or {}
+        validate_command_args(op, args, has_payload=payload is not None)
+        if self.closed.is_set():
+            raise ConnectionLost("the connection is closed")
+        cid = command_id if command_id is not None else self.next_id()
+        msg: dict[str, Any] = {"type": "command", "id": cid, "op": op, "args": args}
+        if t is not None:
+            msg["t"] = t
+        data: str | bytes = encode_binary(msg, payload) if payload is not None else encode_text(msg)
+        get_loop().call_soon_threadsafe(self._send_soon, data)
+        return cid
+
+    def _send_soon(self, data: str | bytes) -> None:
+        if self._ws is not None:
+            asyncio.ensure_future(self._send(data))
+
+    async def _send(self, data: str | bytes) -> None:
+        assert self._ws is not None
+        try:
+            await self._ws.send(data)
+        except ConnectionClosed:
+            self.closed.set()
+
+    def request(self, op: str, args: dict[str, Any] | None = None, *,
+                payload: bytes | None = None, timeout: float = 60.0) -> Any:
+        """Send a command and wait for its reply (a result dict, or a Frame for
+        ``screenshot``); raises RemoteError if the server refuses it."""
+        cid = self.next_id()
+        future = run_sync(self._register(cid), 10)
+        self.send_command(op, args, command_id=cid, payload=payload)
+        try:
+            return run_sync(self._wait(future), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no reply to {op} within {timeout} s") from None
+
+    async def _register(self, cid: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters[cid] = future
+        return future
+
+    @staticmethod
+    async def _wait(future: asyncio.Future[Any]) -> Any:
+        return await future
+
+    # -- receiving -------------------------------------------------------------------
+    async def _read(self) -> None:
+        assert self._ws is not None
+        try:
+            async for raw in self._ws:
+                try:
+                    if isinstance(raw, bytes):
+                        header, payload = decode_binary(raw)
+                        await self._on_frame(Frame(header, bytes(payload), time.perf_counter()))
+                    else:
+                        self._on_message(decode_text(raw))
+                except ProtocolError as exc:
+                    log.warning("bad message from server: %s", exc.message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            for future in self._waiters.values():
+                if not future.done():
+                    future.set_exception(ConnectionLost("connection to the server closed"))
+            self._waiters.clear()
+
+    def _on_message(self, msg: dict[str, Any]) -> None:
+        kind = msg["type"]
+        if kind == "welcome":
+            with self.lock:
+                self.mirror.apply_server(msg["state"], msg["version"])
+            self._resolve(-1, msg)
+        elif kind == "state":
+            with self.lock:
+                changed = self.mirror.apply_server(msg["patch"], msg["version"],
+                                                   msg.get("applied", -1))
+            for listener in self._state_listeners:
+                listener(changed)
+        elif kind == "reply":
+            self._resolve(msg["id"], msg.get("result", {}))
+        elif kind == "error":
+            err = RemoteError(msg.get("code", "error"), msg.get("message", ""))
+            cid = msg.get("id")
+            if cid is not None:
+                with self.lock:
+                    self.mirror.reject(cid)
+                future = self._waiters.pop(cid, None)
+                if future is not None and not future.done():
+                    future.set_exception(err)
+                    return
+            log.warning("server error: %s", err)
+            self.errors.append(err)
+        elif kind == "pong":
+            self._resolve(-2, msg)
+
+    def _resolve(self, key: int, value: Any) -> None:
+        future = self._waiters.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(value)
+
+    async def _on_frame(self, frame: Frame) -> None:
+        reply_to = frame.header.get("reply_to")
+        if reply_to is not None:
+            self._resolve(reply_to, frame)
+            return
+        self.latest_frame = frame
+        for listener in self._frame_listeners:
+            listener(frame)
+        if self.auto_ack:
+            await self.ack(frame.header["seq"])
+
+    async def ack(self, seq: int) -> None:
+        if self._ws is not None:
+            try:
+                await self._ws.send(encode_text({"type": "ack", "seq": seq}))
+            except ConnectionClosed:
+                self.closed.set()

@@ -1,0 +1,93 @@
+"""The client's copy of the server's viewer state, merged without ping-pong.
+
+The server's napari ViewerModel is the one source of truth. It sends ``state`` messages:
+``{"version": V, "applied": A, "patch": {section: value, ...}}`` where ``applied`` is the
+id of the last command *from this client* the server had applied when it took the
+snapshot. A client that changes something locally (optimistically, so reads and widgets
+do not jump back) records the command id under the field it touched. Until a patch with
+``applied`` at or past that id arrives, the local value wins: the patch predates the
+client's own change and would undo it for a moment (the classic echo fight). When the
+server refuses a command, ``reject`` drops its local values and the server's stand.
+
+Sections: ``camera``, ``dims``, ``canvas`` and ``selection`` are flat dicts; ``layers`` is
+a list of layer dicts, each with a stable integer ``id``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+FLAT_SECTIONS = ("camera", "dims", "canvas", "selection")
+Key = tuple[Any, ...]
+
+
+class StateMirror:
+    """Holds the latest server state plus this client's not-yet-confirmed changes."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self._server: dict[str, Any] = {"camera": {}, "dims": {}, "canvas": {}, "layers": [],
+                                        "selection": {}}
+        # ("camera", "zoom") or ("layer", layer_id, prop) -> (command id, value)
+        self._local: dict[Key, tuple[int, Any]] = {}
+        self.state: dict[str, Any] = copy.deepcopy(self._server)
+
+    # -- server side -----------------------------------------------------------------
+    def apply_server(self, patch: dict[str, Any], version: int, applied: int = -1) -> set[str]:
+        """Merge a server patch; returns the sections that changed. Stale versions are
+        ignored (a reply can carry an older version than a patch already seen)."""
+        if version < self.version:
+            return set()
+        self.version = version
+        self._local = {k: v for k, v in self._local.items() if v[0] > applied}
+        for section, value in patch.items():
+            self._server[section] = copy.deepcopy(value)
+        self._rebuild()
+        return set(patch)
+
+    def reject(self, command_id: int) -> None:
+        """The server refused command ``command_id``: forget what it set locally."""
+        self._local = {k: v for k, v in self._local.items() if v[0] != command_id}
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.state = copy.deepcopy(self._server)
+        for key, (_cid, value) in self._local.items():
+            if key[0] == "layer":
+                layer = self.layer(key[1])
+                if layer is not None:
+                    layer[key[2]] = value
+            else:
+                self.state.setdefault(key[0], {})[key[1]] = value
+
+    # -- client side -----------------------------------------------------------------
+    def set_local(self, section: str, key: str, value: Any, command_id: int) -> None:
+        """Record an optimistic local change made by command ``command_id``."""
+        if section not in FLAT_SECTIONS:
+            raise ValueError(f"unknown section {section!r}")
+        self._local[(section, key)] = (command_id, value)
+        self.state.setdefault(section, {})[key] = value
+
+    def set_local_layer(self, layer_id: int, prop: str, value: Any, command_id: int) -> None:
+        """Record an optimistic change of one layer property."""
+        self._local[("layer", layer_id, prop)] = (command_id, value)
+        layer = self.layer(layer_id)
+        if layer is not None:
+            layer[prop] = value
+
+    def pending(self) -> int:
+        return len(self._local)
+
+    # -- reading ---------------------------------------------------------------------
+    def layer(self, layer_id: int) -> dict[str, Any] | None:
+        for layer in self.state["layers"]:
+            if layer.get("id") == layer_id:
+                return layer  # type: ignore[no-any-return]
+        return None
+
+    def layer_by_name(self, name: str) -> dict[str, Any] | None:
+        for layer in self.state["layers"]:
+            if layer.get("name") == name:
+                return layer  # type: ignore[no-any-return]
+        return None

@@ -1,0 +1,97 @@
+"""``python -m napari_engine.server``: open the data, start the engine and the websocket.
+
+The engine (napari, Qt, GL) runs on the main thread, as Qt expects; the network loop
+runs on a background thread. The connection URL is printed on stdout, like Jupyter's,
+and is the only thing printed there, so scripts can read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+
+from napari_engine.server.gl_env import prepare_headless_env
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1920x1080, not {text!r}") from None
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise argparse.ArgumentTypeError("width and height must be in [16, 8192]")
+    return width, height
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m napari_engine.server",
+        description="Headless napari render server: renders next to the data and streams "
+                    "frames to napari-engine clients.")
+    parser.add_argument("--data", action="append", default=[], metavar="PATH_OR_URL",
+                        help="OME-Zarr or TIFF to open as layers (repeatable); without it a "
+                             "built-in procedural petabyte-scale sample is served")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    parser.add_argument("--token", default=None,
+                        help="access token clients must present (default: a random one)")
+    parser.add_argument("--size", type=_size, default=(1920, 1080),
+                        help="initial render size WIDTHxHEIGHT (clients may resize)")
+    parser.add_argument("--session-idle", type=float, default=60.0, metavar="SECONDS",
+                        help="close a session this long after its last client left")
+    parser.add_argument("--still-delay", type=float, default=0.3, metavar="SECONDS",
+                        help="send a lossless still after the scene rests this long")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    prepare_headless_env()
+
+    from napari_engine.data import DataError, LayerSpec, open_data, sample_layers
+
+    specs: list[LayerSpec] = []
+    try:
+        for path in args.data:
+            specs.extend(open_data(path))
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.data:
+        specs = sample_layers()
+
+    from napari_engine.server.engine import Engine, EngineConfig
+    from napari_engine.server.network import NetworkServer
+
+    token = args.token or secrets.token_urlsafe(24)
+    engine = Engine(specs, EngineConfig(size=args.size, idle_timeout=args.session_idle,
+                                        still_delay=args.still_delay))
+    network = NetworkServer(engine, args.host, args.port, token)
+    try:
+        port = network.start()
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"ws://{host}:{port}/?token={token}", flush=True)
+
+    def stop(_signum: int, _frame: object) -> None:
+        engine.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        engine.run()
+    finally:
+        network.stop()
+    return 0

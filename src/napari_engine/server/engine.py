@@ -1,0 +1,453 @@
+"""The engine thread: the only thread that touches napari, Qt and OpenGL.
+
+Its loop, in plain words:
+
+1. wait for jobs from the network thread (or the next timer), then take every job that is
+   queued, so a burst is handled as one batch;
+2. merge consecutive camera/dims moves (latest wins) and apply the batch to the sessions;
+3. for each session whose napari state changed, send one ``state`` patch to its clients,
+   then the replies to the commands of the batch;
+4. for each session whose picture changed, render once, if some client has a frame
+   credit and fewer than ``MAX_ENCODES`` frames of that session are being encoded;
+   encoding runs on a small thread pool (simplejpeg releases the GIL), so the next
+   render overlaps the last encode;
+5. when an encode finishes, give the frame to every client that has a credit and has not
+   seen a newer one; older frames that finish late are dropped;
+6. timers: a lossless still once a scene has rested for ``still_delay`` seconds (for
+   clients in ``auto`` mode), and closing sessions that have had no client for
+   ``idle_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from napari_engine.encode import Encoding, encode_frame
+from napari_engine.protocol import (
+    PROTOCOL_VERSION,
+    Command,
+    ErrorCode,
+    FrameCredits,
+    ProtocolError,
+    StreamMode,
+)
+from napari_engine.protocol.ops import OPERATIONS
+from napari_engine.server import operations
+from napari_engine.server.jobs import (
+    Call,
+    Encoded,
+    FrameAck,
+    Job,
+    Join,
+    Leave,
+    RunCommand,
+    coalesce,
+)
+from napari_engine.server.session import ClientRecord, Session
+
+if TYPE_CHECKING:
+    from napari_engine.data import LayerSpec
+
+log = logging.getLogger(__name__)
+
+MAX_ENCODES = 2
+EncodingKey = tuple[str, int]
+
+
+@dataclass
+class EngineConfig:
+    size: tuple[int, int] = (1920, 1080)
+    still_delay: float = 0.3
+    idle_timeout: float = 60.0
+    max_fps: float = 120.0
+    encode_workers: int = 2
+    lossless: Encoding = Encoding.ZSTD
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+class Engine:
+    """Owns the sessions; ``run()`` must be called on the thread that may use Qt and GL."""
+
+    def __init__(self, specs: list[LayerSpec], config: EngineConfig | None = None) -> None:
+        self.specs = specs
+        self.config = config or EngineConfig()
+        self.sessions: dict[str, Session] = {}
+        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._seq = itertools.count(1)
+        self._pool = ThreadPoolExecutor(self.config.encode_workers,
+                                        thread_name_prefix="napari-engine-encode")
+        self._qt_app: Any = None
+        self._gl_app: Any = None
+        self._font_family = ""
+        self.ready = threading.Event()
+
+    # -- called from any thread ------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        self._jobs.put(job)
+
+    def call(self, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Run ``fn`` on the engine thread and return its result (tests, tools)."""
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # handed back to the caller
+                box["error"] = exc
+            finally:
+                done.set()
+
+        self.submit(Call(run))
+        if not done.wait(timeout):
+            raise TimeoutError("engine did not answer")
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._jobs.put(Call(lambda: None))
+
+    # -- the loop --------------------------------------------------------------------
+    def _start_gl(self) -> None:
+        from qtpy.QtGui import QGuiApplication
+        from qtpy.QtWidgets import QApplication
+        from vispy import app as vispy_app
+
+        from napari_engine.server.napari_compat import check_napari_version
+
+        check_napari_version()
+        self._qt_app = QApplication.instance() or QApplication(["napari-engine"])
+        # napari pins vispy's default app to Qt; a second application object runs EGL.
+        self._gl_app = vispy_app.Application("egl")
+        self._font_family = QGuiApplication.font().family()
+
+    def run(self) -> None:
+        self._start_gl()
+        self.ready.set()
+        try:
+            while not self._stop.is_set():
+                batch = self._next_batch(self._timeout())
+                for job in coalesce(batch):
+                    self._handle(job)
+                self._after_batch()
+                self._timers()
+                self._qt_app.processEvents()
+        finally:
+            for name in list(self.sessions):
+                self._close_session(name)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _timeout(self) -> float:
+        if any(s.render_dirty for s in self.sessions.values()):
+            return 1.0 / self.config.max_fps
+        return 0.05
+
+    def _next_batch(self, timeout: float) -> list[Job]:
+        try:
+            batch = [self._jobs.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                batch.append(self._jobs.get_nowait())
+            except queue.Empty:
+                return batch
+
+    def _handle(self, job: Job) -> None:
+        try:
+            if isinstance(job, RunCommand):
+                self._run_command(job)
+            elif isinstance(job, FrameAck):
+                self._ack(job)
+            elif isinstance(job, Encoded):
+                self._encoded(job)
+            elif isinstance(job, Join):
+                self._join(job)
+            elif isinstance(job, Leave):
+                self._leave(job)
+            elif isinstance(job, Call):
+                job.fn()
+        except Exception:
+            # A bug in one job must not take the server down with it.
+            log.exception("engine job %s failed", type(job).__name__)
+
+    # -- sessions and clients ----------------------------------------------------------
+    def _session(self, name: str) -> Session:
+        session = self.sessions.get(name)
+        if session is None:
+            log.info("opening session %r", name)
+            session = Session(name, self.specs, self._gl_app, self._font_family,
+                              self.config.size)
+            self.sessions[name] = session
+        return session
+
+    def _join(self, job: Join) -> None:
+        try:
+            session = self._session(job.session)
+        except Exception as exc:
+            log.exception("could not open session %r", job.session)
+            job.sink.send_control(ProtocolError(ErrorCode.FAILED,
+                                                f"could not open session: {exc}").to_message())
+            return
+        hello = job.hello
+        client = ClientRecord(id=job.client_id, sink=job.sink, hello=hello,
+                              credits=FrameCredits(hello.max_in_flight))
+        session.clients[job.client_id] = client
+        session.empty_since = None
+        if hello.size is not None:
+            session.resize(*hello.size)
+        job.sink.send_control({
+            "type": "welcome", "protocol": PROTOCOL_VERSION, "server": "napari-engine",
+            "session": session.name, "client_id": job.client_id,
+            "version": session.version, "state": session.full_state(),
+            "operations": sorted(OPERATIONS),
+        })
+        if session.latest is not None and not session.render_dirty and client.streams:
+            self._send_latest(session, client)
+
+    def _leave(self, job: Leave) -> None:
+        session = self.sessions.get(job.session)
+        if session is None:
+            return
+        session.clients.pop(job.client_id, None)
+        if not session.clients:
+            session.empty_since = _now()
+
+    def _close_session(self, name: str) -> None:
+        session = self.sessions.pop(name)
+        log.info("closing session %r", name)
+        try:
+            session.close()
+        except Exception:
+            log.exception("closing session %r failed", name)
+
+    # -- commands --------------------------------------------------------------------
+    def _run_command(self, job: RunCommand) -> None:
+        session = self.sessions.get(job.session)
+        client = session.clients.get(job.client_id) if session else None
+        if session is None or client is None:
+            return
+        cmd = job.command
+        try:
+            result = self._apply(session, client, cmd)
+            replies = [{"type": "reply", "id": i, "result": {}} for i in job.merged_ids]
+            if cmd.id is not None and result is not None:
+                replies.append({"type": "reply", "id": cmd.id, "result": result})
+            client.pending_replies.extend(replies)
+        except ProtocolError as exc:
+            exc.request_id = cmd.id
+            log.info("client %d: %s refused: %s", client.id, cmd.op, exc.message)
+            client.pending_replies.append(exc.to_message())
+        except Exception as exc:
+            log.exception("client %d: %s failed", client.id, cmd.op)
+            err = ProtocolError(ErrorCode.FAILED, f"{cmd.op} failed: {exc}".splitlines()[0],
+                                request_id=cmd.id)
+            client.pending_replies.append(err.to_message())
+        finally:
+            client.last_applied = max(client.last_applied, cmd.id if cmd.id is not None else -1,
+                                      *job.merged_ids)
+            if cmd.t is not None:
+                client.last_t = cmd.t
+            for _ in range(job.count):
+                client.sink.command_done()
+
+    def _apply(self, session: Session, client: ClientRecord,
+               cmd: Command) -> dict[str, Any] | None:
+        """Apply one command; None means the reply is sent some other way."""
+        if cmd.op == "screenshot":
+            self._screenshot(session, client, cmd)
+            return None
+        if cmd.op == "sync":
+            return {}
+        if cmd.op == "canvas.resize":
+            session.resize(cmd.args["width"], cmd.args["height"])
+            return {}
+        return operations.apply(session.viewer, session.ids, cmd)
+
+    def _screenshot(self, session: Session, client: ClientRecord, cmd: Command) -> None:
+        """Reply with a lossless frame that reflects every command applied so far."""
+        self._sync_state(session)
+        if session.render_dirty or session.latest is None:
+            self._render(session, encode=False)
+            self._sync_state(session)
+        payload = self._encoding_for(session, (self.config.lossless.value, 0))
+        self._flush_replies(session, client)
+        self._deliver(session, client, (self.config.lossless.value, 0), payload,
+                      reply_to=cmd.id)
+
+    # -- state and replies -----------------------------------------------------------
+    def _after_batch(self) -> None:
+        for session in list(self.sessions.values()):
+            self._sync_state(session)
+            for client in list(session.clients.values()):
+                self._flush_replies(session, client)
+            self._maybe_render(session)
+
+    def _sync_state(self, session: Session) -> None:
+        if not session.state_dirty:
+            return
+        patch = session.take_patch()
+        if not patch:
+            return
+        for client in session.clients.values():
+            client.sink.send_control({"type": "state", "version": session.version,
+                                      "applied": client.last_applied, "patch": patch})
+
+    def _flush_replies(self, session: Session, client: ClientRecord) -> None:
+        if client.pending_replies:
+            self._sync_state(session)
+            for reply in client.pending_replies:
+                reply.setdefault("version", session.version)
+                client.sink.send_control(reply)
+            client.pending_replies.clear()
+
+    # -- rendering and frames --------------------------------------------------------
+    def _wants_frame(self, session: Session) -> bool:
+        return any(c.streams and c.credits.can_send() for c in session.clients.values())
+
+    def _maybe_render(self, session: Session) -> None:
+        if (not session.render_dirty or session.encoding_busy >= MAX_ENCODES
+                or not self._wants_frame(session)):
+            return
+        if _now() - session.last_render_time < 1.0 / self.config.max_fps:
+            return
+        self._render(session, encode=True)
+        self._sync_state(session)  # drawing may move napari state (multiscale level)
+
+    def _render(self, session: Session, *, encode: bool) -> None:
+        frame = session.render()
+        if not encode:
+            return
+        keys = {self._stream_key(c, still=False) for c in session.clients.values()
+                if c.streams and c.credits.can_send()}
+        if not keys:
+            return
+        session.encoding_busy += 1
+        render_no = session.render_count
+        self._pool.submit(self._encode_job, session.name, render_no, frame.pixels, keys)
+
+    def _encode_job(self, name: str, render_no: int, pixels: np.ndarray,
+                    keys: set[EncodingKey]) -> None:
+        results: dict[EncodingKey, bytes] = {}
+        seconds: dict[EncodingKey, float] = {}
+        try:
+            for key in keys:
+                t0 = time.perf_counter()
+                results[key] = encode_frame(pixels, Encoding(key[0]), quality=key[1] or 80)
+                seconds[key] = time.perf_counter() - t0
+        finally:
+            self.submit(Encoded(name, render_no, results, seconds))
+
+    def _encoded(self, job: Encoded) -> None:
+        session = self.sessions.get(job.session)
+        if session is None:
+            return
+        session.encoding_busy -= 1
+        if job.render_no != session.render_count:
+            return  # a newer frame was rendered meanwhile: drop this one
+        session.latest_encoded.update(job.results)
+        session.latest_encode_s.update(job.seconds)
+        for client in session.clients.values():
+            if client.streams and client.credits.can_send() and (
+                    client.last_sent_render < session.render_count):
+                self._send_latest(session, client)
+
+    def _stream_key(self, client: ClientRecord, *, still: bool) -> EncodingKey:
+        mode = client.hello.stream
+        if mode is StreamMode.LOSSLESS or (mode is StreamMode.AUTO and still):
+            return (self.config.lossless.value, 0)
+        return (Encoding.JPEG.value, client.hello.jpeg_quality)
+
+    def _encoding_for(self, session: Session, key: EncodingKey) -> bytes:
+        payload = session.latest_encoded.get(key)
+        if payload is None:
+            assert session.latest is not None
+            t0 = time.perf_counter()
+            payload = encode_frame(session.latest.pixels, Encoding(key[0]), quality=key[1] or 80)
+            session.latest_encoded[key] = payload
+            session.latest_encode_s[key] = time.perf_counter() - t0
+        return payload
+
+    def _is_still(self, session: Session) -> bool:
+        return not session.render_dirty and (
+            _now() - session.last_render_time >= self.config.still_delay)
+
+    def _send_latest(self, session: Session, client: ClientRecord) -> None:
+        if session.latest is None:
+            return
+        key = self._stream_key(client, still=self._is_still(session))
+        payload = self._encoding_for(session, key)
+        self._deliver(session, client, key, payload)
+
+    def _deliver(self, session: Session, client: ClientRecord, key: EncodingKey,
+                 payload: bytes, *, reply_to: int | None = None) -> None:
+        frame = session.latest
+        assert frame is not None
+        seq = next(self._seq)
+        lossless = Encoding(key[0]).lossless
+        header: dict[str, Any] = {
+            "type": "frame", "seq": seq, "render": session.render_count,
+            "version": session.latest_version, "width": frame.width, "height": frame.height,
+            "encoding": key[0], "lossless": lossless,
+            "still": lossless and reply_to is None and client.hello.stream is StreamMode.AUTO,
+            "timings": {
+                "render_ms": round(frame.render_s * 1e3, 3),
+                "readback_ms": round(frame.readback_s * 1e3, 3),
+                "encode_ms": round(session.latest_encode_s.get(key, 0.0) * 1e3, 3),
+                "server_ms": round((time.perf_counter() - session.latest_render_started) * 1e3,
+                                   3),
+            },
+        }
+        input_t = session.latest_t.get(client.id)
+        if input_t is not None and input_t != client.echoed_t:
+            header["input_t"] = input_t
+            client.echoed_t = input_t
+        if reply_to is not None:
+            header["reply_to"] = reply_to
+        else:
+            client.credits.sent(seq)
+            client.last_sent_render = session.render_count
+            client.last_sent_lossless = lossless
+        client.sink.send_frame(header, payload)
+
+    def _ack(self, job: FrameAck) -> None:
+        session = self.sessions.get(job.session)
+        client = session.clients.get(job.client_id) if session else None
+        if session is None or client is None:
+            return
+        client.credits.acked(job.seq)
+        behind = client.last_sent_render < session.render_count
+        if client.streams and behind and not session.render_dirty and client.credits.can_send():
+            self._send_latest(session, client)
+
+    # -- timers ----------------------------------------------------------------------
+    def _timers(self) -> None:
+        now = _now()
+        for name, session in list(self.sessions.items()):
+            if (session.empty_since is not None
+                    and now - session.empty_since >= self.config.idle_timeout):
+                self._close_session(name)
+                continue
+            if session.latest is None or not self._is_still(session):
+                continue
+            for client in session.clients.values():
+                if (client.hello.stream is StreamMode.AUTO and not client.last_sent_lossless
+                        and client.last_sent_render == session.render_count
+                        and client.credits.can_send()):
+                    self._send_latest(session, client)

@@ -1,0 +1,152 @@
+"""Every private napari API the server touches, in one place.
+
+Supported: napari >=0.9.2,<0.10 (pinned in pyproject.toml; tests/server/test_napari_compat.py
+checks each touch point). napari's ``VispyCanvas`` assumes a Qt canvas; on vispy's EGL
+backend four spots need handling:
+
+* ``NapariSceneCanvas`` patches Qt enter/leave events on its native widget and passes
+  ``vsync=True``; we substitute a plain ``SceneCanvas`` subclass with the same
+  mouse-wheel rule during construction.
+* ``VispyCanvas.destroyed`` is a Qt signal of the native widget: replaced by a no-op.
+* the ``cursor`` setter calls ``native.setCursor``: we record the shape instead, which is
+  what a remote client needs to know.
+* vispy's EGL backend never emits ``resize`` events (Qt widgets do), so napari's view
+  boxes would keep their first size; the ``size`` setter emits one.
+* ``QtViewer`` normally creates layer visuals (``create_vispy_layer`` +
+  ``add_layer_visual_mapping``); ``attach_layer_visuals`` does that job here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import napari
+from napari._vispy import canvas as _napari_canvas
+from napari._vispy import create_vispy_layer
+from napari._vispy.utils.qt_font import QtFontManager
+from napari.components import ViewerModel
+from napari.layers import Layer
+from napari.utils.key_bindings import KeymapHandler
+from packaging.version import Version
+from vispy.scene import SceneCanvas
+
+SUPPORTED_NAPARI = (Version("0.9.2"), Version("0.10"))
+
+
+def check_napari_version() -> None:
+    """Refuse to run on a napari whose private APIs we have not tested."""
+    version = Version(napari.__version__)
+    lo, hi = SUPPORTED_NAPARI
+    if not lo <= version < hi:
+        raise RuntimeError(f"napari-engine supports napari >={lo},<{hi}; found {version}")
+
+
+class _HeadlessSceneCanvas(SceneCanvas):  # type: ignore[misc]
+    """NapariSceneCanvas without its Qt widget hooks; same mouse-wheel rule."""
+
+    def _process_mouse_event(self, event: Any) -> None:
+        if event.type == "mouse_wheel" and len(event.modifiers) > 0:
+            return
+        if event.handled:
+            return
+        super()._process_mouse_event(event)
+
+
+class _NoSignal:
+    def connect(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+class HeadlessVispyCanvas(_napari_canvas.VispyCanvas):  # type: ignore[misc]
+    """napari's VispyCanvas on an offscreen EGL context."""
+
+    cursor_shape: Any = None
+
+    @property
+    def destroyed(self) -> _NoSignal:
+        return _NoSignal()
+
+    @property
+    def cursor(self) -> Any:
+        return self.cursor_shape
+
+    @cursor.setter
+    def cursor(self, shape: Any) -> None:
+        self.cursor_shape = shape
+
+    @property
+    def scene_canvas(self) -> SceneCanvas:
+        return self._scene_canvas
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width), as napari's canvas."""
+        width, height = self._scene_canvas.size
+        return height, width
+
+    @size.setter
+    def size(self, size: tuple[int, int]) -> None:
+        self._scene_canvas.size = (size[1], size[0])
+        self.emit_resize()
+
+    def emit_resize(self) -> None:
+        """Tell the scene graph (and napari) the canvas size, as a Qt resize would."""
+        scene_canvas = self._scene_canvas
+        scene_canvas.events.resize(size=scene_canvas.size,
+                                   physical_size=scene_canvas.physical_size)
+
+
+@contextlib.contextmanager
+def _plain_scene_canvas() -> Iterator[None]:
+    original = _napari_canvas.NapariSceneCanvas
+
+    def make(*args: Any, vsync: bool = False, **kwargs: Any) -> SceneCanvas:
+        del vsync  # the EGL backend has no vsync
+        return _HeadlessSceneCanvas(*args, **kwargs)
+
+    _napari_canvas.NapariSceneCanvas = make
+    try:
+        yield
+    finally:
+        _napari_canvas.NapariSceneCanvas = original
+
+
+def create_headless_canvas(viewer: ViewerModel, app: Any, size: tuple[int, int],
+                           font_family: str) -> HeadlessVispyCanvas:
+    """Build napari's canvas for ``viewer`` on the vispy application ``app`` (EGL)."""
+    key_map_handler = KeymapHandler()
+    key_map_handler.keymap_providers = [viewer]
+    with _plain_scene_canvas():
+        canvas = HeadlessVispyCanvas(viewer, key_map_handler, QtFontManager(), font_family,
+                                     app=app, size=size, show=False)
+    canvas.emit_resize()
+    return canvas
+
+
+def attach_layer_visual(canvas: HeadlessVispyCanvas, layer: Layer) -> None:
+    """Create the vispy visual for ``layer``, as QtViewer._add_layer does."""
+    visual = create_vispy_layer(layer, font_info=canvas.font_info())
+    canvas.add_layer_visual_mapping(layer, visual)
+
+
+def run_draw_hooks(canvas: HeadlessVispyCanvas) -> None:
+    """What napari does on every draw: sync cameras, pick multiscale levels, load data."""
+    canvas.on_draw(None)
+
+
+def destroy_canvas(canvas: HeadlessVispyCanvas) -> None:
+    """Disconnect napari's model events and free the EGL surface and context."""
+    scene_canvas = canvas.scene_canvas
+    canvas._disconnect_events()
+    backend = scene_canvas._backend
+    scene_canvas.close()
+    with contextlib.suppress(Exception):
+        from vispy.app.backends import _egl
+
+        if backend in _egl._VP_EGL_ALL_WINDOWS:
+            _egl._VP_EGL_ALL_WINDOWS.remove(backend)
+        if getattr(backend, "_native_context", None) is not None:
+            _egl.egl.eglDestroyContext(_egl._EGL_DISPLAY, backend._native_context)
+            backend._native_context = None

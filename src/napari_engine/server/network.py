@@ -1,0 +1,214 @@
+"""The websocket front end: authentication, session routing, and moving bytes.
+
+Runs an asyncio loop on its own thread so that nothing the engine does (rendering,
+encoding, reading chunks) can stall it. Each connection has one outgoing FIFO queue; the
+engine only puts frames there while the client holds a credit, so the queue stays short.
+Incoming commands are handed to the engine with a per-connection limit on how many may
+be outstanding: past it, the connection stops reading and TCP pushes back on the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import http
+import itertools
+import logging
+import re
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from napari_engine.protocol import (
+    MAX_BINARY_BYTES,
+    Ack,
+    Command,
+    ErrorCode,
+    Hello,
+    Ping,
+    ProtocolError,
+    decode_binary,
+    decode_text,
+    encode_binary,
+    encode_text,
+    parse_client_message,
+)
+from napari_engine.server.engine import Engine
+from napari_engine.server.jobs import FrameAck, Join, Leave, RunCommand
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SESSION = "default"
+_SESSION_PATH = re.compile(r"^/session/([A-Za-z0-9_.\-]{1,64})/?$")
+MAX_OUTSTANDING_COMMANDS = 64
+MAX_OUTGOING = 512  # control messages + frames queued for one client before we give up
+
+
+def session_from_path(path: str) -> str | None:
+    """``/`` is the default session, ``/session/NAME`` a named one, anything else None."""
+    if path in ("", "/"):
+        return DEFAULT_SESSION
+    match = _SESSION_PATH.match(path)
+    return match.group(1) if match else None
+
+
+class Connection:
+    """One client's websocket, as the engine sees it (a ``ClientSink``)."""
+
+    def __init__(self, ws: ServerConnection, loop: asyncio.AbstractEventLoop) -> None:
+        self.ws = ws
+        self.loop = loop
+        self.outgoing: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(MAX_OUTSTANDING_COMMANDS)
+
+    # ClientSink: called from the engine thread
+    def send_control(self, message: dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self._put, encode_text(message))
+
+    def send_frame(self, header: dict[str, Any], payload: bytes) -> None:
+        self.loop.call_soon_threadsafe(self._put, encode_binary(header, payload))
+
+    def command_done(self) -> None:
+        self.loop.call_soon_threadsafe(self.slots.release)
+
+    def _put(self, item: str | bytes) -> None:
+        if self.outgoing.qsize() >= MAX_OUTGOING:
+            log.warning("client is not reading; closing its connection")
+            self.outgoing.put_nowait(None)
+            return
+        self.outgoing.put_nowait(item)
+
+    async def sender(self) -> None:
+        while True:
+            item = await self.outgoing.get()
+            if item is None:
+                await self.ws.close(1008, "client too slow")
+                return
+            await self.ws.send(item)
+
+
+class NetworkServer:
+    """Websocket server bound to ``host:port`` that feeds an ``Engine``."""
+
+    def __init__(self, engine: Engine, host: str, port: int, token: str) -> None:
+        self.engine = engine
+        self.host = host
+        self.port = port
+        self.token = token
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> int:
+        """Start the loop thread; returns the bound port (useful with port 0)."""
+        self._thread = threading.Thread(target=self._run, name="napari-engine-net", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._error is not None:
+            raise self._error
+        return self.port
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as exc:
+            self._error = exc
+            self._started.set()
+            return
+        self._started.set()
+        loop.run_forever()
+        loop.close()
+
+    async def _open(self) -> None:
+        self._server = await serve(self._handler, self.host, self.port,
+                                   process_request=self._authorize,
+                                   max_size=MAX_BINARY_BYTES, compression=None,
+                                   ping_interval=20, ping_timeout=60)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None or self._server is None:
+            return
+        server = self._server
+
+        async def close() -> None:
+            server.close()
+            await server.wait_closed()
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(close(), loop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # -- HTTP upgrade: token and path, before any state is sent ----------------------
+    def _authorize(self, connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        given = parse_qs(url.query).get("token", [""])[0]
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            log.warning("refused connection from %s: %s token", connection.remote_address,
+                        "missing" if not given else "wrong")
+            return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+        if session_from_path(url.path) is None:
+            return connection.respond(http.HTTPStatus.NOT_FOUND,
+                                      "unknown path; use / or /session/NAME\n")
+        return None
+
+    # -- one connection ----------------------------------------------------------------
+    async def _handler(self, ws: ServerConnection) -> None:
+        session = session_from_path(urlsplit(ws.request.path).path if ws.request else "/")
+        assert session is not None  # _authorize refused anything else
+        client_id = next(self._ids)
+        conn = Connection(ws, asyncio.get_running_loop())
+        sender = asyncio.create_task(conn.sender())
+        joined = False
+        log.info("client %d connected to session %r from %s", client_id, session,
+                 ws.remote_address)
+        try:
+            async for raw in ws:
+                try:
+                    joined = await self._receive(raw, conn, session, client_id, joined)
+                except ProtocolError as exc:
+                    log.info("client %d: refused message: %s", client_id, exc.message)
+                    conn._put(encode_text(exc.to_message()))
+        except ConnectionClosed:
+            pass
+        finally:
+            if joined:
+                self.engine.submit(Leave(session, client_id))
+            sender.cancel()
+            log.info("client %d disconnected", client_id)
+
+    async def _receive(self, raw: str | bytes, conn: Connection, session: str, client_id: int,
+                       joined: bool) -> bool:
+        payload = None
+        if isinstance(raw, bytes):
+            header, payload = decode_binary(raw)
+        else:
+            header = decode_text(raw)
+        message = parse_client_message(header, payload)
+        if isinstance(message, Hello):
+            if joined:
+                raise ProtocolError(ErrorCode.STATE, "hello was already received")
+            self.engine.submit(Join(session, client_id, conn, message))
+            return True
+        if not joined:
+            raise ProtocolError(ErrorCode.STATE, "the first message must be 'hello'")
+        if isinstance(message, Command):
+            await conn.slots.acquire()
+            self.engine.submit(RunCommand(session, client_id, message))
+        elif isinstance(message, Ack):
+            self.engine.submit(FrameAck(session, client_id, message.seq))
+        elif isinstance(message, Ping):
+            conn._put(encode_text({"type": "pong", "t": message.t}))
+        return joined

@@ -1,0 +1,101 @@
+"""Start a server as a child process and learn its URL: used by the demo, the benchmark
+and the integration tests, so all three run the real server exactly as a user does."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+
+class ServerProcess:
+    """``python -m napari_engine.server --port 0 ...`` in a child process."""
+
+    def __init__(self, args: Sequence[str] = (), *, log_path: str | Path | None = None,
+                 start_timeout: float = 120.0, env: dict[str, str] | None = None) -> None:
+        self.args = ["--port", "0", *args]
+        self.log_path = Path(log_path) if log_path else None
+        self.start_timeout = start_timeout
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self._stderr_lines: list[str] = []
+
+    def start(self) -> str:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "napari_engine.server", *self.args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        lines: queue.Queue[str] = queue.Queue()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        threading.Thread(target=self._pump, args=(self.proc.stdout, lines), daemon=True).start()
+        threading.Thread(target=self._drain_stderr, args=(self.proc.stderr,), daemon=True).start()
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            if line.startswith("ws://"):
+                self.url = line.strip()
+                return self.url
+        self.stop()
+        raise RuntimeError("server did not start: " + "".join(self._stderr_lines[-20:]))
+
+    @staticmethod
+    def _pump(stream: object, lines: queue.Queue[str]) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            lines.put(line)
+
+    def _drain_stderr(self, stream: object) -> None:
+        log = self.log_path.open("a") if self.log_path else None
+        try:
+            for line in stream:  # type: ignore[attr-defined]
+                self._stderr_lines.append(line)
+                del self._stderr_lines[:-200]
+                if log:
+                    log.write(line)
+                    log.flush()
+        finally:
+            if log:
+                log.close()
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._stderr_lines)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

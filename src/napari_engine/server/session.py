@@ -1,0 +1,172 @@
+"""One session: a napari ViewerModel, its headless canvas, and the clients that share it.
+
+Everything here runs on the engine thread, the only thread that touches napari, Qt or GL.
+The session turns napari's own events into two flags (the state changed, the picture
+must be redrawn); the engine acts on the flags after each batch of commands, so a burst
+of commands costs one state patch and one frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from napari.components import ViewerModel
+from napari.layers import Layer
+
+from napari_engine.protocol import FrameCredits, Hello, StreamMode
+from napari_engine.server import napari_compat, state
+from napari_engine.server.renderer import FrameRenderer, RenderedFrame
+
+if TYPE_CHECKING:
+    from napari_engine.data import LayerSpec
+
+log = logging.getLogger(__name__)
+
+#: napari events that change nothing a client sees, or that napari emits while drawing.
+_QUIET_EVENTS = frozenset({
+    "thumbnail", "status", "help", "tooltip", "loaded", "cursor", "cursor_size",
+    "mouse_over_canvas", "mouse_move_callbacks", "mouse_drag_callbacks",
+    "mouse_wheel_callbacks", "mouse_double_click_callbacks", "title", "reload",
+    "_extent_augmented", "_overlays", "highlight", "extent", "mouse_pan", "mouse_zoom",
+})
+
+
+class ClientSink(Protocol):
+    """The network side of one connection; every method is safe to call from any thread."""
+
+    def send_control(self, message: dict[str, Any]) -> None: ...
+
+    def send_frame(self, header: dict[str, Any], payload: bytes) -> None: ...
+
+    def command_done(self) -> None: ...
+
+
+@dataclass
+class ClientRecord:
+    """What the engine knows about one connected client."""
+
+    id: int
+    sink: ClientSink
+    hello: Hello
+    credits: FrameCredits
+    last_applied: int = -1  # id of the last command from this client that was applied
+    last_t: float | None = None  # client timestamp of the last applied command
+    echoed_t: float | None = None  # the last timestamp echoed in a frame
+    last_sent_render: int = -1
+    last_sent_lossless: bool = False
+    pending_replies: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def streams(self) -> bool:
+        return self.hello.stream is not StreamMode.NONE
+
+
+class Session:
+    """A named, shared napari viewer rendered headlessly."""
+
+    def __init__(self, name: str, specs: list[LayerSpec], gl_app: Any, font_family: str,
+                 size: tuple[int, int]) -> None:
+        self.name = name
+        self.viewer = ViewerModel(title=f"napari-engine session {name}")
+        self.viewer.canvas.size = (size[1], size[0])
+        self.canvas = napari_compat.create_headless_canvas(self.viewer, gl_app, size,
+                                                           font_family)
+        self.renderer = FrameRenderer(self.canvas)
+        self.ids = state.LayerIds()
+        self.clients: dict[int, ClientRecord] = {}
+        self.version = 0
+        self.last_snapshot: dict[str, Any] | None = None
+        self.render_dirty = True
+        self.state_dirty = True
+        self.rendering = False
+        self.render_count = 0
+        self.latest: RenderedFrame | None = None
+        self.latest_version = -1
+        self.latest_t: dict[int, float | None] = {}
+        self.latest_encoded: dict[tuple[str, int], bytes] = {}
+        self.latest_encode_s: dict[tuple[str, int], float] = {}
+        self.latest_render_started = 0.0
+        self.last_render_time = 0.0
+        self.encoding_busy = 0
+        self.empty_since: float | None = time.monotonic()
+        self._connect_events()
+        for spec in specs:
+            self.viewer.add_image(spec.data, **spec.kwargs)
+
+    # -- napari events -> flags ----------------------------------------------------
+    def _connect_events(self) -> None:
+        viewer = self.viewer
+        for group in (viewer.events, viewer.camera.events, viewer.dims.events,
+                      viewer.layers.events, viewer.layers.selection.events,
+                      viewer.canvas.events):
+            group.connect(self._on_event)
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        viewer.layers.events.removed.connect(self._on_layer_removed)
+
+    def _on_event(self, event: Any) -> None:
+        if getattr(event, "type", None) in _QUIET_EVENTS:
+            return
+        self.state_dirty = True
+        if not self.rendering:
+            self.render_dirty = True
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        layer: Layer = event.value
+        napari_compat.attach_layer_visual(self.canvas, layer)
+        layer.events.connect(self._on_event)
+        self.ids.id_of(layer)
+
+    def _on_layer_removed(self, event: Any) -> None:
+        event.value.events.disconnect(self._on_event)
+
+    # -- state ---------------------------------------------------------------------
+    def take_patch(self) -> dict[str, Any]:
+        """The sections changed since the last call; bumps the version if any did."""
+        self.state_dirty = False
+        snap = state.snapshot(self.viewer, self.ids)
+        patch = state.diff(self.last_snapshot, snap)
+        self.last_snapshot = snap
+        if patch:
+            self.version += 1
+        return patch
+
+    def full_state(self) -> dict[str, Any]:
+        if self.last_snapshot is None or self.state_dirty:
+            self.take_patch()
+        assert self.last_snapshot is not None
+        return self.last_snapshot
+
+    # -- rendering -----------------------------------------------------------------
+    def render(self) -> RenderedFrame:
+        self.rendering = True
+        self.render_dirty = False
+        self.latest_render_started = time.perf_counter()
+        try:
+            frame = self.renderer.render()
+        finally:
+            self.rendering = False
+        self.render_count += 1
+        self.latest = frame
+        self.latest_version = self.version
+        self.latest_t = {cid: c.last_t for cid, c in self.clients.items()}
+        self.latest_encoded = {}
+        self.latest_encode_s = {}
+        self.last_render_time = time.monotonic()
+        return frame
+
+    def resize(self, width: int, height: int) -> None:
+        if tuple(self.viewer.canvas.size) != (height, width):
+            self.viewer.canvas.size = (height, width)
+            self.render_dirty = True
+
+    def close(self) -> None:
+        """Free the viewer's layers and the GL context."""
+        self.renderer.close()
+        napari_compat.destroy_canvas(self.canvas)
+        self.viewer.layers.clear()
+        self.clients.clear()
+        self.latest = None
+        self.latest_encoded = {}

@@ -1,0 +1,50 @@
+"""The client mirror: server patches merge without undoing the client's newer changes."""
+
+from __future__ import annotations
+
+from napari_engine.protocol import StateMirror
+
+
+def _mirror() -> StateMirror:
+    mirror = StateMirror()
+    mirror.apply_server({"camera": {"zoom": 1.0, "center": [0, 0]},
+                         "layers": [{"id": 1, "name": "a", "opacity": 1.0}]}, version=1)
+    return mirror
+
+
+def test_patch_replaces_sections() -> None:
+    mirror = _mirror()
+    assert mirror.apply_server({"camera": {"zoom": 2.0, "center": [1, 1]}}, version=2) == {
+        "camera"}
+    assert mirror.state["camera"]["zoom"] == 2.0
+
+
+def test_local_change_survives_an_older_patch_and_yields_to_a_newer_one() -> None:
+    mirror = _mirror()
+    mirror.set_local("camera", "zoom", 5.0, command_id=10)
+    # the server has applied only command 9 of ours: its zoom predates our change
+    mirror.apply_server({"camera": {"zoom": 1.5, "center": [0, 0]}}, version=2, applied=9)
+    assert mirror.state["camera"]["zoom"] == 5.0
+    # now it has applied command 10 (and someone else changed zoom after it)
+    mirror.apply_server({"camera": {"zoom": 7.0, "center": [0, 0]}}, version=3, applied=10)
+    assert mirror.state["camera"]["zoom"] == 7.0
+    assert mirror.pending() == 0
+
+
+def test_layer_property_pending_and_reject() -> None:
+    mirror = _mirror()
+    mirror.set_local_layer(1, "opacity", 0.3, command_id=4)
+    assert mirror.layer(1) == {"id": 1, "name": "a", "opacity": 0.3}
+    mirror.apply_server({"layers": [{"id": 1, "name": "a", "opacity": 1.0}]}, version=2,
+                        applied=3)
+    assert mirror.layer(1)["opacity"] == 0.3  # type: ignore[index]
+    mirror.reject(4)
+    assert mirror.layer(1)["opacity"] == 1.0  # type: ignore[index]
+
+
+def test_stale_versions_are_ignored() -> None:
+    mirror = _mirror()
+    mirror.apply_server({"camera": {"zoom": 3.0}}, version=5)
+    assert mirror.apply_server({"camera": {"zoom": 0.5}}, version=4) == set()
+    assert mirror.state["camera"]["zoom"] == 3.0
+    assert mirror.layer_by_name("a") is not None and mirror.layer_by_name("b") is None

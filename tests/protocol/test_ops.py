@@ -1,0 +1,81 @@
+"""Each named operation accepts exactly its documented arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from napari_engine.protocol import OPERATIONS, ErrorCode, ProtocolError, validate_command_args
+
+
+def _ok(op: str, args: dict[str, Any], payload: bool = False) -> dict[str, Any]:
+    return validate_command_args(op, args, has_payload=payload)
+
+
+def _bad(op: str, args: dict[str, Any], payload: bool = False,
+         code: ErrorCode = ErrorCode.INVALID) -> str:
+    with pytest.raises(ProtocolError) as info:
+        validate_command_args(op, args, has_payload=payload)
+    assert info.value.code is code, info.value.message
+    return info.value.message
+
+
+def test_operation_table_is_closed() -> None:
+    assert set(OPERATIONS) == {"camera.set", "dims.set", "layer.set", "layer.add_image",
+                               "layer.remove", "layer.move", "layer.select", "canvas.resize",
+                               "view.reset", "screenshot", "sync"}
+
+
+def test_camera_set() -> None:
+    assert _ok("camera.set", {"zoom": 1, "angles": [0, 1, 2], "perspective": 30}) == {
+        "zoom": 1.0, "angles": [0.0, 1.0, 2.0], "perspective": 30.0}
+    _bad("camera.set", {})
+    _bad("camera.set", {"zoom": 0})
+    _bad("camera.set", {"zoom": True})
+    _bad("camera.set", {"center": [1]})
+    assert "unknown argument" in _bad("camera.set", {"__class__": 1})
+
+
+def test_dims_set() -> None:
+    assert _ok("dims.set", {"step": [0, 5], "ndisplay": 3}) == {"step": [0, 5], "ndisplay": 3}
+    _bad("dims.set", {"ndisplay": 4})
+    _bad("dims.set", {"order": [0, 0, 1]})
+    _bad("dims.set", {"current_step": [-1, 2]})
+    _bad("dims.set", {"step": [0]})
+
+
+def test_layer_set() -> None:
+    out = _ok("layer.set", {"layer": 2, "props": {"opacity": 0.5, "contrast_limits": [0, 10],
+                                                  "colormap": "magma", "visible": False}})
+    assert out["props"]["contrast_limits"] == [0.0, 10.0]
+    _bad("layer.set", {"layer": 2, "props": {"opacity": 2}})
+    _bad("layer.set", {"layer": 2, "props": {"contrast_limits": [5, 1]}})
+    _bad("layer.set", {"layer": 2, "props": {"data": [1, 2]}})
+    _bad("layer.set", {"layer": 2, "props": {}})
+    _bad("layer.set", {"layer": "2", "props": {"visible": True}})
+    _bad("layer.set", {"layer": 2, "props": {"gamma": 0}})
+
+
+def test_add_image_from_path_or_array() -> None:
+    assert _ok("layer.add_image", {"path": "/data/x.zarr", "props": {"name": "x"}}) == {
+        "path": "/data/x.zarr", "props": {"name": "x"}}
+    out = _ok("layer.add_image", {"shape": [4, 5], "dtype": "uint16"}, payload=True)
+    assert out["nbytes"] == 40
+    _bad("layer.add_image", {"shape": [4, 5], "dtype": "object"}, payload=True)
+    _bad("layer.add_image", {"shape": [4, 5], "dtype": "uint8", "path": "x"}, payload=True)
+    _bad("layer.add_image", {})
+    _bad("layer.add_image", {"shape": [4], "dtype": "uint8"}, payload=True)
+
+
+def test_payload_refused_where_not_expected() -> None:
+    _bad("camera.set", {"zoom": 1}, payload=True, code=ErrorCode.MALFORMED)
+
+
+def test_small_operations() -> None:
+    assert _ok("canvas.resize", {"width": 640, "height": 480}) == {"width": 640, "height": 480}
+    _bad("canvas.resize", {"width": 10**6, "height": 480})
+    assert _ok("screenshot", {}) == {}
+    _bad("screenshot", {"path": "/etc/passwd"})
+    assert _ok("layer.move", {"layer": 1, "index": 0}) == {"layer": 1, "index": 0}
+    assert _ok("layer.select", {"layers": [1, 2]}) == {"layers": [1, 2]}
