@@ -1,0 +1,74 @@
+"""Drive a server session like a person does, and record what comes back."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from napari_engine.client.connection import Connection, Frame
+
+
+@dataclass
+class FrameLog:
+    """Every streamed frame a client received, with arrival times."""
+
+    frames: list[tuple[float, dict[str, Any], int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arrived = threading.Condition(self.lock)
+
+    def add(self, frame: Frame) -> None:
+        with self.lock:
+            self.frames.append((frame.received, frame.header, len(frame.payload)))
+            self.arrived.notify_all()
+
+    def since(self, t0: float, t1: float = float("inf")) -> list[tuple[float, dict[str, Any], int]]:
+        with self.lock:
+            return [f for f in self.frames if t0 <= f[0] < t1]
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> float | None:
+        """Wait for a frame whose header satisfies ``predicate``; returns its arrival time."""
+        deadline = time.perf_counter() + timeout
+        with self.lock:
+            checked = 0
+            while True:
+                for received, header, _size in self.frames[checked:]:
+                    if predicate(header):
+                        return received
+                checked = len(self.frames)
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return None
+                self.arrived.wait(left)
+
+
+def open_client(url: str, *, size: tuple[int, int], stream: str = "auto",
+                quality: int = 80) -> tuple[Connection, FrameLog]:
+    conn = Connection(url, stream=stream, size=size, jpeg_quality=quality, client="bench")
+    log = FrameLog()
+    conn.on_frame(log.add)
+    conn.open(60)
+    return conn, log
+
+
+def continuous(conn: Connection, duration: float, rate_hz: float,
+               make: Callable[[int], tuple[str, dict[str, Any]]]) -> tuple[float, float, int]:
+    """Send ``rate_hz`` commands a second for ``duration`` seconds (as a mouse drag or a
+    held scroll does); returns (start, end, commands sent)."""
+    period = 1.0 / rate_hz
+    start = time.perf_counter()
+    i = 0
+    while True:
+        now = time.perf_counter()
+        if now - start >= duration:
+            break
+        op, args = make(i)
+        conn.send_command(op, args, t=time.perf_counter())
+        i += 1
+        time.sleep(max(0.0, start + i * period - time.perf_counter()))
+    return start, time.perf_counter(), i

@@ -1,0 +1,231 @@
+"""The benchmark scenarios and the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from napari_engine.bench.driver import FrameLog, continuous, open_client
+from napari_engine.bench.stats import summary_ms
+from napari_engine.client.connection import Connection
+from napari_engine.server.process import ServerProcess
+
+Result = dict[str, Any]
+
+
+def _first_layer(conn: Connection) -> dict[str, Any]:
+    with conn.lock:
+        return dict(conn.mirror.state["layers"][0])
+
+
+def _center_of(conn: Connection) -> list[float]:
+    with conn.lock:
+        return list(conn.mirror.state["camera"]["center"])
+
+
+def time_to_first_frame(url: str, size: tuple[int, int], session: str | None) -> float:
+    """Seconds from opening a connection to holding the first frame."""
+    target = url if session is None else url.replace("/?", f"/session/{session}?")
+    t0 = time.perf_counter()
+    conn, log = open_client(target, size=size)
+    try:
+        got = log.wait_for(lambda h: True, 30)
+        if got is None:
+            raise RuntimeError("no first frame within 30 s")
+        return got - t0
+    finally:
+        conn.close()
+
+
+def deep_view(conn: Connection, zoom: float) -> list[float]:
+    """Zoom into the middle of the data at ``zoom`` and wait until it is shown."""
+    layer = _first_layer(conn)
+    shape, scale = layer["shape"], layer["scale"]
+    center = [s * d / 2.0 for s, d in zip(shape, scale, strict=True)]
+    conn.request("camera.set", {"center": center[-2:], "zoom": zoom})
+    conn.request("screenshot")
+    return center
+
+
+def latency(conn: Connection, log: FrameLog, n: int, step: float) -> list[float]:
+    """One move at a time: the time until the frame that reflects it arrives."""
+    y, x = _center_of(conn)[-2:]
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        conn.send_command("camera.set", {"center": [y, x + (i + 1) * step]}, t=t)
+        got = log.wait_for(lambda h, t=t: h.get("input_t") == t, 10)
+        if got is not None:
+            out.append(got - t)
+        time.sleep(0.02)
+    return out
+
+
+def stream_phase(conn: Connection, log: FrameLog, name: str, duration: float, rate: float,
+                 make: Any) -> Result:
+    start, end, sent = continuous(conn, duration, rate, make)
+    frames = log.since(start, end)
+    time.sleep(0.3)  # let the last frames land before the next phase
+    lat = []
+    for received, header, _size in log.since(start, end + 0.3):
+        if "input_t" in header:
+            lat.append(received - header["input_t"])
+    jpeg = [f for f in frames if not f[1]["lossless"]]
+    timings = [f[1]["timings"] for f in jpeg]
+    ratios = [t["server_ms"] / max(1e-6, t["render_ms"] + t["readback_ms"] + t["encode_ms"])
+              for t in timings]
+    return {
+        "phase": name, "seconds": end - start, "commands_sent": sent,
+        "frames": len(frames), "fps": len(frames) / (end - start),
+        "latency_ms": summary_ms(lat),
+        "bytes_per_frame": (sum(f[2] for f in jpeg) / len(jpeg)) if jpeg else None,
+        "mbit_per_s": sum(f[2] for f in frames) * 8 / (end - start) / 1e6,
+        "render_ms": summary_ms([t["render_ms"] / 1e3 for t in timings]),
+        "readback_ms": summary_ms([t["readback_ms"] / 1e3 for t in timings]),
+        "encode_ms": summary_ms([t["encode_ms"] / 1e3 for t in timings]),
+        "server_ms": summary_ms([t["server_ms"] / 1e3 for t in timings]),
+        "server_over_parts_p50": (sorted(ratios)[len(ratios) // 2] if ratios else None),
+    }
+
+
+def still_frame(log: FrameLog, after: float) -> Result:
+    got = log.wait_for(lambda h: h.get("still", False), 5)
+    stills = [f for f in log.since(after) if f[1].get("still")]
+    return {"time_to_still_ms": (got - after) * 1e3 if got else None,
+            "still_bytes": stills[0][2] if stills else None,
+            "still_encoding": stills[0][1]["encoding"] if stills else None}
+
+
+def memory_walk(conn: Connection, server: ServerProcess, jumps: int, seed: int = 0) -> Result:
+    """Jump to random far places at full resolution; sample the server's resident memory."""
+    layer = _first_layer(conn)
+    shape, scale = layer["shape"], layer["scale"]
+    rng = random.Random(seed)
+    proc = psutil.Process(server.pid)
+    rss = [proc.memory_info().rss]
+    t0 = time.perf_counter()
+    for _ in range(jumps):
+        step = [rng.randrange(n) for n in shape]
+        conn.send_command("dims.set", {"current_step": step})
+        conn.send_command("camera.set", {"center": [step[-2] * scale[-2], step[-1] * scale[-1]]})
+        conn.request("screenshot")
+        rss.append(proc.memory_info().rss)
+    return {"jumps": jumps, "seconds": time.perf_counter() - t0,
+            "rss_start_mib": rss[0] / 2**20, "rss_max_mib": max(rss) / 2**20,
+            "rss_end_mib": rss[-1] / 2**20,
+            "voxels_level0": math.prod(shape)}
+
+
+def run(args: argparse.Namespace) -> Result:
+    size = (args.width, args.height)
+    server_args = ["--size", f"{size[0]}x{size[1]}", *sum((["--data", d] for d in args.data), [])]
+    results: Result = {"machine": {"cpus": psutil.cpu_count(), "python": platform.python_version(),
+                                   "platform": platform.platform()},
+                       "size": list(size), "data": args.data or ["built-in sample"]}
+    with ServerProcess(server_args, log_path=args.server_log) as server:
+        # warm the server: GL, Qt, the default session
+        results["ttff_cold_s"] = time_to_first_frame(server.url, size, None)
+        results["ttff_warm_existing_session_s"] = time_to_first_frame(server.url, size, None)
+        results["ttff_warm_new_session_s"] = time_to_first_frame(server.url, size, "bench-new")
+        conn, log = open_client(server.url, size=size, quality=args.quality)
+        try:
+            center = deep_view(conn, args.zoom)
+            results["latency_paced"] = {"latency_ms": summary_ms(
+                latency(conn, log, args.latency_samples, step=2.0 / args.zoom))}
+            y, x = center[-2:]
+            speed = 6.0 / args.zoom  # world units per event: ~6 screen pixels
+            results["pan"] = stream_phase(
+                conn, log, "pan", args.duration, args.rate,
+                lambda i: ("camera.set", {"center": [y + 0.3 * i * speed, x + i * speed]}))
+            results["still"] = still_frame(log, time.perf_counter())
+            with conn.lock:
+                z_axis = 0
+                z0 = conn.mirror.state["dims"]["current_step"][z_axis]
+                nz = conn.mirror.state["dims"]["nsteps"][z_axis]
+            results["zscroll"] = stream_phase(
+                conn, log, "zscroll", args.duration, args.zrate,
+                lambda i: ("dims.set", {"step": [z_axis, (z0 + i) % nz]}))
+            results["memory"] = memory_walk(conn, server, args.jumps)
+        finally:
+            conn.close()
+    return results
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def report(results: Result) -> str:
+    pan, z = results["pan"], results["zscroll"]
+    lines = [
+        f"napari-engine benchmark, {results['size'][0]}x{results['size'][1]}, loopback, "
+        f"{results['machine']['cpus']} CPUs, data: {', '.join(results['data'])}",
+        "",
+        f"time to first frame: cold server {_fmt(results['ttff_cold_s'] * 1e3)} ms, "
+        f"warm (existing session) {_fmt(results['ttff_warm_existing_session_s'] * 1e3)} ms, "
+        f"warm (new session) {_fmt(results['ttff_warm_new_session_s'] * 1e3)} ms",
+        f"input-to-frame latency, one move at a time: "
+        f"p50 {_fmt(results['latency_paced']['latency_ms']['p50'])} ms, "
+        f"p95 {_fmt(results['latency_paced']['latency_ms']['p95'])} ms",
+        "",
+        f"{'phase':<9}{'fps':>7}{'lat p50':>9}{'lat p95':>9}{'KiB/frame':>11}{'Mbit/s':>8}"
+        f"{'render':>8}{'readbk':>8}{'encode':>8}{'server':>8}{'srv/sum':>8}",
+    ]
+    for row in (pan, z):
+        lines.append(
+            f"{row['phase']:<9}{_fmt(row['fps']):>7}{_fmt(row['latency_ms']['p50']):>9}"
+            f"{_fmt(row['latency_ms']['p95']):>9}"
+            f"{_fmt((row['bytes_per_frame'] or 0) / 1024):>11}{_fmt(row['mbit_per_s']):>8}"
+            f"{_fmt(row['render_ms']['p50']):>8}{_fmt(row['readback_ms']['p50']):>8}"
+            f"{_fmt(row['encode_ms']['p50']):>8}{_fmt(row['server_ms']['p50']):>8}"
+            f"{_fmt(row['server_over_parts_p50'], 2):>8}")
+    still, mem = results["still"], results["memory"]
+    lines += [
+        "(per-frame times are p50 in ms; srv/sum = server time per frame over "
+        "render+readback+encode)",
+        "",
+        f"still frame after the pan: {_fmt(still['time_to_still_ms'])} ms, "
+        f"{_fmt((still['still_bytes'] or 0) / 1024)} KiB ({still['still_encoding']})",
+        f"server memory over {mem['jumps']} random jumps across {mem['voxels_level0']:.2e} "
+        f"voxels: start {_fmt(mem['rss_start_mib'])} MiB, max {_fmt(mem['rss_max_mib'])} MiB",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m napari_engine.bench",
+                                     description="Benchmark a napari-engine server on loopback.")
+    parser.add_argument("--data", action="append", default=[],
+                        help="data for the server (default: the built-in sample)")
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per streaming phase")
+    parser.add_argument("--rate", type=float, default=100.0, help="pan events per second")
+    parser.add_argument("--zrate", type=float, default=30.0, help="z steps per second")
+    parser.add_argument("--zoom", type=float, default=2.0, help="camera zoom for pan/z-scroll")
+    parser.add_argument("--quality", type=int, default=80, help="JPEG quality while moving")
+    parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument("--jumps", type=int, default=60, help="random jumps for the memory walk")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--server-log", type=Path, default=None)
+    args = parser.parse_args(argv)
+    results = run(args)
+    print(report(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"\nwrote {args.json}")
+    return 0

@@ -1,0 +1,190 @@
+"""A minimal lazy, chunked, read-only array computed on demand.
+
+Why not dask: the sample's finest level has millions of chunks per plane, and building a dask
+graph over them takes far longer than computing the few chunks a view needs. This class only
+does what napari needs from an array: ``shape``/``dtype``/``ndim``/``size``/``len``, basic
+indexing (ints, slices, Ellipsis) returning numpy arrays, and ``__array__`` for small arrays.
+Chunks come from a caller-supplied function and are kept in a shared, bounded
+:class:`~napari_engine.data.cache.ChunkCache`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from napari_engine.data.cache import ChunkCache, default_cache
+
+ChunkFunction = Callable[[tuple[int, ...]], np.ndarray]
+"""Computes the chunk with the given chunk-grid index (edge chunks are clipped to the shape)."""
+
+MAX_MATERIALIZE_BYTES = 1 << 30
+"""Refuse to build a numpy array larger than this: a request that big is a bug, not a view."""
+
+
+def _normalize_key(key: Any, shape: tuple[int, ...]) -> list[int | slice]:
+    """Turn an index into one int-or-slice per axis (Ellipsis expanded, missing axes filled)."""
+    items = list(key) if isinstance(key, tuple) else [key]
+    n_ellipsis = sum(item is Ellipsis for item in items)
+    if n_ellipsis > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if n_ellipsis:
+        at = next(i for i, item in enumerate(items) if item is Ellipsis)
+        fill = len(shape) - (len(items) - 1)
+        items[at : at + 1] = [slice(None)] * max(fill, 0)
+    if len(items) > len(shape):
+        raise IndexError(f"too many indices: array is {len(shape)}-dimensional")
+    items += [slice(None)] * (len(shape) - len(items))
+    out: list[int | slice] = []
+    for axis, (item, size) in enumerate(zip(items, shape, strict=True)):
+        if isinstance(item, slice):
+            out.append(item)
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            index = int(item)
+            if not -size <= index < size:
+                raise IndexError(f"index {index} is out of bounds for axis {axis} with size {size}")
+            out.append(index % size)
+        else:
+            raise TypeError(f"unsupported index {item!r}: only ints, slices and '...' are allowed")
+    return out
+
+
+class ChunkedArray:
+    """A read-only N-d array whose chunks are computed by ``compute_chunk`` and cached.
+
+    ``key`` identifies this array within the shared cache (two arrays with equal keys must
+    produce equal chunks).
+    """
+
+    def __init__(
+        self,
+        shape: Sequence[int],
+        dtype: np.dtype[Any] | type,
+        chunks: Sequence[int],
+        compute_chunk: ChunkFunction,
+        key: Hashable,
+        cache: ChunkCache | None = None,
+    ) -> None:
+        if len(shape) != len(chunks):
+            raise ValueError("shape and chunks must have the same length")
+        self._shape = tuple(int(s) for s in shape)
+        self._dtype = np.dtype(dtype)
+        self._chunks = tuple(int(c) for c in chunks)
+        self._compute_chunk = compute_chunk
+        self._key = key
+        self._cache = cache if cache is not None else default_cache()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self._shape, dtype=object))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self._dtype.itemsize
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """Chunk shape (one chunk's extent per axis)."""
+        return self._chunks
+
+    @property
+    def cache(self) -> ChunkCache:
+        return self._cache
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={self._shape}, dtype={self._dtype}, chunks={self._chunks})"
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        out = self[...]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        items = _normalize_key(key, self._shape)
+        lo: list[int] = []
+        hi: list[int] = []
+        local: list[int | slice] = []
+        for item, size in zip(items, self._shape, strict=True):
+            if isinstance(item, int):
+                lo.append(item)
+                hi.append(item + 1)
+                local.append(0)
+                continue
+            positions = range(*item.indices(size))
+            if len(positions) == 0:
+                lo.append(0)
+                hi.append(0)
+                local.append(slice(0, 0))
+                continue
+            first, last = min(positions[0], positions[-1]), max(positions[0], positions[-1])
+            lo.append(first)
+            hi.append(last + 1)
+            step = positions.step
+            start = positions[0] - first
+            stop: int | None = positions[-1] - first + (1 if step > 0 else -1)
+            if stop is not None and stop < 0:
+                stop = None
+            local.append(slice(start, stop, step))
+        block = self._read_block(lo, hi)
+        return block[tuple(local)]
+
+    def _read_block(self, lo: list[int], hi: list[int]) -> np.ndarray:
+        """The dense box ``[lo, hi)`` assembled from (cached or computed) chunks."""
+        box = tuple(h - low for low, h in zip(lo, hi, strict=True))
+        nbytes = int(np.prod(box, dtype=np.int64)) * self._dtype.itemsize
+        if nbytes > MAX_MATERIALIZE_BYTES:
+            raise MemoryError(
+                f"refusing to materialize {nbytes / 2**30:.1f} GiB from a lazy array of shape "
+                f"{self._shape}; index a smaller region"
+            )
+        out = np.empty(box, dtype=self._dtype)
+        if 0 in box:
+            return out
+        ranges = [
+            range(low // c, (h - 1) // c + 1) for low, h, c in zip(lo, hi, self._chunks, strict=True)
+        ]
+        for index in itertools.product(*ranges):
+            chunk = self._chunk(index)
+            src: list[slice] = []
+            dst: list[slice] = []
+            for i, low, h, c in zip(index, lo, hi, self._chunks, strict=True):
+                start = i * c
+                a, b = max(low, start), min(h, start + c)
+                src.append(slice(a - start, b - start))
+                dst.append(slice(a - low, b - low))
+            out[tuple(dst)] = chunk[tuple(src)]
+        return out
+
+    def _chunk(self, index: tuple[int, ...]) -> np.ndarray:
+        """One chunk from the cache, computing (and caching) it on a miss."""
+        cache_key = (self._key, index)
+        chunk = self._cache.get(cache_key)
+        if chunk is None:
+            chunk = self._compute_chunk(index)
+            expected = tuple(
+                min(c, s - i * c) for i, c, s in zip(index, self._chunks, self._shape, strict=True)
+            )
+            if chunk.shape != expected or chunk.dtype != self._dtype:
+                raise ValueError(
+                    f"chunk {index} has shape {chunk.shape} {chunk.dtype}, expected {expected} "
+                    f"{self._dtype}"
+                )
+            self._cache.put(cache_key, chunk)
+        return chunk

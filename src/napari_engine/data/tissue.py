@@ -1,0 +1,65 @@
+"""A slowly varying tissue density field: a few octaves of smooth (cubic B-spline) value noise.
+
+Real specimens are not uniform: there are dense regions, sparse regions and empty background.
+The field is evaluated per chunk plane cheaply: hashed lattice values on a small grid are
+upsampled with B-spline interpolation matrices, so one plane costs two small matrix products.
+Octaves much finer than a coarse level's voxel are replaced by their mean, so coarse levels look
+like blurred fine levels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from napari_engine.data.hashing import hash_coords, unit_field
+
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+
+# (period in level-0 voxels along y/x, amplitude). z periods are half (z voxels are twice as deep).
+OCTAVES: tuple[tuple[float, float], ...] = ((32768.0, 0.5), (8192.0, 0.3), (2048.0, 0.2), (512.0, 0.12))
+# B-spline interpolation of uniform lattice values shrinks their spread; this restores it.
+_CONTRAST = 2.6
+
+
+def _bspline_matrix(coords: F64, period: float) -> tuple[F64, int]:
+    """Cubic B-spline weights from lattice values to ``coords`` (level-0 units) and the first
+    lattice index the columns refer to."""
+    u = coords / period
+    base = np.floor(u)
+    t = u - base
+    t2, t3 = t * t, t * t * t
+    weights = np.stack(
+        [(1 - t) ** 3 / 6, (3 * t3 - 6 * t2 + 4) / 6, (-3 * t3 + 3 * t2 + 3 * t + 1) / 6, t3 / 6],
+        axis=1,
+    )
+    first = int(base.min()) - 1
+    cols = base.astype(np.int64) - 1 - first
+    n_lattice = int(cols.max()) + 4
+    matrix = np.zeros((coords.size, n_lattice), dtype=np.float64)
+    rows = np.arange(coords.size)
+    for k in range(4):
+        matrix[rows, cols + k] = weights[:, k]
+    return matrix, first
+
+
+def tissue_density(seed: int, z: float, ys: F64, xs: F64, voxel_size: float) -> F32:
+    """Density in [0, 1] on the plane ``z`` at the grid ``ys`` x ``xs`` (level-0 coordinates of
+    voxel centres); ``voxel_size`` is the level's voxel size in level-0 voxels (2**level)."""
+    total = np.full((ys.size, xs.size), 0.5, dtype=np.float64)
+    for octave, (period, amplitude) in enumerate(OCTAVES):
+        # Fade octaves out as the voxel approaches their period: their mean is 0.5 anyway.
+        fade = float(np.clip(2.0 - 2.0 * voxel_size / period * 4.0, 0.0, 1.0))
+        if fade == 0.0:
+            continue
+        wy, y0 = _bspline_matrix(ys, period)
+        wx, x0 = _bspline_matrix(xs, period)
+        wz, z0 = _bspline_matrix(np.array([z], dtype=np.float64), period / 2)
+        kz = np.arange(wz.shape[1])[:, None, None] + z0
+        ky = np.arange(wy.shape[1])[None, :, None] + y0
+        kx = np.arange(wx.shape[1])[None, None, :] + x0
+        lattice = unit_field(hash_coords(seed * 131 + octave, kz, ky, kx), 0, 16).astype(np.float64)
+        plane = np.tensordot(wz[0], lattice - 0.5, axes=1)
+        total += (fade * amplitude * _CONTRAST) * (wy @ plane @ wx.T)
+    return np.clip(total, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,139 @@
+"""The scripting client against a real server: napari-like reads, writes and screenshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_engine
+from napari_engine import ProxyViewer
+from napari_engine.client.connection import ConnectionLost, RemoteError
+from napari_engine.server.process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    with ServerProcess(["--token", "t", "--size", "400x300"]) as proc:
+        yield proc
+
+
+@pytest.fixture
+def viewer(server: ServerProcess, request: pytest.FixtureRequest) -> Iterator[ProxyViewer]:
+    url = server.url.replace("/?", f"/session/{request.node.name[:60]}?")
+    with napari_engine.connect(url, stream="none") as v:
+        yield v
+
+
+def _square(value: int = 200) -> np.ndarray:
+    img = np.zeros((64, 64), np.uint8)
+    img[16:48, 16:48] = value
+    return img
+
+
+def test_sample_session_state(viewer: ProxyViewer) -> None:
+    assert viewer.dims.ndim == 3 and viewer.dims.ndisplay == 2
+    assert len(viewer.layers) >= 2
+    layer = viewer.layers[0]
+    assert layer.multiscale
+    assert layer.shape[-1] >= 100_000  # level 0 is far larger than memory
+    assert layer.dtype == np.uint16
+    with pytest.raises(AttributeError):
+        _ = layer.data  # voxels never cross to the client
+    assert viewer.canvas_size == (400, 300)
+
+
+def test_camera_and_dims_round_trip(viewer: ProxyViewer) -> None:
+    viewer.camera.zoom = 0.01
+    viewer.camera.center = (1000.0, 2000.0)
+    viewer.dims.set_current_step(0, 7)
+    assert viewer.camera.zoom == 0.01  # optimistic: no round trip needed to read back
+    viewer.sync()
+    assert viewer.camera.zoom == pytest.approx(0.01)
+    assert viewer.camera.center[-2:] == pytest.approx((1000.0, 2000.0))
+    assert viewer.dims.current_step[0] == 7
+    viewer.dims.ndisplay = 3
+    viewer.sync()
+    assert viewer.dims.ndisplay == 3
+    viewer.camera.angles = (0.0, 30.0, 45.0)
+    viewer.sync()
+    assert viewer.camera.angles == pytest.approx((0.0, 30.0, 45.0))
+
+
+def test_add_image_array_and_layer_properties(viewer: ProxyViewer) -> None:
+    for layer in list(viewer.layers):
+        viewer.layers.remove(layer)
+    layer = viewer.add_image(_square(), name="square", colormap="gray", contrast_limits=(0, 255))
+    assert not isinstance(layer, list)
+    viewer.reset_view()
+    shot = viewer.screenshot()
+    assert shot.shape == (300, 400, 4)
+    assert shot[150, 200, 0] > 150  # the square, white, in the middle
+    assert shot[5, 5, 0] == 0
+    layer.colormap = "red"
+    shot = viewer.screenshot()
+    assert shot[150, 200, 0] > 150 and shot[150, 200, 1] == 0
+    layer.contrast_limits = (0, 400)
+    assert viewer.screenshot()[150, 200, 0] < 150
+    layer.opacity = 0.0
+    assert viewer.screenshot()[..., :3].max() == 0
+    layer.opacity = 1.0
+    layer.visible = False
+    assert viewer.screenshot()[..., :3].max() == 0
+    layer.visible = True
+    layer.gamma = 2.0
+    layer.blending = "additive"
+    viewer.sync()
+    assert (layer.gamma, layer.blending) == (2.0, "additive")
+
+
+def test_layer_list_operations(viewer: ProxyViewer) -> None:
+    a = viewer.add_image(_square(50), name="a")
+    b = viewer.add_image(_square(100), name="b")
+    assert viewer.layers[-1] == b and viewer.layers.index("a") == len(viewer.layers) - 2
+    viewer.layers.move(len(viewer.layers) - 1, 0)
+    assert viewer.layers[0] == b
+    viewer.layers.select(a)
+    assert viewer.layers.selection == [a]
+    viewer.layers.remove("b")
+    assert "b" not in viewer.layers and "a" in viewer.layers
+
+
+def test_add_image_from_server_path(viewer: ProxyViewer, shared_data: Path) -> None:
+    layers = viewer.add_image(shared_data / "dna_conf_wf_zcyx_u16.tif")
+    assert isinstance(layers, list) and len(layers) == 2  # two channels, two layers
+    assert layers[0].shape == (45, 130, 133)
+
+
+def test_bad_values_raise_locally_or_remotely(viewer: ProxyViewer) -> None:
+    layer = viewer.layers[0]
+    with pytest.raises(Exception, match="opacity"):
+        layer.opacity = 3.0  # refused before it travels
+    with pytest.raises(RemoteError):
+        viewer.add_image("/no/such/file.ome.zarr")
+    layer.colormap = "not-a-colormap"
+    viewer.sync()
+    assert layer.colormap != "not-a-colormap"  # the server refused; the mirror reverted
+    assert viewer.connection.errors and viewer.connection.errors[-1].code == "invalid"
+
+
+def test_screenshot_is_deterministic(viewer: ProxyViewer) -> None:
+    viewer.camera.zoom = 0.02
+    first = viewer.screenshot()
+    viewer.camera.zoom = 0.05
+    viewer.camera.zoom = 0.02
+    assert np.array_equal(first, viewer.screenshot())
+
+
+def test_closed_connection_fails_fast(server: ServerProcess) -> None:
+    viewer = napari_engine.connect(server.url, stream="none")
+    viewer.close()
+    with pytest.raises(ConnectionLost):
+        viewer.camera.zoom = 2.0
+
+
+def test_wrong_token_is_a_clear_error(server: ServerProcess) -> None:
+    with pytest.raises(ConnectionRefusedError, match="401"):
+        napari_engine.connect(server.url.replace("token=t", "token=x"))

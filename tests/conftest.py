@@ -1,0 +1,78 @@
+"""Shared fixtures: real server processes, an Xvfb display, paths to the shared data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from napari_engine.server.process import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+OUTPUT = ROOT / "test-output"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Where tests save screenshots and figures for a person to look at."""
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+ServerFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start real server processes (``--port 0``); all are stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, token: str = "test-token") -> ServerProcess:
+        server = ServerProcess([*args, "--token", token, "--log-level", "INFO"],
+                               log_path=tmp_path / f"server{len(started)}.log")
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sample_server() -> Iterator[ServerProcess]:
+    """One server on the built-in sample, shared by a test module."""
+    with ServerProcess(["--token", "test-token", "--size", "640x480"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A private Xvfb display (for tests that need a real napari window)."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/setup.sh installs it)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+                             "2200x1400x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(10)

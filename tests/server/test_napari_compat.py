@@ -1,0 +1,103 @@
+"""Each private napari touch point, on real EGL rendering (Mesa llvmpipe here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from napari_engine.server.gl_env import prepare_headless_env
+
+prepare_headless_env()
+
+from napari.components import ViewerModel  # noqa: E402
+
+from napari_engine.server import napari_compat  # noqa: E402
+from napari_engine.server.renderer import FrameRenderer  # noqa: E402
+
+
+_QT_APP: list[Any] = []  # the QApplication must outlive every canvas
+
+
+@pytest.fixture(scope="module")
+def gl_app() -> Any:
+    from qtpy.QtWidgets import QApplication
+    from vispy import app as vispy_app
+
+    _QT_APP.append(QApplication.instance() or QApplication(["test"]))
+    return vispy_app.Application("egl")
+
+
+@pytest.fixture
+def scene(gl_app: Any) -> Iterator[tuple[ViewerModel, napari_compat.HeadlessVispyCanvas]]:
+    viewer = ViewerModel()
+    viewer.canvas.size = (240, 320)
+    canvas = napari_compat.create_headless_canvas(viewer, gl_app, (320, 240), "DejaVu Sans")
+    viewer.layers.events.inserted.connect(
+        lambda e: napari_compat.attach_layer_visual(canvas, e.value))
+    yield viewer, canvas
+    napari_compat.destroy_canvas(canvas)
+
+
+def _bright_centroid(pixels: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.nonzero(pixels[..., 0] > 128)
+    return float(ys.mean()), float(xs.mean())
+
+
+def test_supported_napari_version() -> None:
+    napari_compat.check_napari_version()
+
+
+def test_renders_layer_at_camera_center(scene: Any) -> None:
+    viewer, canvas = scene
+    img = np.zeros((64, 64), np.uint8)
+    img[28:36, 28:36] = 255
+    viewer.add_image(img)
+    frame = FrameRenderer(canvas).render()
+    assert frame.pixels.shape == (240, 320, 4) and frame.pixels.dtype == np.uint8
+    assert _bright_centroid(frame.pixels) == pytest.approx((119.5, 159.5), abs=1.0)
+    assert frame.render_s > 0 and frame.readback_s > 0
+
+
+def test_resize_reaches_the_scene_graph(scene: Any) -> None:
+    viewer, canvas = scene
+    img = np.zeros((64, 64), np.uint8)
+    img[28:36, 28:36] = 255
+    viewer.add_image(img)
+    renderer = FrameRenderer(canvas)
+    viewer.canvas.size = (300, 500)
+    pixels = renderer.render().pixels
+    assert pixels.shape == (300, 500, 4)
+    viewer.camera.center = (32, 32)
+    pixels = renderer.render().pixels
+    assert _bright_centroid(pixels) == pytest.approx((149.5, 249.5), abs=2.0)
+
+
+def test_cursor_shape_is_recorded_not_sent_to_qt(scene: Any) -> None:
+    viewer, canvas = scene
+    viewer.cursor.style = "crosshair"
+    assert canvas.cursor is not None
+
+
+def test_multiscale_level_follows_zoom(scene: Any) -> None:
+    viewer, canvas = scene
+    base = np.random.default_rng(0).integers(0, 255, (2048, 2048), dtype=np.uint8)
+    layer = viewer.add_image([base, base[::4, ::4], base[::16, ::16]], multiscale=True,
+                             contrast_limits=(0, 255))
+    renderer = FrameRenderer(canvas)
+    viewer.reset_view()
+    renderer.render()
+    assert layer.data_level >= 1  # zoomed out: a coarse level
+    viewer.camera.zoom = 1.0
+    renderer.render()
+    assert layer.data_level == 0
+
+
+def test_destroy_frees_the_canvas(gl_app: Any) -> None:
+    viewer = ViewerModel()
+    canvas = napari_compat.create_headless_canvas(viewer, gl_app, (64, 64), "DejaVu Sans")
+    FrameRenderer(canvas).render()
+    napari_compat.destroy_canvas(canvas)
+    viewer.camera.zoom = 3.0  # model events no longer reach the destroyed canvas

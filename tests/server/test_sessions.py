@@ -1,0 +1,107 @@
+"""Sessions: shared by the clients that join them, separate by name, closed when idle."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import napari_engine
+from tests.conftest import ServerFactory
+from tests.server.wire import RawClient
+
+
+def _wait(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_clients_of_one_session_see_each_others_changes(start_server: ServerFactory) -> None:
+    server = start_server("--size", "320x240")
+    a = napari_engine.connect(server.url, stream="none")
+    b = napari_engine.connect(server.url, stream="none")
+    try:
+        layer = a.add_image(np.arange(100, dtype=np.uint8).reshape(10, 10), name="shared")
+        assert _wait(lambda: "shared" in b.layers)
+        a.camera.zoom = 7.5
+        layer.opacity = 0.25
+        a.sync()
+        assert _wait(lambda: b.camera.zoom == 7.5)
+        assert _wait(lambda: b.layers["shared"].opacity == 0.25)
+        b.layers["shared"].name = "renamed"
+        b.sync()
+        assert _wait(lambda: "renamed" in a.layers)
+        assert np.array_equal(a.screenshot(), b.screenshot())
+    finally:
+        a.close()
+        b.close()
+
+
+def test_named_sessions_are_separate_and_start_with_server_data(
+        start_server: ServerFactory) -> None:
+    server = start_server("--size", "320x240")
+    default = napari_engine.connect(server.url, stream="none")
+    other_url = server.url.replace("/?", "/session/lab-meeting?")
+    other = napari_engine.connect(other_url, stream="none")
+    try:
+        assert other.session == "lab-meeting" and default.session == "default"
+        assert [x.name for x in other.layers] == [x.name for x in default.layers]
+        assert len(other.layers) >= 2  # the built-in sample's channels
+        default.add_image(np.zeros((8, 8), np.uint8), name="only-here")
+        default.sync()
+        other.sync()
+        assert "only-here" in default.layers and "only-here" not in other.layers
+    finally:
+        default.close()
+        other.close()
+
+
+def test_idle_session_is_closed(start_server: ServerFactory) -> None:
+    server = start_server("--size", "320x240", "--session-idle", "0.5")
+    url = server.url.replace("/?", "/session/brief?")
+    viewer = napari_engine.connect(url, stream="none")
+    viewer.add_image(np.zeros((8, 8), np.uint8), name="temporary")
+    viewer.close()
+    assert _wait(lambda: "closing session 'brief'" in server.stderr)
+    again = napari_engine.connect(url, stream="none")
+    try:
+        assert "temporary" not in again.layers  # a fresh session with the server's data
+    finally:
+        again.close()
+
+
+def test_slow_client_gets_bounded_newest_frames(start_server: ServerFactory) -> None:
+    server = start_server("--size", "320x240")
+    lazy = RawClient(server.url, stream="jpeg", max_in_flight=2)
+    driver = napari_engine.connect(server.url, stream="none")
+    try:
+        for i in range(60):
+            driver.camera.center = (0.0, 100.0 + i, 100.0)
+            time.sleep(0.005)
+        driver.sync()
+        time.sleep(0.5)
+        lazy.ws.socket.settimeout(0.5)
+        got = []
+        while True:
+            try:
+                msg = lazy.receive(0.5)
+            except TimeoutError:
+                break
+            if msg["type"] == "frame":
+                got.append(msg)
+        assert len(got) == 2, f"{len(got)} frames arrived without any ack (limit 2)"
+        final_version = driver.connection.mirror.version
+        assert got[-1]["version"] < final_version
+        lazy.send({"type": "ack", "seq": got[-1]["seq"]})
+        newest = lazy.expect("frame")
+        # no backlog: the very next frame already shows the state after the last move
+        assert newest["version"] >= final_version
+        shot = driver.connection.request("screenshot")
+        assert newest["render"] == shot.header["render"]
+    finally:
+        lazy.close()
+        driver.close()
