@@ -88,8 +88,10 @@ class HeadlessVispyCanvas(_napari_canvas.VispyCanvas):  # type: ignore[misc]
 
     @size.setter
     def size(self, size: tuple[int, int]) -> None:
-        self._scene_canvas.size = (size[1], size[0])
-        self.emit_resize()
+        new = (int(size[1]), int(size[0]))
+        if tuple(self._scene_canvas.size) != new:  # napari echoes sizes back: stop there
+            self._scene_canvas.size = new
+            self.emit_resize()
 
     def emit_resize(self) -> None:
         """Tell the scene graph (and napari) the canvas size, as a Qt resize would."""
