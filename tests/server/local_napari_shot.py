@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
 
 def main() -> None:
     data_path, params_path, out_path = sys.argv[1:4]
-    params = json.loads(open(params_path).read())
+    params = json.loads(Path(params_path).read_text())
     import napari
     from qtpy.QtWidgets import QApplication
 

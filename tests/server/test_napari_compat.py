@@ -17,7 +17,6 @@ from napari.components import ViewerModel  # noqa: E402
 from napari_engine.server import napari_compat  # noqa: E402
 from napari_engine.server.renderer import FrameRenderer  # noqa: E402
 
-
 _QT_APP: list[Any] = []  # the QApplication must outlive every canvas
 
 

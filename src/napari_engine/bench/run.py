@@ -8,7 +8,7 @@ import math
 import platform
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,10 @@ def deep_view(conn: Connection, zoom: float) -> list[float]:
     return center
 
 
+def _echoes(t: float) -> Callable[[dict[str, Any]], bool]:
+    return lambda header: header.get("input_t") == t
+
+
 def latency(conn: Connection, log: FrameLog, n: int, step: float) -> list[float]:
     """One move at a time: the time until the frame that reflects it arrives."""
     y, x = _center_of(conn)[-2:]
@@ -63,7 +67,7 @@ def latency(conn: Connection, log: FrameLog, n: int, step: float) -> list[float]
     for i in range(n):
         t = time.perf_counter()
         conn.send_command("camera.set", {"center": [y, x + (i + 1) * step]}, t=t)
-        got = log.wait_for(lambda h, t=t: h.get("input_t") == t, 10)
+        got = log.wait_for(_echoes(t), 10)
         if got is not None:
             out.append(got - t)
         time.sleep(0.02)
@@ -127,7 +131,7 @@ def memory_walk(conn: Connection, server: ServerProcess, jumps: int, seed: int =
 
 def run(args: argparse.Namespace) -> Result:
     size = (args.width, args.height)
-    server_args = ["--size", f"{size[0]}x{size[1]}", *sum((["--data", d] for d in args.data), [])]
+    server_args = ["--size", f"{size[0]}x{size[1]}", *[x for d in args.data for x in ("--data", d)]]
     results: Result = {"machine": {"cpus": psutil.cpu_count(), "python": platform.python_version(),
                                    "platform": platform.platform()},
                        "size": list(size), "data": args.data or ["built-in sample"]}

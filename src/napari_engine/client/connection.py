@@ -23,6 +23,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from napari_engine.client.loop import get_loop, run_sync
 from napari_engine.encode import Encoding, decode_frame
 from napari_engine.protocol import (
     MAX_BINARY_BYTES,
@@ -35,7 +36,6 @@ from napari_engine.protocol import (
     encode_text,
     validate_command_args,
 )
-from napari_engine.client.loop import get_loop, run_sync
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class Connection:
         self._waiters: dict[int, asyncio.Future[Any]] = {}
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._state_listeners: list[StateListener] = []
         self._frame_listeners: list[FrameListener] = []
         self.closed = threading.Event()
@@ -153,7 +154,9 @@ class Connection:
 
     def _send_soon(self, data: str | bytes) -> None:
         if self._ws is not None:
-            asyncio.ensure_future(self._send(data))
+            task = asyncio.ensure_future(self._send(data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _send(self, data: str | bytes) -> None:
         assert self._ws is not None

@@ -27,7 +27,7 @@ class _Section:
     _section = ""
 
     def __init__(self, conn: Connection) -> None:
-        object.__setattr__(self, "_conn", conn)
+        self._conn = conn
 
     def _get(self, key: str) -> Any:
         with self._conn.lock:
@@ -139,7 +139,7 @@ class ProxyDims(_Section):
 
     @property
     def range(self) -> tuple[tuple[float, float, float], ...]:
-        return tuple(tuple(r) for r in self._get("range") or ())  # type: ignore[misc]
+        return tuple((float(a), float(b), float(c)) for a, b, c in self._get("range") or ())
 
     @property
     def point(self) -> tuple[float, ...]:

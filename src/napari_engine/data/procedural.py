@@ -73,9 +73,7 @@ class ProceduralVolume:
         voxel = float(2**level)
         cells = render_plane(self.lattice, channel.terms, level, z, y_start, x_start, ny, nx)
         z0 = (z + 0.5) * voxel - 0.5
-        ys = (np.arange(y_start, y_start + ny, dtype=np.float64) + 0.5) * voxel - 0.5
-        xs = (np.arange(x_start, x_start + nx, dtype=np.float64) + 0.5) * voxel - 0.5
-        density = tissue_density(self.seed, z0, ys, xs, voxel)
+        density = tissue_density(self.seed, z0, y_start, ny, x_start, nx, voxel)
         # Cells live where the tissue is dense enough; the rest is empty mounting medium.
         t = np.clip((density - 0.38) / 0.25, 0.0, 1.0)
         occupancy = t * t * (3.0 - 2.0 * t)

@@ -19,6 +19,7 @@ plane grows 4-8x per level:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +30,7 @@ F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 
 EXACT_MIN_SPACING = 24.0  # cell spacing (in the level's voxels) at or above which cells are exact
-SPLAT_MIN_SPACING = 2.0  # ... at or above which cells are splatted; below that, mean density
+SPLAT_MIN_SPACING = 4.0  # ... at or above which cells are splatted; below that, mean density
 _TRUNCATE = 3.0  # Gaussians are cut at this many sigmas
 _TWO_PI_1_5 = (2.0 * np.pi) ** 1.5
 
@@ -116,12 +117,15 @@ def _gaussian_rows(coords: F64, centres: F64, sigmas: F64) -> F32:
     return np.exp(d * d * inv)
 
 
+@lru_cache(maxsize=64)
 def _blur_matrix(n: int, margin: int, sigma: float) -> F32:
     """Rows that blur a padded axis of ``n + 2 * margin`` samples down to the ``n`` inner ones."""
     offsets = np.arange(n + 2 * margin)[None, :] - (np.arange(n)[:, None] + margin)
     kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
     kernel[np.abs(offsets) > margin] = 0.0
-    return (kernel / (np.sqrt(2.0 * np.pi) * sigma)).astype(np.float32)
+    matrix = (kernel / (np.sqrt(2.0 * np.pi) * sigma)).astype(np.float32)
+    matrix.setflags(write=False)
+    return matrix
 
 
 def _splat_blur(py: F64, px: F64, mass: F64, sigma: float, ny: int, nx: int) -> F32:
@@ -133,12 +137,13 @@ def _splat_blur(py: F64, px: F64, mass: F64, sigma: float, ny: int, nx: int) -> 
     fy, fx = np.floor(py), np.floor(px)
     ty, tx = py - fy, px - fx
     iy, ix = fy.astype(np.int64) + margin, fx.astype(np.int64) + margin
-    grid = np.zeros(height * width, dtype=np.float64)
-    for dy, wy in ((0, 1.0 - ty), (1, ty)):
-        for dx, wx in ((0, 1.0 - tx), (1, tx)):
-            yy, xx = iy + dy, ix + dx
-            ok = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
-            grid += np.bincount((yy * width + xx)[ok], (mass * wy * wx)[ok], minlength=grid.size)
+    inside = (iy >= 0) & (iy < height - 1) & (ix >= 0) & (ix < width - 1)
+    iy, ix, ty, tx, mass = iy[inside], ix[inside], ty[inside], tx[inside], mass[inside]
+    flat = iy * width + ix
+    index = np.concatenate([flat, flat + 1, flat + width, flat + width + 1])
+    weights = np.concatenate([mass * (1 - ty) * (1 - tx), mass * (1 - ty) * tx,
+                              mass * ty * (1 - tx), mass * ty * tx])
+    grid = np.bincount(index, weights, minlength=height * width)
     plane = grid.reshape(height, width).astype(np.float32)
     by = _blur_matrix(ny, margin, sigma)
     bx = by if nx == ny else _blur_matrix(nx, margin, sigma)

@@ -9,6 +9,8 @@ like blurred fine levels.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -21,6 +23,16 @@ F64 = NDArray[np.float64]
 OCTAVES: tuple[tuple[float, float], ...] = ((32768.0, 0.5), (8192.0, 0.3), (2048.0, 0.2), (512.0, 0.12))
 # B-spline interpolation of uniform lattice values shrinks their spread; this restores it.
 _CONTRAST = 2.6
+
+
+@lru_cache(maxsize=512)
+def _axis_matrix(start: int, n: int, voxel: float, period: float) -> tuple[F64, int]:
+    """:func:`_bspline_matrix` for the centres of level voxels ``start .. start + n - 1``; cached
+    because neighbouring chunks share rows and columns."""
+    coords = (np.arange(start, start + n, dtype=np.float64) + 0.5) * voxel - 0.5
+    matrix, first = _bspline_matrix(coords, period)
+    matrix.setflags(write=False)
+    return matrix, first
 
 
 def _bspline_matrix(coords: F64, period: float) -> tuple[F64, int]:
@@ -44,17 +56,20 @@ def _bspline_matrix(coords: F64, period: float) -> tuple[F64, int]:
     return matrix, first
 
 
-def tissue_density(seed: int, z: float, ys: F64, xs: F64, voxel_size: float) -> F32:
-    """Density in [0, 1] on the plane ``z`` at the grid ``ys`` x ``xs`` (level-0 coordinates of
-    voxel centres); ``voxel_size`` is the level's voxel size in level-0 voxels (2**level)."""
-    total = np.full((ys.size, xs.size), 0.5, dtype=np.float64)
+def tissue_density(
+    seed: int, z: float, y_start: int, ny: int, x_start: int, nx: int, voxel_size: float
+) -> F32:
+    """Density in [0, 1] on the plane at level-0 depth ``z``, for level voxels
+    ``y_start:y_start+ny`` x ``x_start:x_start+nx``; ``voxel_size`` is the level's voxel size in
+    level-0 voxels (2**level)."""
+    total = np.full((ny, nx), 0.5, dtype=np.float64)
     for octave, (period, amplitude) in enumerate(OCTAVES):
         # Fade octaves out as the voxel approaches their period: their mean is 0.5 anyway.
         fade = float(np.clip(2.0 - 2.0 * voxel_size / period * 4.0, 0.0, 1.0))
         if fade == 0.0:
             continue
-        wy, y0 = _bspline_matrix(ys, period)
-        wx, x0 = _bspline_matrix(xs, period)
+        wy, y0 = _axis_matrix(y_start, ny, voxel_size, period)
+        wx, x0 = _axis_matrix(x_start, nx, voxel_size, period)
         wz, z0 = _bspline_matrix(np.array([z], dtype=np.float64), period / 2)
         kz = np.arange(wz.shape[1])[:, None, None] + z0
         ky = np.arange(wy.shape[1])[None, :, None] + y0

@@ -33,7 +33,7 @@ def encode_frame(frame: np.ndarray, encoding: Encoding, *, quality: int = 80) ->
         return bytes(simplejpeg.encode_jpeg(frame, quality=quality, colorspace="RGBA",
                                             colorsubsampling=sub, fastdct=True))
     if encoding is Encoding.ZSTD:
-        return bytes(imagecodecs.zstd_encode(frame, level=1))
+        return bytes(imagecodecs.zstd_encode(frame.tobytes(), level=1))
     if encoding is Encoding.PNG:
         return bytes(imagecodecs.png_encode(frame, level=1))
     raise ValueError(f"unknown encoding {encoding!r}")

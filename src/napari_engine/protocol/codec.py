@@ -93,8 +93,8 @@ def decode_binary(data: bytes, *, max_bytes: int = MAX_BINARY_BYTES,
                   ) -> tuple[dict[str, Any], memoryview]:
     """Split one binary websocket message into its header and a view of its payload."""
     if len(data) > max_bytes:
-        raise ProtocolError(ErrorCode.TOO_LARGE,
-                            f"binary message of {len(data)} bytes exceeds the {max_bytes}-byte limit")
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"binary message of {len(data)} bytes "
+                            f"exceeds the {max_bytes}-byte limit")
     if len(data) < _PREFIX.size:
         raise ProtocolError(ErrorCode.MALFORMED, "binary message shorter than its prefix")
     magic, version, _reserved, head_len = _PREFIX.unpack_from(data)

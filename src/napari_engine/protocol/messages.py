@@ -144,7 +144,8 @@ def parse_command(msg: dict[str, Any], payload: bytes | memoryview | None = None
     return Command(op=op, args=clean, id=request_id, t=t, payload=payload)
 
 
-def parse_client_message(msg: dict[str, Any], payload: bytes | memoryview | None = None) -> ClientMessage:
+def parse_client_message(msg: dict[str, Any],
+                         payload: bytes | memoryview | None = None) -> ClientMessage:
     """Turn one decoded client message into a typed, validated message object.
 
     Raises ProtocolError (with the request id when the message had one) for anything

@@ -81,13 +81,15 @@ class StateMirror:
 
     # -- reading ---------------------------------------------------------------------
     def layer(self, layer_id: int) -> dict[str, Any] | None:
+        layer: dict[str, Any]
         for layer in self.state["layers"]:
             if layer.get("id") == layer_id:
-                return layer  # type: ignore[no-any-return]
+                return layer
         return None
 
     def layer_by_name(self, name: str) -> dict[str, Any] | None:
+        layer: dict[str, Any]
         for layer in self.state["layers"]:
             if layer.get("name") == name:
-                return layer  # type: ignore[no-any-return]
+                return layer
         return None

@@ -43,7 +43,7 @@ def check_napari_version() -> None:
         raise RuntimeError(f"napari-engine supports napari >={lo},<{hi}; found {version}")
 
 
-class _HeadlessSceneCanvas(SceneCanvas):  # type: ignore[misc]
+class _HeadlessSceneCanvas(SceneCanvas):
     """NapariSceneCanvas without its Qt widget hooks; same mouse-wheel rule."""
 
     def _process_mouse_event(self, event: Any) -> None:
@@ -59,7 +59,7 @@ class _NoSignal:
         return None
 
 
-class HeadlessVispyCanvas(_napari_canvas.VispyCanvas):  # type: ignore[misc]
+class HeadlessVispyCanvas(_napari_canvas.VispyCanvas):
     """napari's VispyCanvas on an offscreen EGL context."""
 
     cursor_shape: Any = None

@@ -9,7 +9,6 @@ handled by the session itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,11 +26,26 @@ def _layer(viewer: ViewerModel, ids: LayerIds, layer_id: int) -> Layer:
     return layer
 
 
-def _napari_call(what: str, fn: Callable[[], Any]) -> Any:
+def _refusal(what: str, exc: Exception) -> ProtocolError:
+    """napari's own error, shortened to one line for the client."""
+    return ProtocolError(ErrorCode.INVALID, f"{what}: {exc}".splitlines()[0][:500])
+
+
+_NAPARI_REFUSALS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def _set(obj: Any, attr: str, value: Any, what: str) -> None:
     try:
-        return fn()
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        raise ProtocolError(ErrorCode.INVALID, f"{what}: {exc}".splitlines()[0][:500]) from None
+        setattr(obj, attr, value)
+    except _NAPARI_REFUSALS as exc:
+        raise _refusal(what, exc) from None
+
+
+def _add_image(viewer: ViewerModel, data: Any, kwargs: dict[str, Any]) -> Layer:
+    try:
+        return viewer.add_image(data, **kwargs)
+    except _NAPARI_REFUSALS as exc:
+        raise _refusal("add_image", exc) from None
 
 
 def camera_set(viewer: ViewerModel, args: dict[str, Any]) -> None:
@@ -40,12 +54,12 @@ def camera_set(viewer: ViewerModel, args: dict[str, Any]) -> None:
         center = args["center"]
         if viewer.dims.ndisplay == 2 and len(center) == 3:
             center = center[1:]
-        _napari_call("camera.center", lambda: setattr(cam, "center", tuple(center)))
+        _set(cam, "center", tuple(center), "camera.center")
     for key in ("zoom", "perspective"):
         if key in args:
-            _napari_call(f"camera.{key}", lambda k=key: setattr(cam, k, args[k]))
+            _set(cam, key, args[key], f"camera.{key}")
     if "angles" in args:
-        _napari_call("camera.angles", lambda: setattr(cam, "angles", tuple(args["angles"])))
+        _set(cam, "angles", tuple(args["angles"]), "camera.angles")
 
 
 def dims_set(viewer: ViewerModel, args: dict[str, Any]) -> None:
@@ -74,7 +88,7 @@ def layer_set(viewer: ViewerModel, ids: LayerIds, args: dict[str, Any]) -> None:
         if not hasattr(layer, prop):
             raise ProtocolError(ErrorCode.INVALID,
                                 f"{type(layer).__name__} layers have no property '{prop}'")
-        _napari_call(f"{prop}", lambda p=prop, v=value: setattr(layer, p, v))
+        _set(layer, prop, value, prop)
 
 
 def layer_add_image(viewer: ViewerModel, args: dict[str, Any],
@@ -86,8 +100,7 @@ def layer_add_image(viewer: ViewerModel, args: dict[str, Any],
                                 f"array payload has {len(payload)} bytes; shape and dtype "
                                 f"need {args['nbytes']}")
         data = np.frombuffer(payload, dtype=args["dtype"]).reshape(args["shape"])
-        layer = _napari_call("add_image", lambda: viewer.add_image(data, **props))
-        return [layer]
+        return [_add_image(viewer, data, props)]
     from napari_engine.data import DataError, open_data  # deferred: readers import zarr, tifffile
 
     try:
@@ -99,8 +112,7 @@ def layer_add_image(viewer: ViewerModel, args: dict[str, Any],
         kwargs = {**spec.kwargs, **props}
         if len(specs) > 1 and "name" in props:
             kwargs["name"] = f"{props['name']} [{spec.kwargs['name']}]"
-        layers.append(_napari_call("add_image",
-                                   lambda d=spec.data, k=kwargs: viewer.add_image(d, **k)))
+        layers.append(_add_image(viewer, spec.data, kwargs))
     return layers
 
 
