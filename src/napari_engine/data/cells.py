@@ -27,9 +27,9 @@ class CellLattice:
     spacing_z: float = 16.0
     jitter: float = 0.35  # fraction of the spacing, either way
     presence: float = 0.85  # fraction of lattice sites holding a cell
-    sigma_min: float = 4.5  # Gaussian sigma of a nucleus in y/x
+    sigma_min: float = 5.0  # Gaussian sigma of a nucleus in y/x
     sigma_max: float = 8.0
-    z_ratio: float = 0.5  # sigma_z / sigma_xy (anisotropic voxels make cells look round)
+    z_ratio: float = 0.6  # sigma_z / sigma_xy (anisotropic voxels make cells look round)
 
     def cells_in_box(self, lo: tuple[float, float, float], hi: tuple[float, float, float]) -> Cells:
         """All cells whose centres lie in the box ``[lo, hi]`` (z, y, x)."""
@@ -48,10 +48,13 @@ class CellLattice:
         x = (kx + 0.5 + (unit_field(h, 2) - 0.5) * jit) * self.spacing_xy
         keep = (
             (unit_field(h, 3) < self.presence)
-            & (z >= lo[0]) & (z <= hi[0]) & (y >= lo[1]) & (y <= hi[1]) & (x >= lo[2]) & (x <= hi[2])
+            & (z >= lo[0]) & (z <= hi[0])
+            & (y >= lo[1]) & (y <= hi[1])
+            & (x >= lo[2]) & (x <= hi[2])
         )
         h = h[keep]
-        sigma = self.sigma_min + (self.sigma_max - self.sigma_min) * unit_field(h, 4).astype(np.float64)
+        spread = self.sigma_max - self.sigma_min
+        sigma = self.sigma_min + spread * unit_field(h, 4).astype(np.float64)
         amplitude = 0.45 + 0.55 * unit_field(h, 5).astype(np.float64)
         return Cells(z=z[keep].astype(np.float64), y=y[keep].astype(np.float64),
                      x=x[keep].astype(np.float64), sigma=sigma, amplitude=amplitude)

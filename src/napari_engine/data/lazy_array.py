@@ -3,7 +3,12 @@
 Why not dask: the sample's finest level has millions of chunks per plane, and building a dask
 graph over them takes far longer than computing the few chunks a view needs. This class only
 does what napari needs from an array: ``shape``/``dtype``/``ndim``/``size``/``len``, basic
-indexing (ints, slices, Ellipsis) returning numpy arrays, and ``__array__`` for small arrays.
+indexing (ints, slices, Ellipsis) and ``__array__`` for small arrays.
+
+Indexing returns a numpy array when the selection is small, and a lazy ``LazySelection``
+when it is not, as dask does: napari's multiscale slicing first takes every plane of the
+visible tile (``data[:, y0:y1, x0:x1]``) and only then picks the plane it shows, which
+must not compute 16384 planes.
 Chunks come from a caller-supplied function and are kept in a shared, bounded
 :class:`~napari_engine.data.cache.ChunkCache`.
 """
@@ -23,6 +28,9 @@ ChunkFunction = Callable[[tuple[int, ...]], np.ndarray]
 
 MAX_MATERIALIZE_BYTES = 1 << 30
 """Refuse to build a numpy array larger than this: a request that big is a bug, not a view."""
+
+LAZY_SELECTION_BYTES = 64 << 20
+"""Selections larger than this stay lazy until indexed further or turned into an array."""
 
 
 def _normalize_key(key: Any, shape: tuple[int, ...]) -> list[int | slice]:
@@ -110,14 +118,25 @@ class ChunkedArray:
         return self._shape[0]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(shape={self._shape}, dtype={self._dtype}, chunks={self._chunks})"
+        name = type(self).__name__
+        return f"{name}(shape={self._shape}, dtype={self._dtype}, chunks={self._chunks})"
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        out = self[...]
+        out = self.read(_normalize_key(..., self._shape))
         return out if dtype is None else out.astype(dtype, copy=False)
 
-    def __getitem__(self, key: Any) -> np.ndarray:
+    def __getitem__(self, key: Any) -> np.ndarray | LazySelection:
         items = _normalize_key(key, self._shape)
+        sizes = [len(range(*item.indices(n))) for item, n in zip(items, self._shape, strict=True)
+                 if isinstance(item, slice)]
+        if int(np.prod(sizes, dtype=np.int64)) * self._dtype.itemsize > LAZY_SELECTION_BYTES:
+            return LazySelection(self, [item if isinstance(item, int)
+                                        else range(*item.indices(n))
+                                        for item, n in zip(items, self._shape, strict=True)])
+        return self.read(items)
+
+    def read(self, items: list[int | slice]) -> np.ndarray:
+        """Compute the selection ``items`` (one int or slice per axis) as a numpy array."""
         lo: list[int] = []
         hi: list[int] = []
         local: list[int | slice] = []
@@ -157,9 +176,8 @@ class ChunkedArray:
         out = np.empty(box, dtype=self._dtype)
         if 0 in box:
             return out
-        ranges = [
-            range(low // c, (h - 1) // c + 1) for low, h, c in zip(lo, hi, self._chunks, strict=True)
-        ]
+        ranges = [range(low // c, (h - 1) // c + 1)
+                  for low, h, c in zip(lo, hi, self._chunks, strict=True)]
         for index in itertools.product(*ranges):
             chunk = self._chunk(index)
             src: list[slice] = []
@@ -188,3 +206,63 @@ class ChunkedArray:
                 )
             self._cache.put(cache_key, chunk)
         return chunk
+
+
+class LazySelection:
+    """A not-yet-computed selection of a ``ChunkedArray``: one int or range per base axis.
+
+    Indexing it composes with the selection and goes back to the base array, so
+    ``level[:, y0:y1, x0:x1][z]`` computes only plane ``z`` of the tile.
+    """
+
+    def __init__(self, base: ChunkedArray, selection: list[int | range]) -> None:
+        self._base = base
+        self._selection = selection
+        self._axes = [i for i, item in enumerate(selection) if isinstance(item, range)]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(self._selection[i]) for i in self._axes)  # type: ignore[arg-type]
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._base.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._axes)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=object))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"LazySelection(shape={self.shape}, dtype={self.dtype}, of {self._base!r})"
+
+    def _base_key(self, key: Any) -> tuple[int | slice, ...]:
+        items = _normalize_key(key, self.shape)
+        composed: list[int | range] = list(self._selection)
+        for axis, item in zip(self._axes, items, strict=True):
+            current = composed[axis]
+            assert isinstance(current, range)
+            composed[axis] = current[item]
+        return tuple(_as_slice(item) for item in composed)
+
+    def __getitem__(self, key: Any) -> np.ndarray | LazySelection:
+        return self._base[self._base_key(key)]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        out = self._base.read(list(self._base_key(...)))
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def _as_slice(item: int | range) -> int | slice:
+    if isinstance(item, int):
+        return item
+    stop: int | None = item.stop
+    if item.step < 0 and item.stop < 0:
+        stop = None  # a negative stop would count from the end
+    return slice(item.start, stop, item.step)

@@ -9,6 +9,7 @@ recomputed after cache eviction with identical results.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -17,7 +18,7 @@ from numpy.typing import NDArray
 
 from napari_engine.data.cells import CellLattice
 from napari_engine.data.hashing import hash_coords, unit_field
-from napari_engine.data.render import MEMBRANE, NUCLEUS, Term, render_plane
+from napari_engine.data.render import render_membrane, render_nuclei
 from napari_engine.data.tissue import tissue_density
 
 F32 = NDArray[np.float32]
@@ -29,7 +30,7 @@ class Channel:
     """How one fluorescence channel looks."""
 
     name: str
-    terms: tuple[Term, ...]
+    render: Callable[[CellLattice, int, int, int, int, int, int], F32]  # -> signal, peak ~1
     gain: float  # counts at the peak of a bright cell
     autofluorescence: float  # counts added in proportion to tissue density
     background: float  # dark offset in counts
@@ -37,9 +38,9 @@ class Channel:
 
 
 CHANNELS: tuple[Channel, ...] = (
-    Channel("nuclei", NUCLEUS, gain=2600.0, autofluorescence=120.0, background=100.0,
+    Channel("nuclei", render_nuclei, gain=3400.0, autofluorescence=120.0, background=100.0,
             colormap="green"),
-    Channel("membrane", MEMBRANE, gain=1600.0, autofluorescence=220.0, background=110.0,
+    Channel("membrane", render_membrane, gain=1800.0, autofluorescence=220.0, background=110.0,
             colormap="magenta"),
 )
 
@@ -71,7 +72,7 @@ class ProceduralVolume:
               ny: int, nx: int) -> NDArray[np.uint16]:
         """One (1, ny, nx) uint16 chunk of ``channel`` at ``level``."""
         voxel = float(2**level)
-        cells = render_plane(self.lattice, channel.terms, level, z, y_start, x_start, ny, nx)
+        cells = channel.render(self.lattice, level, z, y_start, x_start, ny, nx)
         z0 = (z + 0.5) * voxel - 0.5
         density = tissue_density(self.seed, z0, y_start, ny, x_start, nx, voxel)
         # Cells live where the tissue is dense enough; the rest is empty mounting medium.
@@ -112,4 +113,4 @@ def _noise_tile(seed: int) -> F32:
     iy, ix = np.meshgrid(np.arange(_NOISE_TILE), np.arange(_NOISE_TILE), indexing="ij")
     h = hash_coords(seed ^ 0x5EED, iy, ix)
     total = sum(unit_field(h, k, 16) for k in range(4))
-    return ((total - 2.0) * np.float32(np.sqrt(3.0))).astype(np.float32)
+    return np.asarray((total - 2.0) * np.float32(np.sqrt(3.0)), dtype=np.float32)

@@ -7,6 +7,8 @@ demand; nothing is computed until napari asks for a region.
 
 from __future__ import annotations
 
+import numpy as np
+
 from napari_engine.data.cache import ChunkCache, default_cache
 from napari_engine.data.lazy_array import ChunkedArray
 from napari_engine.data.procedural import CHANNELS, Channel, ProceduralVolume
@@ -29,14 +31,14 @@ def sample_levels(
         shape = volume.level_shape(level)
 
         def compute(index: tuple[int, ...], level: int = level,
-                    shape: tuple[int, int, int] = shape) -> ChunkedArray:
+                    shape: tuple[int, int, int] = shape) -> np.ndarray:
             z, cy, cx = index
             y0, x0 = cy * step, cx * step
             ny, nx = min(step, shape[1] - y0), min(step, shape[2] - x0)
-            return volume.chunk(channel, level, z, y0, x0, ny, nx)  # type: ignore[return-value]
+            return volume.chunk(channel, level, z, y0, x0, ny, nx)
 
         key = ("procedural-sample", volume, channel.name, level)
-        levels.append(ChunkedArray(shape, "uint16", (1, step, step), compute, key, cache))
+        levels.append(ChunkedArray(shape, np.uint16, (1, step, step), compute, key, cache))
     return levels
 
 

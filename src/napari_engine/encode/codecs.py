@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, cast
 
 import imagecodecs
 import numpy as np
@@ -33,7 +34,8 @@ def encode_frame(frame: np.ndarray, encoding: Encoding, *, quality: int = 80) ->
         return bytes(simplejpeg.encode_jpeg(frame, quality=quality, colorspace="RGBA",
                                             colorsubsampling=sub, fastdct=True))
     if encoding is Encoding.ZSTD:
-        return bytes(imagecodecs.zstd_encode(frame.tobytes(), level=1))
+        # imagecodecs takes any buffer; its stubs say bytes only
+        return bytes(imagecodecs.zstd_encode(cast(Any, frame), level=1))
     if encoding is Encoding.PNG:
         return bytes(imagecodecs.png_encode(frame, level=1))
     raise ValueError(f"unknown encoding {encoding!r}")

@@ -1,0 +1,162 @@
+"""Read local OME-Zarr images (NGFF 0.4 on zarr v2, NGFF 0.5 on zarr v3) as lazy layer specs.
+
+Only the metadata is read eagerly (plus the coarsest level when contrast limits are unknown);
+every level is wrapped as a dask array over the zarr array, so the server reads just the chunks
+a view needs. A channel axis becomes one layer per channel, as napari's ``channel_axis`` does,
+so each channel gets its own name, colour and contrast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import zarr
+
+from napari_engine.data.colors import colormap_for_hex, default_colormaps
+from napari_engine.data.spec import DataError, LayerSpec
+from napari_engine.data.units import units_kwarg
+
+
+def is_ome_zarr(path: Path) -> bool:
+    """Whether ``path`` is a directory that looks like an OME-Zarr image (cheap, no parsing)."""
+    if not path.is_dir():
+        return False
+    if (path / ".zattrs").is_file():
+        return "multiscales" in (path / ".zattrs").read_text(errors="replace")
+    if (path / "zarr.json").is_file():
+        return "multiscales" in (path / "zarr.json").read_text(errors="replace")
+    return False
+
+
+def _multiscales_attrs(group: zarr.Group) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``multiscales[0]`` entry and the ``omero`` block, for NGFF 0.4 and 0.5 layouts."""
+    attrs = dict(group.attrs)
+    ome = attrs.get("ome")
+    if isinstance(ome, dict) and "multiscales" in ome:  # NGFF 0.5
+        attrs = ome
+    multiscales = attrs.get("multiscales")
+    if not isinstance(multiscales, list) or not multiscales:
+        raise ValueError("no 'multiscales' metadata")
+    omero = attrs.get("omero")
+    return multiscales[0], omero if isinstance(omero, dict) else {}
+
+
+def _transforms(entry: dict[str, Any], ndim: int) -> tuple[list[float], list[float]]:
+    """Scale and translation from a list of coordinateTransformations (identity if absent)."""
+    scale = [1.0] * ndim
+    translate = [0.0] * ndim
+    for transform in entry.get("coordinateTransformations", []) or []:
+        kind = transform.get("type")
+        if kind == "scale" and "scale" in transform:
+            scale = [a * float(b) for a, b in zip(scale, transform["scale"], strict=True)]
+        elif kind == "translation" and "translation" in transform:
+            translate = [a + float(b) for a, b in
+                         zip(translate, transform["translation"], strict=True)]
+    return scale, translate
+
+
+def _axes(meta: dict[str, Any], ndim: int) -> list[dict[str, Any]]:
+    """Axes as dicts (NGFF 0.3 lists plain names; default to the last ``ndim`` of tczyx)."""
+    axes = meta.get("axes")
+    if not axes:
+        return [{"name": n} for n in "tczyx"[-ndim:]] if ndim <= 5 else [
+            {"name": f"dim_{i}"} for i in range(ndim)]
+    out = [a if isinstance(a, dict) else {"name": str(a)} for a in axes]
+    if len(out) != ndim:
+        raise ValueError(f"{len(out)} axes in metadata but the arrays have {ndim} dimensions")
+    for axis in out:
+        if "type" not in axis and axis.get("name") == "c":
+            axis["type"] = "channel"
+    return out
+
+
+def read_ome_zarr(path: Path) -> list[LayerSpec]:
+    """Layer specs for the first multiscale image of the OME-Zarr at ``path``."""
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        meta, omero = _multiscales_attrs(group)
+        datasets = meta.get("datasets") or []
+        if not datasets:
+            raise ValueError("'multiscales' lists no datasets")
+        arrays: list[Any] = [group[d["path"]] for d in datasets]
+    except DataError:
+        raise
+    except Exception as exc:  # zarr raises many types for malformed stores
+        raise DataError(f"cannot read OME-Zarr {path}: {exc}") from exc
+    if not all(isinstance(arr, zarr.Array) for arr in arrays):
+        raise DataError(f"cannot read OME-Zarr {path}: a dataset is not an array")
+    ndim = arrays[0].ndim
+    axes = _axes(meta, ndim)
+    scale, translate = _transforms(datasets[0], ndim)
+    # Transformations shared by all datasets come after them (NGFF 0.4+).
+    outer_scale, outer_translate = _transforms(meta, ndim)
+    scale = [a * b for a, b in zip(scale, outer_scale, strict=True)]
+    translate = [a * s + b for a, s, b in zip(translate, outer_scale, outer_translate, strict=True)]
+
+    channel_axis = next((i for i, a in enumerate(axes) if a.get("type") == "channel"), None)
+    levels = [da.from_zarr(arr) for arr in arrays]
+    keep = [i for i in range(ndim) if i != channel_axis]
+    base: dict[str, Any] = {
+        "scale": tuple(scale[i] for i in keep),
+        "translate": tuple(translate[i] for i in keep),
+        "axis_labels": tuple(str(axes[i].get("name", f"dim_{i}")) for i in keep),
+    }
+    units = units_kwarg([axes[i].get("unit") for i in keep])
+    if units is not None:
+        base["units"] = units
+    multiscale = len(levels) > 1
+    image_name = str(meta.get("name") or path.name.removesuffix(".zarr").removesuffix(".ome"))
+
+    n_channels = 1 if channel_axis is None else int(arrays[0].shape[channel_axis])
+    channels_meta: list[Any] = omero.get("channels") or []
+    if not isinstance(channels_meta, list):
+        channels_meta = []
+    fallback_colormaps = default_colormaps(n_channels)
+    specs = []
+    for c in range(n_channels):
+        if channel_axis is None:
+            data = levels
+        else:
+            index = (slice(None),) * channel_axis + (c,)
+            data = [level[index] for level in levels]
+        info = channels_meta[c] if c < len(channels_meta) else {}
+        info = info if isinstance(info, dict) else {}
+        if channel_axis is None:
+            name = str(info.get("label") or image_name)
+        else:
+            name = str(info.get("label") or f"{image_name} [ch{c}]")
+        color = info.get("color")
+        colormap = colormap_for_hex(color, fallback_colormaps[c])
+        kwargs = dict(base)
+        kwargs.update(
+            name=name,
+            multiscale=multiscale,
+            colormap=colormap,
+            contrast_limits=_contrast_limits(info.get("window"), data[-1]),
+            blending="additive" if n_channels > 1 else "translucent",
+        )
+        specs.append(LayerSpec(data=data if multiscale else data[0], kwargs=kwargs))
+    return specs
+
+
+def _contrast_limits(window: Any, coarsest: da.Array) -> tuple[float, float]:
+    """From the omero window (start/end) when present, else the coarsest level's min/max."""
+    if isinstance(window, dict) and "start" in window and "end" in window:
+        lo, hi = float(window["start"]), float(window["end"])
+        if hi > lo:
+            return lo, hi
+    return data_range(coarsest)
+
+
+def data_range(array: Any) -> tuple[float, float]:
+    """Min and max of a (small) array, widened so that napari gets a non-empty range."""
+    values = np.asarray(array)
+    if values.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    if not hi > lo:
+        hi = lo + 1.0
+    return lo, hi
