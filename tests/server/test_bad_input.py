@@ -29,8 +29,8 @@ def client(server: ServerProcess) -> Iterator[RawClient]:
 
 
 def _still_works(client: RawClient, server: ServerProcess) -> None:
-    frame = client.command("screenshot", cid=999)
-    assert frame["type"] == "frame" and frame["reply_to"] == 999
+    frame = client.command("screenshot", cid=10**9)
+    assert frame["type"] == "frame" and frame["reply_to"] == 10**9
     assert server.alive()
 
 

@@ -2,9 +2,10 @@
 
 The reference is plain napari in a real Qt window under Xvfb (GLX on Mesa); the server
 renders the same layer and camera on EGL, sends it losslessly, and the two images are
-compared. Tolerance: at most 1% of pixels may differ by more than 8 levels in any channel,
-and the mean absolute difference must stay under 1 level (rasterisation of exactly the
-same scene by the same Mesa build; in practice they come out identical or nearly so).
+compared. Tolerance: at most 0.1% of pixels may differ by more than 2 levels in any
+channel, and the mean absolute difference must stay under 0.1 level. Measured here
+(Mesa 22.3 llvmpipe, napari 0.9.2): the 2D frames are identical, the 3D (MIP) frames
+differ by 1 level on 2 of 307,200 pixels.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def _server_shot(url: str, data: np.ndarray, params: dict[str, Any]) -> np.ndarr
     viewer = napari_engine.connect(url, stream="none")
     try:
         viewer.resize(*params["size"])
+        for layer in list(viewer.layers):  # the server's own sample: not in this scene
+            viewer.layers.remove(layer)
         viewer.add_image(data, **params["layer"])
         viewer.dims.ndisplay = params["ndisplay"]
         if "current_step" in params:
@@ -67,9 +70,9 @@ def _compare(name: str, local: np.ndarray, remote: np.ndarray, out: Path) -> Non
         out / f"fidelity_{name}_diff_x16.png")
     assert local.shape == remote.shape
     assert remote[..., :3].max() > 50, "server frame is blank"
-    bad = (diff.max(axis=2) > 8).mean()
-    assert bad <= 0.01, f"{bad:.2%} of pixels differ by more than 8 levels"
-    assert diff.mean() < 1.0, f"mean absolute difference {diff.mean():.2f}"
+    bad = (diff.max(axis=2) > 2).mean()
+    assert bad <= 0.001, f"{bad:.3%} of pixels differ by more than 2 levels"
+    assert diff.mean() < 0.1, f"mean absolute difference {diff.mean():.3f}"
 
 
 @pytest.fixture(scope="module")
