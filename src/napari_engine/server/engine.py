@@ -10,9 +10,10 @@ Its loop, in plain words:
 4. for each session whose picture changed, render once, if some client has a frame
    credit and fewer than ``MAX_ENCODES`` frames of that session are being encoded;
    encoding runs on a small thread pool (simplejpeg releases the GIL), so the next
-   render overlaps the last encode;
-5. when an encode finishes, give the frame to every client that has a credit and has not
-   seen a newer one; older frames that finish late are dropped;
+   render overlaps the last encode. The credits are taken at render time and the encoder
+   thread sends the frame itself, so a frame never waits for the engine thread after it
+   was drawn;
+5. a client that had no credit gets the newest frame when its ack comes back (no backlog);
 6. timers: a lossless still once a scene has rested for ``still_delay`` seconds (for
    clients in ``auto`` mode), and closing sessions that have had no client for
    ``idle_timeout`` seconds.
@@ -53,7 +54,7 @@ from napari_engine.server.jobs import (
     RunCommand,
     coalesce,
 )
-from napari_engine.server.session import ClientRecord, Session
+from napari_engine.server.session import ClientRecord, ClientSink, Session
 
 if TYPE_CHECKING:
     from napari_engine.data import LayerSpec
@@ -70,7 +71,6 @@ class EngineConfig:
     still_delay: float = 0.3
     idle_timeout: float = 60.0
     max_fps: float = 120.0
-    encode_workers: int = 2
     lossless: Encoding = Encoding.ZSTD
 
 
@@ -88,8 +88,9 @@ class Engine:
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._seq = itertools.count(1)
-        self._pool = ThreadPoolExecutor(self.config.encode_workers,
-                                        thread_name_prefix="napari-engine-encode")
+        # One encoder thread: frames leave in render order, and encoding of frame N
+        # overlaps rendering of frame N + 1 (simplejpeg and zstd release the GIL).
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="napari-engine-encode")
         self._qt_app: Any = None
         self._gl_app: Any = None
         self._font_family = ""
@@ -286,10 +287,12 @@ class Engine:
         if session.render_dirty or session.latest is None:
             self._render(session, encode=False)
             self._sync_state(session)
-        payload = self._encoding_for(session, (self.config.lossless.value, 0))
+        key = (self.config.lossless.value, 0)
+        payload = self._encoding_for(session, key)
         self._flush_replies(session, client)
-        self._deliver(session, client, (self.config.lossless.value, 0), payload,
-                      reply_to=cmd.id)
+        header = self._frame_header(session, client, key, reply_to=cmd.id)
+        header["timings"]["encode_ms"] = round(session.latest_encode_s[key] * 1e3, 3)
+        client.sink.send_frame(header, payload)
 
     # -- state and replies -----------------------------------------------------------
     def _after_batch(self) -> None:
@@ -334,39 +337,49 @@ class Engine:
         frame = session.render()
         if not encode:
             return
-        keys = {self._stream_key(c, still=False) for c in session.clients.values()
-                if c.streams and c.credits.can_send()}
-        if not keys:
+        # Reserve a credit now for every client that will get this frame, and let the
+        # encoder thread send it: the frame never waits for the engine thread again.
+        outgoing: list[tuple[ClientSink, dict[str, Any], EncodingKey]] = []
+        for client in session.clients.values():
+            if client.streams and client.credits.can_send():
+                key = self._stream_key(client, still=False)
+                outgoing.append((client.sink, self._frame_header(session, client, key), key))
+        if not outgoing:
             return
         session.encoding_busy += 1
-        render_no = session.render_count
-        self._pool.submit(self._encode_job, session.name, render_no, frame.pixels, keys)
+        self._pool.submit(self._encode_and_send, session.name, session.render_count,
+                          frame.pixels, outgoing, session.latest_render_started)
 
-    def _encode_job(self, name: str, render_no: int, pixels: np.ndarray,
-                    keys: set[EncodingKey]) -> None:
+    def _encode_and_send(self, name: str, render_no: int, pixels: np.ndarray,
+                         outgoing: list[tuple[ClientSink, dict[str, Any], EncodingKey]],
+                         started: float) -> None:
+        """Encoder thread: encode once per encoding, send to each reserved client."""
         results: dict[EncodingKey, bytes] = {}
         seconds: dict[EncodingKey, float] = {}
         try:
-            for key in keys:
-                t0 = time.perf_counter()
-                results[key] = encode_frame(pixels, Encoding(key[0]), quality=key[1] or 80)
-                seconds[key] = time.perf_counter() - t0
+            for sink, header, key in outgoing:
+                if key not in results:
+                    t0 = time.perf_counter()
+                    results[key] = encode_frame(pixels, Encoding(key[0]), quality=key[1] or 80)
+                    seconds[key] = time.perf_counter() - t0
+                timings = header["timings"]
+                timings["encode_ms"] = round(seconds[key] * 1e3, 3)
+                timings["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+                sink.send_frame(header, results[key])
+        except Exception:
+            log.exception("encoding frame %d of session %r failed", render_no, name)
         finally:
             self.submit(Encoded(name, render_no, results, seconds))
 
     def _encoded(self, job: Encoded) -> None:
+        """Back on the engine thread: keep the encodings for late joiners and stills."""
         session = self.sessions.get(job.session)
         if session is None:
             return
         session.encoding_busy -= 1
-        if job.render_no != session.render_count:
-            return  # a newer frame was rendered meanwhile: drop this one
-        session.latest_encoded.update(job.results)
-        session.latest_encode_s.update(job.seconds)
-        for client in session.clients.values():
-            if client.streams and client.credits.can_send() and (
-                    client.last_sent_render < session.render_count):
-                self._send_latest(session, client)
+        if job.render_no == session.render_count:
+            session.latest_encoded.update(job.results)
+            session.latest_encode_s.update(job.seconds)
 
     def _stream_key(self, client: ClientRecord, *, still: bool) -> EncodingKey:
         mode = client.hello.stream
@@ -389,14 +402,19 @@ class Engine:
             _now() - session.last_render_time >= self.config.still_delay)
 
     def _send_latest(self, session: Session, client: ClientRecord) -> None:
+        """Send the last rendered frame now (a late joiner, a caught-up client, a still)."""
         if session.latest is None:
             return
         key = self._stream_key(client, still=self._is_still(session))
         payload = self._encoding_for(session, key)
-        self._deliver(session, client, key, payload)
+        header = self._frame_header(session, client, key)
+        header["timings"]["encode_ms"] = round(session.latest_encode_s.get(key, 0.0) * 1e3, 3)
+        client.sink.send_frame(header, payload)
 
-    def _deliver(self, session: Session, client: ClientRecord, key: EncodingKey,
-                 payload: bytes, *, reply_to: int | None = None) -> None:
+    def _frame_header(self, session: Session, client: ClientRecord, key: EncodingKey, *,
+                      reply_to: int | None = None) -> dict[str, Any]:
+        """The header of the latest frame for ``client``; unless it answers a screenshot,
+        this takes one of the client's credits."""
         frame = session.latest
         assert frame is not None
         seq = next(self._seq)
@@ -409,7 +427,7 @@ class Engine:
             "timings": {
                 "render_ms": round(frame.render_s * 1e3, 3),
                 "readback_ms": round(frame.readback_s * 1e3, 3),
-                "encode_ms": round(session.latest_encode_s.get(key, 0.0) * 1e3, 3),
+                "encode_ms": 0.0,
                 "server_ms": round((time.perf_counter() - session.latest_render_started) * 1e3,
                                    3),
             },
@@ -424,7 +442,7 @@ class Engine:
             client.credits.sent(seq)
             client.last_sent_render = session.render_count
             client.last_sent_lossless = lossless
-        client.sink.send_frame(header, payload)
+        return header
 
     def _ack(self, job: FrameAck) -> None:
         session = self.sessions.get(job.session)
