@@ -85,14 +85,15 @@ def stream_phase(conn: Connection, log: FrameLog, name: str, duration: float, ra
             lat.append(received - header["input_t"])
     jpeg = [f for f in frames if not f[1]["lossless"]]
     timings = [f[1]["timings"] for f in jpeg]
-    ratios = [t["server_ms"] / max(1e-6, t["render_ms"] + t["readback_ms"] + t["encode_ms"])
-              for t in timings]
+    ratios = [t["server_ms"] / max(1e-6, t["load_ms"] + t["render_ms"] + t["readback_ms"]
+                                   + t["encode_ms"]) for t in timings]
     return {
         "phase": name, "seconds": end - start, "commands_sent": sent,
         "frames": len(frames), "fps": len(frames) / (end - start),
         "latency_ms": summary_ms(lat),
         "bytes_per_frame": (sum(f[2] for f in jpeg) / len(jpeg)) if jpeg else None,
         "mbit_per_s": sum(f[2] for f in frames) * 8 / (end - start) / 1e6,
+        "load_ms": summary_ms([t["load_ms"] / 1e3 for t in timings]),
         "render_ms": summary_ms([t["render_ms"] / 1e3 for t in timings]),
         "readback_ms": summary_ms([t["readback_ms"] / 1e3 for t in timings]),
         "encode_ms": summary_ms([t["encode_ms"] / 1e3 for t in timings]),
@@ -129,38 +130,56 @@ def memory_walk(conn: Connection, server: ServerProcess, jumps: int, seed: int =
             "voxels_level0": math.prod(shape)}
 
 
+def measure_streaming(url: str, size: tuple[int, int], args: argparse.Namespace) -> Result:
+    """Latency, pan, still and z-scroll on one server."""
+    out: Result = {}
+    conn, log = open_client(url, size=size, quality=args.quality)
+    try:
+        center = deep_view(conn, args.zoom)
+        out["latency_paced"] = {"latency_ms": summary_ms(
+            latency(conn, log, args.latency_samples, step=2.0 / args.zoom))}
+        y, x = center[-2:]
+        speed = 6.0 / args.zoom  # world units per event: ~6 screen pixels
+        out["pan"] = stream_phase(
+            conn, log, "pan", args.duration, args.rate,
+            lambda i: ("camera.set", {"center": [y + 0.3 * i * speed, x + i * speed]}))
+        out["still"] = still_frame(log, time.perf_counter())
+        with conn.lock:
+            z0 = conn.mirror.state["dims"]["current_step"][0]
+            nz = conn.mirror.state["dims"]["nsteps"][0]
+        out["zscroll"] = stream_phase(
+            conn, log, "zscroll", args.duration, args.zrate,
+            lambda i: ("dims.set", {"step": [0, (z0 + i) % nz]}))
+    finally:
+        conn.close()
+    return out
+
+
 def run(args: argparse.Namespace) -> Result:
     size = (args.width, args.height)
-    server_args = ["--size", f"{size[0]}x{size[1]}", *[x for d in args.data for x in ("--data", d)]]
+    data_args = [x for d in args.data for x in ("--data", d)]
     results: Result = {"machine": {"cpus": psutil.cpu_count(), "python": platform.python_version(),
                                    "platform": platform.platform()},
-                       "size": list(size), "data": args.data or ["built-in sample"]}
-    with ServerProcess(server_args, log_path=args.server_log) as server:
-        # warm the server: GL, Qt, the default session
-        results["ttff_cold_s"] = time_to_first_frame(server.url, size, None)
-        results["ttff_warm_existing_session_s"] = time_to_first_frame(server.url, size, None)
-        results["ttff_warm_new_session_s"] = time_to_first_frame(server.url, size, "bench-new")
-        conn, log = open_client(server.url, size=size, quality=args.quality)
-        try:
-            center = deep_view(conn, args.zoom)
-            results["latency_paced"] = {"latency_ms": summary_ms(
-                latency(conn, log, args.latency_samples, step=2.0 / args.zoom))}
-            y, x = center[-2:]
-            speed = 6.0 / args.zoom  # world units per event: ~6 screen pixels
-            results["pan"] = stream_phase(
-                conn, log, "pan", args.duration, args.rate,
-                lambda i: ("camera.set", {"center": [y + 0.3 * i * speed, x + i * speed]}))
-            results["still"] = still_frame(log, time.perf_counter())
-            with conn.lock:
-                z_axis = 0
-                z0 = conn.mirror.state["dims"]["current_step"][z_axis]
-                nz = conn.mirror.state["dims"]["nsteps"][z_axis]
-            results["zscroll"] = stream_phase(
-                conn, log, "zscroll", args.duration, args.zrate,
-                lambda i: ("dims.set", {"step": [z_axis, (z0 + i) % nz]}))
-            results["memory"] = memory_walk(conn, server, args.jumps)
-        finally:
-            conn.close()
+                       "size": list(size), "data": args.data or ["built-in sample"], "runs": []}
+    for n, scale in enumerate(args.scales):
+        server_args = ["--size", f"{size[0]}x{size[1]}", "--interactive-scale", str(scale),
+                       *data_args]
+        with ServerProcess(server_args, log_path=args.server_log) as server:
+            if n == 0:
+                # a cold server, then warm: GL, Qt and the default session are up
+                results["ttff_cold_s"] = time_to_first_frame(server.url, size, None)
+                results["ttff_warm_existing_session_s"] = time_to_first_frame(
+                    server.url, size, None)
+                results["ttff_warm_new_session_s"] = time_to_first_frame(
+                    server.url, size, "bench-new")
+            run = {"interactive_scale": scale, **measure_streaming(server.url, size, args)}
+            if n == 0:
+                conn, _log = open_client(server.url, size=size, stream="none")
+                try:
+                    results["memory"] = memory_walk(conn, server, args.jumps)
+                finally:
+                    conn.close()
+            results["runs"].append(run)
     return results
 
 
@@ -173,7 +192,6 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 def report(results: Result) -> str:
-    pan, z = results["pan"], results["zscroll"]
     lines = [
         f"napari-engine benchmark, {results['size'][0]}x{results['size'][1]}, loopback, "
         f"{results['machine']['cpus']} CPUs, data: {', '.join(results['data'])}",
@@ -181,28 +199,33 @@ def report(results: Result) -> str:
         f"time to first frame: cold server {_fmt(results['ttff_cold_s'] * 1e3)} ms, "
         f"warm (existing session) {_fmt(results['ttff_warm_existing_session_s'] * 1e3)} ms, "
         f"warm (new session) {_fmt(results['ttff_warm_new_session_s'] * 1e3)} ms",
-        f"input-to-frame latency, one move at a time: "
-        f"p50 {_fmt(results['latency_paced']['latency_ms']['p50'])} ms, "
-        f"p95 {_fmt(results['latency_paced']['latency_ms']['p95'])} ms",
         "",
-        f"{'phase':<9}{'fps':>7}{'lat p50':>9}{'lat p95':>9}{'KiB/frame':>11}{'Mbit/s':>8}"
-        f"{'render':>8}{'readbk':>8}{'encode':>8}{'server':>8}{'srv/sum':>8}",
+        f"{'phase':<15}{'fps':>6}{'lat p50':>8}{'lat p95':>8}{'KiB/fr':>8}{'Mbit/s':>7}"
+        f"{'load':>7}{'render':>7}{'readbk':>7}{'encode':>7}{'server':>7}{'srv/sum':>8}",
     ]
-    for row in (pan, z):
+    for run in results["runs"]:
+        for row in (run["pan"], run["zscroll"]):
+            name = f"{row['phase']} @{run['interactive_scale']:g}"
+            lines.append(
+                f"{name:<15}{_fmt(row['fps']):>6}{_fmt(row['latency_ms']['p50']):>8}"
+                f"{_fmt(row['latency_ms']['p95']):>8}"
+                f"{_fmt((row['bytes_per_frame'] or 0) / 1024):>8}{_fmt(row['mbit_per_s']):>7}"
+                f"{_fmt(row['load_ms']['p50']):>7}{_fmt(row['render_ms']['p50']):>7}"
+                f"{_fmt(row['readback_ms']['p50']):>7}{_fmt(row['encode_ms']['p50']):>7}"
+                f"{_fmt(row['server_ms']['p50']):>7}{_fmt(row['server_over_parts_p50'], 2):>8}")
+    lines.append("(@S: interactive render scale; per-frame times are p50 in ms; load = "
+                 "napari's draw hooks incl. data slicing; srv/sum = server time per frame over "
+                 "load+render+readback+encode)")
+    lines.append("")
+    for run in results["runs"]:
+        still, lat = run["still"], run["latency_paced"]["latency_ms"]
         lines.append(
-            f"{row['phase']:<9}{_fmt(row['fps']):>7}{_fmt(row['latency_ms']['p50']):>9}"
-            f"{_fmt(row['latency_ms']['p95']):>9}"
-            f"{_fmt((row['bytes_per_frame'] or 0) / 1024):>11}{_fmt(row['mbit_per_s']):>8}"
-            f"{_fmt(row['render_ms']['p50']):>8}{_fmt(row['readback_ms']['p50']):>8}"
-            f"{_fmt(row['encode_ms']['p50']):>8}{_fmt(row['server_ms']['p50']):>8}"
-            f"{_fmt(row['server_over_parts_p50'], 2):>8}")
-    still, mem = results["still"], results["memory"]
+            f"@{run['interactive_scale']:g}: one move at a time: input-to-frame p50 "
+            f"{_fmt(lat['p50'])} ms, p95 {_fmt(lat['p95'])} ms; still after the pan "
+            f"{_fmt(still['time_to_still_ms'])} ms, {_fmt((still['still_bytes'] or 0) / 1024)} "
+            f"KiB ({still['still_encoding']})")
+    mem = results["memory"]
     lines += [
-        "(per-frame times are p50 in ms; srv/sum = server time per frame over "
-        "render+readback+encode)",
-        "",
-        f"still frame after the pan: {_fmt(still['time_to_still_ms'])} ms, "
-        f"{_fmt((still['still_bytes'] or 0) / 1024)} KiB ({still['still_encoding']})",
         f"server memory over {mem['jumps']} random jumps across {mem['voxels_level0']:.2e} "
         f"voxels: start {_fmt(mem['rss_start_mib'])} MiB, max {_fmt(mem['rss_max_mib'])} MiB",
     ]
@@ -219,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per streaming phase")
     parser.add_argument("--rate", type=float, default=100.0, help="pan events per second")
     parser.add_argument("--zrate", type=float, default=30.0, help="z steps per second")
+    parser.add_argument("--scales", type=lambda v: [float(x) for x in v.split(",")],
+                        default=[1.0, 0.5],
+                        help="interactive render scales to compare, one server each")
     parser.add_argument("--zoom", type=float, default=2.0, help="camera zoom for pan/z-scroll")
     parser.add_argument("--quality", type=int, default=80, help="JPEG quality while moving")
     parser.add_argument("--latency-samples", type=int, default=40)

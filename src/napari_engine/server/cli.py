@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="close a session this long after its last client left")
     parser.add_argument("--still-delay", type=float, default=0.3, metavar="SECONDS",
                         help="send a lossless still after the scene rests this long")
+    parser.add_argument("--interactive-scale", type=float, default=1.0, metavar="S",
+                        help="render at S x the resolution while the scene keeps changing "
+                             "(e.g. 0.5: a quarter of the pixels); stills are full size")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -73,8 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from napari_engine.server.network import NetworkServer
 
     token = args.token or secrets.token_urlsafe(24)
+    if not 0.1 <= args.interactive_scale <= 1.0:
+        print("error: --interactive-scale must be in [0.1, 1]", file=sys.stderr)
+        return 2
     engine = Engine(specs, EngineConfig(size=args.size, idle_timeout=args.session_idle,
-                                        still_delay=args.still_delay))
+                                        still_delay=args.still_delay,
+                                        interactive_scale=args.interactive_scale))
     network = NetworkServer(engine, args.host, args.port, token)
     try:
         port = network.start()

@@ -71,6 +71,9 @@ class EngineConfig:
     still_delay: float = 0.3
     idle_timeout: float = 60.0
     max_fps: float = 120.0
+    #: resolution of frames rendered while the scene keeps changing (1.0: full); stills,
+    #: screenshots and the frame after the scene rests are always full resolution
+    interactive_scale: float = 1.0
     lossless: Encoding = Encoding.ZSTD
 
 
@@ -284,7 +287,7 @@ class Engine:
     def _screenshot(self, session: Session, client: ClientRecord, cmd: Command) -> None:
         """Reply with a lossless frame that reflects every command applied so far."""
         self._sync_state(session)
-        if session.render_dirty or session.latest is None:
+        if session.render_dirty or session.latest is None or session.latest.scale != 1.0:
             self._render(session, encode=False)
             self._sync_state(session)
         key = (self.config.lossless.value, 0)
@@ -330,11 +333,12 @@ class Engine:
             return
         if _now() - session.last_render_time < 1.0 / self.config.max_fps:
             return
-        self._render(session, encode=True)
+        self._render(session, encode=True, scale=self.config.interactive_scale)
         self._sync_state(session)  # drawing may move napari state (multiscale level)
 
-    def _render(self, session: Session, *, encode: bool) -> None:
-        frame = session.render()
+    def _render(self, session: Session, *, encode: bool, scale: float = 1.0,
+                still: bool = False) -> None:
+        frame = session.render(scale)
         if not encode:
             return
         # Reserve a credit now for every client that will get this frame, and let the
@@ -342,7 +346,7 @@ class Engine:
         outgoing: list[tuple[ClientSink, dict[str, Any], EncodingKey]] = []
         for client in session.clients.values():
             if client.streams and client.credits.can_send():
-                key = self._stream_key(client, still=False)
+                key = self._stream_key(client, still=still)
                 outgoing.append((client.sink, self._frame_header(session, client, key), key))
         if not outgoing:
             return
@@ -422,9 +426,10 @@ class Engine:
         header: dict[str, Any] = {
             "type": "frame", "seq": seq, "render": session.render_count,
             "version": session.latest_version, "width": frame.width, "height": frame.height,
-            "encoding": key[0], "lossless": lossless,
+            "encoding": key[0], "lossless": lossless, "scale": frame.scale,
             "still": lossless and reply_to is None and client.hello.stream is StreamMode.AUTO,
             "timings": {
+                "load_ms": round(frame.load_s * 1e3, 3),
                 "render_ms": round(frame.render_s * 1e3, 3),
                 "readback_ms": round(frame.readback_s * 1e3, 3),
                 "encode_ms": 0.0,
@@ -463,6 +468,11 @@ class Engine:
                 self._close_session(name)
                 continue
             if session.latest is None or not self._is_still(session):
+                continue
+            if session.latest.scale != 1.0:
+                # the scene rests: replace the reduced interactive frame by a full one
+                if self._wants_frame(session) and session.encoding_busy < MAX_ENCODES:
+                    self._render(session, encode=True, still=True)
                 continue
             for client in session.clients.values():
                 if (client.hello.stream is StreamMode.AUTO and not client.last_sent_lossless

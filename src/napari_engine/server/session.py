@@ -140,12 +140,12 @@ class Session:
         return self.last_snapshot
 
     # -- rendering -----------------------------------------------------------------
-    def render(self) -> RenderedFrame:
+    def render(self, scale: float = 1.0) -> RenderedFrame:
         self.rendering = True
         self.render_dirty = False
         self.latest_render_started = time.perf_counter()
         try:
-            frame = self.renderer.render()
+            frame = self.renderer.render(scale)
         finally:
             self.rendering = False
         self.render_count += 1
