@@ -232,6 +232,10 @@ class Connection:
                 if future is not None and not future.done():
                     future.set_exception(err)
                     return
+            welcome = self._waiters.pop(-1, None)
+            if welcome is not None and not welcome.done():
+                welcome.set_exception(err)  # refused before the session started
+                return
             log.warning("server error: %s", err)
             self.errors.append(err)
         elif kind == "pong":

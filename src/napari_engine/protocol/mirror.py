@@ -81,15 +81,14 @@ class StateMirror:
 
     # -- reading ---------------------------------------------------------------------
     def layer(self, layer_id: int) -> dict[str, Any] | None:
-        layer: dict[str, Any]
-        for layer in self.state["layers"]:
-            if layer.get("id") == layer_id:
-                return layer
-        return None
+        return self._find_layer("id", layer_id)
 
     def layer_by_name(self, name: str) -> dict[str, Any] | None:
+        return self._find_layer("name", name)
+
+    def _find_layer(self, field: str, value: Any) -> dict[str, Any] | None:
         layer: dict[str, Any]
         for layer in self.state["layers"]:
-            if layer.get("name") == name:
+            if layer.get(field) == value:
                 return layer
         return None

@@ -300,10 +300,24 @@ class Engine:
     # -- state and replies -----------------------------------------------------------
     def _after_batch(self) -> None:
         for session in list(self.sessions.values()):
-            self._sync_state(session)
-            for client in list(session.clients.values()):
-                self._flush_replies(session, client)
-            self._maybe_render(session)
+            try:
+                self._sync_state(session)
+                for client in list(session.clients.values()):
+                    self._flush_replies(session, client)
+                self._maybe_render(session)
+            except Exception as exc:
+                self._session_failed(session, exc)
+
+    def _session_failed(self, session: Session, exc: Exception) -> None:
+        """A render or state snapshot raised (bad data, a napari bug): tell the clients,
+        stop retrying until something changes, and keep serving everyone else."""
+        log.exception("session %r: drawing failed", session.name)
+        session.render_dirty = False
+        session.state_dirty = False
+        error = ProtocolError(ErrorCode.FAILED, f"the server could not draw this view: {exc}"
+                              .splitlines()[0][:500]).to_message()
+        for client in session.clients.values():
+            client.sink.send_control(error)
 
     def _sync_state(self, session: Session) -> None:
         if not session.state_dirty:
@@ -463,19 +477,25 @@ class Engine:
     def _timers(self) -> None:
         now = _now()
         for name, session in list(self.sessions.items()):
-            if (session.empty_since is not None
-                    and now - session.empty_since >= self.config.idle_timeout):
-                self._close_session(name)
-                continue
-            if session.latest is None or not self._is_still(session):
-                continue
-            if session.latest.scale != 1.0:
-                # the scene rests: replace the reduced interactive frame by a full one
-                if self._wants_frame(session) and session.encoding_busy < MAX_ENCODES:
-                    self._render(session, encode=True, still=True)
-                continue
-            for client in session.clients.values():
-                if (client.hello.stream is StreamMode.AUTO and not client.last_sent_lossless
-                        and client.last_sent_render == session.render_count
-                        and client.credits.can_send()):
-                    self._send_latest(session, client)
+            try:
+                self._session_timers(name, session, now)
+            except Exception as exc:
+                self._session_failed(session, exc)
+
+    def _session_timers(self, name: str, session: Session, now: float) -> None:
+        if (session.empty_since is not None
+                and now - session.empty_since >= self.config.idle_timeout):
+            self._close_session(name)
+            return
+        if session.latest is None or not self._is_still(session):
+            return
+        if session.latest.scale != 1.0:
+            # the scene rests: replace the reduced interactive frame by a full one
+            if self._wants_frame(session) and session.encoding_busy < MAX_ENCODES:
+                self._render(session, encode=True, still=True)
+            return
+        for client in session.clients.values():
+            if (client.hello.stream is StreamMode.AUTO and not client.last_sent_lossless
+                    and client.last_sent_render == session.render_count
+                    and client.credits.can_send()):
+                self._send_latest(session, client)
