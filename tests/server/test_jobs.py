@@ -1,0 +1,53 @@
+"""Coalescing of queued commands (pure: no GL, no napari)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from napari_engine.protocol import Command
+from napari_engine.server.jobs import FrameAck, Job, RunCommand, coalesce
+
+
+def _cmd(op: str, args: dict[str, Any], cid: int, client: int = 1, session: str = "s",
+         t: float | None = None) -> RunCommand:
+    return RunCommand(session, client, Command(op=op, args=args, id=cid, t=t))
+
+
+def test_consecutive_camera_moves_merge_latest_wins() -> None:
+    jobs: list[Job] = [_cmd("camera.set", {"center": [i, i], "zoom": 1.0 + i}, i + 1, t=i)
+                       for i in range(5)]
+    jobs.append(_cmd("camera.set", {"angles": [0, 0, 90]}, 6))
+    (merged,) = coalesce(jobs)
+    assert isinstance(merged, RunCommand)
+    assert merged.command.args == {"center": [4, 4], "zoom": 5.0, "angles": [0, 0, 90]}
+    assert merged.command.id == 6 and merged.merged_ids == (1, 2, 3, 4, 5)
+    assert merged.count == 6  # six back-pressure slots to release
+    assert merged.command.t == 4  # the newest timestamp echoes
+
+
+def test_different_clients_sessions_and_ops_do_not_merge() -> None:
+    jobs: list[Job] = [_cmd("camera.set", {"zoom": 1.0}, 1),
+                       _cmd("camera.set", {"zoom": 2.0}, 2, client=2),
+                       _cmd("camera.set", {"zoom": 3.0}, 3, session="other"),
+                       _cmd("dims.set", {"step": [0, 1]}, 4),
+                       _cmd("layer.set", {"layer": 1, "props": {"opacity": 0.5}}, 5),
+                       _cmd("layer.set", {"layer": 1, "props": {"opacity": 0.6}}, 6)]
+    assert coalesce(jobs) == jobs
+
+
+def test_anything_in_between_stops_a_merge() -> None:
+    jobs: list[Job] = [_cmd("camera.set", {"zoom": 1.0}, 1), FrameAck("s", 1, 3),
+                       _cmd("camera.set", {"zoom": 2.0}, 2)]
+    assert coalesce(jobs) == jobs
+
+
+def test_dims_steps_merge_per_axis_only() -> None:
+    same_axis = [_cmd("dims.set", {"step": [0, v]}, v + 1) for v in range(3)]
+    (merged,) = coalesce(list(same_axis))
+    assert isinstance(merged, RunCommand) and merged.command.args == {"step": [0, 2]}
+    two_axes: list[Job] = [_cmd("dims.set", {"step": [0, 5]}, 1),
+                           _cmd("dims.set", {"step": [1, 7]}, 2)]
+    assert coalesce(two_axes) == two_axes
+    layout: list[Job] = [_cmd("dims.set", {"ndisplay": 3}, 1),
+                         _cmd("dims.set", {"step": [0, 7]}, 2)]
+    assert coalesce(layout) == layout
