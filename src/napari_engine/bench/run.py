@@ -139,7 +139,7 @@ def measure_streaming(url: str, size: tuple[int, int], args: argparse.Namespace)
         out["latency_paced"] = {"latency_ms": summary_ms(
             latency(conn, log, args.latency_samples, step=2.0 / args.zoom))}
         y, x = center[-2:]
-        speed = 6.0 / args.zoom  # world units per event: ~6 screen pixels
+        speed = 10.0 / args.zoom  # world units per event: 10 screen pixels (600 px/s at 60 Hz)
         out["pan"] = stream_phase(
             conn, log, "pan", args.duration, args.rate,
             lambda i: ("camera.set", {"center": [y + 0.3 * i * speed, x + i * speed]}))
@@ -247,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per streaming phase")
-    parser.add_argument("--rate", type=float, default=100.0, help="pan events per second")
+    parser.add_argument("--rate", type=float, default=60.0,
+                        help="pan events per second (a mouse on a 60 Hz display)")
     parser.add_argument("--zrate", type=float, default=30.0, help="z steps per second")
     parser.add_argument("--scales", type=lambda v: [float(x) for x in v.split(",")],
                         default=[1.0, 0.5],
