@@ -93,6 +93,8 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
             "dtype": dtype,
             "multiscale": bool(layer.multiscale),
             "levels": len(layer.data) if layer.multiscale else 1,
+            "level_shapes": [[int(s) for s in level.shape] for level in
+                             (layer.data if layer.multiscale else [layer.data])],
             "rgb": bool(layer.rgb),
             "contrast_limits": _plain(layer.contrast_limits),
             "contrast_limits_range": _plain(layer.contrast_limits_range),

@@ -1,0 +1,269 @@
+"""Keep a local napari ``ViewerModel`` in step with a server session.
+
+This is what lets the real napari GUI act on remote data: its layer list, layer controls
+and dims sliders work on a local ViewerModel whose layers hold no voxels (zero-stride
+placeholder arrays of the server layers' shapes and dtypes). Server state flows into the
+model; edits made on the model flow out as protocol commands. Two rules keep the two
+directions from fighting:
+
+* while server state is being applied, the model's own events are not sent back;
+* a local edit is recorded in the connection's ``StateMirror`` under its command id, so
+  a server patch older than the edit cannot undo it (see ``protocol/mirror.py``).
+
+The bridge must only touch the model on the model's thread: the connection calls it on
+the network thread, and ``post`` hands the work over (in the Qt client, to the GUI
+thread; in tests, to a queue the test drains).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from napari.components import ViewerModel
+from napari.layers import Image, Layer
+
+from napari_engine.client.connection import Connection
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[Callable[[], None]], None]
+
+CAMERA_FIELDS = ("center", "zoom", "angles", "perspective")
+DIMS_FIELDS = ("ndisplay", "order", "current_step")
+#: Image properties mirrored both ways, in the order they must be applied.
+IMAGE_PROPERTIES = ("name", "visible", "opacity", "blending", "contrast_limits", "colormap",
+                    "gamma", "interpolation2d", "interpolation3d", "rendering", "depiction",
+                    "iso_threshold", "attenuation")
+
+
+def placeholder(shape: list[int], dtype: str) -> np.ndarray:
+    """An array of ``shape`` that costs no memory: every element is the same zero."""
+    return np.broadcast_to(np.zeros((), dtype=np.dtype(dtype)), tuple(shape))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple | np.ndarray) or isinstance(b, list | tuple | np.ndarray):
+        try:
+            return bool(np.allclose(np.asarray(a, float), np.asarray(b, float)))
+        except (TypeError, ValueError):
+            return list(a) == list(b)
+    return bool(a == b)
+
+
+def _local_value(layer: Layer, prop: str) -> Any:
+    value = getattr(layer, prop)
+    if prop == "colormap":
+        return value.name
+    if isinstance(value, list | tuple | np.ndarray):
+        return [float(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value) if not isinstance(value, bool | int | float) else value
+
+
+class ViewerBridge:
+    """Mirrors one server session into ``viewer`` and sends ``viewer``'s edits back."""
+
+    def __init__(self, connection: Connection, viewer: ViewerModel,
+                 post: Post | None = None) -> None:
+        self.connection = connection
+        self.viewer = viewer
+        self._post: Post = post or (lambda fn: fn())
+        self._applying = False
+        self._by_id: dict[int, Layer] = {}
+        self._connect_model()
+        connection.on_state(lambda _changed: self._post(self.apply))
+        self._post(self.apply)
+
+    # -- server -> model -------------------------------------------------------------
+    def apply(self) -> None:
+        """Bring the model up to the mirror's current state (on the model's thread)."""
+        with self.connection.lock:
+            state = self.connection.mirror.state
+            layers = [dict(layer) for layer in state["layers"]]
+            dims, camera = dict(state["dims"]), dict(state["camera"])
+            selection = dict(state["selection"])
+        self._applying = True
+        try:
+            self._apply_layers(layers)
+            self._apply_fields(self.viewer.dims, dims, DIMS_FIELDS)
+            self._apply_fields(self.viewer.camera, camera, CAMERA_FIELDS)
+            self._apply_selection(selection)
+        finally:
+            self._applying = False
+
+    @staticmethod
+    def _apply_fields(target: Any, values: dict[str, Any], fields: tuple[str, ...]) -> None:
+        for name in fields:
+            if name in values and values[name] is not None:
+                value = values[name]
+                if not _same(getattr(target, name), value):
+                    setattr(target, name, tuple(value) if isinstance(value, list) else value)
+
+    def _apply_layers(self, layers: list[dict[str, Any]]) -> None:
+        wanted = [layer["id"] for layer in layers]
+        for layer_id in [i for i in self._by_id if i not in wanted]:
+            self.viewer.layers.remove(self._by_id.pop(layer_id))
+        for index, state in enumerate(layers):
+            local = self._by_id.get(state["id"])
+            if local is None:
+                local = self._create_layer(state)
+                if local is None:
+                    continue
+                self._by_id[state["id"]] = local
+                self.viewer.layers.insert(index, local)
+            self._apply_layer_properties(local, state)
+        self._apply_order(wanted)
+
+    def _create_layer(self, state: dict[str, Any]) -> Layer | None:
+        if state.get("type") != "image":
+            log.warning("layer %r: %s layers are not mirrored yet", state.get("name"),
+                        state.get("type"))
+            return None
+        shapes = state.get("level_shapes") or [state["shape"]]
+        data: Any = [placeholder(s, state["dtype"]) for s in shapes]
+        layer = Image(data if len(data) > 1 else data[0], multiscale=len(data) > 1,
+                      name=state["name"], rgb=state.get("rgb", False),
+                      scale=state.get("scale"), translate=state.get("translate"),
+                      contrast_limits=state.get("contrast_limits"),
+                      axis_labels=state.get("axis_labels"))
+        layer.contrast_limits_range = state["contrast_limits_range"]
+        return layer
+
+    def _apply_layer_properties(self, layer: Layer, state: dict[str, Any]) -> None:
+        if "contrast_limits_range" in state and not _same(layer.contrast_limits_range,
+                                                          state["contrast_limits_range"]):
+            layer.contrast_limits_range = state["contrast_limits_range"]
+        for prop in IMAGE_PROPERTIES:
+            if prop in state and hasattr(layer, prop) and not _same(_local_value(layer, prop),
+                                                                    state[prop]):
+                try:
+                    setattr(layer, prop, state[prop])
+                except (ValueError, TypeError, KeyError):
+                    log.warning("cannot show %s=%r locally", prop, state[prop])
+
+    def _apply_order(self, wanted: list[int]) -> None:
+        target = [self._by_id[i] for i in wanted if i in self._by_id]
+        for index, layer in enumerate(target):
+            current = self.viewer.layers.index(layer)
+            if current != index:
+                self.viewer.layers.move(current, index)
+
+    def _apply_selection(self, selection: dict[str, Any]) -> None:
+        selected = [self._by_id[i] for i in selection.get("selected", []) if i in self._by_id]
+        if set(selected) != set(self.viewer.layers.selection):
+            self.viewer.layers.selection.clear()
+            self.viewer.layers.selection.update(selected)
+        active = self._by_id.get(selection.get("active"))  # type: ignore[arg-type]
+        if active is not None and self.viewer.layers.selection.active is not active:
+            self.viewer.layers.selection.active = active
+
+    # -- model -> server -------------------------------------------------------------
+    def _connect_model(self) -> None:
+        viewer = self.viewer
+        for name in CAMERA_FIELDS:
+            getattr(viewer.camera.events, name).connect(self._on_camera)
+        for name in DIMS_FIELDS:
+            getattr(viewer.dims.events, name).connect(self._on_dims)
+        viewer.layers.events.removed.connect(self._on_removed)
+        viewer.layers.events.moved.connect(self._on_moved)
+        viewer.layers.events.inserted.connect(self._on_inserted)
+        viewer.layers.selection.events.changed.connect(self._on_selection)
+
+    def _send(self, op: str, args: dict[str, Any], local: tuple[str, str, Any] | None = None
+              ) -> None:
+        conn = self.connection
+        cid = conn.next_id()
+        try:
+            conn.send_command(op, args, command_id=cid)
+        except Exception as exc:  # a closed connection or a value the protocol refuses
+            log.warning("%s not sent: %s", op, exc)
+            return
+        if local is not None:
+            with conn.lock:
+                conn.mirror.set_local(local[0], local[1], local[2], cid)
+
+    def _on_camera(self, event: Any) -> None:
+        if self._applying:
+            return
+        value = event.value
+        value = [float(v) for v in value] if isinstance(value, tuple | list) else float(value)
+        self._send("camera.set", {event.type: value}, ("camera", event.type, value))
+
+    def _on_dims(self, event: Any) -> None:
+        if self._applying:
+            return
+        value = getattr(self.viewer.dims, event.type)
+        value = [int(v) for v in value] if isinstance(value, tuple | list) else int(value)
+        self._send("dims.set", {event.type: value}, ("dims", event.type, value))
+
+    def _on_layer_property(self, event: Any) -> None:
+        if self._applying:
+            return
+        layer = event.source
+        layer_id = self._id_of(layer)
+        prop = event.type
+        if layer_id is None or prop not in IMAGE_PROPERTIES:
+            return
+        value = _local_value(layer, prop)
+        conn = self.connection
+        cid = conn.next_id()
+        try:
+            conn.send_command("layer.set", {"layer": layer_id, "props": {prop: value}},
+                              command_id=cid)
+        except Exception as exc:
+            log.warning("%s not sent: %s", prop, exc)
+            return
+        with conn.lock:
+            conn.mirror.set_local_layer(layer_id, prop, value, cid)
+
+    def _on_inserted(self, event: Any) -> None:
+        layer = event.value
+        for prop in IMAGE_PROPERTIES:
+            emitter = getattr(layer.events, prop, None)
+            if emitter is not None:
+                emitter.connect(self._on_layer_property)
+        if not self._applying:
+            log.warning("layer %r was added only locally; adding layers from the GUI is not "
+                        "supported yet", layer.name)
+
+    def _on_removed(self, event: Any) -> None:
+        layer = event.value
+        for prop in IMAGE_PROPERTIES:
+            emitter = getattr(layer.events, prop, None)
+            if emitter is not None:
+                emitter.disconnect(self._on_layer_property)
+        if self._applying:
+            return
+        layer_id = self._id_of(layer)
+        if layer_id is not None:
+            del self._by_id[layer_id]
+            self._send("layer.remove", {"layer": layer_id})
+
+    def _on_moved(self, event: Any) -> None:
+        if self._applying:
+            return
+        layer = event.value
+        layer_id = self._id_of(layer)
+        if layer_id is not None:
+            self._send("layer.move", {"layer": layer_id,
+                                      "index": self.viewer.layers.index(layer)})
+
+    def _on_selection(self, _event: Any) -> None:
+        if self._applying:
+            return
+        ids = [i for i, layer in self._by_id.items() if layer in self.viewer.layers.selection]
+        active = self.viewer.layers.selection.active
+        if active is not None and self._id_of(active) in ids:
+            ids.remove(self._id_of(active))  # type: ignore[arg-type]
+            ids.append(self._id_of(active))  # type: ignore[arg-type]
+        self._send("layer.select", {"layers": ids})
+
+    def _id_of(self, layer: Layer) -> int | None:
+        for layer_id, local in self._by_id.items():
+            if local is layer:
+                return layer_id
+        return None

@@ -1,0 +1,135 @@
+"""A local napari ViewerModel mirrors a server session, both ways, without echoes."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from napari.components import ViewerModel
+
+import napari_engine
+from napari_engine import ProxyViewer
+from napari_engine.client.connection import Connection
+from napari_engine.client.model import ViewerBridge
+from napari_engine.server.process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    with ServerProcess(["--token", "t", "--size", "320x240"]) as proc:
+        yield proc
+
+
+class Mirrored:
+    """A bridge whose model work runs only when the test pumps it (the 'GUI thread')."""
+
+    def __init__(self, url: str) -> None:
+        self.work: queue.Queue[Callable[[], None]] = queue.Queue()
+        self.connection = Connection(url, stream="none")
+        self.connection.open()
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        send = self.connection.send_command
+
+        def counting_send(op: str, args: dict[str, Any] | None = None, **kw: Any) -> int:
+            self.sent.append((op, dict(args or {})))
+            return send(op, args, **kw)
+
+        self.connection.send_command = counting_send  # type: ignore[method-assign]
+        self.viewer = ViewerModel()
+        self.bridge = ViewerBridge(self.connection, self.viewer, post=self.work.put)
+        self.pump()
+
+    def pump(self, until: Callable[[], bool] = lambda: True, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            while not self.work.empty():
+                self.work.get()()
+            if until():
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("condition not reached")
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def pair(server: ServerProcess, request: pytest.FixtureRequest
+         ) -> Iterator[tuple[Mirrored, ProxyViewer]]:
+    url = server.url.replace("/?", f"/session/{request.node.name[:50]}?")
+    mirrored = Mirrored(url)
+    other = napari_engine.connect(url, stream="none")
+    yield mirrored, other
+    other.close()
+    mirrored.connection.close()
+
+
+def test_model_starts_as_the_server_session(pair: tuple[Mirrored, ProxyViewer]) -> None:
+    local, remote = pair
+    assert [layer.name for layer in local.viewer.layers] == [x.name for x in remote.layers]
+    layer = local.viewer.layers[0]
+    assert layer.multiscale and len(layer.data) == 10
+    assert layer.data[0].shape == tuple(remote.layers[0].shape)
+    assert layer.data[0].dtype == np.uint16
+    assert all(s == 0 for s in layer.data[0].strides)  # no voxels held locally
+    assert tuple(layer.contrast_limits) == tuple(remote.layers[0].contrast_limits)
+    assert layer.colormap.name == remote.layers[0].colormap
+    assert local.viewer.dims.ndim == remote.dims.ndim
+    assert local.viewer.camera.zoom == pytest.approx(remote.camera.zoom)
+    assert local.sent == []  # mirroring the server sends nothing back
+
+
+def test_local_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -> None:
+    local, remote = pair
+    layer = local.viewer.layers[0]
+    layer.opacity = 0.4
+    layer.colormap = "magma"
+    layer.contrast_limits = (10, 900)
+    layer.name = "renamed"
+    local.viewer.camera.zoom = 0.003
+    local.viewer.dims.set_current_step(0, 42)
+    remote.sync()
+    time.sleep(0.2)
+    remote.sync()
+    first = remote.layers[0]
+    assert (first.opacity, first.colormap, first.name) == (pytest.approx(0.4), "magma", "renamed")
+    assert first.contrast_limits == pytest.approx((10, 900))
+    assert remote.camera.zoom == pytest.approx(0.003)
+    assert remote.dims.current_step[0] == 42
+
+
+def test_server_changes_reach_the_model_without_echo(pair: tuple[Mirrored, ProxyViewer]) -> None:
+    local, remote = pair
+    remote.layers[1].gamma = 1.7
+    remote.layers[1].visible = False
+    remote.camera.zoom = 0.005
+    remote.dims.set_current_step(0, 7)
+    added = remote.add_image(np.ones((16, 16), np.uint8) * 9, name="mask", colormap="red")
+    remote.sync()
+    local.pump(lambda: "mask" in local.viewer.layers and local.viewer.camera.zoom == 0.005
+               and local.viewer.dims.current_step[0] == 7)
+    assert local.viewer.layers[1].gamma == pytest.approx(1.7)
+    assert not local.viewer.layers[1].visible
+    assert local.viewer.layers["mask"].colormap.name == "red"
+    remote.layers.remove(added)
+    remote.sync()
+    local.pump(lambda: "mask" not in local.viewer.layers)
+    assert local.sent == []
+
+
+def test_layer_list_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -> None:
+    local, remote = pair
+    names = [x.name for x in remote.layers]
+    local.viewer.layers.move(1, 0)  # drag the top layer to the bottom
+    remote.sync()
+    time.sleep(0.2)
+    assert [x.name for x in remote.layers] == names[::-1]
+    local.viewer.layers.selection.active = local.viewer.layers[0]
+    time.sleep(0.2)
+    assert [x.name for x in remote.layers.selection] == [names[1]]
+    local.viewer.layers.remove(local.viewer.layers[0])
+    remote.sync()
+    time.sleep(0.2)
+    assert [x.name for x in remote.layers] == [names[0]]
