@@ -186,11 +186,17 @@ class ViewerBridge:
             with conn.lock:
                 conn.mirror.set_local(local[0], local[1], local[2], cid)
 
+    def _mirrored(self, section: str, key: str) -> Any:
+        with self.connection.lock:
+            return self.connection.mirror.state[section].get(key)
+
     def _on_camera(self, event: Any) -> None:
         if self._applying:
             return
         value = event.value
         value = [float(v) for v in value] if isinstance(value, tuple | list) else float(value)
+        if _same(self._mirrored("camera", event.type), value):
+            return  # already the server's value: nothing to say
         self._send("camera.set", {event.type: value}, ("camera", event.type, value))
 
     def _on_dims(self, event: Any) -> None:
@@ -198,6 +204,10 @@ class ViewerBridge:
             return
         value = getattr(self.viewer.dims, event.type)
         value = [int(v) for v in value] if isinstance(value, tuple | list) else int(value)
+        if isinstance(value, list) and len(value) != self._mirrored("dims", "ndim"):
+            return  # a transient local layout (layers still arriving), not a user's step
+        if _same(self._mirrored("dims", event.type), value):
+            return
         self._send("dims.set", {event.type: value}, ("dims", event.type, value))
 
     def _on_layer_property(self, event: Any) -> None:
@@ -209,6 +219,10 @@ class ViewerBridge:
         if layer_id is None or prop not in IMAGE_PROPERTIES:
             return
         value = _local_value(layer, prop)
+        with self.connection.lock:
+            mirrored = self.connection.mirror.layer(layer_id)
+        if mirrored is not None and _same(mirrored.get(prop), value):
+            return
         conn = self.connection
         cid = conn.next_id()
         try:

@@ -441,6 +441,7 @@ class Engine:
             "type": "frame", "seq": seq, "render": session.render_count,
             "version": session.latest_version, "width": frame.width, "height": frame.height,
             "encoding": key[0], "lossless": lossless, "scale": frame.scale,
+            "view": session.latest_view,
             "still": lossless and reply_to is None and client.hello.stream is StreamMode.AUTO,
             "timings": {
                 "load_ms": round(frame.load_s * 1e3, 3),

@@ -86,6 +86,7 @@ class Session:
         self.latest: RenderedFrame | None = None
         self.latest_version = -1
         self.latest_t: dict[int, float | None] = {}
+        self.latest_view: dict[str, Any] = {}
         self.latest_encoded: dict[tuple[str, int], bytes] = {}
         self.latest_encode_s: dict[tuple[str, int], float] = {}
         self.latest_render_started = 0.0
@@ -150,6 +151,13 @@ class Session:
             self.rendering = False
         self.render_count += 1
         self.latest = frame
+        camera = self.viewer.camera
+        # where the frame sits in the world, so a client can move and scale it locally
+        # (late warp) until the next frame arrives
+        self.latest_view = {"ndisplay": int(self.viewer.dims.ndisplay),
+                            "center": [float(v) for v in camera.center],
+                            "zoom": float(camera.zoom),
+                            "angles": [float(v) for v in camera.angles]}
         self.latest_version = self.version
         self.latest_t = {cid: c.last_t for cid, c in self.clients.items()}
         self.latest_encoded = {}

@@ -1,0 +1,52 @@
+"""Every private napari API the Qt client touches, in one place.
+
+Supported: napari >=0.9.2,<0.10 (as the server). The client shows the server's frames in
+napari's own window, so it needs two hooks napari does not offer publicly:
+
+* napari's ``Window`` always builds ``QtViewer`` with the default canvas class; while
+  ``remote_canvas_windows()`` is active it builds it with ours instead.
+* ``VispyCanvas`` parents every layer visual into its view (``_setup_single_view`` /
+  ``_setup_layer_views_in_grid``); the client's layers hold no voxels, so their visuals
+  must never be drawn: ``LayerlessCanvas`` leaves them out of the scene.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+from napari._qt import qt_main_window
+from napari._vispy.canvas import VispyCanvas
+
+
+class LayerlessCanvas(VispyCanvas):
+    """napari's canvas without the layers' own visuals (the server draws those)."""
+
+    def _setup_single_view(self) -> None:
+        for vispy_layer in self.layer_to_visual.values():
+            vispy_layer.node.parent = None
+
+    def _setup_layer_views_in_grid(self) -> None:
+        self._setup_single_view()
+
+
+@contextlib.contextmanager
+def remote_canvas_windows(canvas_class: type[VispyCanvas]) -> Iterator[None]:
+    """napari windows created inside this block use ``canvas_class`` for their canvas."""
+    original = qt_main_window.QtViewer
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, canvas_class=canvas_class, **kwargs)
+
+    qt_main_window.QtViewer = functools.wraps(original)(make)
+    try:
+        yield
+    finally:
+        qt_main_window.QtViewer = original
+
+
+def qt_viewer_of(viewer: Any) -> Any:
+    """The QtViewer of a napari ``Viewer`` (``viewer.window._qt_viewer``)."""
+    return viewer.window._qt_viewer
