@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from napari_engine.server.gl_env import prepare_headless_env
 from napari_engine.server.process import ServerProcess
+
+# In-process GL tests need PyOpenGL's EGL flavour, chosen once at its first import, which
+# any test module importing napari may trigger: so choose before collecting anything.
+# Tests that start a real Qt window (under Xvfb) set their own environment.
+prepare_headless_env()
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

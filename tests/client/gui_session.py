@@ -1,0 +1,109 @@
+"""Drive the napari client window as a person would (run under Xvfb by test_gui.py).
+
+``python gui_session.py URL OUT_DIR`` prints one JSON line with what it observed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    url, out = sys.argv[1], Path(sys.argv[2])
+    from qtpy.QtCore import QPoint, Qt
+    from qtpy.QtTest import QTest
+    from qtpy.QtWidgets import QApplication
+
+    import napari_engine
+    from napari_engine.client.gui import open_gui
+
+    window = open_gui(url)
+    qt_window = window.viewer.window._qt_window
+    qt_window.resize(1200, 800)
+    app = QApplication.instance()
+    result: dict[str, object] = {}
+
+    def pump(until: Callable[[], bool], timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            app.processEvents()
+            if until():
+                return True
+            time.sleep(0.005)
+        return False
+
+    def grab(name: str) -> np.ndarray:
+        image = qt_window.grab().toImage()
+        image.save(str(out / f"gui_{name}.png"))
+        canvas_image = window.canvas.native.grab().toImage().convertToFormat(
+            image.Format.Format_RGBA8888)
+        ptr = canvas_image.constBits()
+        ptr.setsize(canvas_image.sizeInBytes())
+        arr = np.frombuffer(ptr, np.uint8).reshape(canvas_image.height(),
+                                                    canvas_image.bytesPerLine() // 4, 4)
+        return arr[:, : canvas_image.width(), :3].copy()
+
+    result["first_frame"] = pump(lambda: window.canvas.frames_shown > 0)
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]))
+    result["layers"] = [layer.name for layer in window.viewer.layers]
+    pixels = grab("start")
+    result["canvas_mean"] = float(pixels.mean())
+    result["canvas_std"] = float(pixels.std())
+
+    # a mouse drag on the canvas: napari pans the local camera at once
+    native = window.canvas.native
+    center_before = tuple(window.viewer.camera.center)
+    start = QPoint(native.width() // 2, native.height() // 2)
+    QTest.mousePress(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    t0 = time.perf_counter()
+    for step in range(1, 11):
+        QTest.mouseMove(native, start + QPoint(20 * step, 10 * step))
+        app.processEvents()
+    QTest.mouseRelease(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       start + QPoint(200, 100))
+    result["local_pan_s"] = time.perf_counter() - t0
+    result["local_center_moved"] = tuple(window.viewer.camera.center) != center_before
+    local_center = [float(v) for v in window.viewer.camera.center]
+
+    # the server follows: its next frame was drawn from the moved camera
+    def server_followed() -> bool:
+        view = (window.canvas.frame_header or {}).get("view", {})
+        return bool(view) and np.allclose(view["center"][-2:], local_center[-2:], atol=1e-3)
+
+    result["server_followed"] = pump(server_followed)
+    grab("panned")
+
+    # layer controls: opacity and colormap of the top layer, as the widgets would set them
+    layer = window.viewer.layers[-1]
+    layer.opacity = 0.5
+    layer.colormap = "cyan"
+    checker = napari_engine.connect(url, stream="none")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        app.processEvents()
+        checker.sync()
+        top = checker.layers[-1]
+        if top.opacity == 0.5 and top.colormap == "cyan":
+            break
+    result["server_layer"] = {"opacity": checker.layers[-1].opacity,
+                              "colormap": checker.layers[-1].colormap}
+    # and a change made elsewhere comes back into the window's widgets
+    checker.layers[0].visible = False
+    checker.sync()
+    result["remote_change_seen"] = pump(lambda: not window.viewer.layers[0].visible)
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]),
+         timeout=5)
+    grab("edited")
+    checker.close()
+    print(json.dumps(result))
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
