@@ -133,3 +133,19 @@ def test_layer_list_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -
     remote.sync()
     time.sleep(0.2)
     assert [x.name for x in remote.layers] == [names[0]]
+
+
+def test_status_bar_value_comes_from_the_server(pair: tuple[Mirrored, ProxyViewer]) -> None:
+    local, remote = pair
+    data = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) + 1000
+    remote.add_image(data, name="ramp")
+    remote.sync()
+    local.pump(lambda: "ramp" in local.viewer.layers)
+    local.viewer.layers.selection.active = local.viewer.layers["ramp"]
+    local.pump(lambda: remote.layers.selection == [remote.layers["ramp"]] or True)
+    time.sleep(0.2)
+    local.viewer.mouse_over_canvas = True
+    local.viewer.cursor.position = (0.0, 10.0, 20.0)  # dims: the sample's z, then y, x
+    expected = str(int(data[10, 20]))  # 1660: only the server holds these voxels
+    local.pump(lambda: expected in str(local.viewer.status))
+    assert local.viewer.layers["ramp"].data.strides == (0, 0)

@@ -137,14 +137,18 @@ class Connection:
 
     def send_command(self, op: str, args: dict[str, Any] | None = None, *,
                      command_id: int | None = None, payload: bytes | None = None,
-                     t: float | None = None) -> int:
+                     t: float | None = None,
+                     on_reply: Callable[[Any], None] | None = None) -> int:
         """Queue a command without waiting; returns its id. Arguments are validated here
-        first, so a bad value raises in the caller instead of travelling."""
+        first, so a bad value raises in the caller instead of travelling. ``on_reply`` is
+        called on the network thread with the reply's result (or the RemoteError)."""
         args = args or {}
         validate_command_args(op, args, has_payload=payload is not None)
         if self.closed.is_set():
             raise ConnectionLost("the connection is closed")
         cid = command_id if command_id is not None else self.next_id()
+        if on_reply is not None:
+            get_loop().call_soon_threadsafe(self._add_callback, cid, on_reply)
         msg: dict[str, Any] = {"type": "command", "id": cid, "op": op, "args": args}
         if t is not None:
             msg["t"] = t
@@ -176,6 +180,16 @@ class Connection:
             return run_sync(self._wait(future), timeout)
         except TimeoutError:
             raise TimeoutError(f"no reply to {op} within {timeout} s") from None
+
+    def _add_callback(self, cid: int, callback: Callable[[Any], None]) -> None:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters[cid] = future
+
+        def done(f: asyncio.Future[Any]) -> None:
+            if not f.cancelled():
+                callback(f.exception() or f.result())
+
+        future.add_done_callback(done)
 
     async def _register(self, cid: int) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -33,16 +33,22 @@ class RemoteWindow:
     canvas: Any  # RemoteCanvas
 
     def close(self) -> None:
+        from napari_engine.client.napari_compat import forget_remote_status
+
+        forget_remote_status(self.viewer)
         self.viewer.close()
         self.connection.close()
 
 
 def open_gui(target: str | ProxyViewer, *, show: bool = True) -> RemoteWindow:
     """Open napari's window on a server session (a URL, or an existing ProxyViewer)."""
-    import napari
-
     from napari_engine.client.model import ViewerBridge
-    from napari_engine.client.napari_compat import qt_viewer_of, remote_canvas_windows
+    from napari_engine.client.napari_compat import (
+        qt_viewer_of,
+        remote_canvas_windows,
+        remote_status_viewer_class,
+        set_remote_status,
+    )
     from napari_engine.client.qt_post import GuiPoster, LatestOnly
     from napari_engine.client.remote_canvas import RemoteCanvas
 
@@ -52,11 +58,12 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True) -> RemoteWindow:
         connection = Connection(target, stream="auto", client="napari_engine.client")
         connection.open()
     with remote_canvas_windows(RemoteCanvas):
-        viewer = napari.Viewer(title=f"napari-engine: {connection.url.split('?')[0]}",
-                               show=show)
+        viewer = remote_status_viewer_class()(
+            title=f"napari-engine: {connection.url.split('?')[0]}", show=show)
     canvas: RemoteCanvas = qt_viewer_of(viewer).canvas
     post = GuiPoster()
     bridge = ViewerBridge(connection, viewer, post=post)
+    bridge.on_status = lambda r: set_remote_status(viewer, r["status"], r.get("tooltip", ""))
 
     def show_latest(value: object) -> None:
         assert isinstance(value, tuple)

@@ -74,6 +74,9 @@ class ViewerBridge:
         self._post: Post = post or (lambda fn: fn())
         self._applying = False
         self._by_id: dict[int, Layer] = {}
+        #: called with each status reply before the model shows it (the GUI keeps a copy
+        #: for napari's status thread)
+        self.on_status: Callable[[dict[str, Any]], None] | None = None
         self._connect_model()
         connection.on_state(lambda _changed: self._post(self.apply))
         self._post(self.apply)
@@ -172,6 +175,7 @@ class ViewerBridge:
         viewer.layers.events.moved.connect(self._on_moved)
         viewer.layers.events.inserted.connect(self._on_inserted)
         viewer.layers.selection.events.changed.connect(self._on_selection)
+        viewer.cursor.events.position.connect(self._on_cursor)
 
     def _send(self, op: str, args: dict[str, Any], local: tuple[str, str, Any] | None = None
               ) -> None:
@@ -265,6 +269,30 @@ class ViewerBridge:
         if layer_id is not None:
             self._send("layer.move", {"layer": layer_id,
                                       "index": self.viewer.layers.index(layer)})
+
+    def _on_cursor(self, _event: Any) -> None:
+        """Ask the server for the status bar text at the cursor (the value under it comes
+        from the real data, which only the server has)."""
+        if self._applying or not self.viewer.mouse_over_canvas:
+            return
+        position = [float(v) for v in self.viewer.cursor.position]
+        try:
+            self.connection.send_command("cursor.set", {"position": position},
+                                         on_reply=self._on_status_reply)
+        except Exception as exc:
+            log.debug("cursor not sent: %s", exc)
+
+    def _on_status_reply(self, result: Any) -> None:
+        if isinstance(result, dict) and "status" in result:
+            self._post(lambda: self._show_status(result))
+
+    def _show_status(self, result: dict[str, Any]) -> None:
+        if self.on_status is not None:
+            self.on_status(result)
+        self.viewer.status = result["status"]
+        self.viewer.tooltip.text = result.get("tooltip", "")
+        if result.get("help"):
+            self.viewer.help = result["help"]
 
     def _on_selection(self, _event: Any) -> None:
         if self._applying:

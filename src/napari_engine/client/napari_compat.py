@@ -47,6 +47,36 @@ def remote_canvas_windows(canvas_class: type[VispyCanvas]) -> Iterator[None]:
         qt_main_window.QtViewer = original
 
 
+#: The server's status bar text for each client viewer (by id), for napari's status thread.
+_REMOTE_STATUS: dict[int, tuple[Any, str]] = {}
+
+
+def remote_status_viewer_class() -> type:
+    """A ``napari.Viewer`` whose status bar shows what the server computed.
+
+    napari computes the status text (coordinates and the data value under the cursor)
+    from the local layers' data in ``_calc_status_from_cursor``; the client's layers hold
+    only zeros, so the value must come from the server instead.
+    """
+    import napari
+
+    class RemoteStatusViewer(napari.Viewer):
+        def _calc_status_from_cursor(self) -> tuple[Any, str] | None:
+            if not self.mouse_over_canvas:
+                return None
+            return _REMOTE_STATUS.get(id(self))
+
+    return RemoteStatusViewer
+
+
+def set_remote_status(viewer: Any, status: Any, tooltip: str) -> None:
+    _REMOTE_STATUS[id(viewer)] = (status, tooltip)
+
+
+def forget_remote_status(viewer: Any) -> None:
+    _REMOTE_STATUS.pop(id(viewer), None)
+
+
 def qt_viewer_of(viewer: Any) -> Any:
     """The QtViewer of a napari ``Viewer`` (``viewer.window._qt_viewer``)."""
     return viewer.window._qt_viewer

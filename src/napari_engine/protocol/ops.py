@@ -253,6 +253,13 @@ def _canvas_resize(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
             "height": integer(_require(args, "height", op), "height", lo=16, hi=8192)}
 
 
+def _cursor_set(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
+    op = "cursor.set"
+    _no_payload(op, has_payload)
+    _only(args, {"position"}, op)
+    return {"position": numbers(_require(args, "position", op), "position")}
+
+
 def _no_args(op: str) -> Validator:
     def validate(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
         _no_payload(op, has_payload)
@@ -271,6 +278,7 @@ OPERATIONS: dict[str, Validator] = {
     "layer.move": _layer_move,
     "layer.select": _layer_select,
     "canvas.resize": _canvas_resize,
+    "cursor.set": _cursor_set,
     "view.reset": _no_args("view.reset"),
     "screenshot": _no_args("screenshot"),
     "sync": _no_args("sync"),

@@ -64,7 +64,7 @@ class Call:
 Job = Join | Leave | RunCommand | FrameAck | Encoded | Call
 
 #: Operations whose latest value is all that matters, so consecutive ones may merge.
-COALESCABLE = frozenset({"camera.set", "dims.set", "canvas.resize"})
+COALESCABLE = frozenset({"camera.set", "dims.set", "canvas.resize", "cursor.set"})
 
 
 def _merge_args(op: str, first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any] | None:

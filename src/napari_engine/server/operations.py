@@ -136,6 +136,18 @@ def layer_select(viewer: ViewerModel, ids: LayerIds, args: dict[str, Any]) -> No
     viewer.layers.selection.active = layers[-1] if layers else None
 
 
+def cursor_set(viewer: ViewerModel, args: dict[str, Any]) -> dict[str, Any]:
+    """Put the cursor at a world position; reply with napari's status bar text for it
+    (computed here, from the real data)."""
+    position = args["position"]
+    if len(position) != viewer.dims.ndim:
+        raise ProtocolError(ErrorCode.INVALID, f"'position' must have {viewer.dims.ndim} entries")
+    viewer.mouse_over_canvas = True
+    viewer.cursor.position = tuple(position)
+    viewer.update_status_from_cursor()
+    return {"status": viewer.status, "tooltip": viewer.tooltip.text, "help": viewer.help}
+
+
 def apply(viewer: ViewerModel, ids: LayerIds, command: Command) -> dict[str, Any]:
     """Apply one viewer operation; returns the reply's ``result`` payload."""
     op, args = command.op, command.args
@@ -156,6 +168,8 @@ def apply(viewer: ViewerModel, ids: LayerIds, command: Command) -> dict[str, Any
         layer_select(viewer, ids, args)
     elif op == "view.reset":
         viewer.reset_view()
+    elif op == "cursor.set":
+        return cursor_set(viewer, args)
     else:
         raise ProtocolError(ErrorCode.UNKNOWN_OP, f"operation '{op}' is not a viewer operation")
     return {}
