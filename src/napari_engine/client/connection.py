@@ -87,6 +87,8 @@ class Connection:
         self.lock = threading.RLock()  # guards the mirror
         self.welcome: dict[str, Any] = {}
         self.latest_frame: Frame | None = None
+        #: bytes received, by message type ("frame" for binary frames): what crossed
+        self.traffic: dict[str, int] = {}
         self.errors: list[RemoteError] = []
         self._ids = itertools.count(1)
         self._waiters: dict[int, asyncio.Future[Any]] = {}
@@ -208,9 +210,12 @@ class Connection:
                 try:
                     if isinstance(raw, bytes):
                         header, payload = decode_binary(raw)
+                        self._count(str(header.get("type")), len(raw))
                         await self._on_frame(Frame(header, bytes(payload), time.perf_counter()))
                     else:
-                        self._on_message(decode_text(raw))
+                        msg = decode_text(raw)
+                        self._count(msg["type"], len(raw))
+                        self._on_message(msg)
                 except ProtocolError as exc:
                     log.warning("bad message from server: %s", exc.message)
         except ConnectionClosed:
@@ -221,6 +226,9 @@ class Connection:
                 if not future.done():
                     future.set_exception(ConnectionLost("connection to the server closed"))
             self._waiters.clear()
+
+    def _count(self, kind: str, size: int) -> None:
+        self.traffic[kind] = self.traffic.get(kind, 0) + size
 
     def _on_message(self, msg: dict[str, Any]) -> None:
         kind = msg["type"]
