@@ -27,9 +27,9 @@ def server() -> Iterator[ServerProcess]:
 class Mirrored:
     """A bridge whose model work runs only when the test pumps it (the 'GUI thread')."""
 
-    def __init__(self, url: str, stream: str = "none") -> None:
+    def __init__(self, url: str, stream: str = "none", reconnect: bool = False) -> None:
         self.work: queue.Queue[Callable[[], None]] = queue.Queue()
-        self.connection = Connection(url, stream=stream)
+        self.connection = Connection(url, stream=stream, reconnect=reconnect)
         self.connection.open()
         self.sent: list[tuple[str, dict[str, Any]]] = []
         send = self.connection.send_command

@@ -75,7 +75,7 @@ class Connection:
 
     def __init__(self, url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
                  jpeg_quality: int = 80, max_in_flight: int = 2, client: str = "napari-engine",
-                 auto_ack: bool = True) -> None:
+                 auto_ack: bool = True, reconnect: bool = False) -> None:
         self.url = url
         self.hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION,
                                       "client": client, "stream": stream,
@@ -83,6 +83,7 @@ class Connection:
         if size is not None:
             self.hello["size"] = list(size)
         self.auto_ack = auto_ack
+        self.reconnect = reconnect
         self.mirror = StateMirror()
         self.lock = threading.RLock()  # guards the mirror
         self.welcome: dict[str, Any] = {}
@@ -97,7 +98,11 @@ class Connection:
         self._tasks: set[asyncio.Future[None]] = set()
         self._state_listeners: list[StateListener] = []
         self._frame_listeners: list[FrameListener] = []
-        self.closed = threading.Event()
+        self._connection_listeners: list[Callable[[str], None]] = []
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._user_closed = False
+        self.closed = threading.Event()  # closed for good (by the user, or no reconnect)
+        self.connected = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------
     def open(self, timeout: float = 30.0) -> None:
@@ -117,14 +122,40 @@ class Connection:
         self._reader = asyncio.create_task(self._read())
         await self._ws.send(encode_text(self.hello))
         self.welcome = await welcome
+        self.connected.set()
+
+    async def _reconnect(self) -> None:
+        """Try again and again (backing off to 2 s) until the server answers or the user
+        closes; then start over from the server's full state."""
+        delay = 0.2
+        while not self._user_closed:
+            await asyncio.sleep(delay)
+            try:
+                await self._open()
+            except (OSError, TimeoutError, ConnectionLost, RemoteError,
+                    ConnectionRefusedError) as exc:
+                log.info("reconnect failed: %s", exc)
+                delay = min(2.0, delay * 2)
+                continue
+            self._notify_connection("connected")
+            for listener in self._state_listeners:
+                listener({"camera", "dims", "canvas", "layers", "selection"})
+            return
 
     def close(self) -> None:
-        if self._ws is not None and not self.closed.is_set():
-            try:
-                run_sync(self._ws.close(), 10)
-            except Exception:  # already gone: nothing to tidy
-                log.debug("close failed", exc_info=True)
+        self._user_closed = True
+        try:
+            run_sync(self._close(), 10)
+        except Exception:  # already gone: nothing to tidy
+            log.debug("close failed", exc_info=True)
         self.closed.set()
+        self.connected.clear()
+
+    async def _close(self) -> None:
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+        if self._ws is not None:
+            await self._ws.close()
 
     # -- listeners -------------------------------------------------------------------
     def on_state(self, listener: StateListener) -> None:
@@ -132,6 +163,18 @@ class Connection:
 
     def on_frame(self, listener: FrameListener) -> None:
         self._frame_listeners.append(listener)
+
+    def on_connection(self, listener: Callable[[str], None]) -> None:
+        """``listener("disconnected")`` when the link drops, ``("connected")`` when a
+        reconnect succeeds (network thread)."""
+        self._connection_listeners.append(listener)
+
+    def _notify_connection(self, state: str) -> None:
+        for listener in self._connection_listeners:
+            try:
+                listener(state)
+            except Exception:
+                log.exception("connection listener failed")
 
     # -- sending ---------------------------------------------------------------------
     def next_id(self) -> int:
@@ -146,8 +189,8 @@ class Connection:
         called on the network thread with the reply's result (or the RemoteError)."""
         args = args or {}
         validate_command_args(op, args, has_payload=payload is not None)
-        if self.closed.is_set():
-            raise ConnectionLost("the connection is closed")
+        if self.closed.is_set() or not self.connected.is_set():
+            raise ConnectionLost("not connected to the server")
         cid = command_id if command_id is not None else self.next_id()
         if on_reply is not None:
             get_loop().call_soon_threadsafe(self._add_callback, cid, on_reply)
@@ -169,7 +212,7 @@ class Connection:
         try:
             await self._ws.send(data)
         except ConnectionClosed:
-            self.closed.set()
+            log.debug("not sent: the connection closed")  # the reader reconnects or ends
 
     def request(self, op: str, args: dict[str, Any] | None = None, *,
                 payload: bytes | None = None, timeout: float = 60.0) -> Any:
@@ -221,11 +264,18 @@ class Connection:
         except ConnectionClosed:
             pass
         finally:
-            self.closed.set()
+            self.connected.clear()
             for future in self._waiters.values():
                 if not future.done():
                     future.set_exception(ConnectionLost("connection to the server closed"))
             self._waiters.clear()
+            retrying = self._reconnecting is not None and not self._reconnecting.done()
+            if self.reconnect and not self._user_closed and self.welcome:
+                if not retrying:  # a failed attempt inside _reconnect ends up here too
+                    self._notify_connection("disconnected")
+                    self._reconnecting = asyncio.ensure_future(self._reconnect())
+            else:
+                self.closed.set()
 
     def _count(self, kind: str, size: int) -> None:
         self.traffic[kind] = self.traffic.get(kind, 0) + size
@@ -234,7 +284,7 @@ class Connection:
         kind = msg["type"]
         if kind == "welcome":
             with self.lock:
-                self.mirror.apply_server(msg["state"], msg["version"])
+                self.mirror.reset(msg["state"], msg["version"])
             self._resolve(-1, msg)
         elif kind == "state":
             with self.lock:
@@ -284,4 +334,4 @@ class Connection:
             try:
                 await self._ws.send(encode_text({"type": "ack", "seq": seq}))
             except ConnectionClosed:
-                self.closed.set()
+                log.debug("ack not sent: the connection closed")

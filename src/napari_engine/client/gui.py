@@ -55,7 +55,8 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True) -> RemoteWindow:
     if isinstance(target, ProxyViewer):
         connection = target.connection
     else:
-        connection = Connection(target, stream="auto", client="napari_engine.client")
+        connection = Connection(target, stream="auto", client="napari_engine.client",
+                                reconnect=True)
         connection.open()
     with remote_canvas_windows(RemoteCanvas):
         viewer = remote_status_viewer_class()(
@@ -87,6 +88,18 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True) -> RemoteWindow:
                 log.warning("resize not sent: %s", exc)
 
     viewer.canvas.events.size.connect(on_resize)
+    title = viewer.title
+
+    def show_connection(state: str) -> None:
+        # a clear state in the window; the GUI never waits for the network
+        lost = state != "connected"
+        viewer.title = f"{title} (disconnected: reconnecting...)" if lost else title
+        viewer.text_overlay.text = "Connection lost: reconnecting..." if lost else ""
+        viewer.text_overlay.visible = lost
+        if not lost:
+            on_resize()
+
+    connection.on_connection(lambda state: post(lambda: show_connection(state)))
     on_resize()
     if connection.latest_frame is not None:
         on_frame(connection.latest_frame)

@@ -79,6 +79,7 @@ class ViewerBridge:
         self.on_status: Callable[[dict[str, Any]], None] | None = None
         self._connect_model()
         connection.on_state(lambda _changed: self._post(self.apply))
+        connection.on_connection(lambda state: self._post(lambda: self._on_connection(state)))
         self._post(self.apply)
 
     # -- server -> model -------------------------------------------------------------
@@ -163,6 +164,22 @@ class ViewerBridge:
         active = self._by_id.get(selection.get("active"))  # type: ignore[arg-type]
         if active is not None and self.viewer.layers.selection.active is not active:
             self.viewer.layers.selection.active = active
+
+    def _on_connection(self, state: str) -> None:
+        """After a reconnect, put the server's camera and dims back where this viewer is
+        (the server may have restarted; its session then starts from its defaults)."""
+        if state != "connected":
+            return
+        camera, dims = self.viewer.camera, self.viewer.dims
+        for name in ("ndisplay", "current_step"):
+            value = getattr(dims, name)
+            value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
+            if not isinstance(value, list) or len(value) == self._mirrored("dims", "ndim"):
+                self._send("dims.set", {name: value}, ("dims", name, value))
+        for name in CAMERA_FIELDS:
+            value = getattr(camera, name)
+            value = [float(v) for v in value] if isinstance(value, tuple) else float(value)
+            self._send("camera.set", {name: value}, ("camera", name, value))
 
     # -- model -> server -------------------------------------------------------------
     def _connect_model(self) -> None:

@@ -46,6 +46,15 @@ class StateMirror:
         self._rebuild()
         return set(patch)
 
+    def reset(self, state: dict[str, Any], version: int) -> None:
+        """Start over from a full state (a new connection: the server may have restarted,
+        and changes sent before the connection dropped may never have arrived)."""
+        self.version = version
+        self._local.clear()
+        self._server = {"camera": {}, "dims": {}, "canvas": {}, "layers": [], "selection": {},
+                        **copy.deepcopy(state)}
+        self._rebuild()
+
     def reject(self, command_id: int) -> None:
         """The server refused command ``command_id``: forget what it set locally."""
         self._local = {k: v for k, v in self._local.items() if v[0] != command_id}
