@@ -6,8 +6,9 @@ napari's own window, so it needs two hooks napari does not offer publicly:
 * napari's ``Window`` always builds ``QtViewer`` with the default canvas class; while
   ``remote_canvas_windows()`` is active it builds it with ours instead.
 * ``VispyCanvas`` parents every layer visual into its view (``_setup_single_view`` /
-  ``_setup_layer_views_in_grid``); the client's layers hold no voxels, so their visuals
-  must never be drawn: ``LayerlessCanvas`` leaves them out of the scene.
+  ``_setup_layer_views_in_grid``) and each visual follows its layer's data; the client's
+  layers hold no voxels, so ``LayerlessCanvas`` leaves the visuals out of the scene and
+  disconnects them from their layers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from napari._vispy.canvas import VispyCanvas
 
 class LayerlessCanvas(VispyCanvas):
     """napari's canvas without the layers' own visuals (the server draws those)."""
+
+    def add_layer_visual_mapping(self, napari_layer: Any, vispy_layer: Any) -> None:
+        super().add_layer_visual_mapping(napari_layer, vispy_layer)
+        # napari keeps the mapping (its overlays and ordering look it up), but the visual
+        # must not follow its layer: every slice would be converted into a texture that
+        # is never drawn
+        vispy_layer.close()
 
     def _setup_single_view(self) -> None:
         for vispy_layer in self.layer_to_visual.values():
