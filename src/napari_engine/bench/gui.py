@@ -40,14 +40,17 @@ def _start_xvfb() -> subprocess.Popen[bytes] | None:
 def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dict[str, Any]:
     import numpy as np
     from qtpy.QtCore import QPoint, Qt, QTimer
-    from qtpy.QtTest import QTest
+    from qtpy.QtTest import QTest as _QTest
     from qtpy.QtWidgets import QApplication
 
     from napari_engine.client.gui import open_gui
 
+    QTest: Any = _QTest  # PyQt6's stubs type its static methods as instance methods
+
     window = open_gui(url)
     window.viewer.window._qt_window.resize(size[0] + 420, size[1] + 120)
     app = QApplication.instance()
+    assert app is not None
     canvas, viewer = window.canvas, window.viewer
     scene_canvas = canvas._scene_canvas
     draws: list[float] = []
@@ -60,7 +63,7 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
         original_show(rgba, header)
         shown.append((time.perf_counter(), header))
 
-    canvas.show_frame = show_frame  # type: ignore[method-assign]
+    canvas.show_frame = show_frame
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(2)
