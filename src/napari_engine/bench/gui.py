@@ -96,8 +96,11 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
             i += 1
             t = time.perf_counter()
             if kind == "pan":
+                before = tuple(viewer.camera.center)
                 QTest.mouseMove(native, start + QPoint(i % 400, (i // 2) % 200))
-                inputs.append((t, tuple(viewer.camera.center)))
+                app.processEvents()  # napari moves the camera on this event
+                if tuple(viewer.camera.center) != before:
+                    inputs.append((t, tuple(viewer.camera.center)))
             else:
                 viewer.dims.set_current_step(0, z0 + i)
                 inputs.append((t, tuple(viewer.dims.current_step)))
@@ -123,9 +126,11 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
                 if match:
                     server.append(match[0] - t)
         else:
-            for t, _step in inputs:
-                # a frame drawn after this step was applied shows this z or a later one
-                match = [s for s, _h in shown if s >= t]
+            for t, step in inputs:
+                # the first frame drawn at this plane or a later one (steps in between
+                # are merged on the server: latest wins)
+                match = [s for s, h in shown if s >= t and
+                         h.get("view", {}).get("current_step", [-1])[0] >= step[0]]
                 if match:
                     server.append(match[0] - t)
         gaps = np.diff(ticks) if len(ticks) > 1 else np.array([0.0])

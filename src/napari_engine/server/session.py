@@ -157,7 +157,8 @@ class Session:
         self.latest_view = {"ndisplay": int(self.viewer.dims.ndisplay),
                             "center": [float(v) for v in camera.center],
                             "zoom": float(camera.zoom),
-                            "angles": [float(v) for v in camera.angles]}
+                            "angles": [float(v) for v in camera.angles],
+                            "current_step": [int(v) for v in self.viewer.dims.current_step]}
         self.latest_version = self.version
         self.latest_t = {cid: c.last_t for cid, c in self.clients.items()}
         self.latest_encoded = {}
