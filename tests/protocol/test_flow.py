@@ -33,3 +33,11 @@ def test_sequence_numbers_must_increase() -> None:
     credits.sent(5)
     with pytest.raises(ValueError):
         credits.sent(5)
+
+
+def test_a_frame_that_was_never_sent_returns_its_credit() -> None:
+    credits = FrameCredits(1)
+    credits.sent(3)
+    credits.cancel(3)
+    assert credits.can_send()
+    credits.cancel(99)  # unknown: nothing happens

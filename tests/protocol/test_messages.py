@@ -82,3 +82,9 @@ def test_ack_and_ping() -> None:
 
 def test_payload_only_on_commands() -> None:
     _refused({"type": "ping", "t": 1.0}, ErrorCode.MALFORMED, payload=b"x")
+
+
+def test_commands_that_answer_need_an_id() -> None:
+    _refused({"type": "command", "op": "screenshot", "args": {}}, ErrorCode.INVALID)
+    assert isinstance(parse_client_message({"type": "command", "op": "camera.set",
+                                            "args": {"zoom": 1}}), Command)

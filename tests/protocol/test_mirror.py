@@ -48,3 +48,23 @@ def test_stale_versions_are_ignored() -> None:
     assert mirror.apply_server({"camera": {"zoom": 0.5}}, version=4) == set()
     assert mirror.state["camera"]["zoom"] == 3.0
     assert mirror.layer_by_name("a") is not None and mirror.layer_by_name("b") is None
+
+
+def test_an_answer_confirms_every_earlier_change() -> None:
+    mirror = _mirror()
+    mirror.set_local("camera", "zoom", 5.0, command_id=3)
+    mirror.set_local("camera", "center", [9, 9], command_id=4)
+    # the server clamped or ignored command 3 and sent no patch; its reply is enough
+    mirror.confirm(3)
+    assert mirror.state["camera"]["zoom"] == 1.0 and mirror.state["camera"]["center"] == [9, 9]
+    mirror.confirm(4)
+    assert mirror.pending() == 0 and mirror.state["camera"]["center"] == [0, 0]
+
+
+def test_reset_starts_from_a_full_state() -> None:
+    mirror = _mirror()
+    mirror.apply_server({"camera": {"zoom": 3.0}}, version=9)
+    mirror.set_local("camera", "zoom", 5.0, command_id=3)
+    mirror.reset({"camera": {"zoom": 1.0}, "layers": []}, version=1)  # a restarted server
+    assert mirror.version == 1 and mirror.pending() == 0
+    assert mirror.state["camera"]["zoom"] == 1.0 and mirror.state["layers"] == []

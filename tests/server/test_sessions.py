@@ -105,3 +105,48 @@ def test_slow_client_gets_bounded_newest_frames(start_server: ServerFactory) -> 
     finally:
         lazy.close()
         driver.close()
+
+
+def test_a_screenshot_does_not_leave_streaming_clients_behind(
+        start_server: ServerFactory) -> None:
+    server = start_server("--size", "320x240", "--still-delay", "60")
+    watcher = RawClient(server.url, stream="jpeg")
+    first = watcher.expect("frame")
+    watcher.send({"type": "ack", "seq": first["seq"]})
+    scripter = napari_engine.connect(server.url, stream="none")
+    try:
+        scripter.layers[0].opacity = 0.3
+        shot = scripter.connection.request("screenshot")
+        frame = watcher.expect("frame", timeout=10)
+        assert frame["render"] == shot.header["render"]  # the watcher sees the same picture
+    finally:
+        scripter.close()
+        watcher.close()
+
+
+def test_merged_commands_each_get_an_answer_even_when_the_merge_fails(
+        start_server: ServerFactory) -> None:
+    server = start_server("--size", "320x240")
+    client = RawClient(server.url)
+    client.send({"type": "command", "id": 1, "op": "dims.set", "args": {"current_step": [1, 2, 3]}})
+    client.send({"type": "command", "id": 2, "op": "dims.set", "args": {"current_step": [1, 2]}})
+    answers = {}
+    while len(answers) < 2:
+        msg = client.receive(10)
+        if msg.get("id") in (1, 2):
+            answers[msg["id"]] = msg["type"]
+    assert answers[2] == "error"
+    client.close()
+
+
+def test_a_clamped_value_does_not_stick_in_the_client(start_server: ServerFactory) -> None:
+    server = start_server("--size", "320x240")
+    viewer = napari_engine.connect(server.url, stream="none")
+    try:
+        last = viewer.dims.nsteps[0] - 1
+        viewer.dims.set_current_step(0, last + 1000)  # napari clamps: state may not change
+        viewer.sync()
+        assert viewer.dims.current_step[0] <= last
+        assert viewer.connection.mirror.pending() == 0
+    finally:
+        viewer.close()

@@ -11,6 +11,7 @@ posts to its own thread from there).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import threading
@@ -92,6 +93,7 @@ class Connection:
         self.traffic: dict[str, int] = {}
         self.errors: list[RemoteError] = []
         self._ids = itertools.count(1)
+        self._send_lock = threading.Lock()
         self._waiters: dict[int, asyncio.Future[Any]] = {}
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -120,8 +122,12 @@ class Connection:
         welcome: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[-1] = welcome
         self._reader = asyncio.create_task(self._read())
-        await self._ws.send(encode_text(self.hello))
-        self.welcome = await welcome
+        try:
+            await self._ws.send(encode_text(self.hello))
+            self.welcome = await welcome
+        except BaseException:
+            await self._ws.close()  # refused or cancelled: leave nothing open behind
+            raise
         self.connected.set()
 
     async def _reconnect(self) -> None:
@@ -138,8 +144,8 @@ class Connection:
                 delay = min(2.0, delay * 2)
                 continue
             self._notify_connection("connected")
-            for listener in self._state_listeners:
-                listener({"camera", "dims", "canvas", "layers", "selection"})
+            self._call_listeners(self._state_listeners,
+                                 {"camera", "dims", "canvas", "layers", "selection"})
             return
 
     def close(self) -> None:
@@ -170,38 +176,56 @@ class Connection:
         self._connection_listeners.append(listener)
 
     def _notify_connection(self, state: str) -> None:
-        for listener in self._connection_listeners:
+        self._call_listeners(self._connection_listeners, state)
+
+    @staticmethod
+    def _call_listeners(listeners: list[Callable[[Any], None]], value: Any) -> None:
+        # a listener's bug must not stop the reader (frames would go unacknowledged)
+        for listener in listeners:
             try:
-                listener(state)
+                listener(value)
             except Exception:
-                log.exception("connection listener failed")
+                log.exception("a connection listener failed")
 
     # -- sending ---------------------------------------------------------------------
-    def next_id(self) -> int:
-        return next(self._ids)
-
     def send_command(self, op: str, args: dict[str, Any] | None = None, *,
-                     command_id: int | None = None, payload: bytes | None = None,
-                     t: float | None = None,
-                     on_reply: Callable[[Any], None] | None = None) -> int:
-        """Queue a command without waiting; returns its id. Arguments are validated here
-        first, so a bad value raises in the caller instead of travelling. ``on_reply`` is
-        called on the network thread with the reply's result (or the RemoteError)."""
+                     payload: bytes | None = None, t: float | None = None,
+                     on_reply: Callable[[Any], None] | None = None,
+                     local: Callable[[StateMirror, int], None] | None = None) -> int:
+        """Queue a command without waiting; returns its id.
+
+        Arguments are validated here first, so a bad value raises in the caller instead
+        of travelling. ``local(mirror, id)`` records an optimistic change in the mirror
+        before the command leaves (so no answer can overtake it). ``on_reply`` is called
+        on the network thread with the reply's result, or the RemoteError. Ids are taken
+        and messages queued under one lock, so they reach the server in id order.
+        """
         args = args or {}
         validate_command_args(op, args, has_payload=payload is not None)
-        if self.closed.is_set() or not self.connected.is_set():
-            raise ConnectionLost("not connected to the server")
-        cid = command_id if command_id is not None else self.next_id()
-        if on_reply is not None:
-            get_loop().call_soon_threadsafe(self._add_callback, cid, on_reply)
-        msg: dict[str, Any] = {"type": "command", "id": cid, "op": op, "args": args}
-        if t is not None:
-            msg["t"] = t
-        data: str | bytes = encode_binary(msg, payload) if payload is not None else encode_text(msg)
-        get_loop().call_soon_threadsafe(self._send_soon, data)
+        with self._send_lock:
+            if self.closed.is_set() or not self.connected.is_set():
+                raise ConnectionLost("not connected to the server")
+            cid = next(self._ids)
+            if local is not None:
+                with self.lock:
+                    local(self.mirror, cid)
+            msg: dict[str, Any] = {"type": "command", "id": cid, "op": op, "args": args}
+            if t is not None:
+                msg["t"] = t
+            data = encode_binary(msg, payload) if payload is not None else encode_text(msg)
+            get_loop().call_soon_threadsafe(self._send_soon, data, cid, on_reply)
         return cid
 
-    def _send_soon(self, data: str | bytes) -> None:
+    def _send_soon(self, data: str | bytes, cid: int,
+                   on_reply: Callable[[Any], None] | None) -> None:
+        if on_reply is not None:  # registered before the command can be answered
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._waiters[cid] = future
+            future.add_done_callback(
+                lambda f: None if f.cancelled() else on_reply(f.exception() or f.result()))
+            if not self.connected.is_set():
+                future.set_exception(ConnectionLost("not connected to the server"))
+                return
         if self._ws is not None:
             task = asyncio.ensure_future(self._send(data))
             self._tasks.add(task)
@@ -218,32 +242,15 @@ class Connection:
                 payload: bytes | None = None, timeout: float = 60.0) -> Any:
         """Send a command and wait for its reply (a result dict, or a Frame for
         ``screenshot``); raises RemoteError if the server refuses it."""
-        cid = self.next_id()
-        future = run_sync(self._register(cid), 10)
-        self.send_command(op, args, command_id=cid, payload=payload)
+        answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.send_command(op, args, payload=payload, on_reply=answer.set_result)
         try:
-            return run_sync(self._wait(future), timeout)
+            result = answer.result(timeout)
         except TimeoutError:
             raise TimeoutError(f"no reply to {op} within {timeout} s") from None
-
-    def _add_callback(self, cid: int, callback: Callable[[Any], None]) -> None:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiters[cid] = future
-
-        def done(f: asyncio.Future[Any]) -> None:
-            if not f.cancelled():
-                callback(f.exception() or f.result())
-
-        future.add_done_callback(done)
-
-    async def _register(self, cid: int) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiters[cid] = future
-        return future
-
-    @staticmethod
-    async def _wait(future: asyncio.Future[Any]) -> Any:
-        return await future
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     # -- receiving -------------------------------------------------------------------
     async def _read(self) -> None:
@@ -290,16 +297,17 @@ class Connection:
             with self.lock:
                 changed = self.mirror.apply_server(msg["patch"], msg["version"],
                                                    msg.get("applied", -1))
-            for listener in self._state_listeners:
-                listener(changed)
+            self._call_listeners(self._state_listeners, changed)
         elif kind == "reply":
+            with self.lock:  # the batch's state patch came first: local values are in it
+                self.mirror.confirm(msg["id"])
             self._resolve(msg["id"], msg.get("result", {}))
         elif kind == "error":
             err = RemoteError(msg.get("code", "error"), msg.get("message", ""))
             cid = msg.get("id")
             if cid is not None:
                 with self.lock:
-                    self.mirror.reject(cid)
+                    self.mirror.confirm(cid)  # drops the refused value too
                 future = self._waiters.pop(cid, None)
                 if future is not None and not future.done():
                     future.set_exception(err)
@@ -324,8 +332,7 @@ class Connection:
             self._resolve(reply_to, frame)
             return
         self.latest_frame = frame
-        for listener in self._frame_listeners:
-            listener(frame)
+        self._call_listeners(self._frame_listeners, frame)
         if self.auto_ack:
             await self.ack(frame.header["seq"])
 

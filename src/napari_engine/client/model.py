@@ -26,6 +26,7 @@ from napari.components import ViewerModel
 from napari.layers import Image, Layer
 
 from napari_engine.client.connection import Connection
+from napari_engine.protocol import StateMirror
 
 log = logging.getLogger(__name__)
 
@@ -196,16 +197,17 @@ class ViewerBridge:
 
     def _send(self, op: str, args: dict[str, Any], local: tuple[str, str, Any] | None = None
               ) -> None:
-        conn = self.connection
-        cid = conn.next_id()
-        try:
-            conn.send_command(op, args, command_id=cid)
-        except Exception as exc:  # a closed connection or a value the protocol refuses
-            log.warning("%s not sent: %s", op, exc)
-            return
+        record = None
         if local is not None:
-            with conn.lock:
-                conn.mirror.set_local(local[0], local[1], local[2], cid)
+            section, key, value = local
+
+            def record(mirror: StateMirror, cid: int) -> None:
+                mirror.set_local(section, key, value, cid)
+
+        try:
+            self.connection.send_command(op, args, local=record)
+        except Exception as exc:  # not connected, or a value the protocol refuses
+            log.warning("%s not sent: %s", op, exc)
 
     def _mirrored(self, section: str, key: str) -> Any:
         with self.connection.lock:
@@ -244,16 +246,12 @@ class ViewerBridge:
             mirrored = self.connection.mirror.layer(layer_id)
         if mirrored is not None and _same(mirrored.get(prop), value):
             return
-        conn = self.connection
-        cid = conn.next_id()
         try:
-            conn.send_command("layer.set", {"layer": layer_id, "props": {prop: value}},
-                              command_id=cid)
+            self.connection.send_command(
+                "layer.set", {"layer": layer_id, "props": {prop: value}},
+                local=lambda mirror, cid: mirror.set_local_layer(layer_id, prop, value, cid))
         except Exception as exc:
             log.warning("%s not sent: %s", prop, exc)
-            return
-        with conn.lock:
-            conn.mirror.set_local_layer(layer_id, prop, value, cid)
 
     def _on_inserted(self, event: Any) -> None:
         layer = event.value

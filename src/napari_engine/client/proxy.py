@@ -34,11 +34,10 @@ class _Section:
             return self._conn.mirror.state[self._section].get(key)
 
     def _set(self, op: str, key: str, value: Any, local: Any = None) -> None:
-        conn = self._conn
-        cid = conn.next_id()
-        conn.send_command(op, {key: value}, command_id=cid, t=time.perf_counter())
-        with conn.lock:
-            conn.mirror.set_local(self._section, key, value if local is None else local, cid)
+        shown = value if local is None else local
+        self._conn.send_command(
+            op, {key: value}, t=time.perf_counter(),
+            local=lambda mirror, cid: mirror.set_local(self._section, key, shown, cid))
 
     def __repr__(self) -> str:
         with self._conn.lock:
@@ -126,12 +125,9 @@ class ProxyDims(_Section):
         if axis < 0:
             axis += len(step)
         step[axis] = int(value)
-        conn = self._conn
-        cid = conn.next_id()
-        conn.send_command("dims.set", {"step": [axis, int(value)]}, command_id=cid,
-                          t=time.perf_counter())
-        with conn.lock:
-            conn.mirror.set_local("dims", "current_step", step, cid)
+        self._conn.send_command(
+            "dims.set", {"step": [axis, int(value)]}, t=time.perf_counter(),
+            local=lambda mirror, cid: mirror.set_local("dims", "current_step", step, cid))
 
     @property
     def nsteps(self) -> tuple[int, ...]:
@@ -212,12 +208,9 @@ class ProxyLayer:
             value = [float(v) for v in value]
         elif isinstance(value, np.generic):
             value = value.item()
-        conn = self._conn
-        cid = conn.next_id()
-        conn.send_command("layer.set", {"layer": self.id, "props": {prop: value}},
-                          command_id=cid, t=time.perf_counter())
-        with conn.lock:
-            conn.mirror.set_local_layer(self.id, prop, value, cid)
+        self._conn.send_command(
+            "layer.set", {"layer": self.id, "props": {prop: value}}, t=time.perf_counter(),
+            local=lambda mirror, cid: mirror.set_local_layer(self.id, prop, value, cid))
 
     @property
     def dtype(self) -> np.dtype[Any]:

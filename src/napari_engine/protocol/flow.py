@@ -35,6 +35,11 @@ class FrameCredits:
                              f"{self._in_flight[-1]})")
         self._in_flight.append(seq)
 
+    def cancel(self, seq: int) -> None:
+        """Frame ``seq`` was reserved but never sent: give its credit back."""
+        if seq in self._in_flight:
+            self._in_flight.remove(seq)
+
     def acked(self, seq: int) -> bool:
         """Release every frame up to ``seq``; False if ``seq`` was never in flight."""
         known = seq in self._in_flight

@@ -137,6 +137,8 @@ def parse_command(msg: dict[str, Any], payload: bytes | memoryview | None = None
         if not isinstance(args, dict):
             raise ProtocolError(ErrorCode.MALFORMED, "command 'args' must be an object")
         t = _finite(msg, "t") if msg.get("t") is not None else None
+        if op in ("screenshot", "sync") and request_id is None:
+            raise ProtocolError(ErrorCode.INVALID, f"'{op}' needs an 'id' to answer to")
         clean = validate_command_args(op, args, has_payload=payload is not None)
     except ProtocolError as exc:
         exc.request_id = request_id

@@ -55,6 +55,12 @@ class StateMirror:
                         **copy.deepcopy(state)}
         self._rebuild()
 
+    def confirm(self, command_id: int) -> None:
+        """The server answered command ``command_id``: it applied (or refused) every
+        command of ours up to it, and its state already shows the outcome."""
+        self._local = {k: v for k, v in self._local.items() if v[0] > command_id}
+        self._rebuild()
+
     def reject(self, command_id: int) -> None:
         """The server refused command ``command_id``: forget what it set locally."""
         self._local = {k: v for k, v in self._local.items() if v[0] != command_id}

@@ -65,6 +65,16 @@ MAX_ENCODES = 2
 EncodingKey = tuple[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One frame reserved for one client (its credit taken), waiting to be encoded."""
+
+    client_id: int
+    sink: ClientSink
+    header: dict[str, Any]
+    key: EncodingKey
+
+
 @dataclass
 class EngineConfig:
     size: tuple[int, int] = (1920, 1080)
@@ -206,8 +216,9 @@ class Engine:
             session = self._session(job.session)
         except Exception as exc:
             log.exception("could not open session %r", job.session)
-            job.sink.send_control(ProtocolError(ErrorCode.FAILED,
-                                                f"could not open session: {exc}").to_message())
+            message = f"could not open session: {exc}".splitlines()[0][:500]
+            job.sink.send_control(ProtocolError(ErrorCode.FAILED, message).to_message())
+            job.sink.close("could not open session")
             return
         hello = job.hello
         client = ClientRecord(id=job.client_id, sink=job.sink, hello=hello,
@@ -255,14 +266,11 @@ class Engine:
                 replies.append({"type": "reply", "id": cmd.id, "result": result})
             client.pending_replies.extend(replies)
         except ProtocolError as exc:
-            exc.request_id = cmd.id
             log.info("client %d: %s refused: %s", client.id, cmd.op, exc.message)
-            client.pending_replies.append(exc.to_message())
+            self._refuse(client, job, exc.code, exc.message)
         except Exception as exc:
             log.exception("client %d: %s failed", client.id, cmd.op)
-            err = ProtocolError(ErrorCode.FAILED, f"{cmd.op} failed: {exc}".splitlines()[0],
-                                request_id=cmd.id)
-            client.pending_replies.append(err.to_message())
+            self._refuse(client, job, ErrorCode.FAILED, f"{cmd.op} failed: {exc}".splitlines()[0])
         finally:
             client.last_applied = max(client.last_applied, cmd.id if cmd.id is not None else -1,
                                       *job.merged_ids)
@@ -270,6 +278,17 @@ class Engine:
                 client.last_t = cmd.t
             for _ in range(job.count):
                 client.sink.command_done()
+
+    @staticmethod
+    def _refuse(client: ClientRecord, job: RunCommand, code: ErrorCode, message: str) -> None:
+        """Answer a failed command, and every command merged into it, with the error:
+        each caller may be waiting for its own answer."""
+        for request_id in (*job.merged_ids, job.command.id):
+            if request_id is not None:
+                client.pending_replies.append(
+                    ProtocolError(code, message, request_id=request_id).to_message())
+        if job.command.id is None and not job.merged_ids:
+            client.pending_replies.append(ProtocolError(code, message).to_message())
 
     def _apply(self, session: Session, client: ClientRecord,
                cmd: Command) -> dict[str, Any] | None:
@@ -288,7 +307,8 @@ class Engine:
         """Reply with a lossless frame that reflects every command applied so far."""
         self._sync_state(session)
         if session.render_dirty or session.latest is None or session.latest.scale != 1.0:
-            self._render(session, encode=False)
+            # streaming clients get this render too, or they would be left on an older one
+            self._render(session, encode=True)
             self._sync_state(session)
         key = (self.config.lossless.value, 0)
         payload = self._encoding_for(session, key)
@@ -352,42 +372,66 @@ class Engine:
 
     def _render(self, session: Session, *, encode: bool, scale: float = 1.0,
                 still: bool = False) -> None:
-        frame = session.render(scale)
+        session.render(scale)
         if not encode:
             return
         # Reserve a credit now for every client that will get this frame, and let the
         # encoder thread send it: the frame never waits for the engine thread again.
-        outgoing: list[tuple[ClientSink, dict[str, Any], EncodingKey]] = []
-        for client in session.clients.values():
-            if client.streams and client.credits.can_send():
-                key = self._stream_key(client, still=still)
-                outgoing.append((client.sink, self._frame_header(session, client, key), key))
-        if not outgoing:
+        outgoing = [self._reserve(session, client, self._stream_key(client, still=still))
+                    for client in session.clients.values()
+                    if client.streams and client.credits.can_send()]
+        self._submit_frames(session, outgoing)
+
+    def _reserve(self, session: Session, client: ClientRecord,
+                 key: EncodingKey) -> Outgoing:
+        return Outgoing(client.id, client.sink, self._frame_header(session, client, key), key)
+
+    def _submit_frames(self, session: Session, outgoing: list[Outgoing]) -> None:
+        """Hand frames of the latest render to the encoder thread. Every streamed frame
+        goes this way, so frames leave in the order they were reserved."""
+        if not outgoing or session.latest is None:
             return
         session.encoding_busy += 1
         self._pool.submit(self._encode_and_send, session.name, session.render_count,
-                          frame.pixels, outgoing, session.latest_render_started)
+                          session.latest.pixels, outgoing, session.latest_render_started,
+                          dict(session.latest_encoded))
 
     def _encode_and_send(self, name: str, render_no: int, pixels: np.ndarray,
-                         outgoing: list[tuple[ClientSink, dict[str, Any], EncodingKey]],
-                         started: float) -> None:
+                         outgoing: list[Outgoing], started: float,
+                         cached: dict[EncodingKey, bytes]) -> None:
         """Encoder thread: encode once per encoding, send to each reserved client."""
         results: dict[EncodingKey, bytes] = {}
         seconds: dict[EncodingKey, float] = {}
+        unsent = list(outgoing)
         try:
-            for sink, header, key in outgoing:
+            for item in outgoing:
+                key = item.key
                 if key not in results:
                     t0 = time.perf_counter()
-                    results[key] = encode_frame(pixels, Encoding(key[0]), quality=key[1] or 80)
+                    results[key] = cached.get(key) or encode_frame(
+                        pixels, Encoding(key[0]), quality=key[1] or 80)
                     seconds[key] = time.perf_counter() - t0
-                timings = header["timings"]
+                timings = item.header["timings"]
                 timings["encode_ms"] = round(seconds[key] * 1e3, 3)
                 timings["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
-                sink.send_frame(header, results[key])
+                item.sink.send_frame(item.header, results[key])
+                unsent.remove(item)
         except Exception:
             log.exception("encoding frame %d of session %r failed", render_no, name)
         finally:
-            self.submit(Encoded(name, render_no, results, seconds))
+            fresh = {k: v for k, v in results.items() if k not in cached}
+            self.submit(Encoded(name, render_no, fresh, {k: seconds[k] for k in fresh}))
+            if unsent:
+                self.submit(Call(lambda: self._return_credits(name, unsent)))
+
+    def _return_credits(self, name: str, unsent: list[Outgoing]) -> None:
+        """Frames that were reserved but never sent give their credits back."""
+        session = self.sessions.get(name)
+        for item in unsent:
+            client = session.clients.get(item.client_id) if session else None
+            if client is not None:
+                client.credits.cancel(item.header["seq"])
+                client.last_sent_render = -1  # send it the newest frame when one exists
 
     def _encoded(self, job: Encoded) -> None:
         """Back on the engine thread: keep the encodings for late joiners and stills."""
@@ -420,14 +464,11 @@ class Engine:
             _now() - session.last_render_time >= self.config.still_delay)
 
     def _send_latest(self, session: Session, client: ClientRecord) -> None:
-        """Send the last rendered frame now (a late joiner, a caught-up client, a still)."""
+        """Send the last rendered frame (a late joiner, a caught-up client, a still)."""
         if session.latest is None:
             return
         key = self._stream_key(client, still=self._is_still(session))
-        payload = self._encoding_for(session, key)
-        header = self._frame_header(session, client, key)
-        header["timings"]["encode_ms"] = round(session.latest_encode_s.get(key, 0.0) * 1e3, 3)
-        client.sink.send_frame(header, payload)
+        self._submit_frames(session, [self._reserve(session, client, key)])
 
     def _frame_header(self, session: Session, client: ClientRecord, key: EncodingKey, *,
                       reply_to: int | None = None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import itertools
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,6 +47,7 @@ DEFAULT_SESSION = "default"
 _SESSION_PATH = re.compile(r"^/session/([A-Za-z0-9_.\-]{1,64})/?$")
 MAX_OUTSTANDING_COMMANDS = 64
 MAX_OUTGOING = 512  # control messages + frames queued for one client before we give up
+MAX_OUTGOING_BYTES = 256 << 20
 
 
 def session_from_path(path: str) -> str | None:
@@ -56,16 +58,23 @@ def session_from_path(path: str) -> str | None:
     return match.group(1) if match else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Close:
+    code: int
+    reason: str
+
+
 class Connection:
     """One client's websocket, as the engine sees it (a ``ClientSink``)."""
 
     def __init__(self, ws: ServerConnection, loop: asyncio.AbstractEventLoop) -> None:
         self.ws = ws
         self.loop = loop
-        self.outgoing: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self.outgoing: asyncio.Queue[str | bytes | _Close] = asyncio.Queue()
+        self.queued_bytes = 0
         self.slots = asyncio.Semaphore(MAX_OUTSTANDING_COMMANDS)
 
-    # ClientSink: called from the engine thread
+    # ClientSink: called from the engine and encoder threads
     def send_control(self, message: dict[str, Any]) -> None:
         self.loop.call_soon_threadsafe(self._put, encode_text(message))
 
@@ -75,19 +84,27 @@ class Connection:
     def command_done(self) -> None:
         self.loop.call_soon_threadsafe(self.slots.release)
 
+    def close(self, reason: str) -> None:
+        """Close after everything queued so far has been sent."""
+        self.loop.call_soon_threadsafe(self.outgoing.put_nowait, _Close(1011, reason))
+
     def _put(self, item: str | bytes) -> None:
-        if self.outgoing.qsize() >= MAX_OUTGOING:
+        # Frames only go out against credits, but screenshots and replies do not: a client
+        # that asks and never reads must not fill the server's memory.
+        if self.outgoing.qsize() >= MAX_OUTGOING or self.queued_bytes > MAX_OUTGOING_BYTES:
             log.warning("client is not reading; closing its connection")
-            self.outgoing.put_nowait(None)
+            self.outgoing.put_nowait(_Close(1008, "client too slow"))
             return
+        self.queued_bytes += len(item)
         self.outgoing.put_nowait(item)
 
     async def sender(self) -> None:
         while True:
             item = await self.outgoing.get()
-            if item is None:
-                await self.ws.close(1008, "client too slow")
+            if isinstance(item, _Close):
+                await self.ws.close(item.code, item.reason)
                 return
+            self.queued_bytes -= len(item)
             await self.ws.send(item)
 
 

@@ -43,6 +43,8 @@ class ClientSink(Protocol):
 
     def command_done(self) -> None: ...
 
+    def close(self, reason: str) -> None: ...
+
 
 @dataclass
 class ClientRecord:
@@ -94,8 +96,12 @@ class Session:
         self.encoding_busy = 0
         self.empty_since: float | None = time.monotonic()
         self._connect_events()
-        for spec in specs:
-            self.viewer.add_image(spec.data, **spec.kwargs)
+        try:
+            for spec in specs:
+                self.viewer.add_image(spec.data, **spec.kwargs)
+        except BaseException:
+            self.close()  # free the GL context of a session that never opened
+            raise
 
     # -- napari events -> flags ----------------------------------------------------
     def _connect_events(self) -> None:
