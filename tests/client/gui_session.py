@@ -101,6 +101,20 @@ def main() -> None:
          timeout=5)
     grab("edited")
     checker.close()
+
+    # 3D: the 2D/3D switch and a rotation reach the server; its frame fills the canvas
+    window.viewer.dims.ndisplay = 3
+    window.viewer.camera.angles = (0.0, 30.0, 60.0)
+
+    def rotated() -> bool:
+        view = (window.canvas.frame_header or {}).get("view", {})
+        return view.get("ndisplay") == 3 and np.allclose(view.get("angles", [0] * 3),
+                                                         window.viewer.camera.angles, atol=0.5)
+
+    result["rotated_frame"] = pump(rotated, timeout=30)
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]),
+         timeout=5)
+    result["canvas_3d_std"] = float(grab("3d").std())
     print(json.dumps(result))
     window.close()
 

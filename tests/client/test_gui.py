@@ -31,3 +31,4 @@ def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
     assert result["server_followed"]
     assert result["server_layer"] == {"opacity": 0.5, "colormap": "cyan"}
     assert result["remote_change_seen"]
+    assert result["rotated_frame"] and result["canvas_3d_std"] > 5
