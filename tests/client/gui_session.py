@@ -102,6 +102,41 @@ def main() -> None:
     grab("edited")
     checker.close()
 
+    # painting: a labels layer, paint mode and a drag on the canvas paint on the server
+    checker = napari_engine.connect(url, stream="none")
+    checker.add_labels(np.zeros((1024, 1024), np.uint8), name="mask",
+                       scale=[32.0, 32.0])
+    pump(lambda: "mask" in window.viewer.layers)
+    local_labels = window.viewer.layers["mask"]
+    window.viewer.layers.selection.active = local_labels
+    local_labels.mode = "paint"
+    local_labels.selected_label = 5
+    local_labels.brush_size = 40
+    pump(lambda: checker.layers["mask"].mode == "paint" and checker.layers["mask"].selected_label
+         == 5, timeout=10)
+    window.viewer.reset_view()
+    pump(lambda: False, timeout=1.0)
+    left = QPoint(native.width() // 3, native.height() // 2)
+    QTest.mousePress(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, left)
+    for step in range(1, 21):
+        QTest.mouseMove(native, left + QPoint(10 * step, 0))
+        pump(lambda: False, timeout=0.01)
+    QTest.mouseRelease(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       left + QPoint(200, 0))
+    middle = window.canvas._map_canvas2world(
+        (native.width() // 3 + 100, native.height() // 2), window.canvas.view)
+    checker.sync()
+    status = checker.connection.request("cursor.set",
+                                        {"position": [float(v) for v in middle]})
+    result["painted_status"] = str(status["status"])
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]),
+         timeout=5)
+    grab("painted")
+    local_labels.mode = "pan_zoom"
+    window.viewer.layers.remove(local_labels)
+    pump(lambda: "mask" not in [x.name for x in checker.layers], timeout=10)
+    checker.close()
+
     # 3D: the 2D/3D switch and a rotation reach the server; its frame fills the canvas
     window.viewer.dims.ndisplay = 3
     window.viewer.camera.angles = (0.0, 30.0, 60.0)

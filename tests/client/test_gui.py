@@ -32,3 +32,4 @@ def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
     assert result["server_layer"] == {"opacity": 0.5, "colormap": "cyan"}
     assert result["remote_change_seen"]
     assert result["rotated_frame"] and result["canvas_3d_std"] > 5
+    assert ": 5" in result["painted_status"], result["painted_status"]

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from napari_engine.client.connection import Connection, Frame
 from napari_engine.client.proxy import ProxyViewer
+from napari_engine.protocol.ops import MODIFIERS
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,18 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True) -> RemoteWindow:
                 log.warning("resize not sent: %s", exc)
 
     viewer.canvas.events.size.connect(on_resize)
+
+    def forward_mouse(kind: str, event: Any) -> None:
+        # canvas pixels: the server's canvas has this window's size (see on_resize)
+        modifiers = [k.name for k in event.modifiers if k.name in MODIFIERS]
+        try:
+            connection.send_command("input.mouse", {
+                "event": kind, "pos": [float(event.pos[0]), float(event.pos[1])],
+                "button": int(event.button or 1), "modifiers": modifiers})
+        except Exception as exc:
+            log.warning("mouse event not sent: %s", exc)
+
+    canvas.mouse_forward = forward_mouse
     title = viewer.title
 
     def show_connection(state: str) -> None:

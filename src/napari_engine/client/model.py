@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Layer
+from napari.layers import Image, Labels, Layer
 
 from napari_engine.client.connection import Connection
 from napari_engine.protocol import StateMirror
@@ -34,10 +34,14 @@ Post = Callable[[Callable[[], None]], None]
 
 CAMERA_FIELDS = ("center", "zoom", "angles", "perspective")
 DIMS_FIELDS = ("ndisplay", "order", "current_step")
-#: Image properties mirrored both ways, in the order they must be applied.
+#: Layer properties mirrored both ways, per layer type, in the order they are applied.
 IMAGE_PROPERTIES = ("name", "visible", "opacity", "blending", "contrast_limits", "colormap",
                     "gamma", "interpolation2d", "interpolation3d", "rendering", "depiction",
-                    "iso_threshold", "attenuation")
+                    "iso_threshold", "attenuation", "mode")
+LABELS_PROPERTIES = ("name", "visible", "opacity", "blending", "rendering", "mode",
+                     "selected_label", "brush_size", "contour")
+PROPERTIES = {"image": IMAGE_PROPERTIES, "labels": LABELS_PROPERTIES}
+ALL_PROPERTIES = frozenset(IMAGE_PROPERTIES + LABELS_PROPERTIES)
 
 
 def placeholder(shape: list[int], dtype: str) -> np.ndarray:
@@ -124,12 +128,17 @@ class ViewerBridge:
         self._apply_order(wanted)
 
     def _create_layer(self, state: dict[str, Any]) -> Layer | None:
-        if state.get("type") != "image":
-            log.warning("layer %r: %s layers are not mirrored yet", state.get("name"),
-                        state.get("type"))
+        kind = state.get("type")
+        if kind not in PROPERTIES:
+            log.warning("layer %r: %s layers are not mirrored yet", state.get("name"), kind)
             return None
         shapes = state.get("level_shapes") or [state["shape"]]
         data: Any = [placeholder(s, state["dtype"]) for s in shapes]
+        if kind == "labels":
+            return Labels(data if len(data) > 1 else data[0], multiscale=len(data) > 1,
+                          name=state["name"], scale=state.get("scale"),
+                          translate=state.get("translate"),
+                          axis_labels=state.get("axis_labels"))
         layer = Image(data if len(data) > 1 else data[0], multiscale=len(data) > 1,
                       name=state["name"], rgb=state.get("rgb", False),
                       scale=state.get("scale"), translate=state.get("translate"),
@@ -142,7 +151,7 @@ class ViewerBridge:
         if "contrast_limits_range" in state and not _same(layer.contrast_limits_range,
                                                           state["contrast_limits_range"]):
             layer.contrast_limits_range = state["contrast_limits_range"]
-        for prop in IMAGE_PROPERTIES:
+        for prop in PROPERTIES.get(state.get("type", ""), ()):
             if prop in state and hasattr(layer, prop) and not _same(_local_value(layer, prop),
                                                                     state[prop]):
                 try:
@@ -239,7 +248,7 @@ class ViewerBridge:
         layer = event.source
         layer_id = self._id_of(layer)
         prop = event.type
-        if layer_id is None or prop not in IMAGE_PROPERTIES:
+        if layer_id is None or prop not in ALL_PROPERTIES:
             return
         value = _local_value(layer, prop)
         with self.connection.lock:
@@ -255,7 +264,7 @@ class ViewerBridge:
 
     def _on_inserted(self, event: Any) -> None:
         layer = event.value
-        for prop in IMAGE_PROPERTIES:
+        for prop in ALL_PROPERTIES:
             emitter = getattr(layer.events, prop, None)
             if emitter is not None:
                 emitter.connect(self._on_layer_property)
@@ -265,7 +274,7 @@ class ViewerBridge:
 
     def _on_removed(self, event: Any) -> None:
         layer = event.value
-        for prop in IMAGE_PROPERTIES:
+        for prop in ALL_PROPERTIES:
             emitter = getattr(layer.events, prop, None)
             if emitter is not None:
                 emitter.disconnect(self._on_layer_property)

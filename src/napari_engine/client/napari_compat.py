@@ -5,6 +5,8 @@ napari's own window, so it needs two hooks napari does not offer publicly:
 
 * napari's ``Window`` always builds ``QtViewer`` with the default canvas class; while
   ``remote_canvas_windows()`` is active it builds it with ours instead.
+* ``VispyCanvas._on_mouse_press/_move/_release`` run the layers' mouse callbacks
+  locally; in interactive layer modes ``LayerlessCanvas`` forwards the events instead.
 * ``VispyCanvas`` parents every layer visual into its view (``_setup_single_view`` /
   ``_setup_layer_views_in_grid``) and each visual follows its layer's data; the client's
   layers hold no voxels, so ``LayerlessCanvas`` leaves the visuals out of the scene and
@@ -15,15 +17,53 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from napari._qt import qt_main_window
 from napari._vispy.canvas import VispyCanvas
 
+#: Layer modes the client handles itself (napari moves its own camera in these);
+#: in every other mode (paint, fill, pick, add, select, ...) the mouse goes to the server.
+LOCAL_MODES = frozenset({"pan_zoom", "transform"})
+
 
 class LayerlessCanvas(VispyCanvas):
-    """napari's canvas without the layers' own visuals (the server draws those)."""
+    """napari's canvas without the layers' own visuals (the server draws those).
+
+    In a layer's interactive modes, its mouse bindings must act on the server's layer
+    (which holds the data), not on the client's placeholder: the canvas hands press,
+    drag and release to ``mouse_forward`` instead of running napari's callbacks here.
+    """
+
+    mouse_forward: Callable[[str, Any], None] | None = None
+    _forwarding_drag = False
+
+    def _forwards(self) -> bool:
+        layer = self.viewer.layers.selection.active
+        return (self.mouse_forward is not None and layer is not None
+                and str(layer.mode) not in LOCAL_MODES)
+
+    def _on_mouse_press(self, event: Any) -> None:
+        if self._forwards():
+            assert self.mouse_forward is not None
+            self._forwarding_drag = True
+            self.mouse_forward("press", event)
+            return
+        super()._on_mouse_press(event)
+
+    def _on_mouse_move(self, event: Any) -> None:
+        if self._forwarding_drag and self.mouse_forward is not None:
+            self.mouse_forward("move", event)
+            return
+        super()._on_mouse_move(event)
+
+    def _on_mouse_release(self, event: Any) -> None:
+        if self._forwarding_drag and self.mouse_forward is not None:
+            self._forwarding_drag = False
+            self.mouse_forward("release", event)
+            return
+        super()._on_mouse_release(event)
 
     def add_layer_visual_mapping(self, napari_layer: Any, vispy_layer: Any) -> None:
         super().add_layer_visual_mapping(napari_layer, vispy_layer)

@@ -186,6 +186,10 @@ class ProxyLayer:
     attenuation = _LayerProperty()
     scale = _LayerProperty()
     translate = _LayerProperty()
+    mode = _LayerProperty()
+    selected_label = _LayerProperty()
+    brush_size = _LayerProperty()
+    contour = _LayerProperty()
     contrast_limits_range = _LayerProperty(read_only=True)
     shape = _LayerProperty(read_only=True)
     ndim = _LayerProperty(read_only=True)
@@ -333,6 +337,17 @@ class ProxyViewer:
         return layers[0] if len(layers) == 1 else layers
 
     add_image.__doc__ = (add_image.__doc__ or "").format(", ".join(sorted(ADD_IMAGE_PROPERTIES)))
+
+    def add_labels(self, data: Any, **kwargs: Any) -> ProxyLayer:
+        """Add a labels layer from an integer array (sent to the server once)."""
+        array = np.ascontiguousarray(np.asarray(data))
+        if array.dtype.name not in ARRAY_DTYPES or array.dtype.kind not in "iu":
+            raise TypeError(f"labels must be an integer array, not {array.dtype}")
+        args: dict[str, Any] = {"shape": list(array.shape), "dtype": array.dtype.name}
+        if kwargs:
+            args["props"] = dict(kwargs)
+        result = self.connection.request("layer.add_labels", args, payload=array.tobytes())
+        return ProxyLayer(self.connection, result["layers"][0])
 
     def reset_view(self) -> None:
         self.connection.request("view.reset")

@@ -120,6 +120,10 @@ LAYER_PROPERTIES: dict[str, Callable[[Any, str], Any]] = {
     "attenuation": lambda v, k: number(v, k, lo=0.0),
     "scale": lambda v, k: numbers(v, k),
     "translate": lambda v, k: numbers(v, k),
+    "mode": lambda v, k: text(v, k, max_len=MAX_ENUM),
+    "selected_label": lambda v, k: integer(v, k, hi=2**31),
+    "brush_size": lambda v, k: number(v, k, lo=0.0, hi=10_000.0, lo_open=True),
+    "contour": lambda v, k: integer(v, k, hi=1000),
 }
 
 #: Properties that ``layer.add_image`` accepts besides where the data comes from.
@@ -253,6 +257,38 @@ def _canvas_resize(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
             "height": integer(_require(args, "height", op), "height", lo=16, hi=8192)}
 
 
+MOUSE_EVENTS = ("press", "move", "release")
+MODIFIERS = ("Shift", "Control", "Alt", "Meta")
+
+
+def _input_mouse(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
+    """A mouse event on the canvas, in canvas pixels, for napari's layer and viewer
+    mouse bindings on the server (painting, picking, ...)."""
+    op = "input.mouse"
+    _no_payload(op, has_payload)
+    _only(args, {"event", "pos", "button", "modifiers"}, op)
+    event = _require(args, "event", op)
+    if event not in MOUSE_EVENTS:
+        raise _fail(f"'event' must be one of {', '.join(MOUSE_EVENTS)}")
+    modifiers = args.get("modifiers", [])
+    if not isinstance(modifiers, list) or not all(m in MODIFIERS for m in modifiers):
+        raise _fail(f"'modifiers' must be a list of {', '.join(MODIFIERS)}")
+    return {"event": event, "pos": numbers(_require(args, "pos", op), "pos", min_len=2,
+                                          max_len=2),
+            "button": integer(args.get("button", 1), "button", hi=3),
+            "modifiers": list(modifiers)}
+
+
+def _layer_add_labels(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
+    op = "layer.add_labels"
+    if not has_payload:
+        raise _fail(f"{op} needs the label array as a binary payload")
+    out = _layer_add_image(args, has_payload)
+    if out["dtype"] not in ("uint8", "uint16", "uint32", "int8", "int16", "int32"):
+        raise _fail(f"{op}: labels must be integers")
+    return out
+
+
 def _cursor_set(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
     op = "cursor.set"
     _no_payload(op, has_payload)
@@ -279,6 +315,8 @@ OPERATIONS: dict[str, Validator] = {
     "layer.select": _layer_select,
     "canvas.resize": _canvas_resize,
     "cursor.set": _cursor_set,
+    "input.mouse": _input_mouse,
+    "layer.add_labels": _layer_add_labels,
     "view.reset": _no_args("view.reset"),
     "screenshot": _no_args("screenshot"),
     "sync": _no_args("sync"),

@@ -43,7 +43,7 @@ from napari_engine.protocol import (
     StreamMode,
 )
 from napari_engine.protocol.ops import OPERATIONS
-from napari_engine.server import operations
+from napari_engine.server import napari_compat, operations
 from napari_engine.server.jobs import (
     Call,
     Encoded,
@@ -301,7 +301,24 @@ class Engine:
         if cmd.op == "canvas.resize":
             session.resize(cmd.args["width"], cmd.args["height"])
             return {}
+        if cmd.op == "input.mouse":
+            return self._mouse(session, client, cmd.args)
         return operations.apply(session.viewer, session.ids, cmd)
+
+    def _mouse(self, session: Session, client: ClientRecord,
+               args: dict[str, Any]) -> dict[str, Any]:
+        """A client's mouse event goes to napari's bindings on the server's canvas."""
+        kind = args["event"]
+        if kind != "press" and client.press_event is None and kind == "release":
+            return {}  # a release without its press (e.g. pressed before joining)
+        event = napari_compat.dispatch_mouse(
+            session.canvas, kind, (args["pos"][0], args["pos"][1]), args["button"],
+            args["modifiers"], press_event=client.press_event)
+        if kind == "press":
+            client.press_event = event
+        elif kind == "release":
+            client.press_event = None
+        return {}
 
     def _screenshot(self, session: Session, client: ClientRecord, cmd: Command) -> None:
         """Reply with a lossless frame that reflects every command applied so far."""

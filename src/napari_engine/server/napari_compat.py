@@ -138,6 +138,29 @@ def run_draw_hooks(canvas: HeadlessVispyCanvas) -> None:
     canvas.on_draw(None)
 
 
+def dispatch_mouse(canvas: HeadlessVispyCanvas, kind: str, pos: tuple[float, float],
+                   button: int, modifiers: list[str], press_event: Any = None) -> Any:
+    """Feed one mouse event (canvas pixels) to napari's own mouse handling, as a Qt
+    canvas would: napari maps it to world coordinates with the server's camera and runs
+    the viewer's and the active layer's mouse callbacks (drag generators included).
+
+    Calls the handlers directly: napari connects ``mouse_move`` through a Qt throttle,
+    which could deliver a move after the release that ends the stroke.
+    """
+    from vispy.app.canvas import MouseEvent
+    from vispy.util import keys
+
+    names = {"Shift": keys.SHIFT, "Control": keys.CONTROL, "Alt": keys.ALT, "Meta": keys.META}
+    event = MouseEvent(type=f"mouse_{kind}", pos=pos, button=button,
+                       buttons=[] if kind == "release" else [button],
+                       modifiers=tuple(names[m] for m in modifiers),
+                       press_event=press_event)
+    handler = {"press": canvas._on_mouse_press, "move": canvas._on_mouse_move,
+               "release": canvas._on_mouse_release}[kind]
+    handler(event)
+    return event
+
+
 def destroy_canvas(canvas: HeadlessVispyCanvas) -> None:
     """Disconnect napari's model events and free the EGL surface and context."""
     scene_canvas = canvas.scene_canvas

@@ -116,6 +116,20 @@ def layer_add_image(viewer: ViewerModel, args: dict[str, Any],
     return layers
 
 
+def layer_add_labels(viewer: ViewerModel, args: dict[str, Any],
+                     payload: bytes | memoryview) -> Layer:
+    if len(payload) != args["nbytes"]:
+        raise ProtocolError(ErrorCode.INVALID,
+                            f"array payload has {len(payload)} bytes; shape and dtype "
+                            f"need {args['nbytes']}")
+    # a writable copy: painting changes it
+    data = np.frombuffer(payload, dtype=args["dtype"]).reshape(args["shape"]).copy()
+    try:
+        return viewer.add_labels(data, **args.get("props", {}))
+    except _NAPARI_REFUSALS as exc:
+        raise _refusal("add_labels", exc) from None
+
+
 def layer_remove(viewer: ViewerModel, ids: LayerIds, args: dict[str, Any]) -> None:
     viewer.layers.remove(_layer(viewer, ids, args["layer"]))
 
@@ -160,6 +174,9 @@ def apply(viewer: ViewerModel, ids: LayerIds, command: Command) -> dict[str, Any
     elif op == "layer.add_image":
         layers = layer_add_image(viewer, args, command.payload)
         return {"layers": [ids.id_of(layer) for layer in layers]}
+    elif op == "layer.add_labels":
+        assert command.payload is not None
+        return {"layers": [ids.id_of(layer_add_labels(viewer, args, command.payload))]}
     elif op == "layer.remove":
         layer_remove(viewer, ids, args)
     elif op == "layer.move":

@@ -60,6 +60,7 @@ class ClientRecord:
     last_sent_render: int = -1
     last_sent_lossless: bool = False
     pending_replies: list[dict[str, Any]] = field(default_factory=list)
+    press_event: Any = None  # the mouse press of a drag this client is making
 
     @property
     def streams(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Layer
+from napari.layers import Image, Labels, Layer
 
 
 class LayerIds:
@@ -85,6 +85,7 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
         "translate": _plain(layer.translate),
         "axis_labels": _plain(layer.axis_labels),
         "units": [str(u) for u in layer.units],
+        "mode": str(layer.mode),
     }
     if isinstance(layer, Image):
         shape, dtype = _data_shape(layer)
@@ -106,6 +107,16 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
             "depiction": str(layer.depiction),
             "iso_threshold": float(layer.iso_threshold),
             "attenuation": float(layer.attenuation),
+        })
+    if isinstance(layer, Labels):
+        shape, dtype = _data_shape(layer)
+        state.update({
+            "shape": shape, "dtype": dtype, "multiscale": bool(layer.multiscale),
+            "levels": len(layer.data) if layer.multiscale else 1,
+            "level_shapes": [[int(s) for s in level.shape] for level in
+                             (layer.data if layer.multiscale else [layer.data])],
+            "selected_label": int(layer.selected_label), "brush_size": float(layer.brush_size),
+            "contour": int(layer.contour), "rendering": str(layer.rendering),
         })
     return state
 

@@ -1,0 +1,45 @@
+"""Mouse events reach napari's own layer bindings on the server: painting a label."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import napari_engine
+from tests.conftest import ServerFactory
+
+
+def test_painting_a_label_with_forwarded_mouse_events(start_server: ServerFactory) -> None:
+    server = start_server("--size", "400x300")
+    viewer = napari_engine.connect(server.url, stream="none")
+    try:
+        for layer in list(viewer.layers):
+            viewer.layers.remove(layer)
+        labels = viewer.add_labels(np.zeros((100, 100), np.uint8), name="cells")
+        viewer.camera.center = (50.0, 50.0)
+        viewer.camera.zoom = 2.0
+        labels.mode = "paint"
+        labels.selected_label = 3
+        labels.brush_size = 6
+        viewer.sync()
+        assert labels.mode == "paint"
+
+        def canvas_pos(y: float, x: float) -> list[float]:
+            width, height = viewer.canvas_size
+            return [(x - 50.0) * 2.0 + width / 2, (y - 50.0) * 2.0 + height / 2]
+
+        send = viewer.connection.send_command
+        send("input.mouse", {"event": "press", "pos": canvas_pos(20, 20)})
+        for x in range(21, 60, 3):
+            send("input.mouse", {"event": "move", "pos": canvas_pos(20, x)})
+        send("input.mouse", {"event": "release", "pos": canvas_pos(20, 60)})
+        viewer.sync()
+        painted = viewer.connection.request("cursor.set", {"position": [20.0, 40.0]})
+        assert ": 3" in str(painted["status"])
+        untouched = viewer.connection.request("cursor.set", {"position": [80.0, 80.0]})
+        assert ": 3" not in str(untouched["status"])
+        shot = viewer.screenshot()
+        on_stroke = shot[int(canvas_pos(20, 40)[1]), int(canvas_pos(20, 40)[0]), :3]
+        off_stroke = shot[int(canvas_pos(80, 80)[1]), int(canvas_pos(80, 80)[0]), :3]
+        assert on_stroke.sum() > off_stroke.sum()  # the label's colour is drawn
+    finally:
+        viewer.close()
