@@ -132,6 +132,9 @@ def main() -> None:
     pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]),
          timeout=5)
     grab("painted")
+    # a labels key binding, typed in the window, acts on the server's data
+    QTest.keyClick(native, Qt.Key.Key_M)
+    result["new_label_after_m"] = pump(lambda: local_labels.selected_label == 6, timeout=10)
     local_labels.mode = "pan_zoom"
     window.viewer.layers.remove(local_labels)
     pump(lambda: "mask" not in [x.name for x in checker.layers], timeout=10)

@@ -24,7 +24,8 @@ def _bad(op: str, args: dict[str, Any], payload: bool = False,
 def test_operation_table_is_closed() -> None:
     assert set(OPERATIONS) == {"camera.set", "dims.set", "layer.set", "layer.add_image",
                                "layer.remove", "layer.move", "layer.select", "canvas.resize",
-                               "cursor.set", "input.mouse", "layer.add_labels",
+                               "cursor.set", "input.mouse", "input.key",
+                               "layer.add_labels",
                                "view.reset", "screenshot", "sync"}
 
 

@@ -41,5 +41,20 @@ def test_painting_a_label_with_forwarded_mouse_events(start_server: ServerFactor
         on_stroke = shot[int(canvas_pos(20, 40)[1]), int(canvas_pos(20, 40)[0]), :3]
         off_stroke = shot[int(canvas_pos(80, 80)[1]), int(canvas_pos(80, 80)[0]), :3]
         assert on_stroke.sum() > off_stroke.sum()  # the label's colour is drawn
+
+        # napari's labels key bindings, on the server: a new label from the data's
+        # maximum, then undo of the stroke
+        def key(name: str, modifiers: list[str] | None = None) -> None:
+            for event in ("press", "release"):
+                send("input.key", {"event": event, "key": name, "modifiers": modifiers or []})
+
+        labels.selected_label = 1
+        key("M")
+        viewer.sync()
+        assert labels.selected_label == 4  # max(data) + 1: only the server has the data
+        key("Z", ["Control"])
+        viewer.sync()
+        undone = viewer.connection.request("cursor.set", {"position": [20.0, 40.0]})
+        assert ": 3" not in str(undone["status"])
     finally:
         viewer.close()

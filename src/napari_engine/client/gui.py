@@ -101,6 +101,19 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True) -> RemoteWindow:
             log.warning("mouse event not sent: %s", exc)
 
     canvas.mouse_forward = forward_mouse
+
+    def forward_key(kind: str, event: Any) -> None:
+        if event.key is None or (event.native is not None and event.native.isAutoRepeat()):
+            return
+        modifiers = [k.name for k in event.modifiers if k.name in MODIFIERS]
+        try:
+            connection.send_command("input.key", {
+                "event": kind, "key": str(event.key.name), "modifiers": modifiers,
+                "text": (event.text or "")[:8]})
+        except Exception as exc:
+            log.warning("key event not sent: %s", exc)
+
+    canvas.key_forward = forward_key
     title = viewer.title
 
     def show_connection(state: str) -> None:

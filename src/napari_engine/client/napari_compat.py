@@ -37,7 +37,39 @@ class LayerlessCanvas(VispyCanvas):
     """
 
     mouse_forward: Callable[[str, Any], None] | None = None
+    key_forward: Callable[[str, Any], None] | None = None
     _forwarding_drag = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # napari's key bindings run through the canvas's KeymapHandler; route them
+        events = self._scene_canvas.events
+        events.key_press.disconnect(self._key_map_handler.on_key_press)
+        events.key_release.disconnect(self._key_map_handler.on_key_release)
+        events.key_press.connect(self._on_key_press)
+        events.key_release.connect(self._on_key_release)
+
+    def _keys_go_to_server(self) -> bool:
+        """Layers whose key bindings change data (labels: undo, new label from the data's
+        maximum) take their keys on the server, which holds the data."""
+        from napari.layers import Labels
+
+        return (self.key_forward is not None
+                and isinstance(self.viewer.layers.selection.active, Labels))
+
+    def _on_key_press(self, event: Any) -> None:
+        if self._keys_go_to_server():
+            assert self.key_forward is not None
+            self.key_forward("press", event)
+        else:
+            self._key_map_handler.on_key_press(event)
+
+    def _on_key_release(self, event: Any) -> None:
+        if self._keys_go_to_server():
+            assert self.key_forward is not None
+            self.key_forward("release", event)
+        else:
+            self._key_map_handler.on_key_release(event)
 
     def _forwards(self) -> bool:
         layer = self.viewer.layers.selection.active

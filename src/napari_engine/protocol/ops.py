@@ -279,6 +279,25 @@ def _input_mouse(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
             "modifiers": list(modifiers)}
 
 
+def _input_key(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
+    """A key event for napari's key bindings on the server (the active layer's and the
+    viewer's keymaps), with vispy's key names."""
+    op = "input.key"
+    _no_payload(op, has_payload)
+    _only(args, {"event", "key", "modifiers", "text"}, op)
+    event = _require(args, "event", op)
+    if event not in ("press", "release"):
+        raise _fail("'event' must be press or release")
+    modifiers = args.get("modifiers", [])
+    if not isinstance(modifiers, list) or not all(m in MODIFIERS for m in modifiers):
+        raise _fail(f"'modifiers' must be a list of {', '.join(MODIFIERS)}")
+    text_value = args.get("text", "")
+    if not isinstance(text_value, str) or len(text_value) > 8:
+        raise _fail("'text' must be a string of at most 8 characters")
+    return {"event": event, "key": text(_require(args, "key", op), "key", max_len=32),
+            "modifiers": list(modifiers), "text": text_value}
+
+
 def _layer_add_labels(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
     op = "layer.add_labels"
     if not has_payload:
@@ -316,6 +335,7 @@ OPERATIONS: dict[str, Validator] = {
     "canvas.resize": _canvas_resize,
     "cursor.set": _cursor_set,
     "input.mouse": _input_mouse,
+    "input.key": _input_key,
     "layer.add_labels": _layer_add_labels,
     "view.reset": _no_args("view.reset"),
     "screenshot": _no_args("screenshot"),

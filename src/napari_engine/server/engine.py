@@ -143,9 +143,13 @@ class Engine:
         from qtpy.QtWidgets import QApplication
         from vispy import app as vispy_app
 
-        from napari_engine.server.napari_compat import check_napari_version
+        from napari_engine.server.napari_compat import (
+            bind_settings_shortcuts,
+            check_napari_version,
+        )
 
         check_napari_version()
+        bind_settings_shortcuts()
         self._qt_app = QApplication.instance() or QApplication(["napari-engine"])
         # napari pins vispy's default app to Qt; a second application object runs EGL.
         self._gl_app = vispy_app.Application("egl")
@@ -303,6 +307,11 @@ class Engine:
             return {}
         if cmd.op == "input.mouse":
             return self._mouse(session, client, cmd.args)
+        if cmd.op == "input.key":
+            args = cmd.args
+            handled = napari_compat.dispatch_key(session.canvas, args["event"], args["key"],
+                                                 args["modifiers"], args["text"])
+            return {"handled": handled}
         return operations.apply(session.viewer, session.ids, cmd)
 
     def _mouse(self, session: Session, client: ClientRecord,

@@ -161,6 +161,36 @@ def dispatch_mouse(canvas: HeadlessVispyCanvas, kind: str, pos: tuple[float, flo
     return event
 
 
+def bind_settings_shortcuts() -> None:
+    """Bind napari's keyboard shortcuts from its settings to its actions, as QtViewer
+    does when it starts (the layer key bindings, e.g. labels' 'M' for a new label, live
+    there); the headless server has no QtViewer to do it."""
+    from napari.settings import get_settings
+    from napari.utils.action_manager import action_manager
+
+    for action, shortcuts in get_settings().shortcuts.shortcuts.items():
+        action_manager.unbind_shortcut(action)
+        for shortcut in shortcuts:
+            action_manager.bind_shortcut(action, shortcut)
+
+
+def dispatch_key(canvas: HeadlessVispyCanvas, kind: str, key: str, modifiers: list[str],
+                 text: str) -> bool:
+    """Feed one key event to napari's key bindings (viewer and active layer keymaps) as
+    its Qt canvas would; returns whether a binding handled it."""
+    from vispy.app.canvas import KeyEvent
+    from vispy.util.keys import Key
+
+    event = KeyEvent(type=f"key_{kind}", key=Key(key), text=text,
+                     modifiers=tuple(Key(m) for m in modifiers))
+    handler = canvas._key_map_handler
+    # as QtViewer does on every change of the active layer: its keymap comes first
+    active = canvas.viewer.layers.selection.active
+    handler.keymap_providers = [canvas.viewer] if active is None else [active, canvas.viewer]
+    (handler.on_key_press if kind == "press" else handler.on_key_release)(event)
+    return bool(event.handled)
+
+
 def destroy_canvas(canvas: HeadlessVispyCanvas) -> None:
     """Disconnect napari's model events and free the EGL surface and context."""
     scene_canvas = canvas.scene_canvas
