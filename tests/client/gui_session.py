@@ -140,6 +140,21 @@ def main() -> None:
     pump(lambda: "mask" not in [x.name for x in checker.layers], timeout=10)
     checker.close()
 
+    # points: a click in add mode adds a point on the server; the window's layer follows
+    checker = napari_engine.connect(url, stream="none")
+    checker.add_points([[16000.0, 16000.0]], size=200, face_color="yellow", name="spots")
+    pump(lambda: "spots" in window.viewer.layers)
+    spots = window.viewer.layers["spots"]
+    window.viewer.layers.selection.active = spots
+    spots.mode = "add"
+    pump(lambda: checker.layers["spots"].mode == "add", timeout=10)
+    click = QPoint(native.width() // 2, native.height() // 3)
+    QTest.mouseClick(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, click)
+    result["point_added"] = pump(lambda: len(spots.data) == 2, timeout=10)
+    grab("points")
+    spots.mode = "pan_zoom"
+    checker.close()
+
     # 3D: the 2D/3D switch and a rotation reach the server; its frame fills the canvas
     window.viewer.dims.ndisplay = 3
     window.viewer.camera.angles = (0.0, 30.0, 60.0)

@@ -33,4 +33,5 @@ def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
     assert result["remote_change_seen"]
     assert result["rotated_frame"] and result["canvas_3d_std"] > 5
     assert ": 5" in result["painted_status"], result["painted_status"]
-    assert result["new_label_after_m"]  # max(data) + 1, computed where the data is
+    assert result["new_label_after_m"]
+    assert result["point_added"]  # max(data) + 1, computed where the data is

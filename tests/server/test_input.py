@@ -58,3 +58,39 @@ def test_painting_a_label_with_forwarded_mouse_events(start_server: ServerFactor
         assert ": 3" not in str(undone["status"])
     finally:
         viewer.close()
+
+
+def test_adding_and_deleting_points_with_forwarded_input(start_server: ServerFactory) -> None:
+    server = start_server("--size", "400x300")
+    viewer = napari_engine.connect(server.url, stream="none")
+    try:
+        for layer in list(viewer.layers):
+            viewer.layers.remove(layer)
+        points = viewer.add_points([[10.0, 10.0]], size=4, face_color="red", name="spots")
+        viewer.camera.center = (50.0, 50.0)
+        viewer.camera.zoom = 2.0
+        points.mode = "add"
+        viewer.sync()
+        width, height = viewer.canvas_size
+        pos = [(70.0 - 50.0) * 2.0 + width / 2, (30.0 - 50.0) * 2.0 + height / 2]  # y 30, x 70
+        for event in ("press", "release"):
+            viewer.connection.send_command("input.mouse", {"event": event, "pos": pos})
+        viewer.sync()
+        assert points.count == 2
+        with viewer.connection.lock:
+            data = viewer.connection.mirror.layer(points.id)["data"]  # type: ignore[index]
+        assert data[-1] == [30.0, 70.0]
+        assert points.current_face_color in ("red", "#ff0000ff")
+        # select the new point and delete it with napari's key binding, on the server
+        points.mode = "select"
+        viewer.sync()
+        for event in ("press", "release"):
+            viewer.connection.send_command("input.mouse", {"event": event, "pos": pos})
+        viewer.sync()
+        assert points.selected_data == (1,)
+        for event in ("press", "release"):
+            viewer.connection.send_command("input.key", {"event": event, "key": "Delete"})
+        viewer.sync()
+        assert points.count == 1
+    finally:
+        viewer.close()

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer
+from napari.layers import Image, Labels, Layer, Points
 
 from napari_engine.client.connection import Connection
 from napari_engine.protocol import StateMirror
@@ -40,8 +40,11 @@ IMAGE_PROPERTIES = ("name", "visible", "opacity", "blending", "contrast_limits",
                     "iso_threshold", "attenuation", "mode")
 LABELS_PROPERTIES = ("name", "visible", "opacity", "blending", "rendering", "mode",
                      "selected_label", "brush_size", "contour")
-PROPERTIES = {"image": IMAGE_PROPERTIES, "labels": LABELS_PROPERTIES}
-ALL_PROPERTIES = frozenset(IMAGE_PROPERTIES + LABELS_PROPERTIES)
+POINTS_PROPERTIES = ("name", "visible", "opacity", "blending", "mode", "current_size",
+                     "current_face_color", "out_of_slice_display")
+PROPERTIES = {"image": IMAGE_PROPERTIES, "labels": LABELS_PROPERTIES,
+              "points": POINTS_PROPERTIES}
+ALL_PROPERTIES = frozenset(IMAGE_PROPERTIES + LABELS_PROPERTIES + POINTS_PROPERTIES)
 
 
 def placeholder(shape: list[int], dtype: str) -> np.ndarray:
@@ -132,6 +135,11 @@ class ViewerBridge:
         if kind not in PROPERTIES:
             log.warning("layer %r: %s layers are not mirrored yet", state.get("name"), kind)
             return None
+        if kind == "points":
+            # coordinates are small metadata and are mirrored; they are drawn by the server
+            return Points(self._points(state), ndim=state["ndim"], name=state["name"],
+                          scale=state.get("scale"), translate=state.get("translate"),
+                          axis_labels=state.get("axis_labels"))
         shapes = state.get("level_shapes") or [state["shape"]]
         data: Any = [placeholder(s, state["dtype"]) for s in shapes]
         if kind == "labels":
@@ -147,7 +155,24 @@ class ViewerBridge:
         layer.contrast_limits_range = state["contrast_limits_range"]
         return layer
 
+    @staticmethod
+    def _points(state: dict[str, Any]) -> np.ndarray:
+        if state.get("data"):
+            return np.asarray(state["data"], dtype=float)
+        return np.zeros((0, int(state["ndim"])))
+
+    def _apply_points(self, layer: Points, state: dict[str, Any]) -> None:
+        if state.get("data") is not None:
+            data = self._points(state)
+            if data.shape != layer.data.shape or not np.allclose(data, layer.data):
+                layer.data = data
+        selected = set(state.get("selected_data", []))
+        if selected != set(layer.selected_data):
+            layer.selected_data = selected
+
     def _apply_layer_properties(self, layer: Layer, state: dict[str, Any]) -> None:
+        if isinstance(layer, Points):
+            self._apply_points(layer, state)
         if "contrast_limits_range" in state and not _same(layer.contrast_limits_range,
                                                           state["contrast_limits_range"]):
             layer.contrast_limits_range = state["contrast_limits_range"]

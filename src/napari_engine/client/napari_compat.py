@@ -50,12 +50,13 @@ class LayerlessCanvas(VispyCanvas):
         events.key_release.connect(self._on_key_release)
 
     def _keys_go_to_server(self) -> bool:
-        """Layers whose key bindings change data (labels: undo, new label from the data's
-        maximum) take their keys on the server, which holds the data."""
-        from napari.layers import Labels
+        """Layers whose key bindings change data (labels: undo, a new label after the
+        data's maximum; points: deleting the selection) take their keys on the server,
+        which holds the data."""
+        from napari.layers import Labels, Points
 
         return (self.key_forward is not None
-                and isinstance(self.viewer.layers.selection.active, Labels))
+                and isinstance(self.viewer.layers.selection.active, Labels | Points))
 
     def _on_key_press(self, event: Any) -> None:
         if self._keys_go_to_server():

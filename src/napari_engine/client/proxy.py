@@ -187,6 +187,11 @@ class ProxyLayer:
     scale = _LayerProperty()
     translate = _LayerProperty()
     mode = _LayerProperty()
+    current_size = _LayerProperty()
+    current_face_color = _LayerProperty()
+    out_of_slice_display = _LayerProperty()
+    selected_data = _LayerProperty(read_only=True)
+    count = _LayerProperty(read_only=True)
     selected_label = _LayerProperty()
     brush_size = _LayerProperty()
     contour = _LayerProperty()
@@ -347,6 +352,18 @@ class ProxyViewer:
         if kwargs:
             args["props"] = dict(kwargs)
         result = self.connection.request("layer.add_labels", args, payload=array.tobytes())
+        return ProxyLayer(self.connection, result["layers"][0])
+
+    def add_points(self, data: Any, **kwargs: Any) -> ProxyLayer:
+        """Add a points layer from an (N, D) array of coordinates. ``size`` and
+        ``face_color`` set the current (and initial) point size and colour."""
+        coords = np.asarray(data, dtype=float)
+        props = {{"size": "current_size", "face_color": "current_face_color"}.get(k, k): v
+                 for k, v in kwargs.items()}
+        args: dict[str, Any] = {"data": coords.tolist()}
+        if props:
+            args["props"] = props
+        result = self.connection.request("layer.add_points", args)
         return ProxyLayer(self.connection, result["layers"][0])
 
     def reset_view(self) -> None:

@@ -124,12 +124,23 @@ LAYER_PROPERTIES: dict[str, Callable[[Any, str], Any]] = {
     "selected_label": lambda v, k: integer(v, k, hi=2**31),
     "brush_size": lambda v, k: number(v, k, lo=0.0, hi=10_000.0, lo_open=True),
     "contour": lambda v, k: integer(v, k, hi=1000),
+    "current_size": lambda v, k: number(v, k, lo=0.0, hi=1e9),
+    "current_face_color": lambda v, k: text(v, k, max_len=MAX_ENUM),
+    "out_of_slice_display": boolean,
 }
+
+#: Points travel as JSON coordinates: far fewer than voxels, but still bounded.
+MAX_POINTS = 100_000
 
 #: Properties that ``layer.add_image`` accepts besides where the data comes from.
 ADD_IMAGE_PROPERTIES = {k: LAYER_PROPERTIES[k] for k in (
     "name", "visible", "opacity", "blending", "contrast_limits", "colormap", "gamma",
     "interpolation2d", "interpolation3d", "rendering", "scale", "translate")}
+
+
+POINTS_PROPERTIES = {k: LAYER_PROPERTIES[k] for k in (
+    "name", "visible", "opacity", "blending", "current_size", "current_face_color",
+    "out_of_slice_display")}
 
 
 def _layer_props(props: Any, table: dict[str, Callable[[Any, str], Any]],
@@ -308,6 +319,22 @@ def _layer_add_labels(args: dict[str, Any], has_payload: bool) -> dict[str, Any]
     return out
 
 
+def _layer_add_points(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
+    op = "layer.add_points"
+    _no_payload(op, has_payload)
+    _only(args, {"data", "props"}, op)
+    data = _require(args, "data", op)
+    if not isinstance(data, list) or len(data) > MAX_POINTS:
+        raise _fail(f"{op}: 'data' must be a list of at most {MAX_POINTS} coordinates")
+    coords = [numbers(point, "point", min_len=2) for point in data]
+    if len({len(c) for c in coords}) > 1:
+        raise _fail(f"{op}: every point needs the same number of coordinates")
+    out: dict[str, Any] = {"data": coords}
+    if "props" in args:
+        out["props"] = _layer_props(args["props"], POINTS_PROPERTIES, op)
+    return out
+
+
 def _cursor_set(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
     op = "cursor.set"
     _no_payload(op, has_payload)
@@ -337,6 +364,7 @@ OPERATIONS: dict[str, Validator] = {
     "input.mouse": _input_mouse,
     "input.key": _input_key,
     "layer.add_labels": _layer_add_labels,
+    "layer.add_points": _layer_add_points,
     "view.reset": _no_args("view.reset"),
     "screenshot": _no_args("screenshot"),
     "sync": _no_args("sync"),

@@ -130,6 +130,20 @@ def layer_add_labels(viewer: ViewerModel, args: dict[str, Any],
         raise _refusal("add_labels", exc) from None
 
 
+def layer_add_points(viewer: ViewerModel, args: dict[str, Any]) -> Layer:
+    data = np.asarray(args["data"], dtype=float)
+    props = dict(args.get("props", {}))
+    for key in ("current_size", "current_face_color"):
+        if key in props:
+            props[key.removeprefix("current_")] = props.pop(key)
+    if data.size == 0:
+        data = np.zeros((0, viewer.dims.ndim or 2))
+    try:
+        return viewer.add_points(data, **props)
+    except _NAPARI_REFUSALS as exc:
+        raise _refusal("add_points", exc) from None
+
+
 def layer_remove(viewer: ViewerModel, ids: LayerIds, args: dict[str, Any]) -> None:
     viewer.layers.remove(_layer(viewer, ids, args["layer"]))
 
@@ -177,6 +191,8 @@ def apply(viewer: ViewerModel, ids: LayerIds, command: Command) -> dict[str, Any
     elif op == "layer.add_labels":
         assert command.payload is not None
         return {"layers": [ids.id_of(layer_add_labels(viewer, args, command.payload))]}
+    elif op == "layer.add_points":
+        return {"layers": [ids.id_of(layer_add_points(viewer, args))]}
     elif op == "layer.remove":
         layer_remove(viewer, ids, args)
     elif op == "layer.move":

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer
+from napari.layers import Image, Labels, Layer, Points
 
 
 class LayerIds:
@@ -118,7 +118,28 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
             "selected_label": int(layer.selected_label), "brush_size": float(layer.brush_size),
             "contour": int(layer.contour), "rendering": str(layer.rendering),
         })
+    if isinstance(layer, Points):
+        count = len(layer.data)
+        state.update({
+            "count": count,
+            # coordinates are metadata, not voxels; past a bound only the count travels
+            "data": layer.data.tolist() if count <= MAX_POINTS_IN_STATE else None,
+            "selected_data": sorted(int(i) for i in layer.selected_data),
+            "current_size": float(np.mean(layer.current_size)),
+            "current_face_color": _hex(layer.current_face_color),
+            "out_of_slice_display": bool(layer.out_of_slice_display),
+        })
     return state
+
+
+MAX_POINTS_IN_STATE = 100_000
+
+
+def _hex(color: Any) -> str:
+    if isinstance(color, str):
+        return color
+    rgba = np.asarray(color, float).ravel()
+    return "#" + "".join(f"{int(c * 255 + 0.5):02x}" for c in rgba[:4])
 
 
 def selection_state(viewer: ViewerModel, ids: LayerIds) -> dict[str, Any]:
