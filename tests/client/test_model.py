@@ -149,3 +149,23 @@ def test_status_bar_value_comes_from_the_server(pair: tuple[Mirrored, ProxyViewe
     expected = str(int(data[10, 20]))  # 1660: only the server holds these voxels
     local.pump(lambda: expected in str(local.viewer.status))
     assert local.viewer.layers["ramp"].data.strides == (0, 0)
+
+
+def test_points_and_shapes_are_mirrored(pair: tuple[Mirrored, ProxyViewer]) -> None:
+    local, remote = pair
+    remote.add_points([[1.0, 5.0, 6.0], [2.0, 7.0, 8.0]], size=3, name="spots")
+    remote.add_shapes([[[0.0, 0.0, 0.0], [0.0, 0.0, 20.0], [0.0, 10.0, 20.0],
+                        [0.0, 10.0, 0.0]]], shape_type="rectangle", name="rois")
+    remote.sync()
+    local.pump(lambda: "spots" in local.viewer.layers and "rois" in local.viewer.layers)
+    spots, rois = local.viewer.layers["spots"], local.viewer.layers["rois"]
+    assert spots.data.tolist() == [[1.0, 5.0, 6.0], [2.0, 7.0, 8.0]]
+    assert rois.nshapes == 1 and rois.shape_type == ["rectangle"]
+    spots.current_size = 9  # a control in the window reaches the server
+    remote.sync()
+    deadline = time.monotonic() + 10
+    while remote.layers["spots"].current_size != 9 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        remote.sync()
+    assert remote.layers["spots"].current_size == 9
+    assert local.sent and all(op == "layer.set" for op, _ in local.sent)

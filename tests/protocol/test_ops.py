@@ -25,7 +25,7 @@ def test_operation_table_is_closed() -> None:
     assert set(OPERATIONS) == {"camera.set", "dims.set", "layer.set", "layer.add_image",
                                "layer.remove", "layer.move", "layer.select", "canvas.resize",
                                "cursor.set", "input.mouse", "input.key",
-                               "layer.add_labels", "layer.add_points",
+                               "layer.add_labels", "layer.add_points", "layer.add_shapes",
                                "view.reset", "screenshot", "sync"}
 
 

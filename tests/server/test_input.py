@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import napari_engine
 from tests.conftest import ServerFactory
@@ -92,5 +93,39 @@ def test_adding_and_deleting_points_with_forwarded_input(start_server: ServerFac
             viewer.connection.send_command("input.key", {"event": event, "key": "Delete"})
         viewer.sync()
         assert points.count == 1
+    finally:
+        viewer.close()
+
+
+def test_drawing_a_rectangle_with_forwarded_input(start_server: ServerFactory) -> None:
+    server = start_server("--size", "400x300")
+    viewer = napari_engine.connect(server.url, stream="none")
+    try:
+        for layer in list(viewer.layers):
+            viewer.layers.remove(layer)
+        shapes = viewer.add_shapes([[[0.0, 0.0], [10.0, 10.0]]], edge_width=1, name="rois")
+        assert shapes.count == 1
+        viewer.camera.center = (50.0, 50.0)
+        viewer.camera.zoom = 2.0
+        shapes.mode = "add_rectangle"
+        viewer.sync()
+        width, height = viewer.canvas_size
+
+        def pos(y: float, x: float) -> list[float]:
+            return [(x - 50.0) * 2.0 + width / 2, (y - 50.0) * 2.0 + height / 2]
+
+        send = viewer.connection.send_command
+        send("input.mouse", {"event": "press", "pos": pos(20, 20)})
+        for step in range(1, 11):
+            send("input.mouse", {"event": "move", "pos": pos(20 + 3 * step, 20 + 4 * step)})
+        send("input.mouse", {"event": "release", "pos": pos(50, 60)})
+        viewer.sync()
+        assert shapes.count == 2
+        with viewer.connection.lock:
+            state = viewer.connection.mirror.layer(shapes.id)
+        assert state is not None and state["shape_type"][-1] == "rectangle"
+        corners = np.asarray(state["data"][-1])
+        assert corners.min(axis=0) == pytest.approx([20.0, 20.0], abs=1.0)
+        assert corners.max(axis=0) == pytest.approx([50.0, 60.0], abs=1.0)
     finally:
         viewer.close()

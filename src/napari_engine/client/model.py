@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer, Points
+from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.client.connection import Connection
 from napari_engine.protocol import StateMirror
@@ -41,10 +41,13 @@ IMAGE_PROPERTIES = ("name", "visible", "opacity", "blending", "contrast_limits",
 LABELS_PROPERTIES = ("name", "visible", "opacity", "blending", "rendering", "mode",
                      "selected_label", "brush_size", "contour")
 POINTS_PROPERTIES = ("name", "visible", "opacity", "blending", "mode", "current_size",
-                     "current_face_color", "out_of_slice_display")
+                     "current_face_color")
+SHAPES_PROPERTIES = ("name", "visible", "opacity", "blending", "mode", "current_edge_width",
+                     "current_face_color", "current_edge_color")
 PROPERTIES = {"image": IMAGE_PROPERTIES, "labels": LABELS_PROPERTIES,
-              "points": POINTS_PROPERTIES}
-ALL_PROPERTIES = frozenset(IMAGE_PROPERTIES + LABELS_PROPERTIES + POINTS_PROPERTIES)
+              "points": POINTS_PROPERTIES, "shapes": SHAPES_PROPERTIES}
+ALL_PROPERTIES = frozenset(IMAGE_PROPERTIES + LABELS_PROPERTIES + POINTS_PROPERTIES
+                           + SHAPES_PROPERTIES)
 
 
 def placeholder(shape: list[int], dtype: str) -> np.ndarray:
@@ -65,6 +68,8 @@ def _local_value(layer: Layer, prop: str) -> Any:
     value = getattr(layer, prop)
     if prop == "colormap":
         return value.name
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     if isinstance(value, list | tuple | np.ndarray):
         return [float(v) for v in value]
     if isinstance(value, np.generic):
@@ -140,6 +145,12 @@ class ViewerBridge:
             return Points(self._points(state), ndim=state["ndim"], name=state["name"],
                           scale=state.get("scale"), translate=state.get("translate"),
                           axis_labels=state.get("axis_labels"))
+        if kind == "shapes":
+            layer = Shapes(ndim=state["ndim"], name=state["name"], scale=state.get("scale"),
+                           translate=state.get("translate"),
+                           axis_labels=state.get("axis_labels"))
+            self._apply_shapes(layer, state)
+            return layer
         shapes = state.get("level_shapes") or [state["shape"]]
         data: Any = [placeholder(s, state["dtype"]) for s in shapes]
         if kind == "labels":
@@ -170,9 +181,26 @@ class ViewerBridge:
         if selected != set(layer.selected_data):
             layer.selected_data = selected
 
+    @staticmethod
+    def _apply_shapes(layer: Shapes, state: dict[str, Any]) -> None:
+        data, kinds = state.get("data"), state.get("shape_type")
+        if data is None or kinds is None:
+            return
+        local = [shape.tolist() for shape in layer.data]
+        if local != data or [str(t) for t in layer.shape_type] != kinds:
+            layer.data = []
+            if data:
+                layer.add([np.asarray(shape, dtype=float) for shape in data],
+                          shape_type=kinds)
+        selected = set(state.get("selected_data", []))
+        if selected != set(layer.selected_data):
+            layer.selected_data = selected
+
     def _apply_layer_properties(self, layer: Layer, state: dict[str, Any]) -> None:
         if isinstance(layer, Points):
             self._apply_points(layer, state)
+        elif isinstance(layer, Shapes):
+            self._apply_shapes(layer, state)
         if "contrast_limits_range" in state and not _same(layer.contrast_limits_range,
                                                           state["contrast_limits_range"]):
             layer.contrast_limits_range = state["contrast_limits_range"]

@@ -53,10 +53,10 @@ class LayerlessCanvas(VispyCanvas):
         """Layers whose key bindings change data (labels: undo, a new label after the
         data's maximum; points: deleting the selection) take their keys on the server,
         which holds the data."""
-        from napari.layers import Labels, Points
+        from napari.layers import Labels, Points, Shapes
 
         return (self.key_forward is not None
-                and isinstance(self.viewer.layers.selection.active, Labels | Points))
+                and isinstance(self.viewer.layers.selection.active, Labels | Points | Shapes))
 
     def _on_key_press(self, event: Any) -> None:
         if self._keys_go_to_server():

@@ -189,7 +189,8 @@ class ProxyLayer:
     mode = _LayerProperty()
     current_size = _LayerProperty()
     current_face_color = _LayerProperty()
-    out_of_slice_display = _LayerProperty()
+    current_edge_width = _LayerProperty()
+    current_edge_color = _LayerProperty()
     selected_data = _LayerProperty(read_only=True)
     count = _LayerProperty(read_only=True)
     selected_label = _LayerProperty()
@@ -364,6 +365,18 @@ class ProxyViewer:
         if props:
             args["props"] = props
         result = self.connection.request("layer.add_points", args)
+        return ProxyLayer(self.connection, result["layers"][0])
+
+    def add_shapes(self, data: Any, shape_type: str | list[str] = "rectangle",
+                   **kwargs: Any) -> ProxyLayer:
+        """Add a shapes layer from a list of (V, D) vertex arrays."""
+        props = {{"edge_width": "current_edge_width", "face_color": "current_face_color",
+                  "edge_color": "current_edge_color"}.get(k, k): v for k, v in kwargs.items()}
+        args: dict[str, Any] = {"data": [np.asarray(s, dtype=float).tolist() for s in data],
+                                "shape_type": shape_type}
+        if props:
+            args["props"] = props
+        result = self.connection.request("layer.add_shapes", args)
         return ProxyLayer(self.connection, result["layers"][0])
 
     def reset_view(self) -> None:

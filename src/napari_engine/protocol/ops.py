@@ -126,7 +126,8 @@ LAYER_PROPERTIES: dict[str, Callable[[Any, str], Any]] = {
     "contour": lambda v, k: integer(v, k, hi=1000),
     "current_size": lambda v, k: number(v, k, lo=0.0, hi=1e9),
     "current_face_color": lambda v, k: text(v, k, max_len=MAX_ENUM),
-    "out_of_slice_display": boolean,
+    "current_edge_width": lambda v, k: number(v, k, lo=0.0, hi=1e9),
+    "current_edge_color": lambda v, k: text(v, k, max_len=MAX_ENUM),
 }
 
 #: Points travel as JSON coordinates: far fewer than voxels, but still bounded.
@@ -139,8 +140,12 @@ ADD_IMAGE_PROPERTIES = {k: LAYER_PROPERTIES[k] for k in (
 
 
 POINTS_PROPERTIES = {k: LAYER_PROPERTIES[k] for k in (
-    "name", "visible", "opacity", "blending", "current_size", "current_face_color",
-    "out_of_slice_display")}
+    "name", "visible", "opacity", "blending", "current_size", "current_face_color")}
+
+
+SHAPES_PROPERTIES = {k: LAYER_PROPERTIES[k] for k in (
+    "name", "visible", "opacity", "blending", "current_edge_width", "current_face_color",
+    "current_edge_color")}
 
 
 def _layer_props(props: Any, table: dict[str, Callable[[Any, str], Any]],
@@ -335,6 +340,33 @@ def _layer_add_points(args: dict[str, Any], has_payload: bool) -> dict[str, Any]
     return out
 
 
+SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
+
+
+def _layer_add_shapes(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
+    op = "layer.add_shapes"
+    _no_payload(op, has_payload)
+    _only(args, {"data", "shape_type", "props"}, op)
+    data = _require(args, "data", op)
+    if not isinstance(data, list) or len(data) > MAX_POINTS:
+        raise _fail(f"{op}: 'data' must be a list of at most {MAX_POINTS} shapes")
+    shapes = []
+    for shape in data:
+        if not isinstance(shape, list) or not 2 <= len(shape) <= 10_000:
+            raise _fail(f"{op}: each shape is a list of 2 to 10000 vertices")
+        shapes.append([numbers(vertex, "vertex", min_len=2) for vertex in shape])
+    kind = args.get("shape_type", "rectangle")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if not all(k in SHAPE_TYPES for k in kinds) or (isinstance(kind, list)
+                                                     and len(kind) != len(shapes)):
+        raise _fail(f"{op}: 'shape_type' must be one of {', '.join(SHAPE_TYPES)} (or one per "
+                    f"shape)")
+    out: dict[str, Any] = {"data": shapes, "shape_type": kind}
+    if "props" in args:
+        out["props"] = _layer_props(args["props"], SHAPES_PROPERTIES, op)
+    return out
+
+
 def _cursor_set(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
     op = "cursor.set"
     _no_payload(op, has_payload)
@@ -365,6 +397,7 @@ OPERATIONS: dict[str, Validator] = {
     "input.key": _input_key,
     "layer.add_labels": _layer_add_labels,
     "layer.add_points": _layer_add_points,
+    "layer.add_shapes": _layer_add_shapes,
     "view.reset": _no_args("view.reset"),
     "screenshot": _no_args("screenshot"),
     "sync": _no_args("sync"),

@@ -144,6 +144,18 @@ def layer_add_points(viewer: ViewerModel, args: dict[str, Any]) -> Layer:
         raise _refusal("add_points", exc) from None
 
 
+def layer_add_shapes(viewer: ViewerModel, args: dict[str, Any]) -> Layer:
+    props = dict(args.get("props", {}))
+    for key in ("current_edge_width", "current_face_color", "current_edge_color"):
+        if key in props:
+            props[key.removeprefix("current_")] = props.pop(key)
+    data = [np.asarray(shape, dtype=float) for shape in args["data"]]
+    try:
+        return viewer.add_shapes(data or None, shape_type=args["shape_type"], **props)
+    except _NAPARI_REFUSALS as exc:
+        raise _refusal("add_shapes", exc) from None
+
+
 def layer_remove(viewer: ViewerModel, ids: LayerIds, args: dict[str, Any]) -> None:
     viewer.layers.remove(_layer(viewer, ids, args["layer"]))
 
@@ -193,6 +205,8 @@ def apply(viewer: ViewerModel, ids: LayerIds, command: Command) -> dict[str, Any
         return {"layers": [ids.id_of(layer_add_labels(viewer, args, command.payload))]}
     elif op == "layer.add_points":
         return {"layers": [ids.id_of(layer_add_points(viewer, args))]}
+    elif op == "layer.add_shapes":
+        return {"layers": [ids.id_of(layer_add_shapes(viewer, args))]}
     elif op == "layer.remove":
         layer_remove(viewer, ids, args)
     elif op == "layer.move":

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer, Points
+from napari.layers import Image, Labels, Layer, Points, Shapes
 
 
 class LayerIds:
@@ -127,12 +127,25 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
             "selected_data": sorted(int(i) for i in layer.selected_data),
             "current_size": float(np.mean(layer.current_size)),
             "current_face_color": _hex(layer.current_face_color),
-            "out_of_slice_display": bool(layer.out_of_slice_display),
+        })
+    if isinstance(layer, Shapes):
+        count = int(layer.nshapes)
+        state.update({
+            "count": count,
+            "data": ([shape.tolist() for shape in layer.data]
+                     if count <= MAX_SHAPES_IN_STATE else None),
+            "shape_type": [str(t) for t in layer.shape_type] if count <= MAX_SHAPES_IN_STATE
+            else None,
+            "selected_data": sorted(int(i) for i in layer.selected_data),
+            "current_edge_width": float(layer.current_edge_width),
+            "current_face_color": _hex(layer.current_face_color),
+            "current_edge_color": _hex(layer.current_edge_color),
         })
     return state
 
 
 MAX_POINTS_IN_STATE = 100_000
+MAX_SHAPES_IN_STATE = 10_000
 
 
 def _hex(color: Any) -> str:
