@@ -155,6 +155,19 @@ def main() -> None:
     spots.mode = "pan_zoom"
     checker.close()
 
+    # the dims play button animates z; the server follows
+    qt_dims = window.viewer.window._qt_viewer.dims
+    watcher = napari_engine.connect(url, stream="none")
+    z_before = watcher.dims.current_step[0]
+    qt_dims.play(axis=0, fps=20)
+    pump(lambda: False, timeout=1.5)
+    qt_dims.stop()
+    pump(lambda: False, timeout=0.3)
+    watcher.sync()
+    checker_z = watcher.dims.current_step[0]
+    result["play_moved_server_z"] = checker_z != z_before
+    watcher.close()
+
     # 3D: the 2D/3D switch and a rotation reach the server; its frame fills the canvas
     window.viewer.dims.ndisplay = 3
     window.viewer.camera.angles = (0.0, 30.0, 60.0)

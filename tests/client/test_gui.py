@@ -34,4 +34,5 @@ def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
     assert result["rotated_frame"] and result["canvas_3d_std"] > 5
     assert ": 5" in result["painted_status"], result["painted_status"]
     assert result["new_label_after_m"]
-    assert result["point_added"]  # max(data) + 1, computed where the data is
+    assert result["point_added"]
+    assert result["play_moved_server_z"]  # max(data) + 1, computed where the data is
