@@ -141,6 +141,9 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
 
     result["pan"] = drive("pan")
     result["zscroll"] = drive("zscroll")
+    import psutil
+
+    result["client_rss_mib"] = psutil.Process().memory_info().rss / 2**20
     window.close()
     return result
 
@@ -159,6 +162,7 @@ def report(result: dict[str, Any]) -> str:
                      f"{r['longest_event_loop_stall_ms']:>10.1f}")
     lines.append("(ms from an input event to the local repaint, and to a server frame drawn "
                  "from that input's camera being shown; stall = longest gap of a 2 ms Qt timer)")
+    lines.append(f"client resident memory after both phases: {result['client_rss_mib']:.0f} MiB")
     return "\n".join(lines)
 
 
@@ -170,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--interactive-scale", default="1.0")
+    parser.add_argument("--data", action="append", default=[],
+                        help="data for the server (default: the built-in sample)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     xvfb = _start_xvfb()
@@ -178,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.pop(key, None)
     try:
         with ServerProcess(["--size", f"{args.width}x{args.height}",
-                            "--interactive-scale", args.interactive_scale]) as server:
+                            "--interactive-scale", args.interactive_scale,
+                            *[x for d in args.data for x in ("--data", d)]]) as server:
             result = measure(server.url, args.seconds, args.rate, (args.width, args.height))
     finally:
         if xvfb is not None:
