@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from napari_engine.bench.display import start_xvfb
 from napari_engine.server.gl_env import prepare_headless_env
 from napari_engine.server.process import ServerProcess
 
@@ -67,18 +65,10 @@ def sample_server() -> Iterator[ServerProcess]:
 @pytest.fixture(scope="session")
 def xvfb_display() -> Iterator[str]:
     """A private Xvfb display (for tests that need a real napari window)."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (scripts/setup.sh installs it)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                             "2200x1400x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
-    yield f":{number}"
+    started = start_xvfb()
+    if started is None:
+        pytest.skip("Xvfb is not installed or did not start (scripts/setup.sh installs it)")
+    proc, display = started
+    yield display
     proc.terminate()
     proc.wait(10)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,21 +19,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from napari_engine.bench.display import start_xvfb
 from napari_engine.bench.stats import summary_ms
 from napari_engine.server.process import ServerProcess
 
 
 def _start_xvfb() -> subprocess.Popen[bytes] | None:
-    if os.environ.get("DISPLAY") or shutil.which("Xvfb") is None:
+    if os.environ.get("DISPLAY"):
         return None
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                             "2200x1400x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        os.environ["DISPLAY"] = f":{pipe.readline().strip()}"
-    return proc
+    started = start_xvfb()
+    if started is None:
+        return None
+    os.environ["DISPLAY"] = started[1]
+    return started[0]
 
 
 def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dict[str, Any]:
