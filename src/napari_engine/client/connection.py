@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from napari_engine.client.loop import get_loop, run_sync
 from napari_engine.encode import Encoding, decode_frame
+from napari_engine.encode.tiles import apply_update
 from napari_engine.protocol import (
     MAX_BINARY_BYTES,
     PROTOCOL_VERSION,
@@ -61,8 +62,11 @@ class Frame:
     header: dict[str, Any]
     payload: bytes
     received: float  # time.perf_counter() on arrival
+    image: np.ndarray | None = None  # the assembled picture, for tile updates
 
     def decode(self) -> np.ndarray:
+        if self.image is not None:
+            return self.image
         h = self.header
         return decode_frame(self.payload, Encoding(h["encoding"]), h["width"], h["height"])
 
@@ -89,6 +93,7 @@ class Connection:
         self.lock = threading.RLock()  # guards the mirror
         self.welcome: dict[str, Any] = {}
         self.latest_frame: Frame | None = None
+        self._tiles_canvas: np.ndarray | None = None
         #: bytes received, by message type ("frame" for binary frames): what crossed
         self.traffic: dict[str, int] = {}
         self.errors: list[RemoteError] = []
@@ -290,6 +295,7 @@ class Connection:
     def _on_message(self, msg: dict[str, Any]) -> None:
         kind = msg["type"]
         if kind == "welcome":
+            self._tiles_canvas = None  # a new connection starts from a full picture
             with self.lock:
                 self.mirror.reset(msg["state"], msg["version"])
             self._resolve(-1, msg)
@@ -331,10 +337,21 @@ class Connection:
         if reply_to is not None:
             self._resolve(reply_to, frame)
             return
+        if frame.header.get("encoding") == "tiles":
+            frame = self._assemble(frame)
         self.latest_frame = frame
         self._call_listeners(self._frame_listeners, frame)
         if self.auto_ack:
             await self.ack(frame.header["seq"])
+
+    def _assemble(self, frame: Frame) -> Frame:
+        """Paint a tile update into this connection's copy of the picture."""
+        h = frame.header
+        shape = (h["height"], h["width"], 4)
+        if self._tiles_canvas is None or self._tiles_canvas.shape != shape:
+            self._tiles_canvas = np.zeros(shape, np.uint8)
+        apply_update(self._tiles_canvas, h["tiles"], frame.payload)
+        return Frame(h, frame.payload, frame.received, image=self._tiles_canvas.copy())
 
     async def ack(self, seq: int) -> None:
         if self._ws is not None:

@@ -38,6 +38,7 @@ class StreamMode(StrEnum):
     AUTO = "auto"  # JPEG while frames keep coming, a lossless still once the scene rests
     JPEG = "jpeg"  # always JPEG, never a lossless still
     LOSSLESS = "lossless"  # always lossless (tests, fidelity checks)
+    TILES = "tiles"  # as auto, but only the tiles that changed since the client's picture
     NONE = "none"  # no streamed frames; only frames asked for with ``screenshot``
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from napari_engine.encode import Encoding, encode_frame
+from napari_engine.encode.tiles import TileState, encode_update
 from napari_engine.protocol import (
     PROTOCOL_VERSION,
     Command,
@@ -63,6 +64,9 @@ log = logging.getLogger(__name__)
 
 MAX_ENCODES = 2
 EncodingKey = tuple[str, int]
+TILES = "tiles"  # the encoding of tile updates: JPEG tiles (quality > 0) or lossless
+#: stream modes that get a lossless still once the scene rests
+STILL_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,7 @@ class Outgoing:
     sink: ClientSink
     header: dict[str, Any]
     key: EncodingKey
+    tiles: TileState | None = None  # set for clients that take tile updates
 
 
 @dataclass
@@ -226,7 +231,8 @@ class Engine:
             return
         hello = job.hello
         client = ClientRecord(id=job.client_id, sink=job.sink, hello=hello,
-                              credits=FrameCredits(hello.max_in_flight))
+                              credits=FrameCredits(hello.max_in_flight),
+                              tiles=TileState() if hello.stream is StreamMode.TILES else None)
         session.clients[job.client_id] = client
         session.empty_since = None
         if hello.size is not None:
@@ -410,7 +416,8 @@ class Engine:
 
     def _reserve(self, session: Session, client: ClientRecord,
                  key: EncodingKey) -> Outgoing:
-        return Outgoing(client.id, client.sink, self._frame_header(session, client, key), key)
+        return Outgoing(client.id, client.sink, self._frame_header(session, client, key), key,
+                        client.tiles)
 
     def _submit_frames(self, session: Session, outgoing: list[Outgoing]) -> None:
         """Hand frames of the latest render to the encoder thread. Every streamed frame
@@ -432,6 +439,10 @@ class Engine:
         try:
             for item in outgoing:
                 key = item.key
+                if item.tiles is not None:
+                    self._send_tiles(item, pixels, started)
+                    unsent.remove(item)
+                    continue
                 if key not in results:
                     t0 = time.perf_counter()
                     results[key] = cached.get(key) or encode_frame(
@@ -449,6 +460,19 @@ class Engine:
             self.submit(Encoded(name, render_no, fresh, {k: seconds[k] for k in fresh}))
             if unsent:
                 self.submit(Call(lambda: self._return_credits(name, unsent)))
+
+    @staticmethod
+    def _send_tiles(item: Outgoing, pixels: np.ndarray, started: float) -> None:
+        """Encoder thread: only the tiles that differ from what this client shows."""
+        assert item.tiles is not None
+        t0 = time.perf_counter()
+        index, payload = encode_update(item.tiles, pixels, lossless=item.header["lossless"],
+                                       quality=item.key[1] or 80)
+        item.header["tiles"] = index
+        timings = item.header["timings"]
+        timings["encode_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
+        timings["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+        item.sink.send_frame(item.header, payload)
 
     def _return_credits(self, name: str, unsent: list[Outgoing]) -> None:
         """Frames that were reserved but never sent give their credits back."""
@@ -471,6 +495,8 @@ class Engine:
 
     def _stream_key(self, client: ClientRecord, *, still: bool) -> EncodingKey:
         mode = client.hello.stream
+        if mode is StreamMode.TILES:
+            return (TILES, 0 if still else client.hello.jpeg_quality)
         if mode is StreamMode.LOSSLESS or (mode is StreamMode.AUTO and still):
             return (self.config.lossless.value, 0)
         return (Encoding.JPEG.value, client.hello.jpeg_quality)
@@ -503,13 +529,13 @@ class Engine:
         frame = session.latest
         assert frame is not None
         seq = next(self._seq)
-        lossless = Encoding(key[0]).lossless
+        lossless = key[1] == 0 if key[0] == TILES else Encoding(key[0]).lossless
         header: dict[str, Any] = {
             "type": "frame", "seq": seq, "render": session.render_count,
             "version": session.latest_version, "width": frame.width, "height": frame.height,
             "encoding": key[0], "lossless": lossless, "scale": frame.scale,
             "view": session.latest_view,
-            "still": lossless and reply_to is None and client.hello.stream is StreamMode.AUTO,
+            "still": lossless and reply_to is None and client.hello.stream in STILL_MODES,
             "timings": {
                 "load_ms": round(frame.load_s * 1e3, 3),
                 "render_ms": round(frame.render_s * 1e3, 3),
@@ -563,7 +589,7 @@ class Engine:
                 self._render(session, encode=True, still=True)
             return
         for client in session.clients.values():
-            if (client.hello.stream is StreamMode.AUTO and not client.last_sent_lossless
+            if (client.hello.stream in STILL_MODES and not client.last_sent_lossless
                     and client.last_sent_render == session.render_count
                     and client.credits.can_send()):
                 self._send_latest(session, client)

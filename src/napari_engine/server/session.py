@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from napari.components import ViewerModel
 from napari.layers import Layer
 
+from napari_engine.encode.tiles import TileState
 from napari_engine.protocol import FrameCredits, Hello, StreamMode
 from napari_engine.server import napari_compat, state
 from napari_engine.server.renderer import FrameRenderer, RenderedFrame
@@ -61,6 +62,7 @@ class ClientRecord:
     last_sent_lossless: bool = False
     pending_replies: list[dict[str, Any]] = field(default_factory=list)
     press_event: Any = None  # the mouse press of a drag this client is making
+    tiles: TileState | None = None  # what a tiles-mode client shows (encoder thread only)
 
     @property
     def streams(self) -> bool:
