@@ -161,6 +161,58 @@ def measure_streaming(url: str, size: tuple[int, int], args: argparse.Namespace)
     return out
 
 
+def _wait_still(log: FrameLog, after: float, timeout: float = 10.0) -> None:
+    log.wait_for(lambda h: h.get("still", False) and True, timeout)
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        frames = log.since(after)
+        if frames and frames[-1][1].get("still"):
+            return
+        time.sleep(0.02)
+
+
+def measure_dirty_regions(url: str, size: tuple[int, int], args: argparse.Namespace) -> Result:
+    """The tiles stream: bytes while nothing changes, and for a cursor-sized change."""
+    session_url = url.replace("/?", "/session/bench-tiles?")
+    conn, log = open_client(session_url, size=size, stream="tiles", quality=args.quality)
+    driver, _ = open_client(session_url, size=size, stream="none")
+    try:
+        center = deep_view(driver, args.zoom)
+        with driver.lock:
+            z = driver.mirror.state["dims"]["point"][0]  # on the plane in view
+        result = driver.request("layer.add_points", {
+            "data": [[z, *center[-2:]]], "props": {"current_size": 4.0 / args.zoom,
+                                        "current_face_color": "yellow", "name": "cursor"}})
+        dot = result["layers"][0]
+        _wait_still(log, time.perf_counter())
+        time.sleep(0.5)
+        t0, bytes0 = time.perf_counter(), conn.traffic.get("frame", 0)
+        time.sleep(2.0)
+        static = (conn.traffic.get("frame", 0) - bytes0) / (time.perf_counter() - t0)
+        per_change, moving = [], []
+        for i in range(1, 11):
+            before, t = conn.traffic.get("frame", 0), time.perf_counter()
+            driver.request("layer.set", {"layer": dot, "props": {
+                "translate": [0.0, 0.0, 6.0 * i / args.zoom]}})
+            _wait_still(log, t)
+            time.sleep(0.1)
+            per_change.append(conn.traffic.get("frame", 0) - before)
+            moving.append(sum(size for _r, h, size in log.since(t) if not h["lossless"]))
+        y, x = center[-2:]
+        speed = 10.0 / args.zoom
+        pan = stream_phase(conn, log, "pan tiles", args.duration, args.rate,
+                           lambda i: ("camera.set", {"center": [y + 0.3 * i * speed,
+                                                                x + i * speed]}))
+    finally:
+        conn.close()
+        driver.close()
+    return {"static_bytes_per_s": static,
+            "cursor_change_bytes": {"median": sorted(per_change)[len(per_change) // 2],
+                                    "max": max(per_change),
+                                    "moving_median": sorted(moving)[len(moving) // 2]},
+            "pan": pan}
+
+
 def run(args: argparse.Namespace) -> Result:
     size = (args.width, args.height)
     data_args = [x for d in args.data for x in ("--data", d)]
@@ -180,6 +232,7 @@ def run(args: argparse.Namespace) -> Result:
                     server.url, size, "bench-new")
             run = {"interactive_scale": scale, **measure_streaming(server.url, size, args)}
             if n == 0:
+                results["tiles"] = measure_dirty_regions(server.url, size, args)
                 conn, _log = open_client(server.url, size=size, stream="none")
                 try:
                     results["memory"] = memory_walk(conn, server, args.jumps)
@@ -231,6 +284,14 @@ def report(results: Result) -> str:
             f"{_fmt(lat['p50'])} ms, p95 {_fmt(lat['p95'])} ms; still after the pan "
             f"{_fmt(still['time_to_still_ms'])} ms, {_fmt((still['still_bytes'] or 0) / 1024)} "
             f"KiB ({still['still_encoding']})")
+    tiles = results["tiles"]
+    lines += [
+        f"tiles stream: static scene {tiles['static_bytes_per_s']:.0f} bytes/s after its still; "
+        f"a cursor-sized change {tiles['cursor_change_bytes']['moving_median'] / 1024:.1f} KiB "
+        f"of JPEG tiles, {tiles['cursor_change_bytes']['median'] / 1024:.1f} KiB with the "
+        f"lossless refresh (medians of 10); pan {tiles['pan']['fps']:.1f} frames/s, "
+        f"{(tiles['pan']['bytes_per_frame'] or 0) / 1024:.1f} KiB/frame",
+    ]
     mem = results["memory"]
     lines += [
         f"server memory over {mem['jumps']} random jumps across {mem['voxels_level0']:.2e} "

@@ -19,7 +19,7 @@ import numpy as np
 
 from napari_engine.encode.codecs import Encoding, decode_frame, encode_frame
 
-TILE = 128
+TILE = 64
 #: Above this fraction of changed tiles, send the whole frame as one tile.
 FULL_FRAME_FRACTION = 0.5
 
