@@ -15,6 +15,7 @@ from typing import Any
 import psutil
 
 from napari_engine.bench.driver import FrameLog, continuous, open_client
+from napari_engine.bench.netem import PRESETS, EmulatedLink
 from napari_engine.bench.stats import summary_ms
 from napari_engine.client.connection import Connection
 from napari_engine.server.process import ServerProcess
@@ -102,9 +103,14 @@ def stream_phase(conn: Connection, log: FrameLog, name: str, duration: float, ra
     }
 
 
-def still_frame(log: FrameLog, after: float) -> Result:
-    got = log.wait_for(lambda h: h.get("still", False), 5)
-    stills = [f for f in log.since(after) if f[1].get("still")]
+def still_frame(log: FrameLog, after: float, timeout: float = 10.0) -> Result:
+    """The first lossless still that arrives after ``after``."""
+    deadline = time.perf_counter() + timeout
+    stills: list[tuple[float, dict[str, Any], int]] = []
+    while not stills and time.perf_counter() < deadline:
+        stills = [f for f in log.since(after) if f[1].get("still")]
+        time.sleep(0.01)
+    got = stills[0][0] if stills else None
     return {"time_to_still_ms": (got - after) * 1e3 if got else None,
             "still_bytes": stills[0][2] if stills else None,
             "still_encoding": stills[0][1]["encoding"] if stills else None}
@@ -213,6 +219,35 @@ def measure_dirty_regions(url: str, size: tuple[int, int], args: argparse.Namesp
             "pan": pan}
 
 
+def measure_links(url: str, size: tuple[int, int], args: argparse.Namespace) -> list[Result]:
+    """Latency, pan and still over each emulated link, against the same server."""
+    port = int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    out = []
+    for name in args.links:
+        link = EmulatedLink("127.0.0.1", port, PRESETS[name])
+        link.start()
+        try:
+            conn, log = open_client(link.url_for(url), size=size, quality=args.quality)
+            try:
+                center = deep_view(conn, args.zoom)
+                lat = latency(conn, log, max(5, args.latency_samples // 2),
+                              step=2.0 / args.zoom)
+                y, x = center[-2:]
+                speed = 10.0 / args.zoom
+                pan = stream_phase(conn, log, f"pan {name}", args.duration, args.rate,
+                                   lambda i, y=y, x=x, s=speed: (
+                                       "camera.set", {"center": [y + 0.3 * i * s, x + i * s]}))
+                still = still_frame(log, time.perf_counter())
+            finally:
+                conn.close()
+        finally:
+            link.stop()
+        out.append({"link": name, "rtt_ms": PRESETS[name].rtt_ms,
+                    "bandwidth_mbit": (PRESETS[name].bandwidth_bps or 0) / 1e6,
+                    "latency_ms": summary_ms(lat), "pan": pan, "still": still})
+    return out
+
+
 def run(args: argparse.Namespace) -> Result:
     size = (args.width, args.height)
     data_args = [x for d in args.data for x in ("--data", d)]
@@ -232,6 +267,7 @@ def run(args: argparse.Namespace) -> Result:
                     server.url, size, "bench-new")
             run = {"interactive_scale": scale, **measure_streaming(server.url, size, args)}
             if n == 0:
+                results["links"] = measure_links(server.url, size, args)
                 results["tiles"] = measure_dirty_regions(server.url, size, args)
                 conn, _log = open_client(server.url, size=size, stream="none")
                 try:
@@ -284,6 +320,16 @@ def report(results: Result) -> str:
             f"{_fmt(lat['p50'])} ms, p95 {_fmt(lat['p95'])} ms; still after the pan "
             f"{_fmt(still['time_to_still_ms'])} ms, {_fmt((still['still_bytes'] or 0) / 1024)} "
             f"KiB ({still['still_encoding']})")
+    lines += ["", "over emulated links (full resolution, auto stream):",
+              f"{'link':<10}{'RTT':>6}{'Mbit/s':>8}{'lat p50':>9}{'lat p95':>9}{'pan fps':>9}"
+              f"{'pan Mbit/s':>11}{'still ms':>10}"]
+    for row in results.get("links", []):
+        lines.append(
+            f"{row['link']:<10}{row['rtt_ms']:>6.0f}{row['bandwidth_mbit'] or 0:>8.0f}"
+            f"{_fmt(row['latency_ms']['p50']):>9}{_fmt(row['latency_ms']['p95']):>9}"
+            f"{row['pan']['fps']:>9.1f}{row['pan']['mbit_per_s']:>11.1f}"
+            f"{_fmt(row['still']['time_to_still_ms']):>10}")
+    lines.append("")
     tiles = results["tiles"]
     lines += [
         f"tiles stream: static scene {tiles['static_bytes_per_s']:.0f} bytes/s after its still; "
@@ -314,6 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scales", type=lambda v: [float(x) for x in v.split(",")],
                         default=[1.0, 0.5],
                         help="interactive render scales to compare, one server each")
+    parser.add_argument("--links", type=lambda v: [x for x in v.split(",") if x],
+                        default=["loopback", "lan", "wan", "thin"],
+                        help=f"emulated links to measure over ({', '.join(PRESETS)})")
     parser.add_argument("--zoom", type=float, default=2.0, help="camera zoom for pan/z-scroll")
     parser.add_argument("--quality", type=int, default=80, help="JPEG quality while moving")
     parser.add_argument("--latency-samples", type=int, default=40)
