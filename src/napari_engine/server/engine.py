@@ -45,6 +45,11 @@ from napari_engine.protocol import (
 )
 from napari_engine.protocol.ops import OPERATIONS
 from napari_engine.server import napari_compat, operations
+from napari_engine.server.adapt import (
+    STILL_JPEG_QUALITY,
+    QualityController,
+    lossless_still_fits,
+)
 from napari_engine.server.jobs import (
     Call,
     Encoded,
@@ -232,7 +237,9 @@ class Engine:
         hello = job.hello
         client = ClientRecord(id=job.client_id, sink=job.sink, hello=hello,
                               credits=FrameCredits(hello.max_in_flight),
-                              tiles=TileState() if hello.stream is StreamMode.TILES else None)
+                              tiles=TileState() if hello.stream is StreamMode.TILES else None,
+                              quality=QualityController(max_quality=hello.jpeg_quality,
+                                                        quality=hello.jpeg_quality))
         session.clients[job.client_id] = client
         session.empty_since = None
         if hello.size is not None:
@@ -409,15 +416,16 @@ class Engine:
             return
         # Reserve a credit now for every client that will get this frame, and let the
         # encoder thread send it: the frame never waits for the engine thread again.
-        outgoing = [self._reserve(session, client, self._stream_key(client, still=still))
+        outgoing = [self._reserve(session, client, self._stream_key(client, still=still),
+                                  still=still)
                     for client in session.clients.values()
                     if client.streams and client.credits.can_send()]
         self._submit_frames(session, outgoing)
 
-    def _reserve(self, session: Session, client: ClientRecord,
-                 key: EncodingKey) -> Outgoing:
-        return Outgoing(client.id, client.sink, self._frame_header(session, client, key), key,
-                        client.tiles)
+    def _reserve(self, session: Session, client: ClientRecord, key: EncodingKey, *,
+                 still: bool) -> Outgoing:
+        header = self._frame_header(session, client, key, still=still)
+        return Outgoing(client.id, client.sink, header, key, client.tiles)
 
     def _submit_frames(self, session: Session, outgoing: list[Outgoing]) -> None:
         """Hand frames of the latest render to the encoder thread. Every streamed frame
@@ -440,8 +448,9 @@ class Engine:
             for item in outgoing:
                 key = item.key
                 if item.tiles is not None:
-                    self._send_tiles(item, pixels, started)
+                    size = self._send_tiles(item, pixels, started)
                     unsent.remove(item)
+                    self._note_sent(name, item, size)
                     continue
                 if key not in results:
                     t0 = time.perf_counter()
@@ -453,6 +462,7 @@ class Engine:
                 timings["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
                 item.sink.send_frame(item.header, results[key])
                 unsent.remove(item)
+                self._note_sent(name, item, len(results[key]))
         except Exception:
             log.exception("encoding frame %d of session %r failed", render_no, name)
         finally:
@@ -461,8 +471,24 @@ class Engine:
             if unsent:
                 self.submit(Call(lambda: self._return_credits(name, unsent)))
 
+    def _note_sent(self, name: str, item: Outgoing, size: int) -> None:
+        """Encoder thread: tell the engine what left, for the client's link estimate."""
+        sent_at = time.perf_counter()
+        self.submit(Call(lambda: self._record_sent(name, item, size, sent_at)))
+
+    def _record_sent(self, name: str, item: Outgoing, size: int, sent_at: float) -> None:
+        session = self.sessions.get(name)
+        client = session.clients.get(item.client_id) if session else None
+        if client is None:
+            return
+        client.link.sent(item.header["seq"], size, sent_at)
+        if item.header["lossless"] and item.tiles is None:
+            client.last_lossless_bytes = size
+        elif not item.header["still"]:
+            client.quality.update(size, client.link)
+
     @staticmethod
-    def _send_tiles(item: Outgoing, pixels: np.ndarray, started: float) -> None:
+    def _send_tiles(item: Outgoing, pixels: np.ndarray, started: float) -> int:
         """Encoder thread: only the tiles that differ from what this client shows."""
         assert item.tiles is not None
         t0 = time.perf_counter()
@@ -473,6 +499,7 @@ class Engine:
         timings["encode_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
         timings["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
         item.sink.send_frame(item.header, payload)
+        return len(payload)
 
     def _return_credits(self, name: str, unsent: list[Outgoing]) -> None:
         """Frames that were reserved but never sent give their credits back."""
@@ -494,11 +521,20 @@ class Engine:
             session.latest_encode_s.update(job.seconds)
 
     def _stream_key(self, client: ClientRecord, *, still: bool) -> EncodingKey:
+        """How this client's next frame is encoded. ``auto`` and ``tiles`` clients get
+        the quality their link carries (see ``adapt``); ``jpeg`` ones what they asked."""
         mode = client.hello.stream
         if mode is StreamMode.TILES:
-            return (TILES, 0 if still else client.hello.jpeg_quality)
-        if mode is StreamMode.LOSSLESS or (mode is StreamMode.AUTO and still):
+            return (TILES, 0 if still else client.quality.quality)
+        if mode is StreamMode.LOSSLESS:
             return (self.config.lossless.value, 0)
+        if mode is StreamMode.AUTO:
+            if not still:
+                return (Encoding.JPEG.value, client.quality.quality)
+            guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
+            if lossless_still_fits(client.link, guess):
+                return (self.config.lossless.value, 0)
+            return (Encoding.JPEG.value, STILL_JPEG_QUALITY)  # visually lossless, 4:4:4
         return (Encoding.JPEG.value, client.hello.jpeg_quality)
 
     def _encoding_for(self, session: Session, key: EncodingKey) -> bytes:
@@ -519,11 +555,12 @@ class Engine:
         """Send the last rendered frame (a late joiner, a caught-up client, a still)."""
         if session.latest is None:
             return
-        key = self._stream_key(client, still=self._is_still(session))
-        self._submit_frames(session, [self._reserve(session, client, key)])
+        still = self._is_still(session)
+        key = self._stream_key(client, still=still)
+        self._submit_frames(session, [self._reserve(session, client, key, still=still)])
 
     def _frame_header(self, session: Session, client: ClientRecord, key: EncodingKey, *,
-                      reply_to: int | None = None) -> dict[str, Any]:
+                      still: bool = False, reply_to: int | None = None) -> dict[str, Any]:
         """The header of the latest frame for ``client``; unless it answers a screenshot,
         this takes one of the client's credits."""
         frame = session.latest
@@ -535,7 +572,7 @@ class Engine:
             "version": session.latest_version, "width": frame.width, "height": frame.height,
             "encoding": key[0], "lossless": lossless, "scale": frame.scale,
             "view": session.latest_view,
-            "still": lossless and reply_to is None and client.hello.stream in STILL_MODES,
+            "still": still and reply_to is None and client.hello.stream in STILL_MODES,
             "timings": {
                 "load_ms": round(frame.load_s * 1e3, 3),
                 "render_ms": round(frame.render_s * 1e3, 3),
@@ -554,7 +591,7 @@ class Engine:
         else:
             client.credits.sent(seq)
             client.last_sent_render = session.render_count
-            client.last_sent_lossless = lossless
+            client.last_sent_still = still
         return header
 
     def _ack(self, job: FrameAck) -> None:
@@ -563,6 +600,7 @@ class Engine:
         if session is None or client is None:
             return
         client.credits.acked(job.seq)
+        client.link.acked(job.seq, time.perf_counter())
         behind = client.last_sent_render < session.render_count
         if client.streams and behind and not session.render_dirty and client.credits.can_send():
             self._send_latest(session, client)
@@ -589,7 +627,7 @@ class Engine:
                 self._render(session, encode=True, still=True)
             return
         for client in session.clients.values():
-            if (client.hello.stream in STILL_MODES and not client.last_sent_lossless
+            if (client.hello.stream in STILL_MODES and not client.last_sent_still
                     and client.last_sent_render == session.render_count
                     and client.credits.can_send()):
                 self._send_latest(session, client)

@@ -19,6 +19,7 @@ from napari.layers import Layer
 from napari_engine.encode.tiles import TileState
 from napari_engine.protocol import FrameCredits, Hello, StreamMode
 from napari_engine.server import napari_compat, state
+from napari_engine.server.adapt import LinkEstimate, QualityController
 from napari_engine.server.renderer import FrameRenderer, RenderedFrame
 
 if TYPE_CHECKING:
@@ -59,7 +60,10 @@ class ClientRecord:
     last_t: float | None = None  # client timestamp of the last applied command
     echoed_t: float | None = None  # the last timestamp echoed in a frame
     last_sent_render: int = -1
-    last_sent_lossless: bool = False
+    last_sent_still: bool = False
+    link: LinkEstimate = field(default_factory=LinkEstimate)
+    quality: QualityController = field(default_factory=QualityController)
+    last_lossless_bytes: int | None = None
     pending_replies: list[dict[str, Any]] = field(default_factory=list)
     press_event: Any = None  # the mouse press of a drag this client is making
     tiles: TileState | None = None  # what a tiles-mode client shows (encoder thread only)

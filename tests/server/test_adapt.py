@@ -1,0 +1,57 @@
+"""Link estimation and quality choice (pure: times are passed in)."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_engine.server.adapt import (
+    MIN_QUALITY,
+    LinkEstimate,
+    QualityController,
+    lossless_still_fits,
+)
+
+
+def _link_at(bandwidth_bps: float, rtt_s: float, frames: int = 20,
+             size: int = 500_000) -> LinkEstimate:
+    """Frames sent back to back over a link of the given rate and round trip."""
+    link = LinkEstimate()
+    t = 0.0
+    for seq in range(1, frames + 1):
+        link.sent(seq, size, t)
+        t_arrive = t + size * 8 / bandwidth_bps + rtt_s
+        link.acked(seq, t_arrive)
+        t = t_arrive
+    return link
+
+
+def test_estimates_bandwidth_and_round_trip() -> None:
+    link = _link_at(100e6, 0.050)
+    assert link.bandwidth_bps == pytest.approx(100e6 * 0.04 / 0.09, rel=0.05)
+    assert link.rtt_s == pytest.approx(0.09, rel=0.05)
+    assert _link_at(1e9, 0.001).bandwidth_bps > 10 * _link_at(10e6, 0.08).bandwidth_bps  # type: ignore[operator]
+
+
+def test_cumulative_acks_and_unknown_link() -> None:
+    link = LinkEstimate()
+    link.sent(1, 100_000, 0.0)
+    link.sent(2, 100_000, 0.0)
+    link.acked(2, 0.1)  # acknowledges both
+    assert link.rtt_s == pytest.approx(0.1)
+    assert lossless_still_fits(LinkEstimate(), 10**9)  # nothing known: assume fast
+
+
+def test_quality_steps_down_on_a_thin_link_and_back_up_on_a_fast_one() -> None:
+    thin, fast = _link_at(10e6, 0.08), _link_at(1e9, 0.001)
+    control = QualityController(max_quality=80)
+    for _ in range(10):
+        control.update(500_000, thin)
+    assert control.quality == MIN_QUALITY
+    for _ in range(20):
+        control.update(100_000, fast)
+    assert control.quality == 80
+
+
+def test_lossless_still_only_where_it_fits() -> None:
+    assert lossless_still_fits(_link_at(1e9, 0.001), 6_000_000)
+    assert not lossless_still_fits(_link_at(10e6, 0.08), 6_000_000)
