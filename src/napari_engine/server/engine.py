@@ -26,7 +26,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -117,31 +116,10 @@ class Engine:
         self._qt_app: Any = None
         self._gl_app: Any = None
         self._font_family = ""
-        self.ready = threading.Event()
 
     # -- called from any thread ------------------------------------------------------
     def submit(self, job: Job) -> None:
         self._jobs.put(job)
-
-    def call(self, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
-        """Run ``fn`` on the engine thread and return its result (tests, tools)."""
-        done = threading.Event()
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                box["value"] = fn()
-            except BaseException as exc:  # handed back to the caller
-                box["error"] = exc
-            finally:
-                done.set()
-
-        self.submit(Call(run))
-        if not done.wait(timeout):
-            raise TimeoutError("engine did not answer")
-        if "error" in box:
-            raise box["error"]
-        return box.get("value")
 
     def stop(self) -> None:
         self._stop.set()
@@ -167,7 +145,6 @@ class Engine:
 
     def run(self) -> None:
         self._start_gl()
-        self.ready.set()
         try:
             while not self._stop.is_set():
                 batch = self._next_batch(self._timeout())
