@@ -55,3 +55,14 @@ def test_quality_steps_down_on_a_thin_link_and_back_up_on_a_fast_one() -> None:
 def test_lossless_still_only_where_it_fits() -> None:
     assert lossless_still_fits(_link_at(1e9, 0.001), 6_000_000)
     assert not lossless_still_fits(_link_at(10e6, 0.08), 6_000_000)
+
+
+def test_resolution_halves_once_quality_is_at_its_floor_and_comes_back() -> None:
+    thin, fast = _link_at(10e6, 0.08), _link_at(1e9, 0.001)
+    control = QualityController(max_quality=80)
+    for _ in range(10):
+        control.update(500_000, thin)
+    assert control.quality == MIN_QUALITY and control.step == 4
+    for _ in range(40):
+        control.update(20_000, fast)
+    assert control.step == 1 and control.quality == 80

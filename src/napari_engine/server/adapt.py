@@ -6,7 +6,8 @@ round trip (exponential moving averages), and chooses:
 
 * the JPEG quality while the scene moves: the largest quality (up to the client's own)
   whose frames fit the link at the target frame rate, stepping down fast when frames
-  are too big and back up slowly;
+  are too big and back up slowly; below the lowest quality, half the resolution (then a
+  quarter), as vtk.js does while interacting;
 * the still: lossless where the link carries it in about a frame time, visually
   lossless JPEG (quality 95, 4:4:4) where a lossless still would hold the link for long
   (over a 10 Mbit/s link a 6 MiB still blocks every interaction for 5 s).
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MIN_QUALITY = 30
+MAX_STEP = 4  # moving frames at down to a quarter of the width and height
 STILL_JPEG_QUALITY = 95
 #: a lossless still may hold the link for at most this long
 MAX_STILL_SECONDS = 0.25
@@ -63,15 +65,24 @@ class QualityController:
     max_quality: int = 80
     target_fps: float = 30.0
     quality: int = 80
+    step: int = 1  # subsampling of moving frames: 2 = half width and height
 
     def update(self, frame_bytes: int, link: LinkEstimate) -> int:
+        """Adjust after a moving frame of ``frame_bytes`` (sent at the current quality and
+        step): quality first, then resolution once quality is at its floor."""
         if link.bandwidth_bps is None:
             return self.quality
         budget = link.bandwidth_bps / 8 / self.target_fps
-        if frame_bytes > budget and self.quality > MIN_QUALITY:
-            self.quality = max(MIN_QUALITY, self.quality - 15)
-        elif frame_bytes < budget / 2 and self.quality < self.max_quality:
-            self.quality = min(self.max_quality, self.quality + 5)
+        if frame_bytes > budget:
+            if self.quality > MIN_QUALITY:
+                self.quality = max(MIN_QUALITY, self.quality - 15)
+            elif self.step < MAX_STEP:
+                self.step *= 2  # a quarter of the pixels
+        elif frame_bytes < budget / 2:
+            if self.step > 1 and frame_bytes * 4 < budget / 2:
+                self.step //= 2
+            elif self.step == 1 and self.quality < self.max_quality:
+                self.quality = min(self.max_quality, self.quality + 5)
         return self.quality
 
 

@@ -67,7 +67,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ENCODES = 2
-EncodingKey = tuple[str, int]
+#: (encoding, JPEG quality or 0, subsampling step: 1 full size, 2 half width and height)
+EncodingKey = tuple[str, int, int]
 TILES = "tiles"  # the encoding of tile updates: JPEG tiles (quality > 0) or lossless
 #: stream modes that get a lossless still once the scene rests
 STILL_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES})
@@ -326,7 +327,7 @@ class Engine:
             # streaming clients get this render too, or they would be left on an older one
             self._render(session, encode=True)
             self._sync_state(session)
-        key = (self.config.lossless.value, 0)
+        key = (self.config.lossless.value, 0, 1)
         payload = self._encoding_for(session, key)
         self._flush_replies(session, client)
         header = self._frame_header(session, client, key, reply_to=cmd.id)
@@ -432,7 +433,7 @@ class Engine:
                 if key not in results:
                     t0 = time.perf_counter()
                     results[key] = cached.get(key) or encode_frame(
-                        pixels, Encoding(key[0]), quality=key[1] or 80)
+                        pixels[:: key[2], :: key[2]], Encoding(key[0]), quality=key[1] or 80)
                     seconds[key] = time.perf_counter() - t0
                 timings = item.header["timings"]
                 timings["encode_ms"] = round(seconds[key] * 1e3, 3)
@@ -502,17 +503,17 @@ class Engine:
         the quality their link carries (see ``adapt``); ``jpeg`` ones what they asked."""
         mode = client.hello.stream
         if mode is StreamMode.TILES:
-            return (TILES, 0 if still else client.quality.quality)
+            return (TILES, 0 if still else client.quality.quality, 1)
         if mode is StreamMode.LOSSLESS:
-            return (self.config.lossless.value, 0)
+            return (self.config.lossless.value, 0, 1)
         if mode is StreamMode.AUTO:
             if not still:
-                return (Encoding.JPEG.value, client.quality.quality)
+                return (Encoding.JPEG.value, client.quality.quality, client.quality.step)
             guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
             if lossless_still_fits(client.link, guess):
-                return (self.config.lossless.value, 0)
-            return (Encoding.JPEG.value, STILL_JPEG_QUALITY)  # visually lossless, 4:4:4
-        return (Encoding.JPEG.value, client.hello.jpeg_quality)
+                return (self.config.lossless.value, 0, 1)
+            return (Encoding.JPEG.value, STILL_JPEG_QUALITY, 1)  # visually lossless, 4:4:4
+        return (Encoding.JPEG.value, client.hello.jpeg_quality, 1)
 
     def _encoding_for(self, session: Session, key: EncodingKey) -> bytes:
         payload = session.latest_encoded.get(key)
@@ -544,10 +545,12 @@ class Engine:
         assert frame is not None
         seq = next(self._seq)
         lossless = key[1] == 0 if key[0] == TILES else Encoding(key[0]).lossless
+        step = key[2]  # a subsampled frame for a link too thin for the full one
         header: dict[str, Any] = {
             "type": "frame", "seq": seq, "render": session.render_count,
-            "version": session.latest_version, "width": frame.width, "height": frame.height,
-            "encoding": key[0], "lossless": lossless, "scale": frame.scale,
+            "version": session.latest_version, "width": -(-frame.width // step),
+            "height": -(-frame.height // step), "encoding": key[0], "lossless": lossless,
+            "scale": frame.scale / step,
             "view": session.latest_view,
             "still": still and reply_to is None and client.hello.stream in STILL_MODES,
             "timings": {

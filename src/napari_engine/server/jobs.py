@@ -50,8 +50,8 @@ class FrameAck:
 class Encoded:
     session: str
     render_no: int
-    results: dict[tuple[str, int], bytes]
-    seconds: dict[tuple[str, int], float]
+    results: dict[tuple[str, int, int], bytes]
+    seconds: dict[tuple[str, int, int], float]
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,8 +96,8 @@ class Session:
         self.latest_version = -1
         self.latest_t: dict[int, float | None] = {}
         self.latest_view: dict[str, Any] = {}
-        self.latest_encoded: dict[tuple[str, int], bytes] = {}
-        self.latest_encode_s: dict[tuple[str, int], float] = {}
+        self.latest_encoded: dict[tuple[str, int, int], bytes] = {}
+        self.latest_encode_s: dict[tuple[str, int, int], float] = {}
         self.latest_render_started = 0.0
         self.last_render_time = 0.0
         self.encoding_busy = 0
