@@ -14,22 +14,33 @@ from napari_engine.server.adapt import (
 
 def _link_at(bandwidth_bps: float, rtt_s: float, frames: int = 20,
              size: int = 500_000) -> LinkEstimate:
-    """Frames sent back to back over a link of the given rate and round trip."""
+    """Two frames in flight (as with two credits): each new frame leaves when the one
+    before the last is acknowledged, so it queues behind the previous one."""
     link = LinkEstimate()
-    t = 0.0
+    serialise = size * 8 / bandwidth_bps
+    link_free, acks = 0.0, [0.0, 0.0]
     for seq in range(1, frames + 1):
-        link.sent(seq, size, t)
-        t_arrive = t + size * 8 / bandwidth_bps + rtt_s
-        link.acked(seq, t_arrive)
-        t = t_arrive
+        sent = acks[-2]
+        link.sent(seq, size, sent)
+        link_free = max(link_free, sent) + serialise
+        arrive = link_free + rtt_s
+        link.acked(seq, arrive)
+        acks.append(arrive)
     return link
 
 
 def test_estimates_bandwidth_and_round_trip() -> None:
     link = _link_at(100e6, 0.050)
-    assert link.bandwidth_bps == pytest.approx(100e6 * 0.04 / 0.09, rel=0.05)
-    assert link.rtt_s == pytest.approx(0.09, rel=0.05)
-    assert _link_at(1e9, 0.001).bandwidth_bps > 10 * _link_at(10e6, 0.08).bandwidth_bps  # type: ignore[operator]
+    assert link.bandwidth_bps == pytest.approx(100e6, rel=0.15)  # not fooled by the delay
+    assert link.rtt_s is not None and link.rtt_s >= 0.05
+    assert _link_at(10e6, 0.08).bandwidth_bps == pytest.approx(10e6, rel=0.15)
+
+
+def test_a_frame_sent_to_an_idle_link_does_not_count_as_bandwidth() -> None:
+    link = LinkEstimate()
+    link.sent(1, 500_000, 0.0)
+    link.acked(1, 0.5)  # a round trip and the transfer: not a rate measurement
+    assert link.bandwidth_bps is None and link.rtt_s == pytest.approx(0.5)
 
 
 def test_cumulative_acks_and_unknown_link() -> None:

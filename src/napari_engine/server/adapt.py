@@ -31,10 +31,18 @@ class LinkEstimate:
     """Delivery rate and round trip of one client, from its acknowledgements."""
 
     alpha: float = 0.3
-    bandwidth_bps: float | None = None
+    window: int = 16
     rtt_s: float | None = None
+    _rates: list[float] = field(default_factory=list)
     _sent: dict[int, tuple[int, float]] = field(default_factory=dict)
     _last_ack: float | None = None
+
+    @property
+    def bandwidth_bps(self) -> float | None:
+        """The highest delivery rate among recent samples (as BBR does): a sender that
+        is limited by how fast frames are drawn measures less than the link carries, and
+        averaging those would talk the quality down for nothing."""
+        return max(self._rates) if self._rates else None
 
     def sent(self, seq: int, size: int, t: float) -> None:
         self._sent[seq] = (size, t)
@@ -44,15 +52,15 @@ class LinkEstimate:
         done = sorted(s for s in self._sent if s <= seq)
         for s in done:
             size, sent_t = self._sent.pop(s)
-            rtt = max(t - sent_t, 1e-4)
-            # the link was busy with this frame from when it left (or the previous one
-            # landed, if it queued behind it) until now
-            start = sent_t if self._last_ack is None else max(sent_t, self._last_ack)
-            busy = max(t - start, 1e-4)
-            if size > 16_384:  # small frames say more about latency than about bandwidth
-                self.bandwidth_bps = self._mix(self.bandwidth_bps, size * 8 / busy)
-            self.rtt_s = self._mix(self.rtt_s, rtt)
-        self._last_ack = t
+            self.rtt_s = self._mix(self.rtt_s, max(t - sent_t, 1e-4))
+            # Only a frame that queued behind the previous one measures the link's rate:
+            # it kept the link busy from the previous arrival to its own. A frame sent to
+            # an idle link also waited a round trip, which says nothing about bandwidth.
+            queued = self._last_ack is not None and sent_t < self._last_ack
+            if queued and size > 16_384:
+                busy = max(t - self._last_ack, 1e-4)  # type: ignore[operator]
+                self._rates = [*self._rates[-(self.window - 1):], size * 8 / busy]
+            self._last_ack = t
 
     def _mix(self, old: float | None, new: float) -> float:
         return new if old is None else (1 - self.alpha) * old + self.alpha * new
