@@ -142,8 +142,9 @@ def test_status_bar_value_comes_from_the_server(pair: tuple[Mirrored, ProxyViewe
     remote.sync()
     local.pump(lambda: "ramp" in local.viewer.layers)
     local.viewer.layers.selection.active = local.viewer.layers["ramp"]
-    local.pump(lambda: remote.layers.selection == [remote.layers["ramp"]] or True)
-    time.sleep(0.2)
+    # the server's active layer is the one whose value the status bar shows
+    local.pump(lambda: remote.sync() is None
+               and remote.layers.selection == [remote.layers["ramp"]])
     local.viewer.mouse_over_canvas = True
     local.viewer.cursor.position = (0.0, 10.0, 20.0)  # dims: the sample's z, then y, x
     expected = str(int(data[10, 20]))  # 1660: only the server holds these voxels

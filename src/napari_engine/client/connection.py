@@ -324,8 +324,6 @@ class Connection:
                 return
             log.warning("server error: %s", err)
             self.errors.append(err)
-        elif kind == "pong":
-            self._resolve(-2, msg)
 
     def _resolve(self, key: int, value: Any) -> None:
         future = self._waiters.pop(key, None)

@@ -64,6 +64,18 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _wire(value: Any, cast: type) -> Any:
+    """A napari value (tuples, numpy scalars) as the plain JSON the protocol carries."""
+    if isinstance(value, tuple | list | np.ndarray):
+        return [cast(v) for v in value]
+    return cast(value)
+
+
+def _flat(section: str, key: str, value: Any) -> Callable[[StateMirror, int], None]:
+    """Record an optimistic change of ``section.key`` in the mirror under the command id."""
+    return lambda mirror, cid: mirror.set_local(section, key, value, cid)
+
+
 def _local_value(layer: Layer, prop: str) -> Any:
     value = getattr(layer, prop)
     if prop == "colormap":
@@ -75,6 +87,12 @@ def _local_value(layer: Layer, prop: str) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return str(value) if not isinstance(value, bool | int | float) else value
+
+
+def _apply_selected_data(layer: Points | Shapes, state: dict[str, Any]) -> None:
+    selected = set(state.get("selected_data", []))
+    if selected != set(layer.selected_data):
+        layer.selected_data = selected
 
 
 class ViewerBridge:
@@ -177,9 +195,7 @@ class ViewerBridge:
             data = self._points(state)
             if data.shape != layer.data.shape or not np.allclose(data, layer.data):
                 layer.data = data
-        selected = set(state.get("selected_data", []))
-        if selected != set(layer.selected_data):
-            layer.selected_data = selected
+        _apply_selected_data(layer, state)
 
     @staticmethod
     def _apply_shapes(layer: Shapes, state: dict[str, Any]) -> None:
@@ -192,9 +208,7 @@ class ViewerBridge:
             if data:
                 layer.add([np.asarray(shape, dtype=float) for shape in data],
                           shape_type=kinds)
-        selected = set(state.get("selected_data", []))
-        if selected != set(layer.selected_data):
-            layer.selected_data = selected
+        _apply_selected_data(layer, state)
 
     def _apply_layer_properties(self, layer: Layer, state: dict[str, Any]) -> None:
         if isinstance(layer, Points):
@@ -235,14 +249,12 @@ class ViewerBridge:
             return
         camera, dims = self.viewer.camera, self.viewer.dims
         for name in ("ndisplay", "current_step"):
-            value = getattr(dims, name)
-            value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
+            value = _wire(getattr(dims, name), int)
             if not isinstance(value, list) or len(value) == self._mirrored("dims", "ndim"):
-                self._send("dims.set", {name: value}, ("dims", name, value))
+                self._send("dims.set", {name: value}, _flat("dims", name, value))
         for name in CAMERA_FIELDS:
-            value = getattr(camera, name)
-            value = [float(v) for v in value] if isinstance(value, tuple) else float(value)
-            self._send("camera.set", {name: value}, ("camera", name, value))
+            value = _wire(getattr(camera, name), float)
+            self._send("camera.set", {name: value}, _flat("camera", name, value))
 
     # -- model -> server -------------------------------------------------------------
     def _connect_model(self) -> None:
@@ -257,17 +269,10 @@ class ViewerBridge:
         viewer.layers.selection.events.changed.connect(self._on_selection)
         viewer.cursor.events.position.connect(self._on_cursor)
 
-    def _send(self, op: str, args: dict[str, Any], local: tuple[str, str, Any] | None = None
-              ) -> None:
-        record = None
-        if local is not None:
-            section, key, value = local
-
-            def record(mirror: StateMirror, cid: int) -> None:
-                mirror.set_local(section, key, value, cid)
-
+    def _send(self, op: str, args: dict[str, Any],
+              local: Callable[[StateMirror, int], None] | None = None) -> None:
         try:
-            self.connection.send_command(op, args, local=record)
+            self.connection.send_command(op, args, local=local)
         except Exception as exc:  # not connected, or a value the protocol refuses
             log.warning("%s not sent: %s", op, exc)
 
@@ -278,22 +283,20 @@ class ViewerBridge:
     def _on_camera(self, event: Any) -> None:
         if self._applying:
             return
-        value = event.value
-        value = [float(v) for v in value] if isinstance(value, tuple | list) else float(value)
+        value = _wire(event.value, float)
         if _same(self._mirrored("camera", event.type), value):
             return  # already the server's value: nothing to say
-        self._send("camera.set", {event.type: value}, ("camera", event.type, value))
+        self._send("camera.set", {event.type: value}, _flat("camera", event.type, value))
 
     def _on_dims(self, event: Any) -> None:
         if self._applying:
             return
-        value = getattr(self.viewer.dims, event.type)
-        value = [int(v) for v in value] if isinstance(value, tuple | list) else int(value)
+        value = _wire(getattr(self.viewer.dims, event.type), int)
         if isinstance(value, list) and len(value) != self._mirrored("dims", "ndim"):
             return  # a transient local layout (layers still arriving), not a user's step
         if _same(self._mirrored("dims", event.type), value):
             return
-        self._send("dims.set", {event.type: value}, ("dims", event.type, value))
+        self._send("dims.set", {event.type: value}, _flat("dims", event.type, value))
 
     def _on_layer_property(self, event: Any) -> None:
         if self._applying:
@@ -308,29 +311,29 @@ class ViewerBridge:
             mirrored = self.connection.mirror.layer(layer_id)
         if mirrored is not None and _same(mirrored.get(prop), value):
             return
-        try:
-            self.connection.send_command(
-                "layer.set", {"layer": layer_id, "props": {prop: value}},
-                local=lambda mirror, cid: mirror.set_local_layer(layer_id, prop, value, cid))
-        except Exception as exc:
-            log.warning("%s not sent: %s", prop, exc)
+        self._send("layer.set", {"layer": layer_id, "props": {prop: value}},
+                   lambda mirror, cid: mirror.set_local_layer(layer_id, prop, value, cid))
 
-    def _on_inserted(self, event: Any) -> None:
-        layer = event.value
+    def _watch(self, layer: Layer, watch: bool) -> None:
+        """(Dis)connect the layer's property events that are mirrored to the server."""
         for prop in ALL_PROPERTIES:
             emitter = getattr(layer.events, prop, None)
             if emitter is not None:
-                emitter.connect(self._on_layer_property)
+                if watch:
+                    emitter.connect(self._on_layer_property)
+                else:
+                    emitter.disconnect(self._on_layer_property)
+
+    def _on_inserted(self, event: Any) -> None:
+        layer = event.value
+        self._watch(layer, True)
         if not self._applying:
             log.warning("layer %r was added only locally; adding layers from the GUI is not "
                         "supported yet", layer.name)
 
     def _on_removed(self, event: Any) -> None:
         layer = event.value
-        for prop in ALL_PROPERTIES:
-            emitter = getattr(layer.events, prop, None)
-            if emitter is not None:
-                emitter.disconnect(self._on_layer_property)
+        self._watch(layer, False)
         if self._applying:
             return
         layer_id = self._id_of(layer)
@@ -374,11 +377,12 @@ class ViewerBridge:
     def _on_selection(self, _event: Any) -> None:
         if self._applying:
             return
-        ids = [i for i, layer in self._by_id.items() if layer in self.viewer.layers.selection]
-        active = self.viewer.layers.selection.active
-        if active is not None and self._id_of(active) in ids:
-            ids.remove(self._id_of(active))  # type: ignore[arg-type]
-            ids.append(self._id_of(active))  # type: ignore[arg-type]
+        selection = self.viewer.layers.selection
+        ids = [i for i, layer in self._by_id.items() if layer in selection]
+        active = self._id_of(selection.active) if selection.active is not None else None
+        if active in ids:  # the server makes the last one active
+            ids.remove(active)
+            ids.append(active)
         self._send("layer.select", {"layers": ids})
 
     def _id_of(self, layer: Layer) -> int | None:

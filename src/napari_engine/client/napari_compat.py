@@ -46,8 +46,8 @@ class LayerlessCanvas(VispyCanvas):
         events = self._scene_canvas.events
         events.key_press.disconnect(self._key_map_handler.on_key_press)
         events.key_release.disconnect(self._key_map_handler.on_key_release)
-        events.key_press.connect(self._on_key_press)
-        events.key_release.connect(self._on_key_release)
+        events.key_press.connect(lambda event: self._route_key("press", event))
+        events.key_release.connect(lambda event: self._route_key("release", event))
 
     def _keys_go_to_server(self) -> bool:
         """Layers whose key bindings change data (labels: undo, a new label after the
@@ -58,17 +58,12 @@ class LayerlessCanvas(VispyCanvas):
         return (self.key_forward is not None
                 and isinstance(self.viewer.layers.selection.active, Labels | Points | Shapes))
 
-    def _on_key_press(self, event: Any) -> None:
+    def _route_key(self, kind: str, event: Any) -> None:
         if self._keys_go_to_server():
             assert self.key_forward is not None
-            self.key_forward("press", event)
-        else:
+            self.key_forward(kind, event)
+        elif kind == "press":
             self._key_map_handler.on_key_press(event)
-
-    def _on_key_release(self, event: Any) -> None:
-        if self._keys_go_to_server():
-            assert self.key_forward is not None
-            self.key_forward("release", event)
         else:
             self._key_map_handler.on_key_release(event)
 

@@ -33,11 +33,10 @@ class _Section:
         with self._conn.lock:
             return self._conn.mirror.state[self._section].get(key)
 
-    def _set(self, op: str, key: str, value: Any, local: Any = None) -> None:
-        shown = value if local is None else local
+    def _set(self, op: str, key: str, value: Any) -> None:
         self._conn.send_command(
             op, {key: value}, t=time.perf_counter(),
-            local=lambda mirror, cid: mirror.set_local(self._section, key, shown, cid))
+            local=lambda mirror, cid: mirror.set_local(self._section, key, value, cid))
 
     def __repr__(self) -> str:
         with self._conn.lock:

@@ -9,14 +9,14 @@ Its loop, in plain words:
    then the replies to the commands of the batch;
 4. for each session whose picture changed, render once, if some client has a frame
    credit and fewer than ``MAX_ENCODES`` frames of that session are being encoded;
-   encoding runs on a small thread pool (simplejpeg releases the GIL), so the next
-   render overlaps the last encode. The credits are taken at render time and the encoder
-   thread sends the frame itself, so a frame never waits for the engine thread after it
-   was drawn;
+   encoding runs on one encoder thread (simplejpeg and zstd release the GIL), so the
+   next render overlaps the last encode. The credits are taken at render time and the
+   encoder thread sends the frame itself, so a frame never waits for the engine thread
+   after it was drawn; each client's encoding follows its link (``adapt``);
 5. a client that had no credit gets the newest frame when its ack comes back (no backlog);
-6. timers: a lossless still once a scene has rested for ``still_delay`` seconds (for
-   clients in ``auto`` mode), and closing sessions that have had no client for
-   ``idle_timeout`` seconds.
+6. timers: a still once a scene has rested for ``still_delay`` seconds (``auto`` and
+   ``tiles`` clients), and closing sessions that have had no client for ``idle_timeout``
+   seconds.
 """
 
 from __future__ import annotations
@@ -99,6 +99,12 @@ class EngineConfig:
 
 def _now() -> float:
     return time.monotonic()
+
+
+def _encode(pixels: np.ndarray, key: EncodingKey) -> bytes:
+    """One whole frame in the encoding ``key`` names (subsampled by its step)."""
+    step = key[2]
+    return encode_frame(pixels[::step, ::step], Encoding(key[0]), quality=key[1] or 80)
 
 
 class Engine:
@@ -309,7 +315,7 @@ class Engine:
                args: dict[str, Any]) -> dict[str, Any]:
         """A client's mouse event goes to napari's bindings on the server's canvas."""
         kind = args["event"]
-        if kind != "press" and client.press_event is None and kind == "release":
+        if kind == "release" and client.press_event is None:
             return {}  # a release without its press (e.g. pressed before joining)
         event = napari_compat.dispatch_mouse(
             session.canvas, kind, (args["pos"][0], args["pos"][1]), args["button"],
@@ -432,8 +438,7 @@ class Engine:
                     continue
                 if key not in results:
                     t0 = time.perf_counter()
-                    results[key] = cached.get(key) or encode_frame(
-                        pixels[:: key[2], :: key[2]], Encoding(key[0]), quality=key[1] or 80)
+                    results[key] = cached.get(key) or _encode(pixels, key)
                     seconds[key] = time.perf_counter() - t0
                 timings = item.header["timings"]
                 timings["encode_ms"] = round(seconds[key] * 1e3, 3)
@@ -520,7 +525,7 @@ class Engine:
         if payload is None:
             assert session.latest is not None
             t0 = time.perf_counter()
-            payload = encode_frame(session.latest.pixels, Encoding(key[0]), quality=key[1] or 80)
+            payload = _encode(session.latest.pixels, key)
             session.latest_encoded[key] = payload
             session.latest_encode_s[key] = time.perf_counter() - t0
         return payload

@@ -9,6 +9,7 @@ handled by the session itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,11 +42,26 @@ def _set(obj: Any, attr: str, value: Any, what: str) -> None:
         raise _refusal(what, exc) from None
 
 
-def _add_image(viewer: ViewerModel, data: Any, kwargs: dict[str, Any]) -> Layer:
+def _add(add: Callable[..., Layer], data: Any, kwargs: dict[str, Any]) -> Layer:
+    """One of napari's ``viewer.add_*``; its refusals become protocol errors."""
     try:
-        return viewer.add_image(data, **kwargs)
+        return add(data, **kwargs)
     except _NAPARI_REFUSALS as exc:
-        raise _refusal("add_image", exc) from None
+        raise _refusal(add.__name__, exc) from None
+
+
+def _array(args: dict[str, Any], payload: bytes | memoryview) -> np.ndarray:
+    """The client's array from a binary payload (read-only: it views the message)."""
+    if len(payload) != args["nbytes"]:
+        raise ProtocolError(ErrorCode.INVALID,
+                            f"array payload has {len(payload)} bytes; shape and dtype "
+                            f"need {args['nbytes']}")
+    return np.frombuffer(payload, dtype=args["dtype"]).reshape(args["shape"])
+
+
+def _current_to_initial(props: dict[str, Any]) -> dict[str, Any]:
+    """``current_size`` and the like set a new layer's ``size``, ..."""
+    return {k.removeprefix("current_"): v for k, v in props.items()}
 
 
 def camera_set(viewer: ViewerModel, args: dict[str, Any]) -> None:
@@ -95,12 +111,7 @@ def layer_add_image(viewer: ViewerModel, args: dict[str, Any],
                     payload: bytes | memoryview | None) -> list[Layer]:
     props = dict(args.get("props", {}))
     if payload is not None:
-        if len(payload) != args["nbytes"]:
-            raise ProtocolError(ErrorCode.INVALID,
-                                f"array payload has {len(payload)} bytes; shape and dtype "
-                                f"need {args['nbytes']}")
-        data = np.frombuffer(payload, dtype=args["dtype"]).reshape(args["shape"])
-        return [_add_image(viewer, data, props)]
+        return [_add(viewer.add_image, _array(args, payload), props)]
     from napari_engine.data import DataError, open_data  # deferred: readers import zarr, tifffile
 
     try:
@@ -112,48 +123,27 @@ def layer_add_image(viewer: ViewerModel, args: dict[str, Any],
         kwargs = {**spec.kwargs, **props}
         if len(specs) > 1 and "name" in props:
             kwargs["name"] = f"{props['name']} [{spec.kwargs['name']}]"
-        layers.append(_add_image(viewer, spec.data, kwargs))
+        layers.append(_add(viewer.add_image, spec.data, kwargs))
     return layers
 
 
 def layer_add_labels(viewer: ViewerModel, args: dict[str, Any],
                      payload: bytes | memoryview) -> Layer:
-    if len(payload) != args["nbytes"]:
-        raise ProtocolError(ErrorCode.INVALID,
-                            f"array payload has {len(payload)} bytes; shape and dtype "
-                            f"need {args['nbytes']}")
     # a writable copy: painting changes it
-    data = np.frombuffer(payload, dtype=args["dtype"]).reshape(args["shape"]).copy()
-    try:
-        return viewer.add_labels(data, **args.get("props", {}))
-    except _NAPARI_REFUSALS as exc:
-        raise _refusal("add_labels", exc) from None
+    return _add(viewer.add_labels, _array(args, payload).copy(), args.get("props", {}))
 
 
 def layer_add_points(viewer: ViewerModel, args: dict[str, Any]) -> Layer:
     data = np.asarray(args["data"], dtype=float)
-    props = dict(args.get("props", {}))
-    for key in ("current_size", "current_face_color"):
-        if key in props:
-            props[key.removeprefix("current_")] = props.pop(key)
     if data.size == 0:
         data = np.zeros((0, viewer.dims.ndim or 2))
-    try:
-        return viewer.add_points(data, **props)
-    except _NAPARI_REFUSALS as exc:
-        raise _refusal("add_points", exc) from None
+    return _add(viewer.add_points, data, _current_to_initial(args.get("props", {})))
 
 
 def layer_add_shapes(viewer: ViewerModel, args: dict[str, Any]) -> Layer:
-    props = dict(args.get("props", {}))
-    for key in ("current_edge_width", "current_face_color", "current_edge_color"):
-        if key in props:
-            props[key.removeprefix("current_")] = props.pop(key)
     data = [np.asarray(shape, dtype=float) for shape in args["data"]]
-    try:
-        return viewer.add_shapes(data or None, shape_type=args["shape_type"], **props)
-    except _NAPARI_REFUSALS as exc:
-        raise _refusal("add_shapes", exc) from None
+    return _add(viewer.add_shapes, data or None, {
+        "shape_type": args["shape_type"], **_current_to_initial(args.get("props", {}))})
 
 
 def layer_remove(viewer: ViewerModel, ids: LayerIds, args: dict[str, Any]) -> None:
