@@ -38,31 +38,32 @@ def test_changed_tiles_finds_exactly_the_touched_tiles() -> None:
 def test_static_scene_costs_nothing_and_small_change_costs_little() -> None:
     state, canvas = TileState(), np.zeros((300, 500, 4), np.uint8)
     first = _frame()
-    index, payload = encode_update(state, first, lossless=True, tile=T)
-    apply_update(canvas, index, payload)
+    u = encode_update(state, first, lossless=True, tile=T)
+    canvas = apply_update(canvas, u.index, u.payload)
     np.testing.assert_array_equal(canvas, first)
-    assert encode_update(state, first, lossless=True, tile=T) == ([], b"")  # nothing changed
+    assert encode_update(state, first, lossless=True, tile=T).empty  # nothing changed
     cursor = first.copy()
     cursor[150:158, 200:208, :3] = 255  # a cursor-sized change, inside one tile
-    index, payload = encode_update(state, cursor, lossless=True, tile=T)
-    assert len(index) == 1 and len(payload) < 10_000
-    apply_update(canvas, index, payload)
+    u = encode_update(state, cursor, lossless=True, tile=T)
+    assert len(u.index) == 1 and len(u.payload) < 10_000
+    apply_update(canvas, u.index, u.payload)
     np.testing.assert_array_equal(canvas, cursor)
 
 
 def test_lossy_tiles_are_refreshed_losslessly_when_the_scene_rests() -> None:
     state, canvas = TileState(), np.zeros((300, 500, 4), np.uint8)
     frame = _frame()
-    apply_update(canvas, *encode_update(state, frame, lossless=True, tile=T))
+    u = encode_update(state, frame, lossless=True, tile=T)
+    apply_update(canvas, u.index, u.payload)
     moved = frame.copy()
     moved[0:100, 0:100, 2] = 200
-    index, payload = encode_update(state, moved, lossless=False, tile=T)
-    assert {tuple(i[:2]) for i in index} == {(0, 0)} and index[0][4] == "jpeg"
-    apply_update(canvas, index, payload)
+    u = encode_update(state, moved, lossless=False, tile=T)
+    assert {tuple(i[:2]) for i in u.index} == {(0, 0)} and u.index[0][4] == "jpeg"
+    apply_update(canvas, u.index, u.payload)
     assert state.lossy == {(0, 0)}
-    index, payload = encode_update(state, moved, lossless=True, tile=T)  # the still
-    assert [i[4] for i in index] == ["png"]
-    apply_update(canvas, index, payload)
+    u = encode_update(state, moved, lossless=True, tile=T)  # the still
+    assert [i[4] for i in u.index] == ["png"]
+    apply_update(canvas, u.index, u.payload)
     np.testing.assert_array_equal(canvas, moved)
     assert state.lossy == set()
 
@@ -70,6 +71,98 @@ def test_lossy_tiles_are_refreshed_losslessly_when_the_scene_rests() -> None:
 def test_mostly_changed_frame_goes_as_one_tile() -> None:
     state = TileState()
     encode_update(state, _frame(1), lossless=True, tile=T)
-    index, _ = encode_update(state, _frame(2), lossless=False, tile=T)
+    index = encode_update(state, _frame(2), lossless=False, tile=T).index
     assert index[0][:4] == [0, 0, 500, 300] and len(index) == 1
     assert len(state.lossy) == 3 * 4
+
+
+def _view(cy: float, cx: float, zoom: float = 2.0) -> dict[str, object]:
+    return {"ndisplay": 2, "center": [0.0, cy, cx], "zoom": zoom, "angles": [0.0, 0.0, 90.0],
+            "current_step": [3, 0, 0]}
+
+
+def _world(shape: tuple[int, int] = (900, 1500)) -> np.ndarray:
+    """A large textured picture to pan over (every pixel distinct enough to notice)."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (*shape, 4), dtype=np.uint8)
+    img[..., 3] = 255
+    return img
+
+
+def test_a_pan_sends_only_the_exposed_strips() -> None:
+    world = _world()
+    state, canvas = TileState(), np.zeros((300, 500, 4), np.uint8)
+    first = world[100:400, 200:700]
+    u = encode_update(state, first, lossless=True, view=_view(50.0, 100.0))
+    canvas = apply_update(canvas, u.index, u.payload, u.shift)
+    # the camera moves 10 px right and 4 px down (zoom 2: 5 and 2 world units)
+    second = world[104:404, 210:710]
+    u = encode_update(state, second, lossless=True, view=_view(52.0, 105.0))
+    assert u.shift == (-10, -4)
+    full = encode_update(TileState(), second, lossless=True).payload
+    assert 0 < len(u.payload) < len(full) / 4
+    canvas = apply_update(canvas, u.index, u.payload, u.shift)
+    np.testing.assert_array_equal(canvas, second)
+    # tiles touched: the right column of tiles and the bottom row of tiles
+    assert {(x, y) for x, y, *_ in u.index} >= {(448, 0), (0, 256)}
+
+
+def test_a_pan_with_a_change_sends_the_correction_too() -> None:
+    world = _world()
+    state, canvas = TileState(), np.zeros((300, 500, 4), np.uint8)
+    u = encode_update(state, world[0:300, 0:500], lossless=True, view=_view(0.0, 0.0))
+    canvas = apply_update(canvas, u.index, u.payload, u.shift)
+    second = world[0:300, 8:508].copy()
+    second[150:160, 100:110] = 7  # an overlay that does not move with the data
+    u = encode_update(state, second, lossless=True, view=_view(0.0, 4.0))
+    assert u.shift == (-8, 0)
+    assert (64, 128) in {(x, y) for x, y, *_ in u.index}
+    canvas = apply_update(canvas, u.index, u.payload, u.shift)
+    np.testing.assert_array_equal(canvas, second)
+
+
+def test_lossy_tiles_move_with_the_pan_and_are_refreshed_at_rest() -> None:
+    world = _world()
+    state, canvas = TileState(), np.zeros((300, 500, 4), np.uint8)
+    u = encode_update(state, world[0:300, 0:500], lossless=True, view=_view(0.0, 0.0))
+    canvas = apply_update(canvas, u.index, u.payload, u.shift)
+    views = [_view(0.0, 5.0 * i) for i in range(1, 4)]
+    for i, view in enumerate(views, start=1):
+        frame = world[0:300, 10 * i:500 + 10 * i]
+        u = encode_update(state, frame, lossless=False, view=view)
+        assert u.shift == (-10, 0)
+        canvas = apply_update(canvas, u.index, u.payload, u.shift)
+    assert state.lossy  # the JPEG strips, now moved left with the picture
+    still = world[0:300, 30:530]
+    u = encode_update(state, still, lossless=True, view=views[-1])
+    assert u.shift is None and all(i[4] == "png" for i in u.index)
+    canvas = apply_update(canvas, u.index, u.payload, u.shift)
+    np.testing.assert_array_equal(canvas, still)
+    assert state.lossy == set()
+
+
+def test_a_fractional_pan_or_a_zoom_is_not_a_shift() -> None:
+    world = _world()
+    state = TileState()
+    encode_update(state, world[0:300, 0:500], lossless=True, view=_view(0.0, 0.0))
+    u = encode_update(state, world[0:300, 3:503], lossless=True, view=_view(0.0, 0.75))
+    assert u.shift is None  # 1.5 px: napari resamples every pixel
+    u = encode_update(state, world[0:300, 3:503], lossless=True,
+                      view=_view(0.0, 0.75, zoom=3.0))
+    assert u.shift is None
+
+
+def test_many_tiles_encode_the_same_on_a_pool() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = _frame(3, (640, 640))
+    after = before.copy()
+    after[:256, :, 2] ^= 0x55  # 160 of 400 tiles: below the full-frame threshold
+    updates = []
+    for pool in (ThreadPoolExecutor(1), None):
+        state = TileState()
+        encode_update(state, before, lossless=True, tile=32)
+        updates.append(encode_update(state, after, lossless=False, tile=32, pool=pool))
+    a, b = updates
+    assert len(a.index) == 160
+    assert a.index == b.index and a.payload == b.payload

@@ -56,3 +56,50 @@ def test_tiles_stream_sends_only_what_changed(start_server: ServerFactory) -> No
     finally:
         conn.close()
         driver.close()
+
+
+def test_a_pan_moves_the_clients_picture_and_sends_the_strips(
+        start_server: ServerFactory) -> None:
+    server = start_server("--size", "640x480", "--still-delay", "0.3")
+    driver = napari_engine.connect(server.url, stream="none")
+    for layer in list(driver.layers):
+        driver.layers.remove(layer)
+    rng = np.random.default_rng(1)
+    driver.add_image(rng.integers(0, 255, (1000, 1000), dtype=np.uint8), name="texture",
+                     contrast_limits=(0, 255))
+    driver.camera.center = (500.0, 500.0)
+    driver.camera.zoom = 2.0
+    driver.sync()
+    frames: list[Frame] = []
+    conn = Connection(server.url, stream="tiles")
+    conn.on_frame(frames.append)
+    conn.open()
+    try:
+        deadline = time.monotonic() + 10
+        while not (frames and frames[-1].header["still"]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        full = len(frames[-1].payload)
+        count = len(frames)
+        for i in range(1, 11):  # 8 screen pixels right and 2 down per move
+            driver.connection.send_command("camera.set",
+                                           {"center": [500.0 + i, 500.0 + 4.0 * i]})
+            time.sleep(0.05)
+        driver.sync()
+        deadline = time.monotonic() + 10
+        while not (frames[-1].header["still"] and len(frames) > count
+                   and frames[-1].header["view"]["center"][-1] == 540.0) \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+        moving = [f for f in frames[count:] if not f.header["still"]]
+        shifted = [f for f in moving if "shift" in f.header]
+        assert shifted, [f.header.get("tiles", [])[:1] for f in moving]
+        for f in shifted:
+            dx, dy = f.header["shift"]
+            assert dx < 0 and dy <= 0 and dx % 8 == 0
+            assert len(f.payload) < full / 3
+        # after the still the assembled picture is exactly the server's
+        shot = driver.screenshot()
+        np.testing.assert_array_equal(frames[-1].decode(), shot)
+    finally:
+        conn.close()
+        driver.close()

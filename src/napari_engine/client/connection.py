@@ -348,7 +348,8 @@ class Connection:
         shape = (h["height"], h["width"], 4)
         if self._tiles_canvas is None or self._tiles_canvas.shape != shape:
             self._tiles_canvas = np.zeros(shape, np.uint8)
-        apply_update(self._tiles_canvas, h["tiles"], frame.payload)
+        self._tiles_canvas = apply_update(self._tiles_canvas, h["tiles"], frame.payload,
+                                          h.get("shift"))
         return Frame(h, frame.payload, frame.received, image=self._tiles_canvas.copy())
 
     async def ack(self, seq: int) -> None:

@@ -4,41 +4,54 @@ The server keeps, per client, the picture that client shows; each new frame is c
 square tiles, and only tiles whose pixels differ are encoded and sent. A static scene
 therefore costs nothing after its last still, and a cursor-sized change costs a tile or
 two. Tiles sent lossily (JPEG while moving) are remembered and re-sent losslessly once
-the scene rests. When most of the frame changed (a pan), one full-frame tile is cheaper
-than many small ones.
+the scene rests. When the view only panned, the client first shifts what it shows
+(``motion``) and the update carries the exposed strips and corrections. When most of the
+frame changed anyway, one full-frame tile is cheaper than many small ones.
+
+Many tiles are encoded on a small thread pool (simplejpeg and imagecodecs release the
+GIL); a few are encoded inline, where handing them to threads would cost more than it
+saves.
 
 Pure numpy; the same module assembles tiles on the client.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from napari_engine.encode import motion
 from napari_engine.encode.codecs import Encoding, decode_frame, encode_frame
 
 TILE = 64
 #: Above this fraction of changed tiles, send the whole frame as one tile.
 FULL_FRAME_FRACTION = 0.5
+#: Fewer tiles than this are encoded inline even when a pool is given.
+PARALLEL_MIN_TILES = 24
+
+Box = tuple[int, int, int, int]  # x, y, width, height
 
 
 def tile_grid(height: int, width: int, tile: int = TILE) -> tuple[int, int]:
     return -(-height // tile), -(-width // tile)
 
 
+def _changed_grid(new: np.ndarray, old: np.ndarray | None, tile: int) -> np.ndarray:
+    rows, cols = tile_grid(new.shape[0], new.shape[1], tile)
+    if old is None or old.shape != new.shape:
+        return np.ones((rows, cols), bool)
+    return motion.tiles_touched(np.any(new != old, axis=2), tile)
+
+
 def changed_tiles(new: np.ndarray, old: np.ndarray | None,
                   tile: int = TILE) -> set[tuple[int, int]]:
     """(row, column) of every tile whose pixels differ between ``old`` and ``new``."""
-    rows, cols = tile_grid(new.shape[0], new.shape[1], tile)
-    if old is None or old.shape != new.shape:
-        return {(r, c) for r in range(rows) for c in range(cols)}
-    diff = np.any(new != old, axis=2)
-    padded = np.zeros((rows * tile, cols * tile), bool)
-    padded[: diff.shape[0], : diff.shape[1]] = diff
-    hits = padded.reshape(rows, tile, cols, tile).any(axis=(1, 3))
-    return {(int(r), int(c)) for r, c in zip(*np.nonzero(hits), strict=True)}
+    grid = _changed_grid(new, old, tile)
+    return {(int(r), int(c)) for r, c in zip(*np.nonzero(grid), strict=True)}
 
 
 @dataclass
@@ -46,48 +59,111 @@ class TileState:
     """What one client shows, as the server tracks it (owned by the encoder thread)."""
 
     shown: np.ndarray | None = None
-    lossy: set[tuple[int, int]] = field(default_factory=set)
+    view: Mapping[str, Any] | None = None  # where ``shown`` sits in the world
+    scale: float = 1.0
+    lossy_grid: np.ndarray | None = None  # tiles last sent lossily
+
+    @property
+    def lossy(self) -> set[tuple[int, int]]:
+        if self.lossy_grid is None:
+            return set()
+        return {(int(r), int(c)) for r, c in zip(*np.nonzero(self.lossy_grid), strict=True)}
+
+
+@dataclass
+class TileUpdate:
+    """One message's worth of tiles: ``index`` rows are ``[x, y, w, h, encoding, offset,
+    length]`` into ``payload``; ``shift`` (dx, dy) moves the client's picture first."""
+
+    index: list[list[Any]] = field(default_factory=list)
+    payload: bytes = b""
+    shift: tuple[int, int] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.index and self.shift is None
+
+
+def _encode_boxes(frame: np.ndarray, boxes: Sequence[Box], encoding: Encoding, quality: int,
+                  pool: Executor | None) -> list[bytes]:
+    def run(part: Sequence[Box]) -> list[bytes]:
+        return [encode_frame(frame[y:y + h, x:x + w], encoding, quality=quality)
+                for x, y, w, h in part]
+
+    if pool is None or len(boxes) < PARALLEL_MIN_TILES:
+        return run(boxes)
+    half = len(boxes) // 2  # two cores here; one chunk each keeps the overhead at two calls
+    first = pool.submit(run, boxes[:half])
+    second = run(boxes[half:])
+    return first.result() + second
 
 
 def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, quality: int = 80,
-                  tile: int = TILE) -> tuple[list[list[Any]], bytes]:
+                  tile: int = TILE, view: Mapping[str, Any] | None = None, scale: float = 1.0,
+                  pool: Executor | None = None) -> TileUpdate:
     """Tiles that bring the client from ``state.shown`` to ``frame``; updates ``state``.
 
-    Returns the tile index ``[[x, y, w, h, encoding, offset, length], ...]`` and the
-    concatenated payload. A lossless update also re-sends tiles last sent lossily.
+    ``view`` and ``scale`` say where ``frame`` sits in the world; when they show a clean
+    2D pan from the state's view, the update shifts the old picture and sends the exposed
+    strips plus the tiles the shift does not explain. A lossless update also re-sends the
+    tiles last sent lossily.
     """
-    dirty = changed_tiles(frame, state.shown, tile)
+    height, width = frame.shape[:2]
+    rows, cols = tile_grid(height, width, tile)
+    shown, lossy = state.shown, state.lossy_grid
+    shift = None
+    if shown is not None and shown.shape == frame.shape:
+        shift = motion.pan_shift(state.view, state.scale, view, scale)
+    if shift is not None:
+        assert shown is not None
+        dx, dy = shift
+        shown = motion.shift_image(shown, dx, dy)
+        exposed = motion.tiles_touched(motion.exposed_mask(height, width, dx, dy), tile)
+        dirty = _changed_grid(frame, shown, tile) | exposed
+        if lossy is not None:
+            lossy = motion.shift_tile_grid(lossy, height, width, dx, dy, tile)
+    else:
+        dirty = _changed_grid(frame, shown, tile)
+    if lossy is None or lossy.shape != (rows, cols):
+        lossy = np.zeros((rows, cols), bool)
     if lossless:
-        dirty |= state.lossy
-    rows, cols = tile_grid(frame.shape[0], frame.shape[1], tile)
+        dirty |= lossy
     # PNG's filters compress small tiles of smooth content far better than raw zstd, and
     # a tile is small enough for PNG to be quick; a whole frame goes as zstd (speed)
     encoding = Encoding.PNG if lossless else Encoding.JPEG
-    boxes: list[tuple[int, int, int, int]]
-    if len(dirty) > FULL_FRAME_FRACTION * rows * cols:
-        boxes = [(0, 0, frame.shape[1], frame.shape[0])]
+    boxes: list[Box]
+    if dirty.sum() > FULL_FRAME_FRACTION * rows * cols:
+        shift = None  # the whole picture is replaced: nothing to move
+        boxes = [(0, 0, width, height)]
         encoding = Encoding.ZSTD if lossless else Encoding.JPEG
-        state.lossy = set() if lossless else {(r, c) for r in range(rows) for c in range(cols)}
+        lossy = np.full((rows, cols), not lossless)
     else:
-        boxes = [(c * tile, r * tile, min(tile, frame.shape[1] - c * tile),
-                  min(tile, frame.shape[0] - r * tile)) for r, c in sorted(dirty)]
-        state.lossy = state.lossy - dirty if lossless else state.lossy | dirty
+        hits = list(zip(*np.nonzero(dirty), strict=True))
+        boxes = [(int(c) * tile, int(r) * tile, min(tile, width - int(c) * tile),
+                  min(tile, height - int(r) * tile)) for r, c in hits]
+        lossy = (lossy & ~dirty) if lossless else (lossy | dirty)
+    chunks = _encode_boxes(frame, boxes, encoding, quality, pool)
     index: list[list[Any]] = []
-    chunks: list[bytes] = []
     offset = 0
-    for x, y, w, h in boxes:
-        data = encode_frame(frame[y:y + h, x:x + w], encoding, quality=quality)
+    for (x, y, w, h), data in zip(boxes, chunks, strict=True):
         index.append([x, y, w, h, encoding.value, offset, len(data)])
-        chunks.append(data)
         offset += len(data)
-    state.shown = frame
-    return index, b"".join(chunks)
+    state.shown, state.view, state.scale, state.lossy_grid = frame, view, scale, lossy
+    return TileUpdate(index, b"".join(chunks), shift)
 
 
-def apply_update(canvas: np.ndarray, index: list[list[Any]], payload: bytes | memoryview
-                 ) -> None:
-    """Client side: decode each tile into ``canvas`` (RGBA, the frame's full size)."""
+def apply_update(canvas: np.ndarray, index: list[list[Any]], payload: bytes | memoryview,
+                 shift: Sequence[int] | None = None) -> np.ndarray:
+    """Client side: shift the picture (if asked), then decode each tile into it.
+
+    ``canvas`` is RGBA at the frame's full size; returns the updated picture (a new array
+    when shifted, ``canvas`` itself otherwise).
+    """
+    if shift is not None:
+        dx, dy = int(shift[0]), int(shift[1])
+        canvas = motion.shift_image(canvas, dx, dy)
     view = memoryview(payload)
     for x, y, w, h, encoding, offset, length in index:
         canvas[y:y + h, x:x + w] = decode_frame(view[offset:offset + length],
                                                 Encoding(encoding), w, h)
+    return canvas

@@ -120,6 +120,8 @@ class Engine:
         # One encoder thread: frames leave in render order, and encoding of frame N
         # overlaps rendering of frame N + 1 (simplejpeg and zstd release the GIL).
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="napari-engine-encode")
+        # a second pair of hands for updates with many tiles (see ``tiles``)
+        self._tile_pool = ThreadPoolExecutor(1, thread_name_prefix="napari-engine-tiles")
         self._qt_app: Any = None
         self._gl_app: Any = None
         self._font_family = ""
@@ -164,6 +166,7 @@ class Engine:
             for name in list(self.sessions):
                 self._close_session(name)
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self._tile_pool.shutdown(wait=False, cancel_futures=True)
 
     def _timeout(self) -> float:
         if any(s.render_dirty for s in self.sessions.values()):
@@ -470,19 +473,23 @@ class Engine:
         elif not item.header["still"]:
             client.quality.update(size, client.link)
 
-    @staticmethod
-    def _send_tiles(item: Outgoing, pixels: np.ndarray, started: float) -> int:
-        """Encoder thread: only the tiles that differ from what this client shows."""
+    def _send_tiles(self, item: Outgoing, pixels: np.ndarray, started: float) -> int:
+        """Encoder thread: only the tiles that differ from what this client shows (after
+        shifting its picture when the view only panned)."""
         assert item.tiles is not None
         t0 = time.perf_counter()
-        index, payload = encode_update(item.tiles, pixels, lossless=item.header["lossless"],
-                                       quality=item.key[1] or 80)
-        item.header["tiles"] = index
-        timings = item.header["timings"]
+        header = item.header
+        update = encode_update(item.tiles, pixels, lossless=header["lossless"],
+                               quality=item.key[1] or 80, view=header["view"],
+                               scale=header["scale"], pool=self._tile_pool)
+        header["tiles"] = update.index
+        if update.shift is not None:
+            header["shift"] = list(update.shift)
+        timings = header["timings"]
         timings["encode_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
         timings["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
-        item.sink.send_frame(item.header, payload)
-        return len(payload)
+        item.sink.send_frame(header, update.payload)
+        return len(update.payload)
 
     def _return_credits(self, name: str, unsent: list[Outgoing]) -> None:
         """Frames that were reserved but never sent give their credits back."""
