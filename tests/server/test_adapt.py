@@ -6,9 +6,13 @@ import pytest
 
 from napari_engine.server.adapt import (
     MIN_QUALITY,
+    RATE_LEVELS,
+    VIDEO_RAISE_AFTER_S,
     LinkEstimate,
     QualityController,
+    VideoChoice,
     lossless_still_fits,
+    rate_level,
 )
 
 
@@ -77,3 +81,25 @@ def test_resolution_halves_once_quality_is_at_its_floor_and_comes_back() -> None
     for _ in range(40):
         control.update(20_000, fast)
     assert control.step == 1 and control.quality == 80
+
+
+def test_video_once_full_quality_jpeg_no_longer_fits_the_link() -> None:
+    choice = VideoChoice(target_fps=30)
+    wan, lan = _link_at(100e6, 0.05), _link_at(1e9, 0.001)
+    assert not choice.video_pays(wan)  # no JPEG frame seen yet: nothing to compare
+    choice.note_jpeg(430_000)  # 430 kB x 30 fps = 103 Mbit/s
+    assert choice.video_pays(wan)
+    assert not choice.video_pays(lan)
+    assert not choice.video_pays(LinkEstimate())  # unknown link: JPEG, as on loopback
+
+
+def test_video_rate_follows_the_link_down_at_once_and_up_slowly() -> None:
+    assert rate_level(None) == RATE_LEVELS[-1]
+    assert rate_level(10e6) == 4_000_000  # 60 % of a 10 Mbit/s link
+    assert rate_level(100) == RATE_LEVELS[0]
+    choice = VideoChoice()
+    thin, wan = _link_at(10e6, 0.08), _link_at(100e6, 0.05)
+    assert choice.rate(wan, now=0.0) == 32_000_000
+    assert choice.rate(thin, now=1.0) == 4_000_000  # down: at once
+    assert choice.rate(wan, now=2.0) == 4_000_000  # up: not yet
+    assert choice.rate(wan, now=1.0 + VIDEO_RAISE_AFTER_S) == 32_000_000

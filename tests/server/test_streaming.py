@@ -46,3 +46,74 @@ def test_interactive_scale_reduces_moving_frames_only(start_server: ServerFactor
     shot = client.command("screenshot", cid=7)
     assert (shot["width"], shot["height"], shot["scale"]) == (320, 240, 1.0)
     client.close()
+
+
+def test_video_stream_sends_h264_deltas_then_a_still(start_server: ServerFactory) -> None:
+    import numpy as np
+
+    from napari_engine.encode import Encoding, decode_frame
+    from napari_engine.encode.video import VideoDecoder
+
+    server = start_server("--size", "320x240", "--still-delay", "0.3")
+    client = RawClient(server.url, stream="video")
+    for i in range(6):
+        client.send({"type": "command", "id": i + 1, "op": "camera.set",
+                     "args": {"zoom": 0.002 * (i + 1)}, "t": 100.0 + i})
+    frames = []
+    decoder, pictures = VideoDecoder(), []
+    while True:
+        header, payload = client.expect_frame(timeout=30)
+        frames.append(header)
+        client.send({"type": "ack", "seq": header["seq"]})
+        if header["still"]:
+            still = decode_frame(payload, Encoding(header["encoding"]), 320, 240)
+            break
+        pictures.append(decoder.decode(payload, header["width"], header["height"]))
+    moving = frames[:-1]
+    assert moving and all(f["encoding"] == "h264" and not f["lossless"] for f in moving)
+    assert moving[0]["keyframe"]
+    assert frames[-1]["lossless"] and frames[-1]["render"] == moving[-1]["render"]
+    # the last video frame shows the still's picture, within video's loss
+    err = np.mean((pictures[-1][..., :3].astype(float) - still[..., :3]) ** 2)
+    assert 10 * np.log10(255**2 / max(err, 1e-9)) > 30
+    client.close()
+
+
+def test_auto_turns_to_video_on_a_thin_link(start_server: ServerFactory) -> None:
+    """Over an emulated 10 Mbit/s link, full-quality JPEG cannot keep up: ``auto``
+    switches its moving frames to H.264, and the picture still arrives whole."""
+    import time
+
+    from napari_engine.bench.netem import PRESETS, EmulatedLink
+    from napari_engine.client.connection import Connection, Frame
+
+    server = start_server("--size", "640x480", "--still-delay", "0.3")
+    port = int(server.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    link = EmulatedLink("127.0.0.1", port, PRESETS["thin"])
+    link.start()
+    frames: list[Frame] = []
+    conn = Connection(link.url_for(server.url), stream="auto")
+    conn.on_frame(frames.append)
+    try:
+        conn.open()
+        conn.request("camera.set", {"zoom": 2.0})
+        with conn.lock:
+            y, x = conn.mirror.state["camera"]["center"][-2:]
+        deadline = time.monotonic() + 20
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
+            conn.send_command("camera.set", {"center": [y, x + 5.0 * i]})
+            time.sleep(1 / 30)
+            if sum(f.header["encoding"] == "h264" for f in frames) >= 10:
+                break
+        video = [f for f in frames if f.header["encoding"] == "h264"]
+        assert len(video) >= 10, [f.header["encoding"] for f in frames]
+        first = frames.index(video[0])
+        assert all(f.header["encoding"] != "jpeg" for f in frames[first:]
+                   if not f.header["still"])
+        assert video[0].header["keyframe"]
+        assert video[-1].decode().shape == (480, 640, 4)
+    finally:
+        conn.close()
+        link.stop()

@@ -15,6 +15,7 @@ class RawClient:
     def __init__(self, url: str, *, hello: bool = True, **hello_args: Any) -> None:
         self.ws: ClientConnection = connect(url, max_size=None, compression=None)
         self.frames: list[dict[str, Any]] = []
+        self.payloads: list[bytes] = []  # of the frames, in order
         self.welcome: dict[str, Any] = {}
         if hello:
             self.send({"type": "hello", "protocol": PROTOCOL_VERSION, "stream": "none",
@@ -30,6 +31,7 @@ class RawClient:
             header, payload = decode_binary(raw)
             header["_bytes"] = len(payload)
             self.frames.append(header)
+            self.payloads.append(bytes(payload))
             return header
         return json.loads(raw)  # type: ignore[no-any-return]
 
@@ -43,6 +45,11 @@ class RawClient:
             msg = self.receive(left)
             if msg["type"] == kind and all(msg.get(k) == v for k, v in match.items()):
                 return msg
+
+    def expect_frame(self, timeout: float = 30.0) -> tuple[dict[str, Any], bytes]:
+        """The next frame's header and payload."""
+        header = self.expect("frame", timeout)
+        return header, self.payloads[-1]
 
     def command(self, op: str, args: dict[str, Any] | None = None, cid: int = 1) -> dict[str, Any]:
         """Send a command and return its reply, error, or (screenshot) frame header."""

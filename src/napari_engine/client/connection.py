@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from napari_engine.client.loop import get_loop, run_sync
 from napari_engine.encode import Encoding, decode_frame
 from napari_engine.encode.tiles import apply_update
+from napari_engine.encode.video import VideoDecoder
 from napari_engine.protocol import (
     MAX_BINARY_BYTES,
     PROTOCOL_VERSION,
@@ -94,6 +95,7 @@ class Connection:
         self.welcome: dict[str, Any] = {}
         self.latest_frame: Frame | None = None
         self._tiles_canvas: np.ndarray | None = None
+        self._video: VideoDecoder | None = None
         #: bytes received, by message type ("frame" for binary frames): what crossed
         self.traffic: dict[str, int] = {}
         self.errors: list[RemoteError] = []
@@ -296,6 +298,7 @@ class Connection:
         kind = msg["type"]
         if kind == "welcome":
             self._tiles_canvas = None  # a new connection starts from a full picture
+            self._video = None  # and a new video stream from a keyframe
             with self.lock:
                 self.mirror.reset(msg["state"], msg["version"])
             self._resolve(-1, msg)
@@ -335,10 +338,17 @@ class Connection:
         if reply_to is not None:
             self._resolve(reply_to, frame)
             return
-        if frame.header.get("encoding") == "tiles":
-            frame = self._assemble(frame)
-        self.latest_frame = frame
-        self._call_listeners(self._frame_listeners, frame)
+        encoding = frame.header.get("encoding")
+        try:
+            if encoding == "tiles":
+                frame = self._assemble(frame)
+            elif encoding == "h264":
+                frame = self._decode_video(frame)
+        except Exception as exc:  # a frame we cannot use must not end the connection
+            log.warning("dropped frame %s (%s): %s", frame.header.get("seq"), encoding, exc)
+        else:
+            self.latest_frame = frame
+            self._call_listeners(self._frame_listeners, frame)
         if self.auto_ack:
             await self.ack(frame.header["seq"])
 
@@ -351,6 +361,14 @@ class Connection:
         self._tiles_canvas = apply_update(self._tiles_canvas, h["tiles"], frame.payload,
                                           h.get("shift"))
         return Frame(h, frame.payload, frame.received, image=self._tiles_canvas.copy())
+
+    def _decode_video(self, frame: Frame) -> Frame:
+        """H.264 frames decode on top of the previous ones: one decoder per connection."""
+        if self._video is None:
+            self._video = VideoDecoder()
+        h = frame.header
+        image = self._video.decode(frame.payload, h["width"], h["height"])
+        return Frame(h, frame.payload, frame.received, image=image)
 
     async def ack(self, seq: int) -> None:
         if self._ws is not None:

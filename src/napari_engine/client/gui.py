@@ -41,8 +41,13 @@ class RemoteWindow:
         self.connection.close()
 
 
-def open_gui(target: str | ProxyViewer, *, show: bool = True) -> RemoteWindow:
-    """Open napari's window on a server session (a URL, or an existing ProxyViewer)."""
+def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "auto"
+             ) -> RemoteWindow:
+    """Open napari's window on a server session (a URL, or an existing ProxyViewer).
+
+    ``stream`` picks how a new connection's frames come (see ``StreamMode``): ``auto``
+    follows the link (JPEG, H.264 when thin), ``tiles`` sends only changed tiles and
+    reuses the picture during pans, ``video`` is always H.264 while moving."""
     from napari_engine.client.model import ViewerBridge
     from napari_engine.client.napari_compat import (
         qt_viewer_of,
@@ -56,7 +61,7 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True) -> RemoteWindow:
     if isinstance(target, ProxyViewer):
         connection = target.connection
     else:
-        connection = Connection(target, stream="auto", client="napari_engine.client",
+        connection = Connection(target, stream=stream, client="napari_engine.client",
                                 reconnect=True)
         connection.open()
     with remote_canvas_windows(RemoteCanvas):
@@ -149,11 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--token")
     parser.add_argument("--session", default=None)
+    parser.add_argument("--stream", default="auto",
+                        choices=["auto", "tiles", "video", "jpeg", "lossless"],
+                        help="how frames are streamed (default: auto, which follows the link)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     try:
-        open_gui(_url(args))
+        open_gui(_url(args), stream=args.stream)
     except (ConnectionRefusedError, OSError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

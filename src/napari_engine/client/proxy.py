@@ -424,7 +424,8 @@ def connect(url: str, *, stream: str = "auto", size: tuple[int, int] | None = No
 
     ``url`` is what the server printed, e.g. ``ws://127.0.0.1:8765/?token=...``; add
     ``/session/NAME`` to the path to join or create a named session. ``stream`` picks
-    how frames are streamed ("auto", "jpeg", "lossless" or "none" for screenshots only).
+    how frames are streamed ("auto", "tiles", "video", "jpeg", "lossless" or "none" for
+    screenshots only).
     """
     connection = Connection(url, stream=stream, size=size, client="napari_engine.connect")
     connection.open(timeout)

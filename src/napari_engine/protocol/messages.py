@@ -35,10 +35,11 @@ MIN_CANVAS, MAX_CANVAS = 16, 8192
 class StreamMode(StrEnum):
     """How the server encodes the frames it streams to one client."""
 
-    AUTO = "auto"  # JPEG while frames keep coming, a lossless still once the scene rests
+    AUTO = "auto"  # JPEG (H.264 on a thin link) while moving, a still once the scene rests
     JPEG = "jpeg"  # always JPEG, never a lossless still
     LOSSLESS = "lossless"  # always lossless (tests, fidelity checks)
     TILES = "tiles"  # as auto, but only the tiles that changed since the client's picture
+    VIDEO = "video"  # H.264 while moving (whatever the link), a still once the scene rests
     NONE = "none"  # no streamed frames; only frames asked for with ``screenshot``
 
 

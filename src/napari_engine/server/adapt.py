@@ -8,6 +8,8 @@ round trip (exponential moving averages), and chooses:
   whose frames fit the link at the target frame rate, stepping down fast when frames
   are too big and back up slowly; below the lowest quality, half the resolution (then a
   quarter), as vtk.js does while interacting;
+* H.264 instead of JPEG for moving frames (``auto``) once full-quality JPEG no longer
+  fits the link at the target frame rate, with a rate cap that follows the link;
 * the still: lossless where the link carries it in about a frame time, visually
   lossless JPEG (quality 95, 4:4:4) where a lossless still would hold the link for long
   (over a 10 Mbit/s link a 6 MiB still blocks every interaction for 5 s).
@@ -99,3 +101,57 @@ def lossless_still_fits(link: LinkEstimate, lossless_bytes: int) -> bool:
     if link.bandwidth_bps is None:
         return True  # nothing known yet: assume a fast link, as on loopback
     return lossless_bytes * 8 / link.bandwidth_bps <= MAX_STILL_SECONDS
+
+
+#: bit rate caps of the video encoder (bits per second)
+RATE_LEVELS = (1_000_000, 2_000_000, 4_000_000, 8_000_000, 16_000_000, 32_000_000,
+               64_000_000)
+
+
+def rate_level(bandwidth_bps: float | None, share: float = 0.6) -> int:
+    """The highest rate level within ``share`` of the link (the top level if unknown)."""
+    if bandwidth_bps is None:
+        return RATE_LEVELS[-1]
+    fitting = [r for r in RATE_LEVELS if r <= bandwidth_bps * share]
+    return fitting[-1] if fitting else RATE_LEVELS[0]
+
+
+#: a higher video rate level is taken only after the link kept up for this long
+VIDEO_RAISE_AFTER_S = 3.0
+
+
+@dataclass
+class VideoChoice:
+    """When ``auto`` streams moving frames as H.264, and at which rate cap.
+
+    JPEG frames stand alone (any frame can be skipped, each is crisp); video frames cost a
+    fraction of the bytes but depend on each other. So ``auto`` sends JPEG while the link
+    carries full-quality JPEG at the target frame rate, and video once it does not. The
+    rate cap follows the link down at once (a backlog is the worst outcome) and up only
+    after it held for a while (each change rebuilds the encoder: one keyframe).
+    """
+
+    target_fps: float = 30.0
+    jpeg_bytes: int | None = None  # a moving JPEG frame at the client's full quality
+    rate_bps: int | None = None
+    _changed_at: float = float("-inf")
+
+    def note_jpeg(self, frame_bytes: int) -> None:
+        self.jpeg_bytes = frame_bytes
+
+    def video_pays(self, link: LinkEstimate) -> bool:
+        bandwidth = link.bandwidth_bps
+        if bandwidth is None or self.jpeg_bytes is None:
+            return False
+        return self.jpeg_bytes * 8 * self.target_fps > bandwidth
+
+    def rate(self, link: LinkEstimate, now: float) -> int:
+        wanted = rate_level(link.bandwidth_bps)
+        current = self.rate_bps
+        if current is None or wanted < current or (
+                wanted > current and now - self._changed_at >= VIDEO_RAISE_AFTER_S):
+            if wanted != current:
+                self._changed_at = now
+            self.rate_bps = wanted
+        assert self.rate_bps is not None
+        return self.rate_bps

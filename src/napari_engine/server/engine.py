@@ -34,6 +34,7 @@ import numpy as np
 
 from napari_engine.encode import Encoding, encode_frame
 from napari_engine.encode.tiles import TileState, encode_update
+from napari_engine.encode.video import VideoEncoder
 from napari_engine.protocol import (
     PROTOCOL_VERSION,
     Command,
@@ -70,8 +71,9 @@ MAX_ENCODES = 2
 #: (encoding, JPEG quality or 0, subsampling step: 1 full size, 2 half width and height)
 EncodingKey = tuple[str, int, int]
 TILES = "tiles"  # the encoding of tile updates: JPEG tiles (quality > 0) or lossless
+H264 = "h264"  # video frames; the key's second field is the encoder's rate cap
 #: stream modes that get a lossless still once the scene rests
-STILL_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES})
+STILL_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES, StreamMode.VIDEO})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class Outgoing:
     header: dict[str, Any]
     key: EncodingKey
     tiles: TileState | None = None  # set for clients that take tile updates
+    video: VideoEncoder | None = None  # set for frames that go as H.264
 
 
 @dataclass
@@ -412,7 +415,8 @@ class Engine:
     def _reserve(self, session: Session, client: ClientRecord, key: EncodingKey, *,
                  still: bool) -> Outgoing:
         header = self._frame_header(session, client, key, still=still)
-        return Outgoing(client.id, client.sink, header, key, client.tiles)
+        return Outgoing(client.id, client.sink, header, key, client.tiles,
+                        client.video if key[0] == H264 else None)
 
     def _submit_frames(self, session: Session, outgoing: list[Outgoing]) -> None:
         """Hand frames of the latest render to the encoder thread. Every streamed frame
@@ -434,8 +438,9 @@ class Engine:
         try:
             for item in outgoing:
                 key = item.key
-                if item.tiles is not None:
-                    size = self._send_tiles(item, pixels, started)
+                if item.tiles is not None or item.video is not None:
+                    size = (self._send_tiles(item, pixels, started) if item.tiles is not None
+                            else self._send_video(item, pixels, started))
                     unsent.remove(item)
                     self._note_sent(name, item, size)
                     continue
@@ -470,8 +475,11 @@ class Engine:
         client.link.sent(item.header["seq"], size, sent_at)
         if item.header["lossless"] and item.tiles is None:
             client.last_lossless_bytes = size
-        elif not item.header["still"]:
+        elif not item.header["still"] and item.key[0] in (Encoding.JPEG.value, TILES):
             client.quality.update(size, client.link)
+            if item.key[0] == Encoding.JPEG.value and item.key[1:] == (
+                    client.quality.max_quality, 1):
+                client.video_choice.note_jpeg(size)
 
     def _send_tiles(self, item: Outgoing, pixels: np.ndarray, started: float) -> int:
         """Encoder thread: only the tiles that differ from what this client shows (after
@@ -490,6 +498,21 @@ class Engine:
         timings["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
         item.sink.send_frame(header, update.payload)
         return len(update.payload)
+
+    @staticmethod
+    def _send_video(item: Outgoing, pixels: np.ndarray, started: float) -> int:
+        """Encoder thread: the next H.264 frame of this client's stream."""
+        assert item.video is not None
+        t0 = time.perf_counter()
+        step = item.key[2]
+        payload, keyframe = item.video.encode(pixels[::step, ::step], item.key[1])
+        header = item.header
+        header["keyframe"] = keyframe
+        timings = header["timings"]
+        timings["encode_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
+        timings["server_ms"] = round((time.perf_counter() - started) * 1e3, 3)
+        item.sink.send_frame(header, payload)
+        return len(payload)
 
     def _return_credits(self, name: str, unsent: list[Outgoing]) -> None:
         """Frames that were reserved but never sent give their credits back."""
@@ -511,14 +534,19 @@ class Engine:
             session.latest_encode_s.update(job.seconds)
 
     def _stream_key(self, client: ClientRecord, *, still: bool) -> EncodingKey:
-        """How this client's next frame is encoded. ``auto`` and ``tiles`` clients get
-        the quality their link carries (see ``adapt``); ``jpeg`` ones what they asked."""
+        """How this client's next frame is encoded. ``video`` clients get H.264 while the
+        scene moves, ``auto`` ones too once their link is too thin for JPEG; ``auto`` and
+        ``tiles`` clients get the quality their link carries (see ``adapt``); ``jpeg``
+        ones what they asked."""
         mode = client.hello.stream
+        if not still and (mode is StreamMode.VIDEO or (
+                mode is StreamMode.AUTO and client.video_choice.video_pays(client.link))):
+            return (H264, client.video_choice.rate(client.link, _now()), 1)
         if mode is StreamMode.TILES:
             return (TILES, 0 if still else client.quality.quality, 1)
         if mode is StreamMode.LOSSLESS:
             return (self.config.lossless.value, 0, 1)
-        if mode is StreamMode.AUTO:
+        if mode in (StreamMode.AUTO, StreamMode.VIDEO):
             if not still:
                 return (Encoding.JPEG.value, client.quality.quality, client.quality.step)
             guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
@@ -556,7 +584,8 @@ class Engine:
         frame = session.latest
         assert frame is not None
         seq = next(self._seq)
-        lossless = key[1] == 0 if key[0] == TILES else Encoding(key[0]).lossless
+        lossless = (key[1] == 0 if key[0] == TILES
+                    else key[0] != H264 and Encoding(key[0]).lossless)
         step = key[2]  # a subsampled frame for a link too thin for the full one
         header: dict[str, Any] = {
             "type": "frame", "seq": seq, "render": session.render_count,

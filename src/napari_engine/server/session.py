@@ -17,9 +17,10 @@ from napari.components import ViewerModel
 from napari.layers import Layer
 
 from napari_engine.encode.tiles import TileState
+from napari_engine.encode.video import VideoEncoder
 from napari_engine.protocol import FrameCredits, Hello, StreamMode
 from napari_engine.server import napari_compat, state
-from napari_engine.server.adapt import LinkEstimate, QualityController
+from napari_engine.server.adapt import LinkEstimate, QualityController, VideoChoice
 from napari_engine.server.renderer import FrameRenderer, RenderedFrame
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class ClientRecord:
     pending_replies: list[dict[str, Any]] = field(default_factory=list)
     press_event: Any = None  # the mouse press of a drag this client is making
     tiles: TileState | None = None  # what a tiles-mode client shows (encoder thread only)
+    video_choice: VideoChoice = field(default_factory=VideoChoice)
+    video: VideoEncoder = field(default_factory=VideoEncoder)  # encoder thread only
 
     @property
     def streams(self) -> bool:
