@@ -78,6 +78,8 @@ def test_small_operations() -> None:
     assert _ok("canvas.resize", {"width": 640, "height": 480}) == {"width": 640, "height": 480}
     _bad("canvas.resize", {"width": 10**6, "height": 480})
     assert _ok("screenshot", {}) == {}
+    assert _ok("screenshot", {"encoding": "png"}) == {"encoding": "png"}
     _bad("screenshot", {"path": "/etc/passwd"})
+    _bad("screenshot", {"encoding": "jpeg"})
     assert _ok("layer.move", {"layer": 1, "index": 0}) == {"layer": 1, "index": 0}
     assert _ok("layer.select", {"layers": [1, 2]}) == {"layers": [1, 2]}

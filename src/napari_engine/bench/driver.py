@@ -58,18 +58,21 @@ def open_client(url: str, *, size: tuple[int, int], stream: str = "auto",
 
 
 def continuous(conn: Connection, duration: float, rate_hz: float,
-               make: Callable[[int], tuple[str, dict[str, Any]]]) -> tuple[float, float, int]:
+               make: Callable[[int], tuple[str, dict[str, Any]]]
+               ) -> tuple[float, float, int, float | None]:
     """Send ``rate_hz`` commands a second for ``duration`` seconds (as a mouse drag or a
-    held scroll does); returns (start, end, commands sent)."""
+    held scroll does); returns (start, end, commands sent, the last command's ``t``)."""
     period = 1.0 / rate_hz
     start = time.perf_counter()
     i = 0
+    last_t = None
     while True:
         now = time.perf_counter()
         if now - start >= duration:
             break
         op, args = make(i)
-        conn.send_command(op, args, t=time.perf_counter())
+        last_t = time.perf_counter()
+        conn.send_command(op, args, t=last_t)
         i += 1
         time.sleep(max(0.0, start + i * period - time.perf_counter()))
-    return start, time.perf_counter(), i
+    return start, time.perf_counter(), i, last_t

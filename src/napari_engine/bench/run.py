@@ -77,7 +77,7 @@ def latency(conn: Connection, log: FrameLog, n: int, step: float) -> list[float]
 
 def stream_phase(conn: Connection, log: FrameLog, name: str, duration: float, rate: float,
                  make: Any) -> Result:
-    start, end, sent = continuous(conn, duration, rate, make)
+    start, end, sent, _last_t = continuous(conn, duration, rate, make)
     frames = log.since(start, end)
     time.sleep(0.3)  # let the last frames land before the next phase
     lat = []

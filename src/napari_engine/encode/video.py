@@ -41,11 +41,12 @@ CODEC_PREFERENCE = ("h264_nvenc", "libx264")
 def _options(codec: str, rate_bps: int) -> dict[str, str]:
     kbps = rate_bps // 1000
     if codec == "libx264":
-        # two frames' worth of buffer: a frame may borrow from the next, no more
+        # a quarter second of buffer: a frame that changes everything (a z step) may
+        # borrow from the following ones, and the link drains it within 250 ms
         return {"preset": "ultrafast", "tune": "zerolatency", "crf": str(CRF),
-                "x264-params": f"vbv-maxrate={kbps}:vbv-bufsize={max(1, 2 * kbps // FPS)}"}
+                "x264-params": f"vbv-maxrate={kbps}:vbv-bufsize={max(1, kbps // 4)}"}
     return {"preset": "p1", "tune": "ull", "rc": "vbr", "cq": str(CRF),
-            "maxrate": str(rate_bps), "bufsize": str(2 * rate_bps // FPS), "zerolatency": "1"}
+            "maxrate": str(rate_bps), "bufsize": str(rate_bps // 4), "zerolatency": "1"}
 
 
 def _open(codec: str, width: int, height: int, rate_bps: int) -> av.VideoCodecContext:

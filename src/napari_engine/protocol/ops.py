@@ -382,6 +382,17 @@ def _no_args(op: str) -> Validator:
     return validate
 
 
+def _screenshot(args: dict[str, Any], has_payload: bool) -> dict[str, Any]:
+    _no_payload("screenshot", has_payload)
+    _only(args, {"encoding"}, "screenshot")
+    if "encoding" not in args:
+        return {}
+    if args["encoding"] not in ("zstd", "png"):
+        raise ProtocolError(ErrorCode.INVALID,
+                            "screenshot: 'encoding' must be 'zstd' or 'png' (both lossless)")
+    return {"encoding": args["encoding"]}
+
+
 #: Every operation the protocol names; anything else is refused as ``unknown_op``.
 OPERATIONS: dict[str, Validator] = {
     "camera.set": _camera_set,
@@ -399,7 +410,7 @@ OPERATIONS: dict[str, Validator] = {
     "layer.add_points": _layer_add_points,
     "layer.add_shapes": _layer_add_shapes,
     "view.reset": _no_args("view.reset"),
-    "screenshot": _no_args("screenshot"),
+    "screenshot": _screenshot,
     "sync": _no_args("sync"),
 }
 

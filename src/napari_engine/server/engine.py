@@ -339,7 +339,7 @@ class Engine:
             # streaming clients get this render too, or they would be left on an older one
             self._render(session, encode=True)
             self._sync_state(session)
-        key = (self.config.lossless.value, 0, 1)
+        key = (cmd.args.get("encoding", self.config.lossless.value), 0, 1)
         payload = self._encoding_for(session, key)
         self._flush_replies(session, client)
         header = self._frame_header(session, client, key, reply_to=cmd.id)
