@@ -166,3 +166,16 @@ def test_many_tiles_encode_the_same_on_a_pool() -> None:
     a, b = updates
     assert len(a.index) == 160
     assert a.index == b.index and a.payload == b.payload
+
+
+def test_a_refine_update_resends_lossy_tiles_once_at_its_quality() -> None:
+    state = TileState()
+    frame = _frame()
+    encode_update(state, frame, lossless=True, tile=T)
+    moved = frame.copy()
+    moved[0:100, 0:100, 2] = 200
+    encode_update(state, moved, lossless=False, tile=T)
+    u = encode_update(state, moved, lossless=False, quality=95, tile=T, refine=True)
+    assert [(i[0], i[1], i[4]) for i in u.index] == [(0, 0, "jpeg")]
+    assert state.lossy == set()
+    assert encode_update(state, moved, lossless=False, tile=T, refine=True).empty

@@ -17,6 +17,7 @@ of the same render (asked for with a screenshot once the phase ends).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -90,7 +91,9 @@ def _quality(conn: Connection, last: Frame | None) -> Result:
         return {"psnr_db": None, "ssim": None, "note": "the scene moved on"}
     truth = truth_frame.decode()
     shown = _full_size(last.decode(), truth.shape)
-    return {"psnr_db": psnr(shown, truth), "ssim": ssim(shown, truth)}
+    db = psnr(shown, truth)  # inf when identical: JSON has no inf, so say so instead
+    return {"psnr_db": db if math.isfinite(db) else None, "identical": not math.isfinite(db),
+            "ssim": ssim(shown, truth)}
 
 
 def _frame_stats(frames: list[tuple[float, dict[str, Any], int]], seconds: float
@@ -160,7 +163,7 @@ def naive_phase(conn: Connection, make: Make, duration: float, rate: float) -> R
             "latency_ms": summary_ms(lat),
             "bytes_per_frame": (sum(sizes) / len(sizes)) if sizes else None,
             "bytes_per_s": sum(sizes) / seconds, "encodings": {"png": len(sizes)},
-            "psnr_db": float("inf"), "ssim": 1.0, "time_to_still_ms": 0.0}
+            "psnr_db": None, "identical": True, "ssim": 1.0, "time_to_still_ms": 0.0}
 
 
 def measure_design(url: str, size: tuple[int, int], design: str, phases: list[str],

@@ -14,8 +14,10 @@ from typing import Any
 
 import psutil
 
+from napari_engine.bench import compare, http_baseline
 from napari_engine.bench.driver import FrameLog, continuous, open_client
-from napari_engine.bench.netem import PRESETS, EmulatedLink
+from napari_engine.bench.netem import PRESETS
+from napari_engine.bench.plot import plot
 from napari_engine.bench.stats import summary_ms
 from napari_engine.client.connection import Connection
 from napari_engine.server.process import ServerProcess
@@ -219,35 +221,6 @@ def measure_dirty_regions(url: str, size: tuple[int, int], args: argparse.Namesp
             "pan": pan}
 
 
-def measure_links(url: str, size: tuple[int, int], args: argparse.Namespace) -> list[Result]:
-    """Latency, pan and still over each emulated link, against the same server."""
-    port = int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-    out = []
-    for name in args.links:
-        link = EmulatedLink("127.0.0.1", port, PRESETS[name])
-        link.start()
-        try:
-            conn, log = open_client(link.url_for(url), size=size, quality=args.quality)
-            try:
-                center = deep_view(conn, args.zoom)
-                lat = latency(conn, log, max(5, args.latency_samples // 2),
-                              step=2.0 / args.zoom)
-                y, x = center[-2:]
-                speed = 10.0 / args.zoom
-                pan = stream_phase(conn, log, f"pan {name}", args.duration, args.rate,
-                                   lambda i, y=y, x=x, s=speed: (
-                                       "camera.set", {"center": [y + 0.3 * i * s, x + i * s]}))
-                still = still_frame(log, time.perf_counter())
-            finally:
-                conn.close()
-        finally:
-            link.stop()
-        out.append({"link": name, "rtt_ms": PRESETS[name].rtt_ms,
-                    "bandwidth_mbit": (PRESETS[name].bandwidth_bps or 0) / 1e6,
-                    "latency_ms": summary_ms(lat), "pan": pan, "still": still})
-    return out
-
-
 def run(args: argparse.Namespace) -> Result:
     size = (args.width, args.height)
     data_args = [x for d in args.data for x in ("--data", d)]
@@ -266,8 +239,9 @@ def run(args: argparse.Namespace) -> Result:
                 results["ttff_warm_new_session_s"] = time_to_first_frame(
                     server.url, size, "bench-new")
             run = {"interactive_scale": scale, **measure_streaming(server.url, size, args)}
-            if n == 0:
-                results["links"] = measure_links(server.url, size, args)
+            if n == 0 and args.links:
+                print("streaming designs over emulated links:", flush=True)
+                results["links"] = compare.measure_links(server.url, size, args)
                 results["tiles"] = measure_dirty_regions(server.url, size, args)
                 conn, _log = open_client(server.url, size=size, stream="none")
                 try:
@@ -275,6 +249,10 @@ def run(args: argparse.Namespace) -> Result:
                 finally:
                     conn.close()
             results["runs"].append(run)
+    if args.http_links:
+        print("napari reading OME-Zarr over HTTP vs napari-engine:", flush=True)
+        results["http_baseline"] = http_baseline.measure(args.http_links, size,
+                                                         args.data_dir)
     return results
 
 
@@ -284,6 +262,66 @@ def _fmt(value: Any, digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+#: napari over VNC on this machine, 1920x1080 pan (../shared/DESIGN.md)
+VNC_PAN = {"fps": 24.7, "p95_ms": 113.0, "bytes_per_frame": 422_000}
+
+
+def _links_report(results: Result) -> list[str]:
+    lines: list[str] = []
+    for row in results.get("links", []):
+        lines += ["", f"link {row['link']} (RTT {row['rtt_ms']:.0f} ms, "
+                      f"{row['bandwidth_mbit'] or 0:.0f} Mbit/s; 0 = unlimited):",
+                  f"{'design':<10}{'phase':<8}{'fps':>6}{'p50':>7}{'p95':>7}{'KiB/fr':>8}"
+                  f"{'Mbit/s':>7}{'PSNR':>6}{'SSIM':>6}{'still':>7}  encodings"]
+        for design, phases in row["designs"].items():
+            for phase, r in phases.items():
+                lines.append(
+                    f"{design:<10}{phase:<8}{r['fps']:>6.1f}"
+                    f"{_fmt(r['latency_ms'].get('p50'), 0):>7}"
+                    f"{_fmt(r['latency_ms'].get('p95'), 0):>7}"
+                    f"{_fmt((r['bytes_per_frame'] or 0) / 1024):>8}"
+                    f"{r['bytes_per_s'] * 8 / 1e6:>7.1f}"
+                    f"{'inf' if r.get('identical') else _fmt(r.get('psnr_db')):>6}"
+                    f"{_fmt(r.get('ssim'), 3):>6}{_fmt(r.get('time_to_still_ms'), 0):>7}  "
+                    + ",".join(f"{k}:{v}" for k, v in r["encodings"].items()))
+    loop = next((r for r in results.get("links", []) if r["link"] == "loopback"), None)
+    if loop:
+        lines += ["", "loopback pan against napari over VNC (DESIGN.md: "
+                  f"{VNC_PAN['fps']} fps, p95 {VNC_PAN['p95_ms']:.0f} ms, "
+                  f"{VNC_PAN['bytes_per_frame'] / 1000:.0f} kB/frame):"]
+        for design, phases in loop["designs"].items():
+            pan = phases.get("pan")
+            if pan and pan["bytes_per_frame"]:
+                lines.append(
+                    f"  {design:<10} {pan['fps'] / VNC_PAN['fps']:.2f}x the frames/s, "
+                    f"{pan['bytes_per_frame'] / VNC_PAN['bytes_per_frame']:.2f}x the bytes "
+                    f"per frame, p95 {_fmt(pan['latency_ms'].get('p95'), 0)} ms")
+    http = results.get("http_baseline")
+    if http:
+        ds = http["dataset"]
+        lines += ["", f"time to first frame, 3D multiscale OME-Zarr {ds['shape']} uint16, "
+                      f"chunks {ds['chunks']}, {ds['levels']} levels, "
+                      f"{ds['stored_bytes'] / 2**20:.0f} MiB stored:",
+                  f"{'link':<10}{'view':<6}{'napari/HTTP s':>14}{'full res s':>11}"
+                  f"{'MiB moved':>10}{'engine s':>9}{'still s':>8}{'MiB':>6}{'ratio':>7}"]
+        for row in http["links"]:
+            for view in ("2d", "3d"):
+                local, engine = row[view]["napari_http"], row[view]["engine"]
+                first = local.get("first_frame_s")
+                shown = _fmt(first, 2) if first is not None else (
+                    f">{local['timed_out_s']:.0f}" if "timed_out_s" in local else "error")
+                ratio = (first / engine["first_frame_s"]
+                         if first and engine.get("first_frame_s") else None)
+                lines.append(
+                    f"{row['link']:<10}{view:<6}{shown:>14}"
+                    f"{_fmt(local.get('full_resolution_s'), 2):>11}"
+                    f"{local.get('bytes', 0) / 2**20:>10.1f}"
+                    f"{_fmt(engine.get('first_frame_s'), 2):>9}"
+                    f"{_fmt(engine.get('still_s'), 2):>8}"
+                    f"{engine.get('bytes', 0) / 2**20:>6.1f}{_fmt(ratio):>7}")
+    return lines
 
 
 def report(results: Result) -> str:
@@ -320,15 +358,7 @@ def report(results: Result) -> str:
             f"{_fmt(lat['p50'])} ms, p95 {_fmt(lat['p95'])} ms; still after the pan "
             f"{_fmt(still['time_to_still_ms'])} ms, {_fmt((still['still_bytes'] or 0) / 1024)} "
             f"KiB ({still['still_encoding']})")
-    lines += ["", "over emulated links (full resolution, auto stream):",
-              f"{'link':<10}{'RTT':>6}{'Mbit/s':>8}{'lat p50':>9}{'lat p95':>9}{'pan fps':>9}"
-              f"{'pan Mbit/s':>11}{'still ms':>10}"]
-    for row in results.get("links", []):
-        lines.append(
-            f"{row['link']:<10}{row['rtt_ms']:>6.0f}{row['bandwidth_mbit'] or 0:>8.0f}"
-            f"{_fmt(row['latency_ms']['p50']):>9}{_fmt(row['latency_ms']['p95']):>9}"
-            f"{row['pan']['fps']:>9.1f}{row['pan']['mbit_per_s']:>11.1f}"
-            f"{_fmt(row['still']['time_to_still_ms']):>10}")
+    lines += _links_report(results)
     lines.append("")
     tiles = results["tiles"]
     lines += [
@@ -363,6 +393,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--links", type=lambda v: [x for x in v.split(",") if x],
                         default=["loopback", "lan", "wan", "thin"],
                         help=f"emulated links to measure over ({', '.join(PRESETS)})")
+    parser.add_argument("--designs", type=lambda v: [x for x in v.split(",") if x],
+                        default=list(compare.DESIGNS),
+                        help=f"stream designs to compare ({', '.join(compare.DESIGNS)})")
+    parser.add_argument("--phases", type=lambda v: [x for x in v.split(",") if x],
+                        default=list(compare.PHASES),
+                        help=f"interaction phases per design ({', '.join(compare.PHASES)})")
+    parser.add_argument("--http-links", type=lambda v: [x for x in v.split(",") if x],
+                        default=["loopback", "lan", "wan", "thin"],
+                        help="links for the napari-over-HTTP baseline ('' to skip)")
+    parser.add_argument("--data-dir", type=Path, default=Path("bench-output/data"),
+                        help="where the baseline's OME-Zarr volume is written once")
     parser.add_argument("--zoom", type=float, default=2.0, help="camera zoom for pan/z-scroll")
     parser.add_argument("--quality", type=int, default=80, help="JPEG quality while moving")
     parser.add_argument("--latency-samples", type=int, default=40)
@@ -375,5 +416,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
-        print(f"\nwrote {args.json}")
+        png = plot(results, args.json.with_suffix(".png"))
+        print(f"\nwrote {args.json} and {png}")
     return 0

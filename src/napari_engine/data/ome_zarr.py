@@ -73,8 +73,9 @@ def _axes(meta: dict[str, Any], ndim: int) -> list[dict[str, Any]]:
     return out
 
 
-def read_ome_zarr(path: Path) -> list[LayerSpec]:
-    """Layer specs for the first multiscale image of the OME-Zarr at ``path``."""
+def read_ome_zarr(path: Path | str) -> list[LayerSpec]:
+    """Layer specs for the first multiscale image of the OME-Zarr at ``path`` (a local
+    path, or a URL such as ``http://host/image.ome.zarr`` that zarr opens with fsspec)."""
     try:
         group = zarr.open_group(str(path), mode="r")
         meta, omero = _multiscales_attrs(group)
@@ -108,7 +109,8 @@ def read_ome_zarr(path: Path) -> list[LayerSpec]:
     if units is not None:
         base["units"] = units
     multiscale = len(levels) > 1
-    image_name = str(meta.get("name") or path.name.removesuffix(".zarr").removesuffix(".ome"))
+    leaf = Path(str(path).rstrip("/")).name
+    image_name = str(meta.get("name") or leaf.removesuffix(".zarr").removesuffix(".ome"))
 
     n_channels = 1 if channel_axis is None else int(arrays[0].shape[channel_axis])
     channels_meta: list[Any] = omero.get("channels") or []

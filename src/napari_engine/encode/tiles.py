@@ -100,13 +100,15 @@ def _encode_boxes(frame: np.ndarray, boxes: Sequence[Box], encoding: Encoding, q
 
 def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, quality: int = 80,
                   tile: int = TILE, view: Mapping[str, Any] | None = None, scale: float = 1.0,
-                  pool: Executor | None = None) -> TileUpdate:
+                  pool: Executor | None = None, refine: bool = False) -> TileUpdate:
     """Tiles that bring the client from ``state.shown`` to ``frame``; updates ``state``.
 
     ``view`` and ``scale`` say where ``frame`` sits in the world; when they show a clean
     2D pan from the state's view, the update shifts the old picture and sends the exposed
     strips plus the tiles the shift does not explain. A lossless update also re-sends the
-    tiles last sent lossily.
+    tiles last sent lossily; so does a ``refine`` one, at ``quality`` (a visually
+    lossless still for a link too thin for a lossless one), after which they count as
+    final.
     """
     height, width = frame.shape[:2]
     rows, cols = tile_grid(height, width, tile)
@@ -126,7 +128,8 @@ def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, qualit
         dirty = _changed_grid(frame, shown, tile)
     if lossy is None or lossy.shape != (rows, cols):
         lossy = np.zeros((rows, cols), bool)
-    if lossless:
+    final = lossless or refine
+    if final:
         dirty |= lossy
     # PNG's filters compress small tiles of smooth content far better than raw zstd, and
     # a tile is small enough for PNG to be quick; a whole frame goes as zstd (speed)
@@ -136,12 +139,12 @@ def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, qualit
         shift = None  # the whole picture is replaced: nothing to move
         boxes = [(0, 0, width, height)]
         encoding = Encoding.ZSTD if lossless else Encoding.JPEG
-        lossy = np.full((rows, cols), not lossless)
+        lossy = np.full((rows, cols), not final)
     else:
         hits = list(zip(*np.nonzero(dirty), strict=True))
         boxes = [(int(c) * tile, int(r) * tile, min(tile, width - int(c) * tile),
                   min(tile, height - int(r) * tile)) for r, c in hits]
-        lossy = (lossy & ~dirty) if lossless else (lossy | dirty)
+        lossy = (lossy & ~dirty) if final else (lossy | dirty)
     chunks = _encode_boxes(frame, boxes, encoding, quality, pool)
     index: list[list[Any]] = []
     offset = 0

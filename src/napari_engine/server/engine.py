@@ -489,7 +489,8 @@ class Engine:
         header = item.header
         update = encode_update(item.tiles, pixels, lossless=header["lossless"],
                                quality=item.key[1] or 80, view=header["view"],
-                               scale=header["scale"], pool=self._tile_pool)
+                               scale=header["scale"], pool=self._tile_pool,
+                               refine=header["still"])
         header["tiles"] = update.index
         if update.shift is not None:
             header["shift"] = list(update.shift)
@@ -543,7 +544,12 @@ class Engine:
                 mode is StreamMode.AUTO and client.video_choice.video_pays(client.link))):
             return (H264, client.video_choice.rate(client.link, _now()), 1)
         if mode is StreamMode.TILES:
-            return (TILES, 0 if still else client.quality.quality, 1)
+            if not still:
+                return (TILES, client.quality.quality, 1)
+            guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
+            # lossless tiles where the link carries them, visually lossless JPEG where not
+            return (TILES, 0 if lossless_still_fits(client.link, guess) else STILL_JPEG_QUALITY,
+                    1)
         if mode is StreamMode.LOSSLESS:
             return (self.config.lossless.value, 0, 1)
         if mode in (StreamMode.AUTO, StreamMode.VIDEO):
