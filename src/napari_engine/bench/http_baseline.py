@@ -38,27 +38,28 @@ CHUNKS = (32, 256, 256)
 LEVELS = 4
 
 
-def write_volume(path: Path, seed: int = 0) -> Path:
+def write_volume(path: Path, seed: int = 0, shape: tuple[int, int, int] = SHAPE,
+                 chunks: tuple[int, int, int] = CHUNKS, levels: int = LEVELS) -> Path:
     """A 3D multiscale OME-Zarr (NGFF 0.4, zarr v2): smooth blobs plus shot noise, levels
     halving y and x. Written once; an existing complete one is reused."""
     import zarr
+    from scipy.ndimage import zoom
 
     done = path / ".complete"
     if done.exists():
         return path
     rng = np.random.default_rng(seed)
-    from scipy.ndimage import zoom
-
-    coarse = rng.random((SHAPE[0] // 8, SHAPE[1] // 32, SHAPE[2] // 32)).astype(np.float32)
-    field = zoom(coarse, (8, 32, 32), order=1)[: SHAPE[0], : SHAPE[1], : SHAPE[2]]
+    coarse = rng.random((-(-shape[0] // 8), -(-shape[1] // 32), -(-shape[2] // 32)))
+    field = zoom(coarse.astype(np.float32), (8, 32, 32), order=1)
+    field = field[: shape[0], : shape[1], : shape[2]]
     volume = (np.clip(field - 0.45, 0, None) * 6000).astype(np.float32)
-    volume += rng.poisson(60, SHAPE).astype(np.float32)  # camera noise: realistic bytes
+    volume += rng.poisson(60, shape).astype(np.float32)  # camera noise: realistic bytes
     data = np.clip(volume, 0, 65535).astype(np.uint16)
     group = zarr.open_group(str(path), mode="w", zarr_format=2)
     datasets = []
     level = data
-    for n in range(LEVELS):
-        arr = group.create_array(str(n), shape=level.shape, chunks=CHUNKS, dtype=level.dtype,
+    for n in range(levels):
+        arr = group.create_array(str(n), shape=level.shape, chunks=chunks, dtype=level.dtype,
                                  chunk_key_encoding={"name": "v2", "separator": "/"})
         arr[:] = level
         factor = 2.0**n

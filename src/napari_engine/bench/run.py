@@ -227,9 +227,9 @@ def run(args: argparse.Namespace) -> Result:
     results: Result = {"machine": {"cpus": psutil.cpu_count(), "python": platform.python_version(),
                                    "platform": platform.platform()},
                        "size": list(size), "data": args.data or ["built-in sample"], "runs": []}
-    for n, scale in enumerate(args.scales):
+    for n, (redraw, scale) in enumerate(args.runs):
         server_args = ["--size", f"{size[0]}x{size[1]}", "--interactive-scale", str(scale),
-                       *data_args]
+                       "--pan-redraw", redraw, *data_args]
         with ServerProcess(server_args, log_path=args.server_log) as server:
             if n == 0:
                 # a cold server, then warm: GL, Qt and the default session are up
@@ -238,10 +238,12 @@ def run(args: argparse.Namespace) -> Result:
                     server.url, size, None)
                 results["ttff_warm_new_session_s"] = time_to_first_frame(
                     server.url, size, "bench-new")
-            run = {"interactive_scale": scale, **measure_streaming(server.url, size, args)}
-            if n == 0 and args.links:
-                print("streaming designs over emulated links:", flush=True)
-                results["links"] = compare.measure_links(server.url, size, args)
+            run = {"interactive_scale": scale, "pan_redraw": redraw,
+                   **measure_streaming(server.url, size, args)}
+            if n == 0:
+                if args.links:
+                    print("streaming designs over emulated links:", flush=True)
+                    results["links"] = compare.measure_links(server.url, size, args)
                 results["tiles"] = measure_dirty_regions(server.url, size, args)
                 conn, _log = open_client(server.url, size=size, stream="none")
                 try:
@@ -324,6 +326,17 @@ def _links_report(results: Result) -> list[str]:
     return lines
 
 
+def _run_name(run: Result) -> str:
+    return f"{run.get('pan_redraw', 'full')}@{run['interactive_scale']:g}"
+
+
+def _run(value: str) -> tuple[str, float]:
+    redraw, _, scale = value.partition("@")
+    if redraw not in ("strips", "full"):
+        raise argparse.ArgumentTypeError(f"{value!r}: expected strips@S or full@S")
+    return redraw, float(scale or 1.0)
+
+
 def report(results: Result) -> str:
     lines = [
         f"napari-engine benchmark, {results['size'][0]}x{results['size'][1]}, loopback, "
@@ -333,28 +346,30 @@ def report(results: Result) -> str:
         f"warm (existing session) {_fmt(results['ttff_warm_existing_session_s'] * 1e3)} ms, "
         f"warm (new session) {_fmt(results['ttff_warm_new_session_s'] * 1e3)} ms",
         "",
-        f"{'phase':<18}{'fps':>6}{'lat p50':>8}{'lat p95':>8}{'KiB/fr':>8}{'Mbit/s':>7}"
+        f"{'phase':<24}{'fps':>6}{'lat p50':>8}{'lat p95':>8}{'KiB/fr':>8}{'Mbit/s':>7}"
         f"{'load':>7}{'render':>7}{'readbk':>7}{'encode':>7}{'server':>7}{'srv/sum':>8}",
     ]
     for run in results["runs"]:
         for row in (run["pan"], run["pan_cached"], run["zscroll"]):
-            name = f"{row['phase']} @{run['interactive_scale']:g}"
+            name = f"{row['phase']} {_run_name(run)}"
             lines.append(
-                f"{name:<18}{_fmt(row['fps']):>6}{_fmt(row['latency_ms']['p50']):>8}"
+                f"{name:<24}{_fmt(row['fps']):>6}{_fmt(row['latency_ms']['p50']):>8}"
                 f"{_fmt(row['latency_ms']['p95']):>8}"
                 f"{_fmt((row['bytes_per_frame'] or 0) / 1024):>8}{_fmt(row['mbit_per_s']):>7}"
                 f"{_fmt(row['load_ms']['p50']):>7}{_fmt(row['render_ms']['p50']):>7}"
                 f"{_fmt(row['readback_ms']['p50']):>7}{_fmt(row['encode_ms']['p50']):>7}"
                 f"{_fmt(row['server_ms']['p50']):>7}{_fmt(row['server_over_parts_p50'], 2):>8}")
-    lines.append("(@S: interactive render scale; per-frame times are p50 in ms; load = "
-                 "napari's draw hooks incl. data slicing; srv/sum = server time per frame over "
-                 "load+render+readback+encode; 'pan cached' retraces the pan over chunks "
+    lines.append("(strips/full: 2D pans drawn as uncovered strips over the moved last "
+                 "frame, or whole; @S: interactive render scale; per-frame times are p50 in "
+                 "ms; load = napari's draw hooks incl. data slicing; srv/sum = server time "
+                 "per frame over load+render+readback+encode; 'pan cached' retraces the pan "
+                 "over chunks "
                  "already computed)")
     lines.append("")
     for run in results["runs"]:
         still, lat = run["still"], run["latency_paced"]["latency_ms"]
         lines.append(
-            f"@{run['interactive_scale']:g}: one move at a time: input-to-frame p50 "
+            f"{_run_name(run)}: one move at a time: input-to-frame p50 "
             f"{_fmt(lat['p50'])} ms, p95 {_fmt(lat['p95'])} ms; still after the pan "
             f"{_fmt(still['time_to_still_ms'])} ms, {_fmt((still['still_bytes'] or 0) / 1024)} "
             f"KiB ({still['still_encoding']})")
@@ -387,9 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=60.0,
                         help="pan events per second (a mouse on a 60 Hz display)")
     parser.add_argument("--zrate", type=float, default=30.0, help="z steps per second")
-    parser.add_argument("--scales", type=lambda v: [float(x) for x in v.split(",")],
-                        default=[1.0, 0.5],
-                        help="interactive render scales to compare, one server each")
+    parser.add_argument("--runs", type=lambda v: [_run(x) for x in v.split(",") if x],
+                        default=[("strips", 1.0), ("full", 1.0), ("strips", 0.5)],
+                        help="server configurations to compare, one server each: "
+                             "PAN_REDRAW@INTERACTIVE_SCALE, e.g. strips@1,full@1,strips@0.5")
     parser.add_argument("--links", type=lambda v: [x for x in v.split(",") if x],
                         default=["loopback", "lan", "wan", "thin"],
                         help=f"emulated links to measure over ({', '.join(PRESETS)})")

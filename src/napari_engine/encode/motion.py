@@ -51,32 +51,25 @@ def pan_shift(old_view: Mapping[str, Any] | None, old_scale: float,
     return int(ix), int(iy)
 
 
+Region = tuple[slice, slice]
+
+
+def overlap(height: int, width: int, dx: int, dy: int) -> tuple[Region, Region]:
+    """(destination, source) regions: content at ``source`` lands at ``destination``
+    after a move by (dx, dy). Empty when the move is larger than the picture."""
+    dx = max(-width, min(width, dx))
+    dy = max(-height, min(height, dy))
+    src = (slice(max(0, -dy), height - max(0, dy)), slice(max(0, -dx), width - max(0, dx)))
+    dst = (slice(max(0, dy), height - max(0, -dy)), slice(max(0, dx), width - max(0, -dx)))
+    return dst, src
+
+
 def shift_image(image: np.ndarray, dx: int, dy: int, fill: int = 0) -> np.ndarray:
     """A copy of ``image`` whose content moved by (dx, dy); exposed pixels get ``fill``."""
     out = np.full_like(image, fill)
-    h, w = image.shape[:2]
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    src_y = slice(max(0, -dy), h - max(0, dy))
-    src_x = slice(max(0, -dx), w - max(0, dx))
-    dst_y = slice(max(0, dy), h - max(0, -dy))
-    dst_x = slice(max(0, dx), w - max(0, -dx))
-    out[dst_y, dst_x] = image[src_y, src_x]
+    dst, src = overlap(image.shape[0], image.shape[1], dx, dy)
+    out[dst] = image[src]
     return out
-
-
-def exposed_mask(height: int, width: int, dx: int, dy: int) -> np.ndarray:
-    """Pixels that a shift by (dx, dy) leaves without content (True where exposed)."""
-    mask = np.zeros((height, width), bool)
-    if dx > 0:
-        mask[:, :dx] = True
-    elif dx < 0:
-        mask[:, width + dx:] = True
-    if dy > 0:
-        mask[:dy, :] = True
-    elif dy < 0:
-        mask[height + dy:, :] = True
-    return mask
 
 
 def tiles_touched(mask: np.ndarray, tile: int) -> np.ndarray:

@@ -40,11 +40,27 @@ def tile_grid(height: int, width: int, tile: int = TILE) -> tuple[int, int]:
     return -(-height // tile), -(-width // tile)
 
 
-def _changed_grid(new: np.ndarray, old: np.ndarray | None, tile: int) -> np.ndarray:
+def _pixels(frame: np.ndarray) -> np.ndarray:
+    """RGBA pixels as one uint32 each: a quarter of the comparisons of the byte view."""
+    if frame.flags.c_contiguous and frame.shape[2] == 4 and frame.dtype == np.uint8:
+        return frame.view(np.uint32)[..., 0]
+    return np.ascontiguousarray(frame).view(np.uint32)[..., 0]
+
+
+def _changed_grid(new: np.ndarray, old: np.ndarray | None, tile: int,
+                  shift: tuple[int, int] | None = None) -> np.ndarray:
+    """Tiles of ``new`` that differ from ``old`` (moved by ``shift`` first: compared
+    through views, without copying the old picture; the exposed strips count as changed)."""
     rows, cols = tile_grid(new.shape[0], new.shape[1], tile)
     if old is None or old.shape != new.shape:
         return np.ones((rows, cols), bool)
-    return motion.tiles_touched(np.any(new != old, axis=2), tile)
+    a, b = _pixels(new), _pixels(old)
+    if shift is None:
+        return motion.tiles_touched(a != b, tile)
+    dst, src = motion.overlap(new.shape[0], new.shape[1], *shift)
+    diff = np.ones(a.shape, bool)
+    diff[dst] = a[dst] != b[src]
+    return motion.tiles_touched(diff, tile)
 
 
 def changed_tiles(new: np.ndarray, old: np.ndarray | None,
@@ -116,16 +132,9 @@ def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, qualit
     shift = None
     if shown is not None and shown.shape == frame.shape:
         shift = motion.pan_shift(state.view, state.scale, view, scale)
-    if shift is not None:
-        assert shown is not None
-        dx, dy = shift
-        shown = motion.shift_image(shown, dx, dy)
-        exposed = motion.tiles_touched(motion.exposed_mask(height, width, dx, dy), tile)
-        dirty = _changed_grid(frame, shown, tile) | exposed
-        if lossy is not None:
-            lossy = motion.shift_tile_grid(lossy, height, width, dx, dy, tile)
-    else:
-        dirty = _changed_grid(frame, shown, tile)
+    dirty = _changed_grid(frame, shown, tile, shift)
+    if shift is not None and lossy is not None:
+        lossy = motion.shift_tile_grid(lossy, height, width, *shift, tile)
     if lossy is None or lossy.shape != (rows, cols):
         lossy = np.zeros((rows, cols), bool)
     final = lossless or refine

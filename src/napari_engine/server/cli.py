@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interactive-scale", type=float, default=1.0, metavar="S",
                         help="render at S x the resolution while the scene keeps changing "
                              "(e.g. 0.5: a quarter of the pixels); stills are full size")
+    parser.add_argument("--pan-redraw", choices=["strips", "full"], default="strips",
+                        help="during a 2D pan draw only the uncovered strips over the moved "
+                             "last frame (default), or every frame whole")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -81,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     engine = Engine(specs, EngineConfig(size=args.size, idle_timeout=args.session_idle,
                                         still_delay=args.still_delay,
-                                        interactive_scale=args.interactive_scale))
+                                        interactive_scale=args.interactive_scale,
+                                        pan_strips=args.pan_redraw == "strips"))
     network = NetworkServer(engine, args.host, args.port, token)
     try:
         port = network.start()

@@ -98,6 +98,8 @@ class EngineConfig:
     #: screenshots and the frame after the scene rests are always full resolution
     interactive_scale: float = 1.0
     lossless: Encoding = Encoding.ZSTD
+    #: draw whole-pixel 2D pans as strips over the moved last frame (see ``renderer``)
+    pan_strips: bool = True
 
 
 def _now() -> float:
@@ -211,7 +213,7 @@ class Engine:
         if session is None:
             log.info("opening session %r", name)
             session = Session(name, self.specs, self._gl_app, self._font_family,
-                              self.config.size)
+                              self.config.size, pan_strips=self.config.pan_strips)
             self.sessions[name] = session
         return session
 
@@ -335,7 +337,8 @@ class Engine:
     def _screenshot(self, session: Session, client: ClientRecord, cmd: Command) -> None:
         """Reply with a lossless frame that reflects every command applied so far."""
         self._sync_state(session)
-        if session.render_dirty or session.latest is None or session.latest.scale != 1.0:
+        latest = session.latest
+        if session.render_dirty or latest is None or latest.scale != 1.0 or latest.partial:
             # streaming clients get this render too, or they would be left on an older one
             self._render(session, encode=True)
             self._sync_state(session)
@@ -609,6 +612,8 @@ class Engine:
                                    3),
             },
         }
+        if frame.partial:
+            header["strips"] = True  # a pan drawn as strips over the moved last frame
         input_t = session.latest_t.get(client.id)
         if input_t is not None and input_t != client.echoed_t:
             header["input_t"] = input_t
@@ -648,8 +653,8 @@ class Engine:
             return
         if session.latest is None or not self._is_still(session):
             return
-        if session.latest.scale != 1.0:
-            # the scene rests: replace the reduced interactive frame by a full one
+        if session.latest.scale != 1.0 or session.latest.partial:
+            # the scene rests: replace the reduced (or pan-composed) frame by a full draw
             if self._wants_frame(session) and session.encoding_busy < MAX_ENCODES:
                 self._render(session, encode=True, still=True)
             return

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from napari.components import ViewerModel
 from napari.layers import Layer
 
+from napari_engine.encode import motion
 from napari_engine.encode.tiles import TileState
 from napari_engine.encode.video import VideoEncoder
 from napari_engine.protocol import FrameCredits, Hello, StreamMode
@@ -80,7 +81,7 @@ class Session:
     """A named, shared napari viewer rendered headlessly."""
 
     def __init__(self, name: str, specs: list[LayerSpec], gl_app: Any, font_family: str,
-                 size: tuple[int, int]) -> None:
+                 size: tuple[int, int], *, pan_strips: bool = True) -> None:
         self.name = name
         self.viewer = ViewerModel(title=f"napari-engine session {name}")
         self.viewer.canvas.size = (size[1], size[0])
@@ -93,6 +94,9 @@ class Session:
         self.last_snapshot: dict[str, Any] | None = None
         self.render_dirty = True
         self.state_dirty = True
+        self.scene_changed = True  # since the last render, anything but the camera center
+        #: draw a whole-pixel 2D pan as strips over the moved last frame (``renderer``)
+        self.pan_strips = pan_strips
         self.rendering = False
         self.render_count = 0
         self.latest: RenderedFrame | None = None
@@ -129,6 +133,8 @@ class Session:
         self.state_dirty = True
         if not self.rendering:
             self.render_dirty = True
+            if not (event.type == "center" and event.source is self.viewer.camera):
+                self.scene_changed = True  # more than a pan: the next frame is drawn whole
 
     def _on_layer_inserted(self, event: Any) -> None:
         layer: Layer = event.value
@@ -157,24 +163,37 @@ class Session:
         return self.last_snapshot
 
     # -- rendering -----------------------------------------------------------------
+    def _view(self) -> dict[str, Any]:
+        camera = self.viewer.camera
+        return {"ndisplay": int(self.viewer.dims.ndisplay),
+                "center": [float(v) for v in camera.center],
+                "zoom": float(camera.zoom),
+                "angles": [float(v) for v in camera.angles],
+                "current_step": [int(v) for v in self.viewer.dims.current_step]}
+
     def render(self, scale: float = 1.0) -> RenderedFrame:
         self.rendering = True
         self.render_dirty = False
         self.latest_render_started = time.perf_counter()
+        # where the frame sits in the world, so a client can move and scale it locally
+        # (late warp) until the next frame arrives
+        view = self._view()
+        shift = None
+        if (self.pan_strips and scale == 1.0 and not self.scene_changed
+                and self.latest is not None and self.latest.scale == 1.0):
+            shift = motion.pan_shift(self.latest_view, 1.0, view, 1.0)
+        self.scene_changed = False
         try:
-            frame = self.renderer.render(scale)
+            if shift is not None:
+                assert self.latest is not None
+                frame = self.renderer.render_panned(self.latest, *shift)
+            else:
+                frame = self.renderer.render(scale)
         finally:
             self.rendering = False
         self.render_count += 1
         self.latest = frame
-        camera = self.viewer.camera
-        # where the frame sits in the world, so a client can move and scale it locally
-        # (late warp) until the next frame arrives
-        self.latest_view = {"ndisplay": int(self.viewer.dims.ndisplay),
-                            "center": [float(v) for v in camera.center],
-                            "zoom": float(camera.zoom),
-                            "angles": [float(v) for v in camera.angles],
-                            "current_step": [int(v) for v in self.viewer.dims.current_step]}
+        self.latest_view = view
         self.latest_version = self.version
         self.latest_t = {cid: c.last_t for cid, c in self.clients.items()}
         self.latest_encoded = {}

@@ -1,0 +1,52 @@
+"""A 2D pan drawn as strips over the moved last frame equals a full draw, pixel for pixel."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import napari_engine
+from napari_engine.client.connection import Connection, Frame
+from tests.conftest import ServerFactory
+
+
+def test_pan_strips_equal_a_full_draw(start_server: ServerFactory) -> None:
+    server = start_server("--size", "480x320", "--still-delay", "5")
+    viewer = napari_engine.connect(server.url, stream="none")  # the built-in sample
+    viewer.camera.zoom = 2.0
+    viewer.sync()
+    frames: list[Frame] = []
+    conn = Connection(server.url, stream="lossless")
+    conn.on_frame(frames.append)
+    conn.open()
+    try:
+        deadline = time.monotonic() + 10
+        while not frames and time.monotonic() < deadline:
+            time.sleep(0.02)
+        y, x = viewer.camera.center[-2:]
+        for i in range(1, 13):  # 10 px right, 3 px down per move: two strips each
+            conn.send_command("camera.set", {"center": [y + 1.5 * i, x + 5.0 * i]})
+            time.sleep(0.04)
+        conn.request("sync")
+        deadline = time.monotonic() + 10
+        while (frames[-1].header["view"]["center"][-1] != x + 60.0
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+        strips = [f for f in frames if f.header.get("strips")]
+        assert strips, "no pan was drawn as strips"
+        assert frames[-1].header.get("strips")
+        shot = viewer.screenshot()  # drawn whole (a screenshot never uses strips)
+        np.testing.assert_array_equal(frames[-1].decode(), shot)
+        # anything but a pan is drawn whole
+        count = len(frames)
+        conn.send_command("layer.set", {"layer": viewer.layers[0].id,
+                                        "props": {"opacity": 0.5}})
+        conn.request("sync")
+        deadline = time.monotonic() + 10
+        while len(frames) == count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not frames[-1].header.get("strips")
+    finally:
+        conn.close()
+        viewer.close()
