@@ -44,6 +44,9 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     started: list[ServerProcess] = []
 
     def start(*args: str, token: str = "test-token") -> ServerProcess:
+        if "--interactive-scale" not in args:
+            # moving frames at full size whatever the machine's load: tests compare them
+            args = ("--interactive-scale", "1", *args)
         server = ServerProcess([*args, "--token", token, "--log-level", "INFO"],
                                log_path=tmp_path / f"server{len(started)}.log")
         started.append(server)
@@ -58,7 +61,8 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
 @pytest.fixture(scope="module")
 def sample_server() -> Iterator[ServerProcess]:
     """One server on the built-in sample, shared by a test module."""
-    with ServerProcess(["--token", "test-token", "--size", "640x480"]) as server:
+    with ServerProcess(["--token", "test-token", "--size", "640x480",
+                        "--interactive-scale", "1"]) as server:
         yield server
 
 

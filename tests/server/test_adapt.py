@@ -103,3 +103,21 @@ def test_video_rate_follows_the_link_down_at_once_and_up_slowly() -> None:
     assert choice.rate(thin, now=1.0) == 4_000_000  # down: at once
     assert choice.rate(wan, now=2.0) == 4_000_000  # up: not yet
     assert choice.rate(wan, now=1.0 + VIDEO_RAISE_AFTER_S) == 32_000_000
+
+
+def test_render_scale_follows_the_drawing_time() -> None:
+    from napari_engine.server.adapt import RenderScale
+
+    scale = RenderScale(target_s=1 / 30)
+    assert scale.scale == 1.0  # nothing drawn yet
+    scale.observe(0.010, 1.0)  # 10 ms at full size: fits
+    assert scale.scale == 1.0
+    for _ in range(4):
+        scale.observe(0.080, 1.0)  # a zoom over two channels: 80 ms
+    assert scale.scale == 0.5  # 20 ms at half size
+    for _ in range(4):
+        scale.observe(0.075, 0.5)  # a 3D volume: 300 ms at full size
+    assert scale.scale == 0.25
+    for _ in range(6):
+        scale.observe(0.0005, 0.25)  # back to a cheap scene
+    assert scale.scale == 1.0

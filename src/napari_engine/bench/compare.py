@@ -64,9 +64,9 @@ class _View:
         px = 1.0 / self.zoom  # one screen pixel in world units
         if phase == "pan":  # 10 px right and 3 px down per event: 600 px/s at 60 Hz
             return lambda i: ("camera.set", {"center": [y + 3 * i * px, x + 10 * i * px]})
-        if phase == "zoom":  # in for a second, then out: 1 % per event
+        if phase == "zoom":  # in for a second, out for a second, ...: 1 % per event
             return lambda i: ("camera.set", {"zoom": self.zoom * 1.01 ** (
-                i if i < 60 else max(0, 120 - i))})
+                i % 120 if i % 120 < 60 else 120 - i % 120)})
         if phase == "zscroll":
             return lambda i: ("dims.set", {"step": [0, (self.z0 + i) % self.nz]})
         if phase == "rotate":  # 2 degrees per event around the vertical axis
@@ -83,11 +83,14 @@ def _full_size(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _quality(conn: Connection, last: Frame | None) -> Result:
-    """PSNR/SSIM of ``last`` against the lossless frame of the same render."""
+    """PSNR/SSIM of ``last`` against the lossless full draw of the same view (the
+    screenshot draws the scene whole again when ``last`` was reduced or drawn as pan
+    strips)."""
     if last is None:
         return {"psnr_db": None, "ssim": None}
     truth_frame = conn.request("screenshot")
-    if truth_frame.header["render"] != last.header["render"]:
+    same = all(truth_frame.header[k] == last.header[k] for k in ("view", "version"))
+    if not same:
         return {"psnr_db": None, "ssim": None, "note": "the scene moved on"}
     truth = truth_frame.decode()
     shown = _full_size(last.decode(), truth.shape)

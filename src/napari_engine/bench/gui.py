@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=60.0, help="input events per second")
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
-    parser.add_argument("--interactive-scale", default="1.0")
+    parser.add_argument("--interactive-scale", default="auto")
     parser.add_argument("--data", action="append", default=[],
                         help="data for the server (default: the built-in sample)")
     parser.add_argument("--json", type=Path, default=None)

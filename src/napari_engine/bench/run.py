@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> Result:
                                    "platform": platform.platform()},
                        "size": list(size), "data": args.data or ["built-in sample"], "runs": []}
     for n, (redraw, scale) in enumerate(args.runs):
-        server_args = ["--size", f"{size[0]}x{size[1]}", "--interactive-scale", str(scale),
+        server_args = ["--size", f"{size[0]}x{size[1]}", "--interactive-scale", scale,
                        "--pan-redraw", redraw, *data_args]
         with ServerProcess(server_args, log_path=args.server_log) as server:
             if n == 0:
@@ -327,14 +327,20 @@ def _links_report(results: Result) -> list[str]:
 
 
 def _run_name(run: Result) -> str:
-    return f"{run.get('pan_redraw', 'full')}@{run['interactive_scale']:g}"
+    return f"{run.get('pan_redraw', 'full')}@{run['interactive_scale']}"
 
 
-def _run(value: str) -> tuple[str, float]:
+def _run(value: str) -> tuple[str, str]:
     redraw, _, scale = value.partition("@")
+    scale = scale or "auto"
     if redraw not in ("strips", "full"):
         raise argparse.ArgumentTypeError(f"{value!r}: expected strips@S or full@S")
-    return redraw, float(scale or 1.0)
+    if scale != "auto":
+        try:
+            float(scale)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r}: S is a number or auto") from None
+    return redraw, scale
 
 
 def report(results: Result) -> str:
@@ -403,9 +409,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="pan events per second (a mouse on a 60 Hz display)")
     parser.add_argument("--zrate", type=float, default=30.0, help="z steps per second")
     parser.add_argument("--runs", type=lambda v: [_run(x) for x in v.split(",") if x],
-                        default=[("strips", 1.0), ("full", 1.0), ("strips", 0.5)],
+                        default=[("strips", "auto"), ("full", "1")],
                         help="server configurations to compare, one server each: "
-                             "PAN_REDRAW@INTERACTIVE_SCALE, e.g. strips@1,full@1,strips@0.5")
+                             "PAN_REDRAW@INTERACTIVE_SCALE (the first also runs the link, "
+                             "tiles and memory measurements); default strips@auto,full@1 "
+                             "(this version's defaults, then every frame drawn whole)")
     parser.add_argument("--links", type=lambda v: [x for x in v.split(",") if x],
                         default=["loopback", "lan", "wan", "thin"],
                         help=f"emulated links to measure over ({', '.join(PRESETS)})")

@@ -132,12 +132,14 @@ class VideoChoice:
     """
 
     target_fps: float = 30.0
-    jpeg_bytes: int | None = None  # a moving JPEG frame at the client's full quality
+    #: moving JPEG frames or tile updates at the client's full quality (a moving average)
+    jpeg_bytes: float | None = None
     rate_bps: int | None = None
     _changed_at: float = float("-inf")
 
-    def note_jpeg(self, frame_bytes: int) -> None:
-        self.jpeg_bytes = frame_bytes
+    def note_jpeg(self, frame_bytes: int, alpha: float = 0.3) -> None:
+        self.jpeg_bytes = frame_bytes if self.jpeg_bytes is None else (
+            (1 - alpha) * self.jpeg_bytes + alpha * frame_bytes)
 
     def video_pays(self, link: LinkEstimate) -> bool:
         bandwidth = link.bandwidth_bps
@@ -155,3 +157,37 @@ class VideoChoice:
             self.rate_bps = wanted
         assert self.rate_bps is not None
         return self.rate_bps
+
+
+#: resolutions moving frames may be drawn at when the scale follows the drawing time
+RENDER_SCALES = (1.0, 0.5, 0.25)
+
+
+@dataclass
+class RenderScale:
+    """The resolution of moving frames, from how long frames take to draw (the GL draw
+    and readback, not data loading, which does not shrink with the frame).
+
+    Keeps an estimate of the cost of a full-resolution draw (a draw at scale s costs
+    about s^2 of it, the fragments being the work on a CPU rasteriser) and draws moving
+    frames at the largest scale whose cost fits the frame budget, as vtk.js does while
+    the user interacts. Stills are always full resolution.
+    """
+
+    target_s: float = 1.0 / 30
+    alpha: float = 0.5
+    full_draw_s: float | None = None
+
+    def observe(self, draw_s: float, scale: float) -> None:
+        full = draw_s / (scale * scale)
+        self.full_draw_s = full if self.full_draw_s is None else (
+            (1 - self.alpha) * self.full_draw_s + self.alpha * full)
+
+    @property
+    def scale(self) -> float:
+        if self.full_draw_s is None:
+            return 1.0
+        for scale in RENDER_SCALES:
+            if self.full_draw_s * scale * scale <= self.target_s:
+                return scale
+        return RENDER_SCALES[-1]

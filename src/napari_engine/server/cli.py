@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="close a session this long after its last client left")
     parser.add_argument("--still-delay", type=float, default=0.3, metavar="SECONDS",
                         help="send a lossless still after the scene rests this long")
-    parser.add_argument("--interactive-scale", type=float, default=1.0, metavar="S",
+    parser.add_argument("--interactive-scale", default="auto", metavar="S|auto",
                         help="render at S x the resolution while the scene keeps changing "
-                             "(e.g. 0.5: a quarter of the pixels); stills are full size")
+                             "(e.g. 0.5: a quarter of the pixels), or 'auto' (default): "
+                             "full, half or quarter, whichever draws within a 30 frames/s "
+                             "budget; stills are always full size")
     parser.add_argument("--pan-redraw", choices=["strips", "full"], default="strips",
                         help="during a 2D pan draw only the uncovered strips over the moved "
                              "last frame (default), or every frame whole")
@@ -79,12 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from napari_engine.server.network import NetworkServer
 
     token = args.token or secrets.token_urlsafe(24)
-    if not 0.1 <= args.interactive_scale <= 1.0:
-        print("error: --interactive-scale must be in [0.1, 1]", file=sys.stderr)
+    try:
+        scale = None if args.interactive_scale == "auto" else float(args.interactive_scale)
+    except ValueError:
+        scale = -1.0
+    if scale is not None and not 0.1 <= scale <= 1.0:
+        print("error: --interactive-scale must be 'auto' or in [0.1, 1]", file=sys.stderr)
         return 2
     engine = Engine(specs, EngineConfig(size=args.size, idle_timeout=args.session_idle,
                                         still_delay=args.still_delay,
-                                        interactive_scale=args.interactive_scale,
+                                        interactive_scale=scale,
                                         pan_strips=args.pan_redraw == "strips"))
     network = NetworkServer(engine, args.host, args.port, token)
     try:

@@ -74,6 +74,8 @@ TILES = "tiles"  # the encoding of tile updates: JPEG tiles (quality > 0) or los
 H264 = "h264"  # video frames; the key's second field is the encoder's rate cap
 #: stream modes that get a lossless still once the scene rests
 STILL_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES, StreamMode.VIDEO})
+#: stream modes whose clients get tile updates (``auto`` between its video frames)
+TILE_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +96,10 @@ class EngineConfig:
     still_delay: float = 0.3
     idle_timeout: float = 60.0
     max_fps: float = 120.0
-    #: resolution of frames rendered while the scene keeps changing (1.0: full); stills,
-    #: screenshots and the frame after the scene rests are always full resolution
-    interactive_scale: float = 1.0
+    #: resolution of frames rendered while the scene keeps changing (1.0: full; None:
+    #: follow the drawing time, see ``adapt.RenderScale``); stills, screenshots and the
+    #: frame after the scene rests are always full resolution
+    interactive_scale: float | None = 1.0
     lossless: Encoding = Encoding.ZSTD
     #: draw whole-pixel 2D pans as strips over the moved last frame (see ``renderer``)
     pan_strips: bool = True
@@ -229,7 +232,7 @@ class Engine:
         hello = job.hello
         client = ClientRecord(id=job.client_id, sink=job.sink, hello=hello,
                               credits=FrameCredits(hello.max_in_flight),
-                              tiles=TileState() if hello.stream is StreamMode.TILES else None,
+                              tiles=TileState() if hello.stream in TILE_MODES else None,
                               quality=QualityController(max_quality=hello.jpeg_quality,
                                                         quality=hello.jpeg_quality))
         session.clients[job.client_id] = client
@@ -399,7 +402,8 @@ class Engine:
             return
         if _now() - session.last_render_time < 1.0 / self.config.max_fps:
             return
-        self._render(session, encode=True, scale=self.config.interactive_scale)
+        self._render(session, encode=True,
+                     scale=session.moving_scale(self.config.interactive_scale))
         self._sync_state(session)  # drawing may move napari state (multiscale level)
 
     def _render(self, session: Session, *, encode: bool, scale: float = 1.0,
@@ -441,8 +445,12 @@ class Engine:
         try:
             for item in outgoing:
                 key = item.key
-                if item.tiles is not None or item.video is not None:
-                    size = (self._send_tiles(item, pixels, started) if item.tiles is not None
+                if item.tiles is not None and key[0] != TILES:
+                    # a whole frame replaces the client's picture: the next tile update
+                    # starts from nothing rather than from a picture it no longer shows
+                    item.tiles.shown = None
+                if key[0] in (TILES, H264):
+                    size = (self._send_tiles(item, pixels, started) if key[0] == TILES
                             else self._send_video(item, pixels, started))
                     unsent.remove(item)
                     self._note_sent(name, item, size)
@@ -476,12 +484,11 @@ class Engine:
         if client is None:
             return
         client.link.sent(item.header["seq"], size, sent_at)
-        if item.header["lossless"] and item.tiles is None:
+        if item.header["lossless"] and item.key[0] != TILES:
             client.last_lossless_bytes = size
         elif not item.header["still"] and item.key[0] in (Encoding.JPEG.value, TILES):
             client.quality.update(size, client.link)
-            if item.key[0] == Encoding.JPEG.value and item.key[1:] == (
-                    client.quality.max_quality, 1):
+            if item.key[1:] == (client.quality.max_quality, 1):
                 client.video_choice.note_jpeg(size)
 
     def _send_tiles(self, item: Outgoing, pixels: np.ndarray, started: float) -> int:
@@ -538,16 +545,23 @@ class Engine:
             session.latest_encode_s.update(job.seconds)
 
     def _stream_key(self, client: ClientRecord, *, still: bool) -> EncodingKey:
-        """How this client's next frame is encoded. ``video`` clients get H.264 while the
-        scene moves, ``auto`` ones too once their link is too thin for JPEG; ``auto`` and
-        ``tiles`` clients get the quality their link carries (see ``adapt``); ``jpeg``
-        ones what they asked."""
+        """How this client's next frame is encoded.
+
+        ``auto``: H.264 while moving once the link is too thin for full-quality JPEG,
+        whole JPEG frames at reduced resolution when even the lowest quality does not
+        fit, otherwise JPEG tiles (only what changed; a pan shifts the client's picture);
+        once the scene rests, lossless tiles where the link carries them quickly and
+        visually lossless JPEG tiles where not (see ``adapt``). ``tiles`` is ``auto``
+        without the video and the reduced frames; ``video`` always takes H.264 while
+        moving; ``jpeg`` and ``lossless`` clients get what they asked."""
         mode = client.hello.stream
         if not still and (mode is StreamMode.VIDEO or (
                 mode is StreamMode.AUTO and client.video_choice.video_pays(client.link))):
             return (H264, client.video_choice.rate(client.link, _now()), 1)
-        if mode is StreamMode.TILES:
+        if mode in TILE_MODES:
             if not still:
+                if mode is StreamMode.AUTO and client.quality.step > 1:
+                    return (Encoding.JPEG.value, client.quality.quality, client.quality.step)
                 return (TILES, client.quality.quality, 1)
             guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
             # lossless tiles where the link carries them, visually lossless JPEG where not
@@ -555,9 +569,7 @@ class Engine:
                     1)
         if mode is StreamMode.LOSSLESS:
             return (self.config.lossless.value, 0, 1)
-        if mode in (StreamMode.AUTO, StreamMode.VIDEO):
-            if not still:
-                return (Encoding.JPEG.value, client.quality.quality, client.quality.step)
+        if mode is StreamMode.VIDEO:
             guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
             if lossless_still_fits(client.link, guess):
                 return (self.config.lossless.value, 0, 1)

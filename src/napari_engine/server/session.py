@@ -21,7 +21,12 @@ from napari_engine.encode.tiles import TileState
 from napari_engine.encode.video import VideoEncoder
 from napari_engine.protocol import FrameCredits, Hello, StreamMode
 from napari_engine.server import napari_compat, state
-from napari_engine.server.adapt import LinkEstimate, QualityController, VideoChoice
+from napari_engine.server.adapt import (
+    LinkEstimate,
+    QualityController,
+    RenderScale,
+    VideoChoice,
+)
 from napari_engine.server.renderer import FrameRenderer, RenderedFrame
 
 if TYPE_CHECKING:
@@ -36,6 +41,10 @@ _QUIET_EVENTS = frozenset({
     "mouse_wheel_callbacks", "mouse_double_click_callbacks", "title", "reload",
     "_extent_augmented", "_overlays", "highlight", "extent", "mouse_pan", "mouse_zoom",
 })
+
+
+#: with no frame drawn for this long, the scene counts as resting (not being moved)
+RESTED_S = 0.25
 
 
 class ClientSink(Protocol):
@@ -97,6 +106,7 @@ class Session:
         self.scene_changed = True  # since the last render, anything but the camera center
         #: draw a whole-pixel 2D pan as strips over the moved last frame (``renderer``)
         self.pan_strips = pan_strips
+        self.render_scale = RenderScale()  # for ``--interactive-scale auto``
         self.rendering = False
         self.render_count = 0
         self.latest: RenderedFrame | None = None
@@ -171,6 +181,20 @@ class Session:
                 "angles": [float(v) for v in camera.angles],
                 "current_step": [int(v) for v in self.viewer.dims.current_step]}
 
+    def moving_scale(self, configured: float | None) -> float:
+        """The resolution of the next frame while the scene moves: the configured one,
+        or (None) full size for a 2D pan (drawn as strips) and otherwise whatever draws
+        within the frame budget."""
+        if configured is not None:
+            return configured
+        if self.pan_strips and not self.scene_changed and self.viewer.dims.ndisplay == 2:
+            return 1.0
+        if time.monotonic() - self.last_render_time > RESTED_S:
+            # the first frame after a rest is full size: a single change (a label stroke,
+            # a layer toggle) must stay a small change for clients that get tiles
+            return 1.0
+        return self.render_scale.scale
+
     def render(self, scale: float = 1.0) -> RenderedFrame:
         self.rendering = True
         self.render_dirty = False
@@ -191,6 +215,8 @@ class Session:
                 frame = self.renderer.render(scale)
         finally:
             self.rendering = False
+        if not frame.partial:
+            self.render_scale.observe(frame.render_s + frame.readback_s, frame.scale)
         self.render_count += 1
         self.latest = frame
         self.latest_view = view
