@@ -20,6 +20,7 @@ def test_credits_bound_frames_in_flight() -> None:
 
 def test_acks_are_cumulative_and_unknown_acks_are_harmless() -> None:
     credits = FrameCredits(3)
+    credits.window = 3
     for seq in (5, 6, 7):
         credits.sent(seq)
     assert credits.acked(6)
@@ -41,3 +42,14 @@ def test_a_frame_that_was_never_sent_returns_its_credit() -> None:
     credits.cancel(3)
     assert credits.can_send()
     credits.cancel(99)  # unknown: nothing happens
+
+
+def test_the_window_stays_within_the_clients_limit() -> None:
+    credits = FrameCredits(4)
+    assert credits.window == 2  # until the server knows the link
+    credits.window = 10
+    assert credits.window == 4
+    credits.window = 0
+    assert credits.window == 1
+    credits.sent(1)
+    assert not credits.can_send()

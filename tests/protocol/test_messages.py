@@ -77,6 +77,9 @@ def test_ack_and_ping() -> None:
     assert parse_client_message({"type": "ack", "seq": 4}) == Ack(4)
     assert parse_client_message({"type": "ping", "t": 0.25}) == Ping(0.25)
     _refused({"type": "ack", "seq": -1}, ErrorCode.INVALID)
+    assert parse_client_message({"type": "ack", "seq": 4, "received": 12.5}) == Ack(4, 12.5)
+    _refused({"type": "ack", "seq": 4, "received": "soon"}, ErrorCode.INVALID)
+    _refused({"type": "ack", "seq": 4, "received": float("nan")}, ErrorCode.INVALID)
     _refused({"type": "ping", "t": "now"}, ErrorCode.INVALID)
 
 

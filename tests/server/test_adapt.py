@@ -121,3 +121,25 @@ def test_render_scale_follows_the_drawing_time() -> None:
     for _ in range(6):
         scale.observe(0.0005, 0.25)  # back to a cheap scene
     assert scale.scale == 1.0
+
+
+def test_credit_window_covers_the_round_trip_at_the_target_rate() -> None:
+    from napari_engine.server.adapt import credit_window
+
+    assert credit_window(LinkEstimate(), 4) == 2  # nothing known
+    assert credit_window(_link_at(1e9, 0.0005), 4) == 2  # loopback, LAN
+    thin = _link_at(10e6, 0.08, size=20_000)
+    assert thin.min_rtt_s is not None and thin.min_rtt_s >= 0.08
+    assert credit_window(thin, 8) == 4  # 80 ms at 30 frames/s, plus one
+    assert credit_window(thin, 2) == 2  # never above what the client allows
+
+
+def test_arrival_times_measure_the_rate_when_acks_bunch_up() -> None:
+    link = LinkEstimate()
+    size = 125_000  # 1 Mbit: 100 ms on a 10 Mbit/s link
+    link.sent(1, size, 0.0)
+    link.sent(2, size, 0.0)  # queued behind frame 1
+    link.acked(1, 0.20, received=10.10)
+    # frame 2 arrived 100 ms after frame 1, but the client acked it only 10 ms later
+    link.acked(2, 0.21, received=10.20)
+    assert link.bandwidth_bps == pytest.approx(10e6, rel=0.01)

@@ -7,8 +7,8 @@ import time
 import numpy as np
 
 import napari_engine
-from napari_engine.client.connection import Connection, Frame
 from tests.conftest import ServerFactory
+from tests.server.wire import recording_client, wait_until
 
 
 def test_pan_strips_equal_a_full_draw(start_server: ServerFactory) -> None:
@@ -16,23 +16,15 @@ def test_pan_strips_equal_a_full_draw(start_server: ServerFactory) -> None:
     viewer = napari_engine.connect(server.url, stream="none")  # the built-in sample
     viewer.camera.zoom = 2.0
     viewer.sync()
-    frames: list[Frame] = []
-    conn = Connection(server.url, stream="lossless")
-    conn.on_frame(frames.append)
-    conn.open()
+    conn, frames = recording_client(server.url, "lossless")
     try:
-        deadline = time.monotonic() + 10
-        while not frames and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: bool(frames))
         y, x = viewer.camera.center[-2:]
         for i in range(1, 13):  # 10 px right, 3 px down per move: two strips each
             conn.send_command("camera.set", {"center": [y + 1.5 * i, x + 5.0 * i]})
             time.sleep(0.04)
         conn.request("sync")
-        deadline = time.monotonic() + 10
-        while (frames[-1].header["view"]["center"][-1] != x + 60.0
-               and time.monotonic() < deadline):
-            time.sleep(0.02)
+        wait_until(lambda: frames[-1].header["view"]["center"][-1] == x + 60.0)
         strips = [f for f in frames if f.header.get("strips")]
         assert strips, "no pan was drawn as strips"
         assert frames[-1].header.get("strips")
@@ -43,9 +35,7 @@ def test_pan_strips_equal_a_full_draw(start_server: ServerFactory) -> None:
         conn.send_command("layer.set", {"layer": viewer.layers[0].id,
                                         "props": {"opacity": 0.5}})
         conn.request("sync")
-        deadline = time.monotonic() + 10
-        while len(frames) == count and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(frames) > count)
         assert not frames[-1].header.get("strips")
     finally:
         conn.close()

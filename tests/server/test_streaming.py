@@ -119,3 +119,40 @@ def test_auto_turns_to_video_on_a_thin_link(start_server: ServerFactory) -> None
     finally:
         conn.close()
         link.stop()
+
+
+def test_a_reduced_frame_shows_the_whole_view(start_server: ServerFactory) -> None:
+    """A frame drawn at half resolution is the same view in fewer pixels (not a corner
+    of it at full size)."""
+    import numpy as np
+
+    import napari_engine
+    from napari_engine.bench.quality import psnr
+    from tests.server.wire import recording_client, wait_until
+
+    server = start_server("--size", "320x240", "--still-delay", "0.5",
+                          "--interactive-scale", "0.5")
+    viewer = napari_engine.connect(server.url, stream="none")
+    for layer in list(viewer.layers):
+        viewer.layers.remove(layer)
+    image = np.zeros((240, 320), np.uint8)
+    image[:120, 160:] = 200  # quadrants: where the boundaries fall shows the view
+    image[120:, :160] = 100
+    viewer.add_image(image, contrast_limits=(0, 255))
+    viewer.reset_view()
+    viewer.sync()
+    conn, frames = recording_client(server.url, "lossless")
+    try:
+        wait_until(lambda: bool(frames))
+        count = len(frames)
+        conn.send_command("layer.set", {"layer": viewer.layers[0].id,
+                                        "props": {"gamma": 0.9}})
+        assert wait_until(lambda: any(f.header["scale"] == 0.5 for f in frames[count:]))
+        reduced = next(f for f in frames[count:] if f.header["scale"] == 0.5)
+        assert reduced.decode().shape == (120, 160, 4)
+        shot = viewer.screenshot()
+        up = np.repeat(np.repeat(reduced.decode(), 2, axis=0), 2, axis=1)
+        assert psnr(up, shot) > 25
+    finally:
+        conn.close()
+        viewer.close()

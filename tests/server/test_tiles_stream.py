@@ -8,8 +8,8 @@ import time
 import numpy as np
 
 import napari_engine
-from napari_engine.client.connection import Connection, Frame
 from tests.conftest import ServerFactory
+from tests.server.wire import recording_client, wait_until
 
 
 def test_tiles_stream_sends_only_what_changed(start_server: ServerFactory) -> None:
@@ -23,15 +23,10 @@ def test_tiles_stream_sends_only_what_changed(start_server: ServerFactory) -> No
     points = driver.add_points([[10.0, 10.0]], size=3, face_color="red", name="dot")
     driver.reset_view()
     driver.sync()
-    frames: list[Frame] = []
-    conn = Connection(server.url, stream="tiles")
-    conn.on_frame(frames.append)
-    conn.open()
+    conn, frames = recording_client(server.url, "tiles")
     try:
         def settle() -> None:
-            deadline = time.monotonic() + 10
-            while not (frames and frames[-1].header["still"]) and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: bool(frames) and frames[-1].header["still"])
             time.sleep(0.5)
 
         settle()
@@ -70,14 +65,9 @@ def test_a_pan_moves_the_clients_picture_and_sends_the_strips(
     driver.camera.center = (500.0, 500.0)
     driver.camera.zoom = 2.0
     driver.sync()
-    frames: list[Frame] = []
-    conn = Connection(server.url, stream="tiles")
-    conn.on_frame(frames.append)
-    conn.open()
+    conn, frames = recording_client(server.url, "tiles")
     try:
-        deadline = time.monotonic() + 10
-        while not (frames and frames[-1].header["still"]) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: bool(frames) and frames[-1].header["still"])
         full = len(frames[-1].payload)
         count = len(frames)
         for i in range(1, 11):  # 8 screen pixels right and 2 down per move
@@ -85,11 +75,8 @@ def test_a_pan_moves_the_clients_picture_and_sends_the_strips(
                                            {"center": [500.0 + i, 500.0 + 4.0 * i]})
             time.sleep(0.05)
         driver.sync()
-        deadline = time.monotonic() + 10
-        while not (frames[-1].header["still"] and len(frames) > count
-                   and frames[-1].header["view"]["center"][-1] == 540.0) \
-                and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: frames[-1].header["still"] and len(frames) > count
+                   and frames[-1].header["view"]["center"][-1] == 540.0)
         moving = [f for f in frames[count:] if not f.header["still"]]
         shifted = [f for f in moving if "shift" in f.header]
         assert shifted, [f.header.get("tiles", [])[:1] for f in moving]

@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
+from napari_engine.client.connection import Connection, Frame
 from napari_engine.protocol import PROTOCOL_VERSION, decode_binary
+
+
+def recording_client(url: str, stream: str) -> tuple[Connection, list[Frame]]:
+    """A real client (open) whose streamed frames, assembled and decoded as a viewer
+    would show them, are appended to the returned list."""
+    frames: list[Frame] = []
+    conn = Connection(url, stream=stream)
+    conn.on_frame(frames.append)
+    conn.open()
+    return conn, frames
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 class RawClient:

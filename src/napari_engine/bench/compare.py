@@ -89,8 +89,7 @@ def _quality(conn: Connection, last: Frame | None) -> Result:
     if last is None:
         return {"psnr_db": None, "ssim": None}
     truth_frame = conn.request("screenshot")
-    same = all(truth_frame.header[k] == last.header[k] for k in ("view", "version"))
-    if not same:
+    if truth_frame.header["view"] != last.header["view"]:
         return {"psnr_db": None, "ssim": None, "note": "the scene moved on"}
     truth = truth_frame.decode()
     shown = _full_size(last.decode(), truth.shape)
@@ -130,9 +129,9 @@ def streamed_phase(conn: Connection, log: FrameLog, last: _LastFrame, make: Make
     settled = time.perf_counter()
     frames = log.since(start, settled)
     out = {"commands_sent": sent, **_frame_stats(frames, end - start)}
-    out.update(_quality(conn, last.frame))
+    moving = last.frame
     out["time_to_still_ms"] = None
-    if wants_still:
+    if wants_still:  # before the quality's lossless screenshot, which would delay it
         deadline = time.perf_counter() + 10
         stills: list[tuple[float, dict[str, Any], int]] = []
         while not stills and time.perf_counter() < deadline:
@@ -141,6 +140,7 @@ def streamed_phase(conn: Connection, log: FrameLog, last: _LastFrame, make: Make
         if stills:
             out["time_to_still_ms"] = (stills[0][0] - end) * 1e3
             out["still_bytes"] = stills[0][2]
+    out.update(_quality(conn, moving))
     time.sleep(0.2)
     return out
 

@@ -48,7 +48,7 @@ class FrameLog:
 
 
 def open_client(url: str, *, size: tuple[int, int], stream: str = "auto",
-                quality: int = 80, max_in_flight: int = 2) -> tuple[Connection, FrameLog]:
+                quality: int = 80, max_in_flight: int = 4) -> tuple[Connection, FrameLog]:
     conn = Connection(url, stream=stream, size=size, jpeg_quality=quality, client="bench",
                       max_in_flight=max_in_flight)
     log = FrameLog()

@@ -98,11 +98,15 @@ class EmulatedLink:
             return
         up = asyncio.ensure_future(self._pump(client_r, server_w, "up"))
         down = asyncio.ensure_future(self._pump(server_r, client_w, "down"))
-        await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
-        for task in (up, down):
-            task.cancel()
-        for writer in (client_w, server_w):
-            writer.close()
+        try:
+            await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # the link is being stopped; asyncio would log a cancelled handler
+        finally:
+            for task in (up, down):
+                task.cancel()
+            for writer in (client_w, server_w):
+                writer.close()
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     name: str) -> None:

@@ -221,6 +221,33 @@ def measure_dirty_regions(url: str, size: tuple[int, int], args: argparse.Namesp
             "pan": pan}
 
 
+def measure_tile_encoding(conn: Connection, repeats: int = 10) -> Result:
+    """Encoding many tiles inline vs split over a second thread, on a real frame with
+    40 % of its tiles changed (below the whole-frame threshold): milliseconds, p50."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from napari_engine.encode.tiles import TileState, encode_update
+
+    before = conn.request("screenshot").decode()
+    after = before.copy()
+    after[: int(before.shape[0] * 0.4), :, :3] ^= 0x10
+    out: Result = {}
+    with ThreadPoolExecutor(1) as pool:
+        for lossless in (False, True):
+            for name, use in (("inline", None), ("two_threads", pool)):
+                times = []
+                for _ in range(repeats):
+                    state = TileState()
+                    encode_update(state, before, lossless=True)
+                    t0 = time.perf_counter()
+                    update = encode_update(state, after, lossless=lossless, pool=use)
+                    times.append(time.perf_counter() - t0)
+                kind = "png" if lossless else "jpeg"
+                out[f"{kind}_{name}_ms"] = sorted(times)[len(times) // 2] * 1e3
+                out[f"{kind}_tiles"] = len(update.index)
+    return out
+
+
 def run(args: argparse.Namespace) -> Result:
     size = (args.width, args.height)
     data_args = [x for d in args.data for x in ("--data", d)]
@@ -247,6 +274,8 @@ def run(args: argparse.Namespace) -> Result:
                 results["tiles"] = measure_dirty_regions(server.url, size, args)
                 conn, _log = open_client(server.url, size=size, stream="none")
                 try:
+                    deep_view(conn, args.zoom)
+                    results["tile_encoding"] = measure_tile_encoding(conn)
                     results["memory"] = memory_walk(conn, server, args.jumps)
                 finally:
                     conn.close()
@@ -389,6 +418,12 @@ def report(results: Result) -> str:
         f"lossless refresh (medians of 10); pan {tiles['pan']['fps']:.1f} frames/s, "
         f"{(tiles['pan']['bytes_per_frame'] or 0) / 1024:.1f} KiB/frame",
     ]
+    enc = results.get("tile_encoding")
+    if enc:
+        lines.append(
+            f"tile encoding, {enc['jpeg_tiles']} changed tiles of a real frame: JPEG "
+            f"{enc['jpeg_inline_ms']:.1f} ms inline, {enc['jpeg_two_threads_ms']:.1f} ms on "
+            f"two threads; PNG {enc['png_inline_ms']:.1f} / {enc['png_two_threads_ms']:.1f} ms")
     mem = results["memory"]
     lines += [
         f"server memory over {mem['jumps']} random jumps across {mem['voxels_level0']:.2e} "

@@ -80,7 +80,7 @@ class Connection:
     """One websocket connection to a server session."""
 
     def __init__(self, url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
-                 jpeg_quality: int = 80, max_in_flight: int = 2, client: str = "napari-engine",
+                 jpeg_quality: int = 80, max_in_flight: int = 4, client: str = "napari-engine",
                  auto_ack: bool = True, reconnect: bool = False) -> None:
         self.url = url
         self.hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION,
@@ -350,7 +350,7 @@ class Connection:
             self.latest_frame = frame
             self._call_listeners(self._frame_listeners, frame)
         if self.auto_ack:
-            await self.ack(frame.header["seq"])
+            await self.ack(frame.header["seq"], frame.received)
 
     def _assemble(self, frame: Frame) -> Frame:
         """Paint a tile update into this connection's copy of the picture."""
@@ -370,9 +370,14 @@ class Connection:
         image = self._video.decode(frame.payload, h["width"], h["height"])
         return Frame(h, frame.payload, frame.received, image=image)
 
-    async def ack(self, seq: int) -> None:
+    async def ack(self, seq: int, received: float | None = None) -> None:
+        """Acknowledge frames up to ``seq``; ``received`` (this process's clock) tells
+        the server how fast frames arrive, which paces its stream to the link."""
         if self._ws is not None:
+            message: dict[str, Any] = {"type": "ack", "seq": seq}
+            if received is not None:
+                message["received"] = received
             try:
-                await self._ws.send(encode_text({"type": "ack", "seq": seq}))
+                await self._ws.send(encode_text(message))
             except ConnectionClosed:
                 log.debug("ack not sent: the connection closed")

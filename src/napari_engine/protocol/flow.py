@@ -17,14 +17,25 @@ class FrameCredits:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.max_in_flight = max_in_flight
+        self._window = min(2, max_in_flight)
         self._in_flight: list[int] = []  # ascending sequence numbers
+
+    @property
+    def window(self) -> int:
+        """How many frames may be in flight now: the server sizes it to the link's round
+        trip (``adapt.credit_window``), never above the client's ``max_in_flight``."""
+        return self._window
+
+    @window.setter
+    def window(self, value: int) -> None:
+        self._window = max(1, min(self.max_in_flight, int(value)))
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
 
     def can_send(self) -> bool:
-        return len(self._in_flight) < self.max_in_flight
+        return len(self._in_flight) < self._window
 
     def sent(self, seq: int) -> None:
         """Record that frame ``seq`` went out; sequence numbers must increase."""

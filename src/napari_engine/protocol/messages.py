@@ -65,6 +65,9 @@ class Command:
 @dataclass(frozen=True, slots=True)
 class Ack:
     seq: int
+    #: when the frame ``seq`` arrived, in seconds of the client's own clock (only the
+    #: differences between acks are used: how fast frames arrived, not when)
+    received: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +166,8 @@ def parse_client_message(msg: dict[str, Any],
     if kind == "command":
         return parse_command(msg, payload)
     if kind == "ack":
-        return Ack(seq=_int(msg, "seq", lo=0, hi=2**53))
+        received = _finite(msg, "received") if "received" in msg else None
+        return Ack(seq=_int(msg, "seq", lo=0, hi=2**53), received=received)
     if kind == "ping":
         return Ping(t=_finite(msg, "t"))
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type '{kind}'")

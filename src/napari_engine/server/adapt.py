@@ -19,6 +19,7 @@ No I/O and no clock of its own: callers pass times in, tests drive it directly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 MIN_QUALITY = 30
@@ -36,8 +37,16 @@ class LinkEstimate:
     window: int = 16
     rtt_s: float | None = None
     _rates: list[float] = field(default_factory=list)
+    _rtts: list[float] = field(default_factory=list)
     _sent: dict[int, tuple[int, float]] = field(default_factory=dict)
     _last_ack: float | None = None
+    _last_received: float | None = None
+
+    @property
+    def min_rtt_s(self) -> float | None:
+        """The smallest recent round trip: the link's own delay, without the time frames
+        spent queued behind each other (which grows with the frames in flight)."""
+        return min(self._rtts) if self._rtts else None
 
     @property
     def bandwidth_bps(self) -> float | None:
@@ -49,20 +58,30 @@ class LinkEstimate:
     def sent(self, seq: int, size: int, t: float) -> None:
         self._sent[seq] = (size, t)
 
-    def acked(self, seq: int, t: float) -> None:
-        """Cumulative: every frame up to ``seq`` has arrived by ``t``."""
+    def acked(self, seq: int, t: float, received: float | None = None) -> None:
+        """Cumulative: every frame up to ``seq`` has arrived by ``t`` (the server's clock;
+        ``received``: when frame ``seq`` arrived by the client's clock, if it says)."""
         done = sorted(s for s in self._sent if s <= seq)
         for s in done:
             size, sent_t = self._sent.pop(s)
-            self.rtt_s = self._mix(self.rtt_s, max(t - sent_t, 1e-4))
+            rtt = max(t - sent_t, 1e-4)
+            self.rtt_s = self._mix(self.rtt_s, rtt)
+            self._rtts = [*self._rtts[-(self.window - 1):], rtt]
             # Only a frame that queued behind the previous one measures the link's rate:
             # it kept the link busy from the previous arrival to its own. A frame sent to
             # an idle link also waited a round trip, which says nothing about bandwidth.
+            # The client's arrival times measure that best: the acks' spacing also holds
+            # the client's decoding, which can bunch them up.
             queued = self._last_ack is not None and sent_t < self._last_ack
             if queued and size > 16_384:
-                busy = max(t - self._last_ack, 1e-4)  # type: ignore[operator]
+                if s == seq and received is not None and self._last_received is not None:
+                    busy = max(received - self._last_received, 1e-4)
+                else:
+                    busy = max(t - self._last_ack, 1e-4)  # type: ignore[operator]
                 self._rates = [*self._rates[-(self.window - 1):], size * 8 / busy]
             self._last_ack = t
+        if done and received is not None:
+            self._last_received = received
 
     def _mix(self, old: float | None, new: float) -> float:
         return new if old is None else (1 - self.alpha) * old + self.alpha * new
@@ -94,6 +113,15 @@ class QualityController:
             elif self.step == 1 and self.quality < self.max_quality:
                 self.quality = min(self.max_quality, self.quality + 5)
         return self.quality
+
+
+def credit_window(link: LinkEstimate, max_in_flight: int, target_fps: float = 30.0) -> int:
+    """Frames in flight that keep ``target_fps`` going over the link's round trip (two at
+    least: one drawn while the other travels), within the client's own limit. Sized from
+    the smallest recent round trip, so frames queued in flight do not talk it up."""
+    rtt = link.min_rtt_s
+    wanted = 2 if rtt is None else max(2, math.ceil(rtt * target_fps) + 1)
+    return max(1, min(max_in_flight, wanted))
 
 
 def lossless_still_fits(link: LinkEstimate, lossless_bytes: int) -> bool:

@@ -48,6 +48,7 @@ from napari_engine.server import napari_compat, operations
 from napari_engine.server.adapt import (
     STILL_JPEG_QUALITY,
     QualityController,
+    credit_window,
     lossless_still_fits,
 )
 from napari_engine.server.jobs import (
@@ -644,7 +645,8 @@ class Engine:
         if session is None or client is None:
             return
         client.credits.acked(job.seq)
-        client.link.acked(job.seq, time.perf_counter())
+        client.link.acked(job.seq, time.perf_counter(), job.received)
+        client.credits.window = credit_window(client.link, client.credits.max_in_flight)
         behind = client.last_sent_render < session.render_count
         if client.streams and behind and not session.render_dirty and client.credits.can_send():
             self._send_latest(session, client)

@@ -44,6 +44,7 @@ class FrameAck:
     session: str
     client_id: int
     seq: int
+    received: float | None = None  # the client's arrival time of the frame (its clock)
 
 
 @dataclass(frozen=True, slots=True)

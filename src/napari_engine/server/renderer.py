@@ -122,6 +122,13 @@ class FrameRenderer:
         fbo = self._framebuffer((width, height))
         scene_canvas.push_fbo(fbo, (0, 0), scene_canvas.size)
         try:
+            if scale != 1.0:
+                # vispy sizes its canvas-to-framebuffer transform by the canvas region,
+                # not by the framebuffer, so a smaller framebuffer would show only a
+                # corner of the view: map the whole canvas onto it ourselves
+                scene_canvas.transforms.configure(
+                    viewport=(0, 0, width, height), fbo_size=(width, height),
+                    fbo_rect=(0, 0, *scene_canvas.physical_size))
             scene_canvas._draw_scene()
             gloo.finish()
             t2 = time.perf_counter()
