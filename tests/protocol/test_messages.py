@@ -78,6 +78,8 @@ def test_ack_and_ping() -> None:
     assert parse_client_message({"type": "ping", "t": 0.25}) == Ping(0.25)
     _refused({"type": "ack", "seq": -1}, ErrorCode.INVALID)
     assert parse_client_message({"type": "ack", "seq": 4, "received": 12.5}) == Ack(4, 12.5)
+    assert parse_client_message({"type": "ack", "seq": 4, "received": 1.0, "waited": 0.5}
+                                ) == Ack(4, 1.0, 0.5)
     _refused({"type": "ack", "seq": 4, "received": "soon"}, ErrorCode.INVALID)
     _refused({"type": "ack", "seq": 4, "received": float("nan")}, ErrorCode.INVALID)
     _refused({"type": "ping", "t": "now"}, ErrorCode.INVALID)

@@ -40,11 +40,17 @@ def test_estimates_bandwidth_and_round_trip() -> None:
     assert _link_at(10e6, 0.08).bandwidth_bps == pytest.approx(10e6, rel=0.15)
 
 
-def test_a_frame_sent_to_an_idle_link_does_not_count_as_bandwidth() -> None:
+def test_a_frame_sent_to_an_idle_link_is_only_a_lower_bound() -> None:
     link = LinkEstimate()
     link.sent(1, 500_000, 0.0)
     link.acked(1, 0.5)  # a round trip and the transfer: not a rate measurement
-    assert link.bandwidth_bps is None and link.rtt_s == pytest.approx(0.5)
+    assert link.rtt_s == pytest.approx(0.5)
+    assert link.bandwidth_bps == pytest.approx(8e6)  # at least 500 kB in 0.5 s
+    link.sent(2, 500_000, 0.5)
+    link.sent(3, 500_000, 0.5)  # queued behind 2: a real sample replaces the bound
+    link.acked(2, 0.6)
+    link.acked(3, 0.64)
+    assert link.bandwidth_bps == pytest.approx(100e6)
 
 
 def test_cumulative_acks_and_unknown_link() -> None:
@@ -139,7 +145,31 @@ def test_arrival_times_measure_the_rate_when_acks_bunch_up() -> None:
     size = 125_000  # 1 Mbit: 100 ms on a 10 Mbit/s link
     link.sent(1, size, 0.0)
     link.sent(2, size, 0.0)  # queued behind frame 1
-    link.acked(1, 0.20, received=10.10)
+    link.acked(1, 0.20, received=10.10, waited=0.05)
     # frame 2 arrived 100 ms after frame 1, but the client acked it only 10 ms later
-    link.acked(2, 0.21, received=10.20)
+    link.acked(2, 0.21, received=10.20, waited=0.08)
     assert link.bandwidth_bps == pytest.approx(10e6, rel=0.01)
+
+
+def test_a_busy_client_does_not_talk_the_link_down() -> None:
+    """Frames that waited for a busy client arrive 'late' by its clock: no rate sample."""
+    link = LinkEstimate()
+    size = 125_000
+    for seq in range(1, 6):
+        link.sent(seq, size, 0.0)
+    link.acked(1, 0.02, received=5.00, waited=0.01)
+    for seq in range(2, 6):  # each already waiting while the client decoded the last
+        link.acked(seq, 0.02 + 0.05 * seq, received=5.00 + 0.05 * seq, waited=0.0)
+    assert link.bandwidth_bps is None
+
+
+def test_an_idle_frame_bounds_a_long_links_rate_from_below() -> None:
+    wan = LinkEstimate()
+    wan.sent(1, 500_000, 0.0)
+    wan.acked(1, 0.09)  # 50 ms round trip + 40 ms to deliver: at least 44 Mbit/s
+    assert wan.bandwidth_bps == pytest.approx(500_000 * 8 / 0.09)
+    assert not lossless_still_fits(wan, 6_000_000)
+    local = LinkEstimate()
+    local.sent(1, 500_000, 0.0)
+    local.acked(1, 0.015)  # a local link: nothing is assumed from an idle frame
+    assert local.bandwidth_bps is None and lossless_still_fits(local, 6_000_000)

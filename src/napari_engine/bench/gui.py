@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_engine.bench.display import start_xvfb
+from napari_engine.bench.netem import PRESETS, EmulatedLink
 from napari_engine.bench.stats import summary_ms
 from napari_engine.server.process import ServerProcess
 
@@ -147,7 +148,7 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
 
 def report(result: dict[str, Any]) -> str:
     lines = [f"napari client window, canvas {result['canvas'][0]}x{result['canvas'][1]}, "
-             "loopback, synthetic Qt input", "",
+             f"{result.get('link', 'loopback')} link, synthetic Qt input", "",
              f"{'phase':<9}{'inputs':>7}{'local p50':>10}{'local p95':>10}{'server p50':>11}"
              f"{'server p95':>11}{'fps':>6}{'stall max':>10}"]
     for name in ("pan", "zscroll"):
@@ -173,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interactive-scale", default="auto")
     parser.add_argument("--data", action="append", default=[],
                         help="data for the server (default: the built-in sample)")
+    parser.add_argument("--link", default="loopback", choices=sorted(PRESETS),
+                        help="emulated link between the window and the server")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     xvfb = _start_xvfb()
@@ -183,7 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ServerProcess(["--size", f"{args.width}x{args.height}",
                             "--interactive-scale", args.interactive_scale,
                             *[x for d in args.data for x in ("--data", d)]]) as server:
-            result = measure(server.url, args.seconds, args.rate, (args.width, args.height))
+            port = int(server.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+            link = EmulatedLink("127.0.0.1", port, PRESETS[args.link])
+            link.start()
+            try:
+                result = measure(link.url_for(server.url), args.seconds, args.rate,
+                                 (args.width, args.height))
+            finally:
+                link.stop()
+            result["link"] = args.link
     finally:
         if xvfb is not None:
             xvfb.terminate()

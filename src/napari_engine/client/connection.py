@@ -64,6 +64,10 @@ class Frame:
     payload: bytes
     received: float  # time.perf_counter() on arrival
     image: np.ndarray | None = None  # the assembled picture, for tile updates
+    #: how long this connection waited for the frame after handling the message before
+    #: (0: it was already there, so ``received`` says when the client got to it, not
+    #: when the network delivered it)
+    waited: float = 0.0
 
     def decode(self) -> np.ndarray:
         if self.image is not None:
@@ -263,18 +267,22 @@ class Connection:
     async def _read(self) -> None:
         assert self._ws is not None
         try:
+            idle_since = time.perf_counter()
             async for raw in self._ws:
                 try:
                     if isinstance(raw, bytes):
+                        now = time.perf_counter()
                         header, payload = decode_binary(raw)
                         self._count(str(header.get("type")), len(raw))
-                        await self._on_frame(Frame(header, bytes(payload), time.perf_counter()))
+                        await self._on_frame(Frame(header, bytes(payload), now,
+                                                   waited=now - idle_since))
                     else:
                         msg = decode_text(raw)
                         self._count(msg["type"], len(raw))
                         self._on_message(msg)
                 except ProtocolError as exc:
                     log.warning("bad message from server: %s", exc.message)
+                idle_since = time.perf_counter()
         except ConnectionClosed:
             pass
         finally:
@@ -350,7 +358,7 @@ class Connection:
             self.latest_frame = frame
             self._call_listeners(self._frame_listeners, frame)
         if self.auto_ack:
-            await self.ack(frame.header["seq"], frame.received)
+            await self.ack(frame.header["seq"], frame.received, frame.waited)
 
     def _assemble(self, frame: Frame) -> Frame:
         """Paint a tile update into this connection's copy of the picture."""
@@ -360,7 +368,8 @@ class Connection:
             self._tiles_canvas = np.zeros(shape, np.uint8)
         self._tiles_canvas = apply_update(self._tiles_canvas, h["tiles"], frame.payload,
                                           h.get("shift"))
-        return Frame(h, frame.payload, frame.received, image=self._tiles_canvas.copy())
+        return Frame(h, frame.payload, frame.received, image=self._tiles_canvas.copy(),
+                     waited=frame.waited)
 
     def _decode_video(self, frame: Frame) -> Frame:
         """H.264 frames decode on top of the previous ones: one decoder per connection."""
@@ -368,15 +377,18 @@ class Connection:
             self._video = VideoDecoder()
         h = frame.header
         image = self._video.decode(frame.payload, h["width"], h["height"])
-        return Frame(h, frame.payload, frame.received, image=image)
+        return Frame(h, frame.payload, frame.received, image=image, waited=frame.waited)
 
-    async def ack(self, seq: int, received: float | None = None) -> None:
-        """Acknowledge frames up to ``seq``; ``received`` (this process's clock) tells
-        the server how fast frames arrive, which paces its stream to the link."""
+    async def ack(self, seq: int, received: float | None = None,
+                  waited: float | None = None) -> None:
+        """Acknowledge frames up to ``seq``; ``received`` (this process's clock) and
+        ``waited`` tell the server how fast frames arrive, which paces its stream."""
         if self._ws is not None:
             message: dict[str, Any] = {"type": "ack", "seq": seq}
             if received is not None:
                 message["received"] = received
+            if waited is not None:
+                message["waited"] = round(waited, 6)
             try:
                 await self._ws.send(encode_text(message))
             except ConnectionClosed:

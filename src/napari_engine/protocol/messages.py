@@ -68,6 +68,9 @@ class Ack:
     #: when the frame ``seq`` arrived, in seconds of the client's own clock (only the
     #: differences between acks are used: how fast frames arrived, not when)
     received: float | None = None
+    #: seconds the client waited for it after handling the previous message (0: the
+    #: frame was already there, so its arrival time says nothing about the link)
+    waited: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,8 @@ def parse_client_message(msg: dict[str, Any],
         return parse_command(msg, payload)
     if kind == "ack":
         received = _finite(msg, "received") if "received" in msg else None
-        return Ack(seq=_int(msg, "seq", lo=0, hi=2**53), received=received)
+        waited = _finite(msg, "waited") if "waited" in msg else None
+        return Ack(seq=_int(msg, "seq", lo=0, hi=2**53), received=received, waited=waited)
     if kind == "ping":
         return Ping(t=_finite(msg, "t"))
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type '{kind}'")

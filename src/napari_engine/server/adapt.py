@@ -23,6 +23,10 @@ import math
 from dataclasses import dataclass, field
 
 MIN_QUALITY = 30
+#: a client that waited at least this long for a frame was not busy when it arrived
+CLIENT_WAITED_S = 0.001
+#: a round trip above this is a network's, not a local link's (see ``bandwidth_bps``)
+FLOOR_MIN_RTT_S = 0.03
 MAX_STEP = 4  # moving frames at down to a quarter of the width and height
 STILL_JPEG_QUALITY = 95
 #: a lossless still may hold the link for at most this long
@@ -41,6 +45,7 @@ class LinkEstimate:
     _sent: dict[int, tuple[int, float]] = field(default_factory=dict)
     _last_ack: float | None = None
     _last_received: float | None = None
+    _floor: float | None = None
 
     @property
     def min_rtt_s(self) -> float | None:
@@ -52,15 +57,25 @@ class LinkEstimate:
     def bandwidth_bps(self) -> float | None:
         """The highest delivery rate among recent samples (as BBR does): a sender that
         is limited by how fast frames are drawn measures less than the link carries, and
-        averaging those would talk the quality down for nothing."""
-        return max(self._rates) if self._rates else None
+        averaging those would talk the quality down for nothing. Before any sample, on a
+        link with a long round trip, a lower bound from frames sent to an idle link (their
+        size over their round trip), so the first still does not hold a thin link for
+        seconds; on a short round trip nothing is assumed (a local link is fast)."""
+        if self._rates:
+            return max(self._rates)
+        rtt = self.min_rtt_s
+        if self._floor is not None and rtt is not None and rtt > FLOOR_MIN_RTT_S:
+            return self._floor
+        return None
 
     def sent(self, seq: int, size: int, t: float) -> None:
         self._sent[seq] = (size, t)
 
-    def acked(self, seq: int, t: float, received: float | None = None) -> None:
+    def acked(self, seq: int, t: float, received: float | None = None,
+              waited: float | None = None) -> None:
         """Cumulative: every frame up to ``seq`` has arrived by ``t`` (the server's clock;
-        ``received``: when frame ``seq`` arrived by the client's clock, if it says)."""
+        ``received``: when frame ``seq`` arrived by the client's clock, and ``waited``: how
+        long the client had waited for it, if it says)."""
         done = sorted(s for s in self._sent if s <= seq)
         for s in done:
             size, sent_t = self._sent.pop(s)
@@ -70,15 +85,24 @@ class LinkEstimate:
             # Only a frame that queued behind the previous one measures the link's rate:
             # it kept the link busy from the previous arrival to its own. A frame sent to
             # an idle link also waited a round trip, which says nothing about bandwidth.
-            # The client's arrival times measure that best: the acks' spacing also holds
-            # the client's decoding, which can bunch them up.
+            # The client's arrival times measure that best (the acks' spacing also holds
+            # the client's decoding, which can bunch them up), but only when the client
+            # was waiting for the frame: one that was already there arrived earlier than
+            # the client got to it, and its spacing measures the client, not the link.
             queued = self._last_ack is not None and sent_t < self._last_ack
+            if not queued and size > 16_384:
+                self._floor = max(self._floor or 0.0, size * 8 / rtt)
             if queued and size > 16_384:
-                if s == seq and received is not None and self._last_received is not None:
+                busy: float | None
+                if received is None:
+                    busy = max(t - self._last_ack, 1e-4)  # type: ignore[operator]
+                elif (s == seq and self._last_received is not None
+                        and waited is not None and waited >= CLIENT_WAITED_S):
                     busy = max(received - self._last_received, 1e-4)
                 else:
-                    busy = max(t - self._last_ack, 1e-4)  # type: ignore[operator]
-                self._rates = [*self._rates[-(self.window - 1):], size * 8 / busy]
+                    busy = None  # the client was the bottleneck: no link sample
+                if busy is not None:
+                    self._rates = [*self._rates[-(self.window - 1):], size * 8 / busy]
             self._last_ack = t
         if done and received is not None:
             self._last_received = received

@@ -247,7 +247,10 @@ class Engine:
             "operations": sorted(OPERATIONS),
         })
         if session.latest is not None and not session.render_dirty and client.streams:
-            self._send_latest(session, client)
+            # a moving-quality frame first: the still follows once its acknowledgement
+            # has told the link's round trip (a lossless first still could hold a thin
+            # link for seconds)
+            self._send_latest(session, client, may_be_still=False)
 
     def _leave(self, job: Leave) -> None:
         session = self.sessions.get(job.session)
@@ -591,11 +594,12 @@ class Engine:
         return not session.render_dirty and (
             _now() - session.last_render_time >= self.config.still_delay)
 
-    def _send_latest(self, session: Session, client: ClientRecord) -> None:
+    def _send_latest(self, session: Session, client: ClientRecord, *,
+                     may_be_still: bool = True) -> None:
         """Send the last rendered frame (a late joiner, a caught-up client, a still)."""
         if session.latest is None:
             return
-        still = self._is_still(session)
+        still = may_be_still and self._is_still(session)
         key = self._stream_key(client, still=still)
         self._submit_frames(session, [self._reserve(session, client, key, still=still)])
 
@@ -645,7 +649,7 @@ class Engine:
         if session is None or client is None:
             return
         client.credits.acked(job.seq)
-        client.link.acked(job.seq, time.perf_counter(), job.received)
+        client.link.acked(job.seq, time.perf_counter(), job.received, job.waited)
         client.credits.window = credit_window(client.link, client.credits.max_in_flight)
         behind = client.last_sent_render < session.render_count
         if client.streams and behind and not session.render_dirty and client.credits.can_send():

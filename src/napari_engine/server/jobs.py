@@ -45,6 +45,7 @@ class FrameAck:
     client_id: int
     seq: int
     received: float | None = None  # the client's arrival time of the frame (its clock)
+    waited: float | None = None  # how long the client waited for it (see ``Ack``)
 
 
 @dataclass(frozen=True, slots=True)

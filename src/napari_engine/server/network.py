@@ -225,7 +225,8 @@ class NetworkServer:
             await conn.slots.acquire()
             self.engine.submit(RunCommand(session, client_id, message))
         elif isinstance(message, Ack):
-            self.engine.submit(FrameAck(session, client_id, message.seq, message.received))
+            self.engine.submit(FrameAck(session, client_id, message.seq, message.received,
+                                        message.waited))
         elif isinstance(message, Ping):
             conn._put(encode_text({"type": "pong", "t": message.t}))
         return joined
