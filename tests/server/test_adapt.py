@@ -173,3 +173,11 @@ def test_an_idle_frame_bounds_a_long_links_rate_from_below() -> None:
     local.sent(1, 500_000, 0.0)
     local.acked(1, 0.015)  # a local link: nothing is assumed from an idle frame
     assert local.bandwidth_bps is None and lossless_still_fits(local, 6_000_000)
+
+
+def test_still_quality_follows_the_link() -> None:
+    from napari_engine.server.adapt import STILL_JPEG_QUALITY, still_jpeg_quality
+
+    assert still_jpeg_quality(LinkEstimate()) == STILL_JPEG_QUALITY
+    assert still_jpeg_quality(_link_at(100e6, 0.05)) == STILL_JPEG_QUALITY
+    assert still_jpeg_quality(_link_at(10e6, 0.08)) == 85

@@ -46,10 +46,10 @@ from napari_engine.protocol import (
 from napari_engine.protocol.ops import OPERATIONS
 from napari_engine.server import napari_compat, operations
 from napari_engine.server.adapt import (
-    STILL_JPEG_QUALITY,
     QualityController,
     credit_window,
     lossless_still_fits,
+    still_jpeg_quality,
 )
 from napari_engine.server.jobs import (
     Call,
@@ -569,15 +569,15 @@ class Engine:
                 return (TILES, client.quality.quality, 1)
             guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
             # lossless tiles where the link carries them, visually lossless JPEG where not
-            return (TILES, 0 if lossless_still_fits(client.link, guess) else STILL_JPEG_QUALITY,
-                    1)
+            fits = lossless_still_fits(client.link, guess)
+            return (TILES, 0 if fits else still_jpeg_quality(client.link), 1)
         if mode is StreamMode.LOSSLESS:
             return (self.config.lossless.value, 0, 1)
         if mode is StreamMode.VIDEO:
             guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
             if lossless_still_fits(client.link, guess):
                 return (self.config.lossless.value, 0, 1)
-            return (Encoding.JPEG.value, STILL_JPEG_QUALITY, 1)  # visually lossless, 4:4:4
+            return (Encoding.JPEG.value, still_jpeg_quality(client.link), 1)
         return (Encoding.JPEG.value, client.hello.jpeg_quality, 1)
 
     def _encoding_for(self, session: Session, key: EncodingKey) -> bytes:
