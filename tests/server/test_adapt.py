@@ -181,3 +181,13 @@ def test_still_quality_follows_the_link() -> None:
     assert still_jpeg_quality(LinkEstimate()) == STILL_JPEG_QUALITY
     assert still_jpeg_quality(_link_at(100e6, 0.05)) == STILL_JPEG_QUALITY
     assert still_jpeg_quality(_link_at(10e6, 0.08)) == 85
+
+
+def test_video_needs_a_measured_rate_not_the_lower_bound() -> None:
+    link = LinkEstimate()
+    link.sent(1, 500_000, 0.0)
+    link.acked(1, 0.09)  # only an idle frame: a lower bound of 44 Mbit/s
+    choice = VideoChoice()
+    choice.note_jpeg(430_000)
+    assert link.bandwidth_bps is not None and link.measured_bps is None
+    assert not choice.video_pays(link)

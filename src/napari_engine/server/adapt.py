@@ -48,6 +48,11 @@ class LinkEstimate:
     _floor: float | None = None
 
     @property
+    def measured_bps(self) -> float | None:
+        """``bandwidth_bps`` from real rate samples only (no lower bound)."""
+        return max(self._rates) if self._rates else None
+
+    @property
     def min_rtt_s(self) -> float | None:
         """The smallest recent round trip: the link's own delay, without the time frames
         spent queued behind each other (which grows with the frames in flight)."""
@@ -207,7 +212,9 @@ class VideoChoice:
             (1 - alpha) * self.jpeg_bytes + alpha * frame_bytes)
 
     def video_pays(self, link: LinkEstimate) -> bool:
-        bandwidth = link.bandwidth_bps
+        # measured rates only: the lower bound from idle frames is too low to trade
+        # picture quality for (a busy client on a local link also has a long round trip)
+        bandwidth = link.measured_bps
         if bandwidth is None or self.jpeg_bytes is None:
             return False
         return self.jpeg_bytes * 8 * self.target_fps > bandwidth
