@@ -90,13 +90,15 @@ def test_resolution_halves_once_quality_is_at_its_floor_and_comes_back() -> None
 
 
 def test_video_once_full_quality_jpeg_no_longer_fits_the_link() -> None:
-    choice = VideoChoice(target_fps=30)
     wan, lan = _link_at(100e6, 0.05), _link_at(1e9, 0.001)
-    assert not choice.video_pays(wan)  # no JPEG frame seen yet: nothing to compare
-    choice.note_jpeg(430_000)  # 430 kB x 30 fps = 103 Mbit/s
-    assert choice.video_pays(wan)
-    assert not choice.video_pays(lan)
-    assert not choice.video_pays(LinkEstimate())  # unknown link: JPEG, as on loopback
+    for link, video in ((wan, True), (lan, False)):
+        quality = QualityController(max_quality=80, quality=80)
+        assert not VideoChoice.video_pays(link, quality)  # nothing sent yet
+        for _ in range(3):
+            quality.update(430_000, link)  # 430 kB x 30 fps = 103 Mbit/s
+        assert VideoChoice.video_pays(link, quality) is video
+    unknown = QualityController(quality=30)
+    assert not VideoChoice.video_pays(LinkEstimate(), unknown)  # unknown: JPEG
 
 
 def test_video_rate_follows_the_link_down_at_once_and_up_slowly() -> None:
@@ -187,7 +189,7 @@ def test_video_needs_a_measured_rate_not_the_lower_bound() -> None:
     link = LinkEstimate()
     link.sent(1, 500_000, 0.0)
     link.acked(1, 0.09)  # only an idle frame: a lower bound of 44 Mbit/s
-    choice = VideoChoice()
-    choice.note_jpeg(430_000)
+    quality = QualityController(quality=30)
     assert link.bandwidth_bps is not None and link.measured_bps is None
-    assert not choice.video_pays(link)
+    assert not VideoChoice.video_pays(link, quality)
+    assert quality.update(500_000, link) == 30  # nor does the quality move on it

@@ -128,9 +128,10 @@ class QualityController:
     def update(self, frame_bytes: int, link: LinkEstimate) -> int:
         """Adjust after a moving frame of ``frame_bytes`` (sent at the current quality and
         step): quality first, then resolution once quality is at its floor."""
-        if link.bandwidth_bps is None:
+        bandwidth = link.measured_bps  # not the idle-frame lower bound: see VideoChoice
+        if bandwidth is None:
             return self.quality
-        budget = link.bandwidth_bps / 8 / self.target_fps
+        budget = bandwidth / 8 / self.target_fps
         if frame_bytes > budget:
             if self.quality > MIN_QUALITY:
                 self.quality = max(MIN_QUALITY, self.quality - 15)
@@ -196,28 +197,23 @@ class VideoChoice:
 
     JPEG frames stand alone (any frame can be skipped, each is crisp); video frames cost a
     fraction of the bytes but depend on each other. So ``auto`` sends JPEG while the link
-    carries full-quality JPEG at the target frame rate, and video once it does not. The
-    rate cap follows the link down at once (a backlog is the worst outcome) and up only
-    after it held for a while (each change rebuilds the encoder: one keyframe).
+    carries full-quality JPEG at the target frame rate, and video once it does not: once
+    the JPEG quality controller had to step below the client's quality (or resolution)
+    on a measured rate. The rate cap follows the link down at once (a backlog is the
+    worst outcome) and up only after it held for a while (each change rebuilds the
+    encoder: one keyframe).
     """
 
-    target_fps: float = 30.0
-    #: moving JPEG frames or tile updates at the client's full quality (a moving average)
-    jpeg_bytes: float | None = None
     rate_bps: int | None = None
     _changed_at: float = float("-inf")
 
-    def note_jpeg(self, frame_bytes: int, alpha: float = 0.3) -> None:
-        self.jpeg_bytes = frame_bytes if self.jpeg_bytes is None else (
-            (1 - alpha) * self.jpeg_bytes + alpha * frame_bytes)
-
-    def video_pays(self, link: LinkEstimate) -> bool:
+    @staticmethod
+    def video_pays(link: LinkEstimate, quality: QualityController) -> bool:
         # measured rates only: the lower bound from idle frames is too low to trade
         # picture quality for (a busy client on a local link also has a long round trip)
-        bandwidth = link.measured_bps
-        if bandwidth is None or self.jpeg_bytes is None:
+        if link.measured_bps is None:
             return False
-        return self.jpeg_bytes * 8 * self.target_fps > bandwidth
+        return quality.quality < quality.max_quality or quality.step > 1
 
     def rate(self, link: LinkEstimate, now: float) -> int:
         wanted = rate_level(link.bandwidth_bps)

@@ -492,8 +492,6 @@ class Engine:
             client.last_lossless_bytes = size
         elif not item.header["still"] and item.key[0] in (Encoding.JPEG.value, TILES):
             client.quality.update(size, client.link)
-            if item.key[1:] == (client.quality.max_quality, 1):
-                client.video_choice.note_jpeg(size)
 
     def _send_tiles(self, item: Outgoing, pixels: np.ndarray, started: float) -> int:
         """Encoder thread: only the tiles that differ from what this client shows (after
@@ -560,7 +558,8 @@ class Engine:
         moving; ``jpeg`` and ``lossless`` clients get what they asked."""
         mode = client.hello.stream
         if not still and (mode is StreamMode.VIDEO or (
-                mode is StreamMode.AUTO and client.video_choice.video_pays(client.link))):
+                mode is StreamMode.AUTO
+                and client.video_choice.video_pays(client.link, client.quality))):
             return (H264, client.video_choice.rate(client.link, _now()), 1)
         if mode in TILE_MODES:
             if not still:
