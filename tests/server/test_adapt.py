@@ -193,3 +193,12 @@ def test_video_needs_a_measured_rate_not_the_lower_bound() -> None:
     assert link.bandwidth_bps is not None and link.measured_bps is None
     assert not VideoChoice.video_pays(link, quality)
     assert quality.update(500_000, link) == 30  # nor does the quality move on it
+
+
+def test_big_frames_on_a_thin_link_get_no_more_than_two_in_flight() -> None:
+    from napari_engine.server.adapt import credit_window
+
+    thin = _link_at(10e6, 0.08, size=20_000)
+    assert credit_window(thin, 8) == 4
+    thin.sent(99, 500_000, 100.0)  # a whole 1080p frame: 0.4 s of this link
+    assert credit_window(thin, 8) == 2

@@ -73,8 +73,11 @@ class LinkEstimate:
             return self._floor
         return None
 
+    last_size: int = 0  # bytes of the last frame sent
+
     def sent(self, seq: int, size: int, t: float) -> None:
         self._sent[seq] = (size, t)
+        self.last_size = size
 
     def acked(self, seq: int, t: float, received: float | None = None,
               waited: float | None = None) -> None:
@@ -148,9 +151,15 @@ class QualityController:
 def credit_window(link: LinkEstimate, max_in_flight: int, target_fps: float = 30.0) -> int:
     """Frames in flight that keep ``target_fps`` going over the link's round trip (two at
     least: one drawn while the other travels), within the client's own limit. Sized from
-    the smallest recent round trip, so frames queued in flight do not talk it up."""
+    the smallest recent round trip, so frames queued in flight do not talk it up, and no
+    more than the link holds in one round trip (its bandwidth-delay product) of frames
+    the size of the last one, plus one: big frames on a thin link would only queue."""
     rtt = link.min_rtt_s
     wanted = 2 if rtt is None else max(2, math.ceil(rtt * target_fps) + 1)
+    bandwidth = link.bandwidth_bps
+    if rtt is not None and bandwidth is not None and link.last_size > 0:
+        held = bandwidth * rtt / 8 / link.last_size
+        wanted = min(wanted, max(2, math.ceil(held) + 1))
     return max(1, min(max_in_flight, wanted))
 
 
