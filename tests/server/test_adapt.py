@@ -202,3 +202,24 @@ def test_big_frames_on_a_thin_link_get_no_more_than_two_in_flight() -> None:
     assert credit_window(thin, 8) == 4
     thin.sent(99, 500_000, 100.0)  # a whole 1080p frame: 0.4 s of this link
     assert credit_window(thin, 8) == 2
+
+
+def test_frames_paced_by_drawing_do_not_measure_the_link() -> None:
+    """On a fast link frames arrive as far apart as they were drawn (30 ms): that is the
+    renderer's pace, not the link's rate, and must not talk the quality down."""
+    link = LinkEstimate()
+    size = 500_000
+    for seq in range(1, 10):
+        link.sent(seq, size, 0.03 * seq)
+        if seq > 1:  # two in flight: each acked 35 ms after it left, after the next left
+            prev = 0.03 * (seq - 1)
+            link.acked(seq - 1, prev + 0.035, received=1.0 + prev + 0.034, waited=0.02)
+    assert link.measured_bps is None
+    # the same frames spread out by a 100 Mbit/s link (40 ms each) do measure it
+    link = LinkEstimate()
+    for seq in range(1, 10):
+        link.sent(seq, size, 0.03 * seq)
+        if seq > 1:
+            arrival = 0.04 * (seq - 1) + 0.03
+            link.acked(seq - 1, arrival + 0.001, received=1.0 + arrival, waited=0.005)
+    assert link.measured_bps == pytest.approx(100e6, rel=0.01)

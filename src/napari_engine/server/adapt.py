@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 MIN_QUALITY = 30
 #: a client that waited at least this long for a frame was not busy when it arrived
 CLIENT_WAITED_S = 0.001
+#: a link spreads frames out: arrival gaps above the send gap times this count as its rate
+DISPERSION = 1.2
 #: a round trip above this is a network's, not a local link's (see ``bandwidth_bps``)
 FLOOR_MIN_RTT_S = 0.03
 MAX_STEP = 4  # moving frames at down to a quarter of the width and height
@@ -45,6 +47,7 @@ class LinkEstimate:
     _sent: dict[int, tuple[int, float]] = field(default_factory=dict)
     _last_ack: float | None = None
     _last_received: float | None = None
+    _last_sent: float | None = None
     _floor: float | None = None
 
     @property
@@ -109,9 +112,14 @@ class LinkEstimate:
                     busy = max(received - self._last_received, 1e-4)
                 else:
                     busy = None  # the client was the bottleneck: no link sample
-                if busy is not None:
+                # Frames that arrived as far apart as they were sent were paced by the
+                # sender (drawing), not spread by the link: no sample either (the
+                # dispersion test of packet-pair probing, BBR's "application limited").
+                gap = sent_t - (self._last_sent if self._last_sent is not None else sent_t)
+                if busy is not None and busy > gap * DISPERSION + 0.002:
                     self._rates = [*self._rates[-(self.window - 1):], size * 8 / busy]
             self._last_ack = t
+            self._last_sent = sent_t
         if done and received is not None:
             self._last_received = received
 
