@@ -179,8 +179,14 @@ def measure_design(url: str, size: tuple[int, int], design: str, phases: list[st
     try:
         view = _View(conn, args.zoom)
         for phase in phases:
+            t_reset = time.perf_counter()
             view.reset(conn, ndisplay=3 if phase == "rotate" else 2)
-            time.sleep(0.5)  # let the previous phase's frames and still pass
+            time.sleep(0.5)  # let the previous phase's frames pass
+            if design not in ("naive-png", "jpeg"):  # and the view's still: a settled view
+                deadline = time.perf_counter() + 10
+                while time.perf_counter() < deadline and not any(
+                        h.get("still") for _r, h, _s in log.since(t_reset)):
+                    time.sleep(0.02)
             make = view.make(phase)
             if design == "naive-png":
                 out[phase] = naive_phase(conn, make, args.duration, args.rate)
