@@ -89,9 +89,12 @@ def test_multiscale_level_follows_zoom(scene: Any) -> None:
     viewer.reset_view()
     renderer.render()
     assert layer.data_level >= 1  # zoomed out: a coarse level
+    coarse = napari_compat.data_levels(canvas)
+    assert coarse == [layer.data_level]
     viewer.camera.zoom = 1.0
     renderer.render()
     assert layer.data_level == 0
+    assert napari_compat.data_levels(canvas) == [0] != coarse
 
 
 def test_destroy_frees_the_canvas(gl_app: Any) -> None:

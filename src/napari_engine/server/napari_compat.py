@@ -133,6 +133,12 @@ def attach_layer_visual(canvas: HeadlessVispyCanvas, layer: Layer) -> None:
     canvas.add_layer_visual_mapping(layer, visual)
 
 
+def data_levels(canvas: HeadlessVispyCanvas) -> list[object]:
+    """The multiscale level each layer of the canvas's viewer draws (None: not multiscale);
+    a change during the draw hooks means more changed than the camera."""
+    return [getattr(layer, "data_level", None) for layer in canvas.viewer.layers]
+
+
 def run_draw_hooks(canvas: HeadlessVispyCanvas) -> None:
     """What napari does on every draw: sync cameras, pick multiscale levels, load data."""
     canvas.on_draw(None)

@@ -20,7 +20,11 @@ import numpy as np
 from vispy import gloo
 
 from napari_engine.encode.motion import shift_image
-from napari_engine.server.napari_compat import HeadlessVispyCanvas, run_draw_hooks
+from napari_engine.server.napari_compat import (
+    HeadlessVispyCanvas,
+    data_levels,
+    run_draw_hooks,
+)
 
 Rect = tuple[int, int, int, int]  # x, y (top row 0), width, height
 
@@ -78,12 +82,12 @@ class FrameRenderer:
         scene_canvas = self._canvas.scene_canvas
         scene_canvas.set_current()
         width, height = scene_canvas.physical_size
-        levels = self._levels()
+        levels = data_levels(self._canvas)
         t0 = time.perf_counter()
         run_draw_hooks(self._canvas)
         t1 = time.perf_counter()
         if (previous.scale != 1.0 or previous.pixels.shape[:2] != (height, width)
-                or self._levels() != levels or abs(dx) >= width or abs(dy) >= height):
+                or data_levels(self._canvas) != levels or abs(dx) >= width or abs(dy) >= height):
             return self._draw_full(1.0, t0, t1)
         rects: list[Rect] = []
         if dx:
@@ -112,9 +116,6 @@ class FrameRenderer:
             scene_canvas.pop_fbo()
         return RenderedFrame(pixels=pixels, load_s=t1 - t0, render_s=drawn,
                              readback_s=time.perf_counter() - t1 - drawn, partial=True)
-
-    def _levels(self) -> list[object]:
-        return [getattr(layer, "data_level", None) for layer in self._canvas.viewer.layers]
 
     def _draw_full(self, scale: float, t0: float, t1: float) -> RenderedFrame:
         scene_canvas = self._canvas.scene_canvas
