@@ -88,37 +88,31 @@ def test_auto_turns_to_video_on_a_thin_link(start_server: ServerFactory) -> None
     the picture still arrives whole."""
     import time
 
-    from napari_engine.bench.netem import PRESETS, EmulatedLink
-    from napari_engine.client.connection import Connection, Frame
+    from napari_engine.bench.netem import PRESETS, emulated_link, port_of
+    from tests.server.wire import recording_client
 
     server = start_server("--size", "640x480", "--still-delay", "0.3")
-    port = int(server.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-    link = EmulatedLink("127.0.0.1", port, PRESETS["thin"])
-    link.start()
-    frames: list[Frame] = []
-    conn = Connection(link.url_for(server.url), stream="auto")
-    conn.on_frame(frames.append)
-    try:
-        conn.open()
-        conn.request("camera.set", {"zoom": 2.0})
-        deadline = time.monotonic() + 20
-        i = 0
-        while time.monotonic() < deadline:  # a zoom: every frame changes everywhere
-            i += 1
-            conn.send_command("camera.set", {"zoom": 2.0 * 1.01 ** (i % 50)})
-            time.sleep(1 / 30)
-            if sum(f.header["encoding"] == "h264" for f in frames) >= 10:
-                break
-        video = [f for f in frames if f.header["encoding"] == "h264"]
-        assert len(video) >= 10, [f.header["encoding"] for f in frames]
-        first = frames.index(video[0])
-        assert all(f.header["encoding"] == "h264" for f in frames[first:]
-                   if not f.header["still"])
-        assert video[0].header["keyframe"]
-        assert video[-1].decode().shape == (480, 640, 4)
-    finally:
-        conn.close()
-        link.stop()
+    with emulated_link(port_of(server.url), PRESETS["thin"]) as link:
+        conn, frames = recording_client(link.url_for(server.url), "auto")
+        try:
+            conn.request("camera.set", {"zoom": 2.0})
+            deadline = time.monotonic() + 20
+            i = 0
+            while time.monotonic() < deadline:  # a zoom: every frame changes everywhere
+                i += 1
+                conn.send_command("camera.set", {"zoom": 2.0 * 1.01 ** (i % 50)})
+                time.sleep(1 / 30)
+                if sum(f.header["encoding"] == "h264" for f in frames) >= 10:
+                    break
+            video = [f for f in frames if f.header["encoding"] == "h264"]
+            assert len(video) >= 10, [f.header["encoding"] for f in frames]
+            first = frames.index(video[0])
+            assert all(f.header["encoding"] == "h264" for f in frames[first:]
+                       if not f.header["still"])
+            assert video[0].header["keyframe"]
+            assert video[-1].decode().shape == (480, 640, 4)
+        finally:
+            conn.close()
 
 
 def test_a_reduced_frame_shows_the_whole_view(start_server: ServerFactory) -> None:

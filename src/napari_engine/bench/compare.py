@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from napari_engine.bench.driver import FrameLog, continuous, open_client
-from napari_engine.bench.netem import PRESETS, EmulatedLink
+from napari_engine.bench.netem import PRESETS, emulated_link, port_of
 from napari_engine.bench.quality import psnr, ssim
 from napari_engine.bench.stats import summary_ms
 from napari_engine.client.connection import Connection, Frame
@@ -112,6 +112,10 @@ def _frame_stats(frames: list[tuple[float, dict[str, Any], int]], seconds: float
             "encodings": encodings}
 
 
+def _is_still(header: dict[str, Any]) -> bool:
+    return bool(header.get("still"))
+
+
 class _LastFrame:
     def __init__(self) -> None:
         self.frame: Frame | None = None
@@ -132,14 +136,10 @@ def streamed_phase(conn: Connection, log: FrameLog, last: _LastFrame, make: Make
     moving = last.frame
     out["time_to_still_ms"] = None
     if wants_still:  # before the quality's lossless screenshot, which would delay it
-        deadline = time.perf_counter() + 10
-        stills: list[tuple[float, dict[str, Any], int]] = []
-        while not stills and time.perf_counter() < deadline:
-            time.sleep(0.01)
-            stills = [f for f in log.since(settled) if f[1].get("still")]
-        if stills:
-            out["time_to_still_ms"] = (stills[0][0] - end) * 1e3
-            out["still_bytes"] = stills[0][2]
+        still = log.first(_is_still, 10, after=settled)
+        if still is not None:
+            out["time_to_still_ms"] = (still[0] - end) * 1e3
+            out["still_bytes"] = still[2]
     out.update(_quality(conn, moving))
     time.sleep(0.2)
     return out
@@ -183,10 +183,7 @@ def measure_design(url: str, size: tuple[int, int], design: str, phases: list[st
             view.reset(conn, ndisplay=3 if phase == "rotate" else 2)
             time.sleep(0.5)  # let the previous phase's frames pass
             if design not in ("naive-png", "jpeg"):  # and the view's still: a settled view
-                deadline = time.perf_counter() + 10
-                while time.perf_counter() < deadline and not any(
-                        h.get("still") for _r, h, _s in log.since(t_reset)):
-                    time.sleep(0.02)
+                log.first(_is_still, 10, after=t_reset)
             make = view.make(phase)
             if design == "naive-png":
                 out[phase] = naive_phase(conn, make, args.duration, args.rate)
@@ -202,20 +199,16 @@ def measure_design(url: str, size: tuple[int, int], design: str, phases: list[st
 
 def measure_links(url: str, size: tuple[int, int], args: Any) -> list[Result]:
     """Every design over every link, against the same server."""
-    port = int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    port = port_of(url)
     out = []
     for name in args.links:
         row: Result = {"link": name, "rtt_ms": PRESETS[name].rtt_ms,
                        "bandwidth_mbit": (PRESETS[name].bandwidth_bps or 0) / 1e6,
                        "designs": {}}
         for design in args.designs:
-            link = EmulatedLink("127.0.0.1", port, PRESETS[name])
-            link.start()
-            try:
+            with emulated_link(port, PRESETS[name]) as link:
                 row["designs"][design] = measure_design(link.url_for(url), size, design,
                                                         args.phases, args)
-            finally:
-                link.stop()
             print(f"  {name} {design}: " + ", ".join(
                 f"{p} {r['fps']:.1f} fps" for p, r in row["designs"][design].items()),
                 flush=True)

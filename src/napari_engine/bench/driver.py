@@ -33,13 +33,20 @@ class FrameLog:
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> float | None:
         """Wait for a frame whose header satisfies ``predicate``; returns its arrival time."""
+        found = self.first(predicate, timeout)
+        return None if found is None else found[0]
+
+    def first(self, predicate: Callable[[dict[str, Any]], bool], timeout: float,
+              after: float = float("-inf")) -> tuple[float, dict[str, Any], int] | None:
+        """Wait for the first frame received at or after ``after`` whose header satisfies
+        ``predicate``: (arrival time, header, payload bytes), or None after ``timeout``."""
         deadline = time.perf_counter() + timeout
         with self.lock:
             checked = 0
             while True:
-                for received, header, _size in self.frames[checked:]:
-                    if predicate(header):
-                        return received
+                for frame in self.frames[checked:]:
+                    if frame[0] >= after and predicate(frame[1]):
+                        return frame
                 checked = len(self.frames)
                 left = deadline - time.perf_counter()
                 if left <= 0:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_engine.bench.display import start_xvfb
-from napari_engine.bench.netem import PRESETS, EmulatedLink
+from napari_engine.bench.netem import PRESETS, emulated_link, port_of
 from napari_engine.bench.stats import summary_ms
 from napari_engine.server.process import ServerProcess
 
@@ -186,14 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ServerProcess(["--size", f"{args.width}x{args.height}",
                             "--interactive-scale", args.interactive_scale,
                             *[x for d in args.data for x in ("--data", d)]]) as server:
-            port = int(server.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-            link = EmulatedLink("127.0.0.1", port, PRESETS[args.link])
-            link.start()
-            try:
+            with emulated_link(port_of(server.url), PRESETS[args.link]) as link:
                 result = measure(link.url_for(server.url), args.seconds, args.rate,
                                  (args.width, args.height))
-            finally:
-                link.stop()
             result["link"] = args.link
     finally:
         if xvfb is not None:

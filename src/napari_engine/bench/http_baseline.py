@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from napari_engine.bench.driver import open_client
-from napari_engine.bench.netem import PRESETS, EmulatedLink
+from napari_engine.bench.netem import PRESETS, emulated_link, port_of
 from napari_engine.server.process import ServerProcess
 
 Result = dict[str, Any]
@@ -104,7 +103,7 @@ def local_napari(url: str, size: tuple[int, int], ndisplay: int, timeout: float)
            "--size", f"{size[0]}x{size[1]}", "--ndisplay", str(ndisplay)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ), check=False)
+                              check=False)
     except subprocess.TimeoutExpired:
         return {"timed_out_s": timeout}
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -141,28 +140,19 @@ def measure(links: list[str], size: tuple[int, int], data_dir: Path,
                    "links": []}
     with http_server(volume.parent) as http_port, ServerProcess(
             ["--size", f"{size[0]}x{size[1]}", "--data", str(volume)]) as server:
-        engine_port = int(server.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
         for name in links:
             row: Result = {"link": name}
             for ndisplay in (2, 3):
-                link = EmulatedLink("127.0.0.1", http_port, PRESETS[name])
-                link.start()
-                try:
+                with emulated_link(http_port, PRESETS[name]) as link:
                     local = local_napari(
                         f"http://127.0.0.1:{link.port}/{volume.name}", size, ndisplay,
                         timeout)
                     local["bytes"] = link.bytes_down
-                finally:
-                    link.stop()
-                link = EmulatedLink("127.0.0.1", engine_port, PRESETS[name])
-                link.start()
-                try:
+                with emulated_link(port_of(server.url), PRESETS[name]) as link:
                     session_url = server.url.replace(
                         "/?", f"/session/http-{name}-{ndisplay}?")
                     engine = engine_first_frame(link.url_for(session_url), size, ndisplay)
                     engine["bytes"] = link.bytes_down
-                finally:
-                    link.stop()
                 row[f"{ndisplay}d"] = {"napari_http": local, "engine": engine}
                 print(f"  {name} {ndisplay}D: napari over HTTP {local}, engine {engine}",
                       flush=True)

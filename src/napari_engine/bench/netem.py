@@ -12,6 +12,8 @@ import asyncio
 import random
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -165,3 +167,19 @@ class EmulatedLink:
         """``url`` (of the target server) rewritten to go through this link."""
         host_port = url.split("//", 1)[1].split("/", 1)[0]
         return url.replace(host_port, f"127.0.0.1:{self.port}", 1)
+
+
+def port_of(url: str) -> int:
+    """The port of a ``scheme://host:port/...`` URL."""
+    return int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+
+@contextmanager
+def emulated_link(port: int, profile: LinkProfile) -> Iterator[EmulatedLink]:
+    """A started link in front of ``127.0.0.1:port``, stopped on leaving."""
+    link = EmulatedLink("127.0.0.1", port, profile)
+    link.start()
+    try:
+        yield link
+    finally:
+        link.stop()

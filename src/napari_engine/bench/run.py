@@ -106,16 +106,12 @@ def stream_phase(conn: Connection, log: FrameLog, name: str, duration: float, ra
 
 
 def still_frame(log: FrameLog, after: float, timeout: float = 10.0) -> Result:
-    """The first lossless still that arrives after ``after``."""
-    deadline = time.perf_counter() + timeout
-    stills: list[tuple[float, dict[str, Any], int]] = []
-    while not stills and time.perf_counter() < deadline:
-        stills = [f for f in log.since(after) if f[1].get("still")]
-        time.sleep(0.01)
-    got = stills[0][0] if stills else None
-    return {"time_to_still_ms": (got - after) * 1e3 if got else None,
-            "still_bytes": stills[0][2] if stills else None,
-            "still_encoding": stills[0][1]["encoding"] if stills else None}
+    """The first still that arrives after ``after``."""
+    still = log.first(lambda h: bool(h.get("still")), timeout, after=after)
+    if still is None:
+        return {"time_to_still_ms": None, "still_bytes": None, "still_encoding": None}
+    return {"time_to_still_ms": (still[0] - after) * 1e3, "still_bytes": still[2],
+            "still_encoding": still[1]["encoding"]}
 
 
 def memory_walk(conn: Connection, server: ServerProcess, jumps: int, seed: int = 0) -> Result:
@@ -170,13 +166,7 @@ def measure_streaming(url: str, size: tuple[int, int], args: argparse.Namespace)
 
 
 def _wait_still(log: FrameLog, after: float, timeout: float = 10.0) -> None:
-    log.wait_for(lambda h: h.get("still", False) and True, timeout)
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        frames = log.since(after)
-        if frames and frames[-1][1].get("still"):
-            return
-        time.sleep(0.02)
+    log.first(lambda h: bool(h.get("still")), timeout, after=after)
 
 
 def measure_dirty_regions(url: str, size: tuple[int, int], args: argparse.Namespace) -> Result:

@@ -35,10 +35,10 @@ MIN_CANVAS, MAX_CANVAS = 16, 8192
 class StreamMode(StrEnum):
     """How the server encodes the frames it streams to one client."""
 
-    AUTO = "auto"  # JPEG (H.264 on a thin link) while moving, a still once the scene rests
+    AUTO = "auto"  # tiles (H.264 on a thin link) while moving, a still once the scene rests
     JPEG = "jpeg"  # always JPEG, never a lossless still
     LOSSLESS = "lossless"  # always lossless (tests, fidelity checks)
-    TILES = "tiles"  # as auto, but only the tiles that changed since the client's picture
+    TILES = "tiles"  # only the tiles that changed since the client's picture; a still at rest
     VIDEO = "video"  # H.264 while moving (whatever the link), a still once the scene rests
     NONE = "none"  # no streamed frames; only frames asked for with ``screenshot``
 

@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass, field
 
 MIN_QUALITY = 30
+#: frames smaller than this say nothing about the link's rate
+MIN_SAMPLE_BYTES = 16_384
 #: a client that waited at least this long for a frame was not busy when it arrived
 CLIENT_WAITED_S = 0.001
 #: a link spreads frames out: arrival gaps above the send gap times this count as its rate
@@ -49,6 +51,7 @@ class LinkEstimate:
     _last_received: float | None = None
     _last_sent: float | None = None
     _floor: float | None = None
+    last_size: int = 0  # bytes of the last frame sent
 
     @property
     def measured_bps(self) -> float | None:
@@ -70,13 +73,11 @@ class LinkEstimate:
         size over their round trip), so the first still does not hold a thin link for
         seconds; on a short round trip nothing is assumed (a local link is fast)."""
         if self._rates:
-            return max(self._rates)
+            return self.measured_bps
         rtt = self.min_rtt_s
         if self._floor is not None and rtt is not None and rtt > FLOOR_MIN_RTT_S:
             return self._floor
         return None
-
-    last_size: int = 0  # bytes of the last frame sent
 
     def sent(self, seq: int, size: int, t: float) -> None:
         self._sent[seq] = (size, t)
@@ -101,9 +102,9 @@ class LinkEstimate:
             # was waiting for the frame: one that was already there arrived earlier than
             # the client got to it, and its spacing measures the client, not the link.
             queued = self._last_ack is not None and sent_t < self._last_ack
-            if not queued and size > 16_384:
+            if size > MIN_SAMPLE_BYTES and not queued:
                 self._floor = max(self._floor or 0.0, size * 8 / rtt)
-            if queued and size > 16_384:
+            elif size > MIN_SAMPLE_BYTES:
                 busy: float | None
                 if received is None:
                     busy = max(t - self._last_ack, 1e-4)  # type: ignore[operator]

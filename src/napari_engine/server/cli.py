@@ -27,6 +27,19 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _scale(value: str) -> float | None:
+    """``--interactive-scale``: a fraction in [0.1, 1], or ``auto`` (None)."""
+    if value == "auto":
+        return None
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = -1.0
+    if not 0.1 <= scale <= 1.0:
+        raise argparse.ArgumentTypeError("must be 'auto' or a number in [0.1, 1]")
+    return scale
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m napari_engine.server",
@@ -45,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session-idle", type=float, default=60.0, metavar="SECONDS",
                         help="close a session this long after its last client left")
     parser.add_argument("--still-delay", type=float, default=0.3, metavar="SECONDS",
-                        help="send a lossless still after the scene rests this long")
-    parser.add_argument("--interactive-scale", default="auto", metavar="S|auto",
+                        help="send a still (lossless where the link carries it) after the "
+                             "scene rests this long")
+    parser.add_argument("--interactive-scale", type=_scale, default=None, metavar="S|auto",
                         help="render at S x the resolution while the scene keeps changing "
                              "(e.g. 0.5: a quarter of the pixels), or 'auto' (default): "
                              "full, half or quarter, whichever draws within a 30 frames/s "
@@ -81,16 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from napari_engine.server.network import NetworkServer
 
     token = args.token or secrets.token_urlsafe(24)
-    try:
-        scale = None if args.interactive_scale == "auto" else float(args.interactive_scale)
-    except ValueError:
-        scale = -1.0
-    if scale is not None and not 0.1 <= scale <= 1.0:
-        print("error: --interactive-scale must be 'auto' or in [0.1, 1]", file=sys.stderr)
-        return 2
     engine = Engine(specs, EngineConfig(size=args.size, idle_timeout=args.session_idle,
                                         still_delay=args.still_delay,
-                                        interactive_scale=scale,
+                                        interactive_scale=args.interactive_scale,
                                         pan_strips=args.pan_redraw == "strips"))
     network = NetworkServer(engine, args.host, args.port, token)
     try:

@@ -73,7 +73,7 @@ MAX_ENCODES = 2
 EncodingKey = tuple[str, int, int]
 TILES = "tiles"  # the encoding of tile updates: JPEG tiles (quality > 0) or lossless
 H264 = "h264"  # video frames; the key's second field is the encoder's rate cap
-#: stream modes that get a lossless still once the scene rests
+#: stream modes that get a still (lossless where the link carries it) once the scene rests
 STILL_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES, StreamMode.VIDEO})
 #: stream modes whose clients get tile updates (``auto`` between its video frames)
 TILE_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES})
@@ -517,8 +517,7 @@ class Engine:
         """Encoder thread: the next H.264 frame of this client's stream."""
         assert item.video is not None
         t0 = time.perf_counter()
-        step = item.key[2]
-        payload, keyframe = item.video.encode(pixels[::step, ::step], item.key[1])
+        payload, keyframe = item.video.encode(pixels, item.key[1])
         header = item.header
         header["keyframe"] = keyframe
         timings = header["timings"]
@@ -566,18 +565,21 @@ class Engine:
                 if mode is StreamMode.AUTO and client.quality.step > 1:
                     return (Encoding.JPEG.value, client.quality.quality, client.quality.step)
                 return (TILES, client.quality.quality, 1)
-            guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
-            # lossless tiles where the link carries them, visually lossless JPEG where not
-            fits = lossless_still_fits(client.link, guess)
-            return (TILES, 0 if fits else still_jpeg_quality(client.link), 1)
-        if mode is StreamMode.LOSSLESS:
+            # lossless tiles where the link carries them, JPEG tiles it carries where not
+            return (TILES, 0 if self._lossless_fits(client)
+                    else still_jpeg_quality(client.link), 1)
+        if mode is StreamMode.LOSSLESS or (mode is StreamMode.VIDEO
+                                           and self._lossless_fits(client)):
             return (self.config.lossless.value, 0, 1)
         if mode is StreamMode.VIDEO:
-            guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
-            if lossless_still_fits(client.link, guess):
-                return (self.config.lossless.value, 0, 1)
             return (Encoding.JPEG.value, still_jpeg_quality(client.link), 1)
         return (Encoding.JPEG.value, client.hello.jpeg_quality, 1)
+
+    def _lossless_fits(self, client: ClientRecord) -> bool:
+        """Whether a lossless still crosses this client's link quickly (its size guessed
+        from the last one, or 2 bytes a pixel before any)."""
+        guess = client.last_lossless_bytes or self.config.size[0] * self.config.size[1] * 2
+        return lossless_still_fits(client.link, guess)
 
     def _encoding_for(self, session: Session, key: EncodingKey) -> bytes:
         payload = session.latest_encoded.get(key)

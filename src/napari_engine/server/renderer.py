@@ -110,7 +110,6 @@ class FrameRenderer:
                 drawn += time.perf_counter() - t
                 pixels[y:y + h, x:x + w] = gloo.read_pixels((x, height - y - h, w, h),
                                                             alpha=True)
-            gloo.set_state(scissor_test=False)
         finally:
             gloo.set_state(scissor_test=False)
             scene_canvas.pop_fbo()
