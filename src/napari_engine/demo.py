@@ -47,15 +47,15 @@ def tour(url: str, out: Path) -> None:
     viewer.reset_view()
     step("overview")
     viewer.dims.set_current_step(0, first.shape[0] // 2)
-    viewer.camera.center = center[-2:]
-    viewer.camera.zoom = 1.0 / first.scale[-1]  # one data pixel per screen pixel: level 0
+    viewer.scene.camera.center = center[-2:]
+    viewer.scene.camera.zoom = 1.0 / first.scale[-1]  # one data pixel per screen pixel: level 0
     step("full-res")
     for k in range(1, 4):
         viewer.dims.set_current_step(0, first.shape[0] // 2 + k)
     step("z-scroll")
     viewer.dims.ndisplay = 3
     viewer.reset_view()
-    viewer.camera.angles = (0.0, 35.0, 60.0)
+    viewer.scene.camera.angles = (0.0, 35.0, 60.0)
     step("3d")
     viewer.close()
 

@@ -50,7 +50,7 @@ def main() -> None:
         return arr[:, : canvas_image.width(), :3].copy()
 
     result["first_frame"] = pump(lambda: window.canvas.frames_shown > 0)
-    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]))
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still))
     result["layers"] = [layer.name for layer in window.viewer.layers]
     pixels = grab("start")
     result["canvas_mean"] = float(pixels.mean())
@@ -58,7 +58,7 @@ def main() -> None:
 
     # a mouse drag on the canvas: napari pans the local camera at once
     native = window.canvas.native
-    center_before = tuple(window.viewer.camera.center)
+    center_before = tuple(window.viewer.scene.camera.center)
     start = QPoint(native.width() // 2, native.height() // 2)
     QTest.mousePress(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     t0 = time.perf_counter()
@@ -68,13 +68,14 @@ def main() -> None:
     QTest.mouseRelease(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                        start + QPoint(200, 100))
     result["local_pan_s"] = time.perf_counter() - t0
-    result["local_center_moved"] = tuple(window.viewer.camera.center) != center_before
-    local_center = [float(v) for v in window.viewer.camera.center]
+    result["local_center_moved"] = tuple(window.viewer.scene.camera.center) != center_before
+    local_center = [float(v) for v in window.viewer.scene.camera.center]
 
     # the server follows: its next frame was drawn from the moved camera
     def server_followed() -> bool:
-        view = (window.canvas.frame_header or {}).get("view", {})
-        return bool(view) and np.allclose(view["center"][-2:], local_center[-2:], atol=1e-3)
+        header = window.canvas.frame_header
+        view = header.view if header is not None else None
+        return view is not None and np.allclose(view.center[-2:], local_center[-2:], atol=1e-3)
 
     result["server_followed"] = pump(server_followed)
     grab("panned")
@@ -89,15 +90,15 @@ def main() -> None:
         app.processEvents()
         checker.sync()
         top = checker.layers[-1]
-        if top.opacity == 0.5 and top.colormap == "cyan":
+        if top.opacity == 0.5 and top.colormap.name == "cyan":
             break
     result["server_layer"] = {"opacity": checker.layers[-1].opacity,
-                              "colormap": checker.layers[-1].colormap}
+                              "colormap": checker.layers[-1].colormap.name}
     # and a change made elsewhere comes back into the window's widgets
     checker.layers[0].visible = False
     checker.sync()
     result["remote_change_seen"] = pump(lambda: not window.viewer.layers[0].visible)
-    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]),
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still),
          timeout=5)
     grab("edited")
     checker.close()
@@ -129,7 +130,7 @@ def main() -> None:
     status = checker.connection.request("cursor.set",
                                         {"position": [float(v) for v in middle]})
     result["painted_status"] = str(status["status"])
-    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]),
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still),
          timeout=5)
     grab("painted")
     # a labels key binding, typed in the window, acts on the server's data
@@ -170,15 +171,16 @@ def main() -> None:
 
     # 3D: the 2D/3D switch and a rotation reach the server; its frame fills the canvas
     window.viewer.dims.ndisplay = 3
-    window.viewer.camera.angles = (0.0, 30.0, 60.0)
+    window.viewer.scene.camera.angles = (0.0, 30.0, 60.0)
 
     def rotated() -> bool:
-        view = (window.canvas.frame_header or {}).get("view", {})
-        return view.get("ndisplay") == 3 and np.allclose(view.get("angles", [0] * 3),
-                                                         window.viewer.camera.angles, atol=0.5)
+        header = window.canvas.frame_header
+        view = header.view if header is not None else None
+        return (view is not None and view.ndisplay == 3
+                and np.allclose(view.angles, window.viewer.scene.camera.angles, atol=0.5))
 
     result["rotated_frame"] = pump(rotated, timeout=30)
-    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header["still"]),
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still),
          timeout=5)
     result["canvas_3d_std"] = float(grab("3d").std())
     print(json.dumps(result))

@@ -1,4 +1,5 @@
-"""A local napari ViewerModel mirrors a server session, both ways, without echoes."""
+"""A local napari ViewerModel mirrors a real server session, both ways, without echoes
+(the bridge's model work runs only when the test pumps it, as on a GUI thread)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from napari.components import ViewerModel
 
 import napari_engine
 from napari_engine import ProxyViewer
+from napari_engine.client.bridge import ViewerBridge
 from napari_engine.client.connection import Connection
-from napari_engine.client.model import ViewerBridge
 from napari_engine.server.process import ServerProcess
 
 
@@ -24,11 +25,25 @@ def server() -> Iterator[ServerProcess]:
         yield proc
 
 
+class QueuePoster:
+    """The 'GUI thread': work waits in a queue until the test pumps it."""
+
+    def __init__(self) -> None:
+        self.work: queue.Queue[Callable[[], None]] = queue.Queue()
+
+    def __call__(self, fn: Callable[[], None]) -> None:
+        self.work.put(fn)
+
+    def on_own_thread(self) -> bool:
+        return True  # the test thread pumps the queue: it is the model's thread
+
+
 class Mirrored:
     """A bridge whose model work runs only when the test pumps it (the 'GUI thread')."""
 
     def __init__(self, url: str, stream: str = "none", reconnect: bool = False) -> None:
-        self.work: queue.Queue[Callable[[], None]] = queue.Queue()
+        self.poster = QueuePoster()
+        self.work = self.poster.work
         self.connection = Connection(url, stream=stream, reconnect=reconnect)
         self.connection.open()
         self.sent: list[tuple[str, dict[str, Any]]] = []
@@ -40,7 +55,8 @@ class Mirrored:
 
         self.connection.send_command = counting_send  # type: ignore[method-assign]
         self.viewer = ViewerModel()
-        self.bridge = ViewerBridge(self.connection, self.viewer, post=self.work.put)
+        self.bridge = ViewerBridge(self.connection, self.viewer, post=self.poster,
+                                   own_canvas=True)
         self.pump()
 
     def pump(self, until: Callable[[], bool] = lambda: True, timeout: float = 20.0) -> None:
@@ -69,15 +85,15 @@ def pair(server: ServerProcess, request: pytest.FixtureRequest
 def test_model_starts_as_the_server_session(pair: tuple[Mirrored, ProxyViewer]) -> None:
     local, remote = pair
     assert [layer.name for layer in local.viewer.layers] == [x.name for x in remote.layers]
-    layer = local.viewer.layers[0]
-    assert layer.multiscale and len(layer.data) == 10
-    assert layer.data[0].shape == tuple(remote.layers[0].shape)
+    layer, server = local.viewer.layers[0], local.connection.layers()[0]
+    assert layer.multiscale and len(layer.data) == server["levels"] == 10
+    assert layer.data[0].shape == tuple(server["shape"])
     assert layer.data[0].dtype == np.uint16
     assert all(s == 0 for s in layer.data[0].strides)  # no voxels held locally
-    assert tuple(layer.contrast_limits) == tuple(remote.layers[0].contrast_limits)
-    assert layer.colormap.name == remote.layers[0].colormap
+    assert tuple(layer.contrast_limits) == tuple(server["contrast_limits"])
+    assert layer.colormap.name == server["colormap"]
     assert local.viewer.dims.ndim == remote.dims.ndim
-    assert local.viewer.camera.zoom == pytest.approx(remote.camera.zoom)
+    assert local.viewer.scene.camera.zoom == pytest.approx(remote.scene.camera.zoom)
     assert local.sent == []  # mirroring the server sends nothing back
 
 
@@ -88,15 +104,16 @@ def test_local_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -> Non
     layer.colormap = "magma"
     layer.contrast_limits = (10, 900)
     layer.name = "renamed"
-    local.viewer.camera.zoom = 0.003
+    local.viewer.scene.camera.zoom = 0.003
     local.viewer.dims.set_current_step(0, 42)
     remote.sync()
     time.sleep(0.2)
     remote.sync()
     first = remote.layers[0]
-    assert (first.opacity, first.colormap, first.name) == (pytest.approx(0.4), "magma", "renamed")
+    assert (first.opacity, first.colormap.name, first.name) == (pytest.approx(0.4), "magma",
+                                                                "renamed")
     assert first.contrast_limits == pytest.approx((10, 900))
-    assert remote.camera.zoom == pytest.approx(0.003)
+    assert remote.scene.camera.zoom == pytest.approx(0.003)
     assert remote.dims.current_step[0] == 42
 
 
@@ -104,11 +121,11 @@ def test_server_changes_reach_the_model_without_echo(pair: tuple[Mirrored, Proxy
     local, remote = pair
     remote.layers[1].gamma = 1.7
     remote.layers[1].visible = False
-    remote.camera.zoom = 0.005
+    remote.scene.camera.zoom = 0.005
     remote.dims.set_current_step(0, 7)
     added = remote.add_image(np.ones((16, 16), np.uint8) * 9, name="mask", colormap="red")
     remote.sync()
-    local.pump(lambda: "mask" in local.viewer.layers and local.viewer.camera.zoom == 0.005
+    local.pump(lambda: "mask" in local.viewer.layers and local.viewer.scene.camera.zoom == 0.005
                and local.viewer.dims.current_step[0] == 7)
     assert local.viewer.layers[1].gamma == pytest.approx(1.7)
     assert not local.viewer.layers[1].visible
@@ -126,9 +143,15 @@ def test_layer_list_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -
     remote.sync()
     time.sleep(0.2)
     assert [x.name for x in remote.layers] == names[::-1]
-    local.viewer.layers.selection.active = local.viewer.layers[0]
+    # select the layer that is not selected yet (the server started with the other one)
+    unselected = [x for x in local.viewer.layers if x not in local.viewer.layers.selection]
+    assert unselected, "every layer is selected already: the check below would prove nothing"
+    local.viewer.layers.selection.active = unselected[0]
+    remote.sync()
     time.sleep(0.2)
-    assert [x.name for x in remote.layers.selection] == [names[1]]
+    remote.sync()
+    assert [x.name for x in remote.layers.selection] == [unselected[0].name]
+    assert remote.layers.selection.active.name == unselected[0].name
     local.viewer.layers.remove(local.viewer.layers[0])
     remote.sync()
     time.sleep(0.2)
@@ -141,10 +164,15 @@ def test_status_bar_value_comes_from_the_server(pair: tuple[Mirrored, ProxyViewe
     remote.add_image(data, name="ramp")
     remote.sync()
     local.pump(lambda: "ramp" in local.viewer.layers)
+    # the server's active layer is the one whose value the status bar shows: make another
+    # one active first, so that choosing "ramp" in the window is what selects it
+    remote.layers.selection.active = remote.layers[0]
+    remote.sync()
+    local.pump(lambda: local.viewer.layers.selection.active is not None
+               and local.viewer.layers.selection.active.name == remote.layers[0].name)
     local.viewer.layers.selection.active = local.viewer.layers["ramp"]
-    # the server's active layer is the one whose value the status bar shows
     local.pump(lambda: remote.sync() is None
-               and remote.layers.selection == [remote.layers["ramp"]])
+               and set(remote.layers.selection) == {remote.layers["ramp"]})
     local.viewer.mouse_over_canvas = True
     local.viewer.cursor.position = (0.0, 10.0, 20.0)  # dims: the sample's z, then y, x
     expected = str(int(data[10, 20]))  # 1660: only the server holds these voxels

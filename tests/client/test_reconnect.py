@@ -19,7 +19,7 @@ def test_reconnects_after_a_server_restart_and_restores_the_view() -> None:
     states: list[str] = []
     local.connection.on_connection(states.append)
     try:
-        local.viewer.camera.zoom = 0.0042
+        local.viewer.scene.camera.zoom = 0.0042
         local.viewer.dims.set_current_step(0, 321)
         local.pump()
         time.sleep(0.3)
@@ -27,7 +27,7 @@ def test_reconnects_after_a_server_restart_and_restores_the_view() -> None:
         local.pump(lambda: "disconnected" in states)
         # the model stays usable while the link is down: edits are dropped, not blocked
         t0 = time.perf_counter()
-        local.viewer.camera.zoom = 0.0042
+        local.viewer.scene.camera.zoom = 0.0042
         local.viewer.layers[0].opacity = 0.7
         assert time.perf_counter() - t0 < 0.5
         # the same port (a later --port wins over ServerProcess's --port 0)
@@ -40,10 +40,10 @@ def test_reconnects_after_a_server_restart_and_restores_the_view() -> None:
             while time.monotonic() < deadline:
                 local.pump()
                 checker.sync()
-                if checker.camera.zoom == pytest.approx(0.0042):
+                if checker.scene.camera.zoom == pytest.approx(0.0042):
                     break
                 time.sleep(0.05)
-            assert checker.camera.zoom == pytest.approx(0.0042)  # the view came back
+            assert checker.scene.camera.zoom == pytest.approx(0.0042)  # the view came back
             assert checker.dims.current_step[0] == 321
             checker.close()
         finally:

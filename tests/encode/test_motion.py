@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from napari_engine.encode.motion import (
@@ -11,11 +13,12 @@ from napari_engine.encode.motion import (
 )
 
 
-def _view(cy: float, cx: float, **extra: object) -> dict[str, object]:
+def _view(cy: float, cx: float, **extra: object) -> SimpleNamespace:
+    """A view as ``motion.View`` describes it (the protocol's FrameView is one)."""
     view: dict[str, object] = {"ndisplay": 2, "center": [0.0, cy, cx], "zoom": 4.0,
                                "angles": [0.0, 0.0, 90.0], "current_step": [0, 0, 0]}
     view.update(extra)
-    return view
+    return SimpleNamespace(**view)
 
 
 def test_pan_shift_is_the_content_offset_in_frame_pixels() -> None:

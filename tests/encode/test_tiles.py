@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from napari_engine.encode.tiles import (
@@ -76,9 +78,9 @@ def test_mostly_changed_frame_goes_as_one_tile() -> None:
     assert len(state.lossy) == 3 * 4
 
 
-def _view(cy: float, cx: float, zoom: float = 2.0) -> dict[str, object]:
-    return {"ndisplay": 2, "center": [0.0, cy, cx], "zoom": zoom, "angles": [0.0, 0.0, 90.0],
-            "current_step": [3, 0, 0]}
+def _view(cy: float, cx: float, zoom: float = 2.0) -> SimpleNamespace:
+    return SimpleNamespace(ndisplay=2, center=[0.0, cy, cx], zoom=zoom,
+                           angles=[0.0, 0.0, 90.0], current_step=[3, 0, 0])
 
 
 def _world(shape: tuple[int, int] = (900, 1500)) -> np.ndarray:

@@ -26,10 +26,10 @@ def main() -> None:
     if "current_step" in params:
         viewer.dims.current_step = tuple(params["current_step"])
     camera = params["camera"]
-    viewer.camera.center = tuple(camera["center"])
-    viewer.camera.zoom = camera["zoom"]
+    viewer.scene.camera.center = tuple(camera["center"])
+    viewer.scene.camera.zoom = camera["zoom"]
     if "angles" in camera:
-        viewer.camera.angles = tuple(camera["angles"])
+        viewer.scene.camera.angles = tuple(camera["angles"])
     for _ in range(5):
         QApplication.processEvents()
     width, height = params["size"]

@@ -36,7 +36,7 @@ def _link_at(bandwidth_bps: float, rtt_s: float, frames: int = 20,
 def test_estimates_bandwidth_and_round_trip() -> None:
     link = _link_at(100e6, 0.050)
     assert link.bandwidth_bps == pytest.approx(100e6, rel=0.15)  # not fooled by the delay
-    assert link.rtt_s is not None and link.rtt_s >= 0.05
+    assert link.min_rtt_s is not None and link.min_rtt_s >= 0.05
     assert _link_at(10e6, 0.08).bandwidth_bps == pytest.approx(10e6, rel=0.15)
 
 
@@ -44,7 +44,7 @@ def test_a_frame_sent_to_an_idle_link_is_only_a_lower_bound() -> None:
     link = LinkEstimate()
     link.sent(1, 500_000, 0.0)
     link.acked(1, 0.5)  # a round trip and the transfer: not a rate measurement
-    assert link.rtt_s == pytest.approx(0.5)
+    assert link.min_rtt_s == pytest.approx(0.5)
     assert link.bandwidth_bps == pytest.approx(8e6)  # at least 500 kB in 0.5 s
     link.sent(2, 500_000, 0.5)
     link.sent(3, 500_000, 0.5)  # queued behind 2: a real sample replaces the bound
@@ -58,7 +58,7 @@ def test_cumulative_acks_and_unknown_link() -> None:
     link.sent(1, 100_000, 0.0)
     link.sent(2, 100_000, 0.0)
     link.acked(2, 0.1)  # acknowledges both
-    assert link.rtt_s == pytest.approx(0.1)
+    assert link.min_rtt_s == pytest.approx(0.1)
     assert lossless_still_fits(LinkEstimate(), 10**9)  # nothing known: assume fast
 
 

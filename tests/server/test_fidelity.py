@@ -44,17 +44,18 @@ def _local_napari(data: np.ndarray, params: dict[str, Any], display: str,
 def _server_shot(url: str, data: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     viewer = napari_engine.connect(url, stream="none")
     try:
-        viewer.resize(*params["size"])
+        width, height = params["size"]
+        viewer.canvas.size = (height, width)
         for layer in list(viewer.layers):  # the server's own sample: not in this scene
             viewer.layers.remove(layer)
         viewer.add_image(data, **params["layer"])
         viewer.dims.ndisplay = params["ndisplay"]
         if "current_step" in params:
             viewer.dims.current_step = params["current_step"]
-        viewer.camera.center = params["camera"]["center"]
-        viewer.camera.zoom = params["camera"]["zoom"]
+        viewer.scene.camera.center = params["camera"]["center"]
+        viewer.scene.camera.zoom = params["camera"]["zoom"]
         if "angles" in params["camera"]:
-            viewer.camera.angles = params["camera"]["angles"]
+            viewer.scene.camera.angles = params["camera"]["angles"]
         return viewer.screenshot()
     finally:
         viewer.close()

@@ -69,7 +69,7 @@ def test_resize_reaches_the_scene_graph(scene: Any) -> None:
     viewer.canvas.size = (300, 500)
     pixels = renderer.render().pixels
     assert pixels.shape == (300, 500, 4)
-    viewer.camera.center = (32, 32)
+    viewer.scene.camera.center = (32, 32)
     pixels = renderer.render().pixels
     assert _bright_centroid(pixels) == pytest.approx((149.5, 249.5), abs=2.0)
 
@@ -91,7 +91,7 @@ def test_multiscale_level_follows_zoom(scene: Any) -> None:
     assert layer.data_level >= 1  # zoomed out: a coarse level
     coarse = napari_compat.data_levels(canvas)
     assert coarse == [layer.data_level]
-    viewer.camera.zoom = 1.0
+    viewer.scene.camera.zoom = 1.0
     renderer.render()
     assert layer.data_level == 0
     assert napari_compat.data_levels(canvas) == [0] != coarse
@@ -102,4 +102,4 @@ def test_destroy_frees_the_canvas(gl_app: Any) -> None:
     canvas = napari_compat.create_headless_canvas(viewer, gl_app, (64, 64), "DejaVu Sans")
     FrameRenderer(canvas).render()
     napari_compat.destroy_canvas(canvas)
-    viewer.camera.zoom = 3.0  # model events no longer reach the destroyed canvas
+    viewer.scene.camera.zoom = 3.0  # model events no longer reach the destroyed canvas

@@ -14,29 +14,29 @@ from tests.server.wire import recording_client, wait_until
 def test_pan_strips_equal_a_full_draw(start_server: ServerFactory) -> None:
     server = start_server("--size", "480x320", "--still-delay", "5")
     viewer = napari_engine.connect(server.url, stream="none")  # the built-in sample
-    viewer.camera.zoom = 2.0
+    viewer.scene.camera.zoom = 2.0
     viewer.sync()
     conn, frames = recording_client(server.url, "lossless")
     try:
         wait_until(lambda: bool(frames))
-        y, x = viewer.camera.center[-2:]
+        y, x = viewer.scene.camera.center[-2:]
         for i in range(1, 13):  # 10 px right, 3 px down per move: two strips each
             conn.send_command("camera.set", {"center": [y + 1.5 * i, x + 5.0 * i]})
             time.sleep(0.04)
         conn.request("sync")
-        wait_until(lambda: frames[-1].header["view"]["center"][-1] == x + 60.0)
-        strips = [f for f in frames if f.header.get("strips")]
+        wait_until(lambda: frames[-1].header.view.center[-1] == x + 60.0)
+        strips = [f for f in frames if f.header.strips]
         assert strips, "no pan was drawn as strips"
-        assert frames[-1].header.get("strips")
+        assert frames[-1].header.strips
         shot = viewer.screenshot()  # drawn whole (a screenshot never uses strips)
         np.testing.assert_array_equal(frames[-1].decode(), shot)
         # anything but a pan is drawn whole
         count = len(frames)
-        conn.send_command("layer.set", {"layer": viewer.layers[0].id,
+        conn.send_command("layer.set", {"layer": viewer.layer_id(viewer.layers[0]),
                                         "props": {"opacity": 0.5}})
         conn.request("sync")
         wait_until(lambda: len(frames) > count)
-        assert not frames[-1].header.get("strips")
+        assert not frames[-1].header.strips
     finally:
         conn.close()
         viewer.close()

@@ -27,10 +27,10 @@ def test_clients_of_one_session_see_each_others_changes(start_server: ServerFact
     try:
         layer = a.add_image(np.arange(100, dtype=np.uint8).reshape(10, 10), name="shared")
         assert _wait(lambda: "shared" in b.layers)
-        a.camera.zoom = 7.5
+        a.scene.camera.zoom = 7.5
         layer.opacity = 0.25
         a.sync()
-        assert _wait(lambda: b.camera.zoom == 7.5)
+        assert _wait(lambda: b.scene.camera.zoom == 7.5)
         assert _wait(lambda: b.layers["shared"].opacity == 0.25)
         b.layers["shared"].name = "renamed"
         b.sync()
@@ -80,7 +80,7 @@ def test_slow_client_gets_bounded_newest_frames(start_server: ServerFactory) -> 
     driver = napari_engine.connect(server.url, stream="none")
     try:
         for i in range(60):
-            driver.camera.center = (0.0, 100.0 + i, 100.0)
+            driver.scene.camera.center = (0.0, 100.0 + i, 100.0)
             time.sleep(0.005)
         driver.sync()
         time.sleep(0.5)
@@ -94,14 +94,14 @@ def test_slow_client_gets_bounded_newest_frames(start_server: ServerFactory) -> 
             if msg["type"] == "frame":
                 got.append(msg)
         assert len(got) == 2, f"{len(got)} frames arrived without any ack (limit 2)"
-        final_version = driver.connection.mirror.version
+        final_version = driver.connection.version
         assert got[-1]["version"] < final_version
         lazy.send({"type": "ack", "seq": got[-1]["seq"]})
         newest = lazy.expect("frame")
         # no backlog: the very next frame already shows the state after the last move
         assert newest["version"] >= final_version
         shot = driver.connection.request("screenshot")
-        assert newest["render"] == shot.header["render"]
+        assert newest["render"] == shot.header.render
     finally:
         lazy.close()
         driver.close()
@@ -118,7 +118,7 @@ def test_a_screenshot_does_not_leave_streaming_clients_behind(
         scripter.layers[0].opacity = 0.3
         shot = scripter.connection.request("screenshot")
         frame = watcher.expect("frame", timeout=10)
-        assert frame["render"] == shot.header["render"]  # the watcher sees the same picture
+        assert frame["render"] == shot.header.render  # the watcher sees the same picture
     finally:
         scripter.close()
         watcher.close()
@@ -147,6 +147,6 @@ def test_a_clamped_value_does_not_stick_in_the_client(start_server: ServerFactor
         viewer.dims.set_current_step(0, last + 1000)  # napari clamps: state may not change
         viewer.sync()
         assert viewer.dims.current_step[0] <= last
-        assert viewer.connection.mirror.pending() == 0
+        assert viewer.connection.pending() == 0
     finally:
         viewer.close()

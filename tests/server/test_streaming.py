@@ -102,14 +102,14 @@ def test_auto_turns_to_video_on_a_thin_link(start_server: ServerFactory) -> None
                 i += 1
                 conn.send_command("camera.set", {"zoom": 2.0 * 1.01 ** (i % 50)})
                 time.sleep(1 / 30)
-                if sum(f.header["encoding"] == "h264" for f in frames) >= 10:
+                if sum(f.header.encoding == "h264" for f in frames) >= 10:
                     break
-            video = [f for f in frames if f.header["encoding"] == "h264"]
-            assert len(video) >= 10, [f.header["encoding"] for f in frames]
+            video = [f for f in frames if f.header.encoding == "h264"]
+            assert len(video) >= 10, [f.header.encoding for f in frames]
             first = frames.index(video[0])
-            assert all(f.header["encoding"] == "h264" for f in frames[first:]
-                       if not f.header["still"])
-            assert video[0].header["keyframe"]
+            assert all(f.header.encoding == "h264" for f in frames[first:]
+                       if not f.header.still)
+            assert video[0].header.keyframe
             assert video[-1].decode().shape == (480, 640, 4)
         finally:
             conn.close()
@@ -139,10 +139,10 @@ def test_a_reduced_frame_shows_the_whole_view(start_server: ServerFactory) -> No
     try:
         wait_until(lambda: bool(frames))
         count = len(frames)
-        conn.send_command("layer.set", {"layer": viewer.layers[0].id,
+        conn.send_command("layer.set", {"layer": viewer.layer_id(viewer.layers[0]),
                                         "props": {"gamma": 0.9}})
-        assert wait_until(lambda: any(f.header["scale"] == 0.5 for f in frames[count:]))
-        reduced = next(f for f in frames[count:] if f.header["scale"] == 0.5)
+        assert wait_until(lambda: any(f.header.scale == 0.5 for f in frames[count:]))
+        reduced = next(f for f in frames[count:] if f.header.scale == 0.5)
         assert reduced.decode().shape == (120, 160, 4)
         shot = viewer.screenshot()
         up = np.repeat(np.repeat(reduced.decode(), 2, axis=0), 2, axis=1)

@@ -26,11 +26,11 @@ def test_tiles_stream_sends_only_what_changed(start_server: ServerFactory) -> No
     conn, frames = recording_client(server.url, "tiles")
     try:
         def settle() -> None:
-            wait_until(lambda: bool(frames) and frames[-1].header["still"])
+            wait_until(lambda: bool(frames) and frames[-1].header.still)
             time.sleep(0.5)
 
         settle()
-        assert frames and frames[-1].header["lossless"]
+        assert frames and frames[-1].header.lossless
         # a static scene: nothing more arrives
         before = conn.traffic.get("frame", 0)
         time.sleep(1.0)
@@ -38,11 +38,11 @@ def test_tiles_stream_sends_only_what_changed(start_server: ServerFactory) -> No
         # a small change (the dot moves a little): a few tiles, not the frame
         count = len(frames)
         bytes_before = conn.traffic["frame"]
-        driver.connection.send_command("layer.set", {"layer": points.id,
+        driver.connection.send_command("layer.set", {"layer": driver.layer_id(points),
                                                      "props": {"opacity": 0.5}})
         driver.sync()
         settle()
-        touched = {tuple(t[:2]) for f in frames[count:] for t in f.header["tiles"]}
+        touched = {tuple(t[:2]) for f in frames[count:] for t in f.header.tiles or ()}
         assert 0 < len(touched) <= 4, touched
         assert conn.traffic["frame"] - bytes_before < 40_000
         # what the client assembled is what the server draws
@@ -62,12 +62,12 @@ def test_a_pan_moves_the_clients_picture_and_sends_the_strips(
     rng = np.random.default_rng(1)
     driver.add_image(rng.integers(0, 255, (1000, 1000), dtype=np.uint8), name="texture",
                      contrast_limits=(0, 255))
-    driver.camera.center = (500.0, 500.0)
-    driver.camera.zoom = 2.0
+    driver.scene.camera.center = (500.0, 500.0)
+    driver.scene.camera.zoom = 2.0
     driver.sync()
     conn, frames = recording_client(server.url, "tiles")
     try:
-        wait_until(lambda: bool(frames) and frames[-1].header["still"])
+        wait_until(lambda: bool(frames) and frames[-1].header.still)
         full = len(frames[-1].payload)
         count = len(frames)
         for i in range(1, 11):  # 8 screen pixels right and 2 down per move
@@ -75,13 +75,13 @@ def test_a_pan_moves_the_clients_picture_and_sends_the_strips(
                                            {"center": [500.0 + i, 500.0 + 4.0 * i]})
             time.sleep(0.05)
         driver.sync()
-        wait_until(lambda: frames[-1].header["still"] and len(frames) > count
-                   and frames[-1].header["view"]["center"][-1] == 540.0)
-        moving = [f for f in frames[count:] if not f.header["still"]]
-        shifted = [f for f in moving if "shift" in f.header]
-        assert shifted, [f.header.get("tiles", [])[:1] for f in moving]
+        wait_until(lambda: frames[-1].header.still and len(frames) > count
+                   and frames[-1].header.view.center[-1] == 540.0)
+        moving = [f for f in frames[count:] if not f.header.still]
+        shifted = [f for f in moving if f.header.shift is not None]
+        assert shifted, [(f.header.tiles or ())[:1] for f in moving]
         for f in shifted:
-            dx, dy = f.header["shift"]
+            dx, dy = f.header.shift
             assert dx < 0 and dy <= 0 and dx % 8 == 0
             assert len(f.payload) < full / 3
         # after the still the assembled picture is exactly the server's

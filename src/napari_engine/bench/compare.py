@@ -29,6 +29,7 @@ from napari_engine.bench.netem import PRESETS, emulated_link, port_of
 from napari_engine.bench.quality import psnr, ssim
 from napari_engine.bench.stats import summary_ms
 from napari_engine.client.connection import Connection, Frame
+from napari_engine.protocol import FrameHeader
 
 Result = dict[str, Any]
 Make = Callable[[int], tuple[str, dict[str, Any]]]
@@ -41,9 +42,7 @@ class _View:
     """Where a phase starts: the middle of the data at ``zoom``, z in the middle."""
 
     def __init__(self, conn: Connection, zoom: float) -> None:
-        with conn.lock:
-            layer = dict(conn.mirror.state["layers"][0])
-            dims = dict(conn.mirror.state["dims"])
+        layer, dims = conn.layers()[0], conn.section("dims")
         shape, scale = layer["shape"], layer["scale"]
         self.center = [s * d / 2.0 for s, d in zip(shape, scale, strict=True)]
         self.zoom = zoom
@@ -89,7 +88,7 @@ def _quality(conn: Connection, last: Frame | None) -> Result:
     if last is None:
         return {"psnr_db": None, "ssim": None}
     truth_frame = conn.request("screenshot")
-    if truth_frame.header["view"] != last.header["view"]:
+    if truth_frame.header.view != last.header.view:
         return {"psnr_db": None, "ssim": None, "note": "the scene moved on"}
     truth = truth_frame.decode()
     shown = _full_size(last.decode(), truth.shape)
@@ -98,13 +97,13 @@ def _quality(conn: Connection, last: Frame | None) -> Result:
             "ssim": ssim(shown, truth)}
 
 
-def _frame_stats(frames: list[tuple[float, dict[str, Any], int]], seconds: float
+def _frame_stats(frames: list[tuple[float, FrameHeader, int]], seconds: float
                  ) -> Result:
-    moving = [f for f in frames if not f[1].get("still")]
-    lat = [received - h["input_t"] for received, h, _ in frames if "input_t" in h]
+    moving = [f for f in frames if not f[1].still]
+    lat = [received - h.input_t for received, h, _ in frames if h.input_t is not None]
     encodings: dict[str, int] = {}
     for _r, h, _s in moving:
-        encodings[h["encoding"]] = encodings.get(h["encoding"], 0) + 1
+        encodings[h.encoding] = encodings.get(h.encoding, 0) + 1
     return {"frames": len(frames), "fps": len(frames) / seconds,
             "latency_ms": summary_ms(lat),
             "bytes_per_frame": (sum(f[2] for f in moving) / len(moving)) if moving else None,
@@ -112,8 +111,8 @@ def _frame_stats(frames: list[tuple[float, dict[str, Any], int]], seconds: float
             "encodings": encodings}
 
 
-def _is_still(header: dict[str, Any]) -> bool:
-    return bool(header.get("still"))
+def _is_still(header: FrameHeader) -> bool:
+    return header.still
 
 
 class _LastFrame:
@@ -121,7 +120,7 @@ class _LastFrame:
         self.frame: Frame | None = None
 
     def __call__(self, frame: Frame) -> None:
-        if not frame.header.get("still"):
+        if not frame.header.still:
             self.frame = frame
 
 
@@ -129,7 +128,7 @@ def streamed_phase(conn: Connection, log: FrameLog, last: _LastFrame, make: Make
                    duration: float, rate: float, *, wants_still: bool) -> Result:
     start, end, sent, last_t = continuous(conn, duration, rate, make)
     # the frame of the last event, then the quality of what the client shows
-    log.wait_for(lambda h: h.get("input_t") == last_t, 10)
+    log.wait_for(lambda h: h.input_t == last_t, 10)
     settled = time.perf_counter()
     frames = log.since(start, settled)
     out = {"commands_sent": sent, **_frame_stats(frames, end - start)}

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from napari_engine.client.connection import Connection, Frame
+from napari_engine.protocol import FrameHeader
 
 
 @dataclass
 class FrameLog:
     """Every streamed frame a client received, with arrival times."""
 
-    frames: list[tuple[float, dict[str, Any], int]] = field(default_factory=list)
+    frames: list[tuple[float, FrameHeader, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
 
@@ -27,17 +28,17 @@ class FrameLog:
             self.frames.append((frame.received, frame.header, len(frame.payload)))
             self.arrived.notify_all()
 
-    def since(self, t0: float, t1: float = float("inf")) -> list[tuple[float, dict[str, Any], int]]:
+    def since(self, t0: float, t1: float = float("inf")) -> list[tuple[float, FrameHeader, int]]:
         with self.lock:
             return [f for f in self.frames if t0 <= f[0] < t1]
 
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> float | None:
+    def wait_for(self, predicate: Callable[[FrameHeader], bool], timeout: float) -> float | None:
         """Wait for a frame whose header satisfies ``predicate``; returns its arrival time."""
         found = self.first(predicate, timeout)
         return None if found is None else found[0]
 
-    def first(self, predicate: Callable[[dict[str, Any]], bool], timeout: float,
-              after: float = float("-inf")) -> tuple[float, dict[str, Any], int] | None:
+    def first(self, predicate: Callable[[FrameHeader], bool], timeout: float,
+              after: float = float("-inf")) -> tuple[float, FrameHeader, int] | None:
         """Wait for the first frame received at or after ``after`` whose header satisfies
         ``predicate``: (arrival time, header, payload bytes), or None after ``timeout``."""
         deadline = time.perf_counter() + timeout

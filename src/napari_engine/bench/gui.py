@@ -42,6 +42,7 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
     from qtpy.QtWidgets import QApplication
 
     from napari_engine.client.gui import open_gui
+    from napari_engine.protocol import FrameHeader
 
     QTest: Any = _QTest  # PyQt6's stubs type its static methods as instance methods
 
@@ -54,10 +55,10 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
     draws: list[float] = []
     scene_canvas.events.draw.connect(lambda _e: draws.append(time.perf_counter()),
                                      position="last")
-    shown: list[tuple[float, dict[str, Any]]] = []
+    shown: list[tuple[float, FrameHeader]] = []
     original_show = canvas.show_frame
 
-    def show_frame(rgba: Any, header: dict[str, Any]) -> None:
+    def show_frame(rgba: Any, header: FrameHeader) -> None:
         original_show(rgba, header)
         shown.append((time.perf_counter(), header))
 
@@ -94,11 +95,11 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
             i += 1
             t = time.perf_counter()
             if kind == "pan":
-                before = tuple(viewer.camera.center)
+                before = tuple(viewer.scene.camera.center)
                 QTest.mouseMove(native, start + QPoint(i % 400, (i // 2) % 200))
                 app.processEvents()  # napari moves the camera on this event
-                if tuple(viewer.camera.center) != before:
-                    inputs.append((t, tuple(viewer.camera.center)))
+                if tuple(viewer.scene.camera.center) != before:
+                    inputs.append((t, tuple(viewer.scene.camera.center)))
             else:
                 viewer.dims.set_current_step(0, z0 + i)
                 inputs.append((t, tuple(viewer.dims.current_step)))
@@ -119,16 +120,16 @@ def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dic
         server = []
         if kind == "pan":
             for t, center in inputs:
-                match = [s for s, h in shown if s >= t and np.allclose(
-                    h.get("view", {}).get("center", [0])[-2:], center[-2:], atol=1e-6)]
+                match = [s for s, h in shown if s >= t and h.view is not None
+                         and np.allclose(h.view.center[-2:], center[-2:], atol=1e-6)]
                 if match:
                     server.append(match[0] - t)
         else:
             for t, step in inputs:
                 # the first frame drawn at this plane or a later one (steps in between
                 # are merged on the server: latest wins)
-                match = [s for s, h in shown if s >= t and
-                         h.get("view", {}).get("current_step", [-1])[0] >= step[0]]
+                match = [s for s, h in shown if s >= t and h.view is not None
+                         and h.view.current_step[0] >= step[0]]
                 if match:
                     server.append(match[0] - t)
         gaps = np.diff(ticks) if len(ticks) > 1 else np.array([0.0])

@@ -27,6 +27,7 @@ import numpy as np
 
 from napari_engine.bench.driver import open_client
 from napari_engine.bench.netem import PRESETS, emulated_link, port_of
+from napari_engine.protocol import FrameHeader
 from napari_engine.server.process import ServerProcess
 
 Result = dict[str, Any]
@@ -120,9 +121,11 @@ def engine_first_frame(url: str, size: tuple[int, int], ndisplay: int) -> Result
     try:
         if ndisplay == 3:
             conn.send_command("dims.set", {"ndisplay": 3})
-        got = log.wait_for(lambda h: h.get("view", {}).get("ndisplay") == ndisplay, 60)
-        still = log.wait_for(lambda h: bool(h.get("still"))
-                             and h.get("view", {}).get("ndisplay") == ndisplay, 60)
+        def shows(h: FrameHeader) -> bool:
+            return h.view is not None and h.view.ndisplay == ndisplay
+
+        got = log.wait_for(shows, 60)
+        still = log.wait_for(lambda h: h.still and shows(h), 60)
     finally:
         conn.close()
     return {"first_frame_s": None if got is None else got - t0,

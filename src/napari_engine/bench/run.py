@@ -20,19 +20,18 @@ from napari_engine.bench.netem import PRESETS
 from napari_engine.bench.plot import plot
 from napari_engine.bench.stats import summary_ms
 from napari_engine.client.connection import Connection
+from napari_engine.protocol import FrameHeader
 from napari_engine.server.process import ServerProcess
 
 Result = dict[str, Any]
 
 
 def _first_layer(conn: Connection) -> dict[str, Any]:
-    with conn.lock:
-        return dict(conn.mirror.state["layers"][0])
+    return conn.layers()[0]
 
 
 def _center_of(conn: Connection) -> list[float]:
-    with conn.lock:
-        return list(conn.mirror.state["camera"]["center"])
+    return list(conn.section("camera")["center"])
 
 
 def time_to_first_frame(url: str, size: tuple[int, int], session: str | None) -> float:
@@ -59,8 +58,8 @@ def deep_view(conn: Connection, zoom: float) -> list[float]:
     return center
 
 
-def _echoes(t: float) -> Callable[[dict[str, Any]], bool]:
-    return lambda header: header.get("input_t") == t
+def _echoes(t: float) -> Callable[[FrameHeader], bool]:
+    return lambda header: header.input_t == t
 
 
 def latency(conn: Connection, log: FrameLog, n: int, step: float) -> list[float]:
@@ -84,34 +83,34 @@ def stream_phase(conn: Connection, log: FrameLog, name: str, duration: float, ra
     time.sleep(0.3)  # let the last frames land before the next phase
     lat = []
     for received, header, _size in log.since(start, end + 0.3):
-        if "input_t" in header:
-            lat.append(received - header["input_t"])
-    jpeg = [f for f in frames if not f[1]["lossless"]]
-    timings = [f[1]["timings"] for f in jpeg]
-    ratios = [t["server_ms"] / max(1e-6, t["load_ms"] + t["render_ms"] + t["readback_ms"]
-                                   + t["encode_ms"]) for t in timings]
+        if header.input_t is not None:
+            lat.append(received - header.input_t)
+    jpeg = [f for f in frames if not f[1].lossless]
+    timings = [f[1].timings for f in jpeg]
+    ratios = [t.server_ms / max(1e-6, t.load_ms + t.render_ms + t.readback_ms + t.encode_ms)
+              for t in timings]
     return {
         "phase": name, "seconds": end - start, "commands_sent": sent,
         "frames": len(frames), "fps": len(frames) / (end - start),
         "latency_ms": summary_ms(lat),
         "bytes_per_frame": (sum(f[2] for f in jpeg) / len(jpeg)) if jpeg else None,
         "mbit_per_s": sum(f[2] for f in frames) * 8 / (end - start) / 1e6,
-        "load_ms": summary_ms([t["load_ms"] / 1e3 for t in timings]),
-        "render_ms": summary_ms([t["render_ms"] / 1e3 for t in timings]),
-        "readback_ms": summary_ms([t["readback_ms"] / 1e3 for t in timings]),
-        "encode_ms": summary_ms([t["encode_ms"] / 1e3 for t in timings]),
-        "server_ms": summary_ms([t["server_ms"] / 1e3 for t in timings]),
+        "load_ms": summary_ms([t.load_ms / 1e3 for t in timings]),
+        "render_ms": summary_ms([t.render_ms / 1e3 for t in timings]),
+        "readback_ms": summary_ms([t.readback_ms / 1e3 for t in timings]),
+        "encode_ms": summary_ms([t.encode_ms / 1e3 for t in timings]),
+        "server_ms": summary_ms([t.server_ms / 1e3 for t in timings]),
         "server_over_parts_p50": (sorted(ratios)[len(ratios) // 2] if ratios else None),
     }
 
 
 def still_frame(log: FrameLog, after: float, timeout: float = 10.0) -> Result:
     """The first still that arrives after ``after``."""
-    still = log.first(lambda h: bool(h.get("still")), timeout, after=after)
+    still = log.first(lambda h: h.still, timeout, after=after)
     if still is None:
         return {"time_to_still_ms": None, "still_bytes": None, "still_encoding": None}
     return {"time_to_still_ms": (still[0] - after) * 1e3, "still_bytes": still[2],
-            "still_encoding": still[1]["encoding"]}
+            "still_encoding": still[1].encoding}
 
 
 def memory_walk(conn: Connection, server: ServerProcess, jumps: int, seed: int = 0) -> Result:
@@ -154,9 +153,8 @@ def measure_streaming(url: str, size: tuple[int, int], args: argparse.Namespace)
             conn, log, "pan cached", args.duration, args.rate,
             lambda i: ("camera.set", {"center": [y + 0.3 * (n - i) * speed,
                                                  x + (n - i) * speed]}))
-        with conn.lock:
-            z0 = conn.mirror.state["dims"]["current_step"][0]
-            nz = conn.mirror.state["dims"]["nsteps"][0]
+        dims = conn.section("dims")
+        z0, nz = dims["current_step"][0], dims["nsteps"][0]
         out["zscroll"] = stream_phase(
             conn, log, "zscroll", args.duration, args.zrate,
             lambda i: ("dims.set", {"step": [0, (z0 + i) % nz]}))
@@ -166,7 +164,7 @@ def measure_streaming(url: str, size: tuple[int, int], args: argparse.Namespace)
 
 
 def _wait_still(log: FrameLog, after: float, timeout: float = 10.0) -> None:
-    log.first(lambda h: bool(h.get("still")), timeout, after=after)
+    log.first(lambda h: h.still, timeout, after=after)
 
 
 def measure_dirty_regions(url: str, size: tuple[int, int], args: argparse.Namespace) -> Result:
@@ -176,8 +174,7 @@ def measure_dirty_regions(url: str, size: tuple[int, int], args: argparse.Namesp
     driver, _ = open_client(session_url, size=size, stream="none")
     try:
         center = deep_view(driver, args.zoom)
-        with driver.lock:
-            z = driver.mirror.state["dims"]["point"][0]  # on the plane in view
+        z = driver.section("dims")["point"][0]  # on the plane in view
         result = driver.request("layer.add_points", {
             "data": [[z, *center[-2:]]], "props": {"current_size": 4.0 / args.zoom,
                                         "current_face_color": "yellow", "name": "cursor"}})
@@ -195,7 +192,7 @@ def measure_dirty_regions(url: str, size: tuple[int, int], args: argparse.Namesp
             _wait_still(log, t)
             time.sleep(0.1)
             per_change.append(conn.traffic.get("frame", 0) - before)
-            moving.append(sum(size for _r, h, size in log.since(t) if not h["lossless"]))
+            moving.append(sum(size for _r, h, size in log.since(t) if not h.lossless))
         y, x = center[-2:]
         speed = 10.0 / args.zoom
         pan = stream_phase(conn, log, "pan tiles", args.duration, args.rate,

@@ -1,10 +1,10 @@
 """``python -m napari_engine.client URL``: the real napari window on a remote session.
 
 napari's own main window (layer list, layer controls, dims sliders, viewer buttons,
-menus) runs on a local ``napari.Viewer`` whose model a ``ViewerBridge`` keeps in step with
-the server; its canvas shows the server's frames. The GUI can also be opened on an
-existing scripting ``ProxyViewer`` (``open_gui(proxy)``): both then share one
-connection and one state mirror.
+menus) opens on a ``ProxyViewer``, the napari ``ViewerModel`` that a bridge keeps in step
+with the server; its canvas shows the server's frames. ``open_gui`` takes a URL or an
+existing scripting ``ProxyViewer`` (``napari_engine.connect(...)``): the window then
+works on that same object, with one connection and one model.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 from napari_engine.client.connection import Connection, Frame
-from napari_engine.client.proxy import ProxyViewer
+from napari_engine.client.viewer import ProxyViewer
+from napari_engine.protocol import Op
 from napari_engine.protocol.ops import MODIFIERS
 
 log = logging.getLogger(__name__)
@@ -28,17 +29,55 @@ log = logging.getLogger(__name__)
 class RemoteWindow:
     """A napari window attached to a server session."""
 
-    viewer: Any  # napari.Viewer
-    connection: Connection
-    bridge: Any  # ViewerBridge
+    viewer: ProxyViewer
     canvas: Any  # RemoteCanvas
 
-    def close(self) -> None:
-        from napari_engine.client.napari_compat import forget_remote_status
+    @property
+    def connection(self) -> Connection:
+        return self.viewer.connection
 
-        forget_remote_status(self.viewer)
+    def close(self) -> None:
+        self.viewer.window.close()
         self.viewer.close()
-        self.connection.close()
+
+
+def _viewer_for(target: str | ProxyViewer, stream: str, post: Any) -> ProxyViewer:
+    """A new connection's viewer, or an existing one now kept by the GUI thread."""
+    if isinstance(target, ProxyViewer):
+        target.bridge.post = post
+        target.bridge.mirror_canvas = False  # the window's canvas sets the size now
+        if target._model_thread is not None:
+            target._model_thread.stop()
+        return target
+    connection = Connection(target, stream=stream, client="napari_engine.client",
+                            reconnect=True)
+    connection.open()
+    return ProxyViewer(connection, post=post, own_canvas=True)
+
+
+def _forward_input(canvas: Any, connection: Connection) -> None:
+    """In a layer's interactive modes, mouse and keys act on the server's data."""
+    def send(op: Op, args: dict[str, Any]) -> None:
+        try:
+            connection.send_command(op, args)
+        except Exception as exc:
+            log.warning("%s not sent: %s", op, exc)
+
+    def forward_mouse(kind: str, event: Any) -> None:
+        # canvas pixels: the server's canvas has this window's size
+        modifiers = [k.name for k in event.modifiers if k.name in MODIFIERS]
+        send(Op.INPUT_MOUSE, {"event": kind, "pos": [float(event.pos[0]), float(event.pos[1])],
+                              "button": int(event.button or 1), "modifiers": modifiers})
+
+    def forward_key(kind: str, event: Any) -> None:
+        if event.key is None or (event.native is not None and event.native.isAutoRepeat()):
+            return
+        modifiers = [k.name for k in event.modifiers if k.name in MODIFIERS]
+        send(Op.INPUT_KEY, {"event": kind, "key": str(event.key.name), "modifiers": modifiers,
+                            "text": (event.text or "")[:8]})
+
+    canvas.mouse_forward = forward_mouse
+    canvas.key_forward = forward_key
 
 
 def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "auto"
@@ -48,29 +87,21 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     ``stream`` picks how a new connection's frames come (see ``StreamMode``): ``auto``
     follows the link (JPEG, H.264 when thin), ``tiles`` sends only changed tiles and
     reuses the picture during pans, ``video`` is always H.264 while moving."""
-    from napari_engine.client.model import ViewerBridge
-    from napari_engine.client.napari_compat import (
+    from napari_engine.client.qt_napari_compat import (
+        open_window,
         qt_viewer_of,
         remote_canvas_windows,
-        remote_status_viewer_class,
-        set_remote_status,
     )
     from napari_engine.client.qt_post import GuiPoster, LatestOnly
     from napari_engine.client.remote_canvas import RemoteCanvas
 
-    if isinstance(target, ProxyViewer):
-        connection = target.connection
-    else:
-        connection = Connection(target, stream=stream, client="napari_engine.client",
-                                reconnect=True)
-        connection.open()
-    with remote_canvas_windows(RemoteCanvas):
-        viewer = remote_status_viewer_class()(
-            title=f"napari-engine: {connection.url.split('?')[0]}", show=show)
-    canvas: RemoteCanvas = qt_viewer_of(viewer).canvas
     post = GuiPoster()
-    bridge = ViewerBridge(connection, viewer, post=post)
-    bridge.on_status = lambda r: set_remote_status(viewer, r["status"], r.get("tooltip", ""))
+    viewer = _viewer_for(target, stream, post)
+    connection = viewer.connection
+    viewer.bridge.catch_up()
+    with viewer.bridge.layers_set_aside(), remote_canvas_windows(RemoteCanvas):
+        viewer._window = open_window(viewer, show=show)
+    canvas: RemoteCanvas = qt_viewer_of(viewer.window).canvas
 
     def show_latest(value: object) -> None:
         assert isinstance(value, tuple)
@@ -79,62 +110,25 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     latest = LatestOnly(post, show_latest)
 
     def on_frame(frame: Frame) -> None:
-        # decoded off the GUI thread; only the newest waiting frame is shown
+        # decoded on the connection's frame thread; only the newest waiting one is shown
         latest.put((frame.decode(), frame.header))
 
     connection.on_frame(on_frame)
-
-    def on_resize(_event: Any = None) -> None:
-        height, width = viewer.canvas.size
-        if width >= 16 and height >= 16:
-            try:
-                connection.send_command("canvas.resize", {"width": int(width),
-                                                          "height": int(height)})
-            except Exception as exc:
-                log.warning("resize not sent: %s", exc)
-
-    viewer.canvas.events.size.connect(on_resize)
-
-    def forward_mouse(kind: str, event: Any) -> None:
-        # canvas pixels: the server's canvas has this window's size (see on_resize)
-        modifiers = [k.name for k in event.modifiers if k.name in MODIFIERS]
-        try:
-            connection.send_command("input.mouse", {
-                "event": kind, "pos": [float(event.pos[0]), float(event.pos[1])],
-                "button": int(event.button or 1), "modifiers": modifiers})
-        except Exception as exc:
-            log.warning("mouse event not sent: %s", exc)
-
-    canvas.mouse_forward = forward_mouse
-
-    def forward_key(kind: str, event: Any) -> None:
-        if event.key is None or (event.native is not None and event.native.isAutoRepeat()):
-            return
-        modifiers = [k.name for k in event.modifiers if k.name in MODIFIERS]
-        try:
-            connection.send_command("input.key", {
-                "event": kind, "key": str(event.key.name), "modifiers": modifiers,
-                "text": (event.text or "")[:8]})
-        except Exception as exc:
-            log.warning("key event not sent: %s", exc)
-
-    canvas.key_forward = forward_key
+    _forward_input(canvas, connection)
     title = viewer.title
 
     def show_connection(state: str) -> None:
         # a clear state in the window; the GUI never waits for the network
         lost = state != "connected"
         viewer.title = f"{title} (disconnected: reconnecting...)" if lost else title
-        viewer.text_overlay.text = "Connection lost: reconnecting..." if lost else ""
-        viewer.text_overlay.visible = lost
-        if not lost:
-            on_resize()
+        viewer.canvas.overlays.text.text = "Connection lost: reconnecting..." if lost else ""
+        viewer.canvas.overlays.text.visible = lost
 
     connection.on_connection(lambda state: post(lambda: show_connection(state)))
-    on_resize()
+    viewer.bridge.send_canvas_size()
     if connection.latest_frame is not None:
         on_frame(connection.latest_frame)
-    return RemoteWindow(viewer, connection, bridge, canvas)
+    return RemoteWindow(viewer, canvas)
 
 
 def _url(args: argparse.Namespace) -> str:

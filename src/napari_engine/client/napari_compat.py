@@ -1,158 +1,34 @@
-"""Every private napari API the Qt client touches, in one place.
+"""Every private napari API the client's viewer model touches (no Qt here; the window's
+are in ``qt_napari_compat``).
 
-Supported: napari >=0.9.2,<0.10 (as the server). The client shows the server's frames in
-napari's own window, so it needs two hooks napari does not offer publicly:
+Supported: napari >=0.9.2,<0.10 (as the server).
 
-* napari's ``Window`` always builds ``QtViewer`` with the default canvas class; while
-  ``remote_canvas_windows()`` is active it builds it with ours instead.
-* ``VispyCanvas._on_mouse_press/_move/_release`` run the layers' mouse callbacks
-  locally; in interactive layer modes ``LayerlessCanvas`` forwards the events instead.
-* ``VispyCanvas`` parents every layer visual into its view (``_setup_single_view`` /
-  ``_setup_layer_views_in_grid``) and each visual follows its layer's data; the client's
-  layers hold no voxels, so ``LayerlessCanvas`` leaves the visuals out of the scene and
-  disconnects them from their layers.
+* ``ViewerModel._calc_status_from_cursor`` computes the status bar text from the local
+  layers' data; ``StatusFromServer`` answers with the server's text instead.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-from collections.abc import Callable, Iterator
 from typing import Any
 
-from napari._qt import qt_main_window
-from napari._vispy.canvas import VispyCanvas
-
-#: Layer modes the client handles itself (napari moves its own camera in these);
-#: in every other mode (paint, fill, pick, add, select, ...) the mouse goes to the server.
-LOCAL_MODES = frozenset({"pan_zoom", "transform"})
+from napari.components import ViewerModel
 
 
-class LayerlessCanvas(VispyCanvas):
-    """napari's canvas without the layers' own visuals (the server draws those).
-
-    In a layer's interactive modes, its mouse bindings must act on the server's layer
-    (which holds the data), not on the client's placeholder: the canvas hands press,
-    drag and release to ``mouse_forward`` instead of running napari's callbacks here.
-    """
-
-    mouse_forward: Callable[[str, Any], None] | None = None
-    key_forward: Callable[[str, Any], None] | None = None
-    _forwarding_drag = False
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # napari's key bindings run through the canvas's KeymapHandler; route them
-        events = self._scene_canvas.events
-        events.key_press.disconnect(self._key_map_handler.on_key_press)
-        events.key_release.disconnect(self._key_map_handler.on_key_release)
-        events.key_press.connect(lambda event: self._route_key("press", event))
-        events.key_release.connect(lambda event: self._route_key("release", event))
-
-    def _keys_go_to_server(self) -> bool:
-        """Layers whose key bindings change data (labels: undo, a new label after the
-        data's maximum; points: deleting the selection) take their keys on the server,
-        which holds the data."""
-        from napari.layers import Labels, Points, Shapes
-
-        return (self.key_forward is not None
-                and isinstance(self.viewer.layers.selection.active, Labels | Points | Shapes))
-
-    def _route_key(self, kind: str, event: Any) -> None:
-        if self._keys_go_to_server():
-            assert self.key_forward is not None
-            self.key_forward(kind, event)
-        elif kind == "press":
-            self._key_map_handler.on_key_press(event)
-        else:
-            self._key_map_handler.on_key_release(event)
-
-    def _forwards(self) -> bool:
-        layer = self.viewer.layers.selection.active
-        return (self.mouse_forward is not None and layer is not None
-                and str(layer.mode) not in LOCAL_MODES)
-
-    def _on_mouse_press(self, event: Any) -> None:
-        if self._forwards():
-            assert self.mouse_forward is not None
-            self._forwarding_drag = True
-            self.mouse_forward("press", event)
-            return
-        super()._on_mouse_press(event)
-
-    def _on_mouse_move(self, event: Any) -> None:
-        if self._forwarding_drag and self.mouse_forward is not None:
-            self.mouse_forward("move", event)
-            return
-        super()._on_mouse_move(event)
-
-    def _on_mouse_release(self, event: Any) -> None:
-        if self._forwarding_drag and self.mouse_forward is not None:
-            self._forwarding_drag = False
-            self.mouse_forward("release", event)
-            return
-        super()._on_mouse_release(event)
-
-    def add_layer_visual_mapping(self, napari_layer: Any, vispy_layer: Any) -> None:
-        super().add_layer_visual_mapping(napari_layer, vispy_layer)
-        # napari keeps the mapping (its overlays and ordering look it up), but the visual
-        # must not follow its layer: every slice would be converted into a texture that
-        # is never drawn
-        vispy_layer.close()
-
-    def _setup_single_view(self) -> None:
-        for vispy_layer in self.layer_to_visual.values():
-            vispy_layer.node.parent = None
-
-    def _setup_layer_views_in_grid(self) -> None:
-        self._setup_single_view()
-
-
-@contextlib.contextmanager
-def remote_canvas_windows(canvas_class: type[VispyCanvas]) -> Iterator[None]:
-    """napari windows created inside this block use ``canvas_class`` for their canvas."""
-    original = qt_main_window.QtViewer
-
-    def make(*args: Any, **kwargs: Any) -> Any:
-        return original(*args, canvas_class=canvas_class, **kwargs)
-
-    qt_main_window.QtViewer = functools.wraps(original)(make)
-    try:
-        yield
-    finally:
-        qt_main_window.QtViewer = original
-
-
-#: The server's status bar text for each client viewer (by id), for napari's status thread.
-_REMOTE_STATUS: dict[int, tuple[Any, str]] = {}
-
-
-def remote_status_viewer_class() -> type:
-    """A ``napari.Viewer`` whose status bar shows what the server computed.
+class StatusFromServer(ViewerModel):
+    """A ``ViewerModel`` whose status bar text is what the server computed.
 
     napari computes the status text (coordinates and the data value under the cursor)
     from the local layers' data in ``_calc_status_from_cursor``; the client's layers hold
-    only zeros, so the value must come from the server instead.
+    only placeholders, so the value must come from the server instead
+    (``set_remote_status``, with each ``cursor.set`` reply).
     """
-    import napari
 
-    class RemoteStatusViewer(napari.Viewer):
-        def _calc_status_from_cursor(self) -> tuple[Any, str] | None:
-            if not self.mouse_over_canvas:
-                return None
-            return _REMOTE_STATUS.get(id(self))
+    _remote_status: tuple[Any, str] | None = None
 
-    return RemoteStatusViewer
+    def set_remote_status(self, status: Any, tooltip: str) -> None:
+        self._remote_status = (status, tooltip)
 
-
-def set_remote_status(viewer: Any, status: Any, tooltip: str) -> None:
-    _REMOTE_STATUS[id(viewer)] = (status, tooltip)
-
-
-def forget_remote_status(viewer: Any) -> None:
-    _REMOTE_STATUS.pop(id(viewer), None)
-
-
-def qt_viewer_of(viewer: Any) -> Any:
-    """The QtViewer of a napari ``Viewer`` (``viewer.window._qt_viewer``)."""
-    return viewer.window._qt_viewer
+    def _calc_status_from_cursor(self) -> tuple[Any, str] | None:
+        if not self.mouse_over_canvas:
+            return None
+        return self._remote_status

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtCore import QObject, Qt, QThread, Signal
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ class GuiPoster(QObject):
 
     def __call__(self, fn: Callable[[], None]) -> None:
         self._call.emit(fn)
+
+    def on_own_thread(self) -> bool:
+        return bool(QThread.currentThread() == self.thread())
 
     @staticmethod
     def _run(fn: Callable[[], None]) -> None:

@@ -15,7 +15,8 @@ import numpy as np
 from vispy.scene.visuals import Image as ImageVisual
 from vispy.visuals.transforms import STTransform
 
-from napari_engine.client.napari_compat import LayerlessCanvas
+from napari_engine.client.qt_napari_compat import LayerlessCanvas
+from napari_engine.protocol import FrameHeader
 
 
 class RemoteCanvas(LayerlessCanvas):
@@ -27,18 +28,18 @@ class RemoteCanvas(LayerlessCanvas):
                                   method="subdivide")
         self._frame.order = 1_000_000
         self._frame.transform = STTransform()
-        self.frame_header: dict[str, Any] | None = None
+        self.frame_header: FrameHeader | None = None
         self.frames_shown = 0
 
-    def show_frame(self, rgba: np.ndarray, header: dict[str, Any]) -> None:
+    def show_frame(self, rgba: np.ndarray, header: FrameHeader) -> None:
         """Display one decoded frame (GUI thread)."""
-        view = header.get("view") or {}
+        view = header.view
         height, width = rgba.shape[:2]
         self._frame.set_data(rgba)
-        if view.get("ndisplay", 2) == 2 and view.get("zoom"):
+        if view is not None and view.ndisplay == 2 and view.zoom:
             # world units per frame pixel; scene x is the last world axis, y the one before
-            zoom = float(view["zoom"]) * float(header.get("scale", 1.0))
-            cy, cx = view["center"][-2], view["center"][-1]
+            zoom = float(view.zoom) * float(header.scale)
+            cy, cx = view.center[-2], view.center[-1]
             self._frame.parent = self.view.scene
             self._frame.transform.scale = (1.0 / zoom, 1.0 / zoom, 1.0)
             self._frame.transform.translate = (cx - width / (2 * zoom),

@@ -16,8 +16,8 @@ Pure numpy; the client applies the same shift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -25,21 +25,37 @@ import numpy as np
 INTEGER_TOLERANCE = 0.02
 
 
-def pan_shift(old_view: Mapping[str, Any] | None, old_scale: float,
-              new_view: Mapping[str, Any] | None, new_scale: float) -> tuple[int, int] | None:
+class View(Protocol):
+    """Where a frame sits in the world: the camera and dims it was drawn with (the
+    protocol's ``FrameView`` is one)."""
+
+    @property
+    def ndisplay(self) -> int: ...
+    @property
+    def center(self) -> Sequence[float]: ...
+    @property
+    def zoom(self) -> float: ...
+    @property
+    def angles(self) -> Sequence[float]: ...
+    @property
+    def current_step(self) -> Sequence[int]: ...
+
+
+def pan_shift(old_view: View | None, old_scale: float,
+              new_view: View | None, new_scale: float) -> tuple[int, int] | None:
     """The (dx, dy) screen offset by which the content of ``old_view`` moved to land in
     ``new_view``, or None when the views differ by more than a whole-pixel 2D pan."""
-    if not old_view or not new_view or old_scale != new_scale:
+    if old_view is None or new_view is None or old_scale != new_scale:
         return None
-    if old_view.get("ndisplay") != 2 or new_view.get("ndisplay") != 2:
+    if old_view.ndisplay != 2 or new_view.ndisplay != 2:
         return None
-    for key in ("zoom", "current_step", "angles"):
-        if old_view.get(key) != new_view.get(key):
-            return None
-    old_c, new_c = old_view.get("center"), new_view.get("center")
-    if not old_c or not new_c or len(old_c) != len(new_c) or len(old_c) < 2:
+    if (old_view.zoom != new_view.zoom or tuple(old_view.current_step)
+            != tuple(new_view.current_step) or tuple(old_view.angles) != tuple(new_view.angles)):
         return None
-    factor = float(new_view["zoom"]) * new_scale  # frame pixels per world unit
+    old_c, new_c = old_view.center, new_view.center
+    if len(old_c) != len(new_c) or len(old_c) < 2:
+        return None
+    factor = float(new_view.zoom) * new_scale  # frame pixels per world unit
     # the content moves opposite to the camera
     dy = (float(old_c[-2]) - float(new_c[-2])) * factor
     dx = (float(old_c[-1]) - float(new_c[-1])) * factor

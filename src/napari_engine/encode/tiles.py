@@ -17,7 +17,7 @@ Pure numpy; the same module assembles tiles on the client.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +75,7 @@ class TileState:
     """What one client shows, as the server tracks it (owned by the encoder thread)."""
 
     shown: np.ndarray | None = None
-    view: Mapping[str, Any] | None = None  # where ``shown`` sits in the world
+    view: motion.View | None = None  # where ``shown`` sits in the world
     scale: float = 1.0
     lossy_grid: np.ndarray | None = None  # tiles last sent lossily
 
@@ -115,7 +115,7 @@ def _encode_boxes(frame: np.ndarray, boxes: Sequence[Box], encoding: Encoding, q
 
 
 def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, quality: int = 80,
-                  tile: int = TILE, view: Mapping[str, Any] | None = None, scale: float = 1.0,
+                  tile: int = TILE, view: motion.View | None = None, scale: float = 1.0,
                   pool: Executor | None = None, refine: bool = False) -> TileUpdate:
     """Tiles that bring the client from ``state.shown`` to ``frame``; updates ``state``.
 

@@ -1,23 +1,15 @@
 """The napari-engine wire protocol: pure, with no I/O, no napari, no Qt, no GL.
 
-Everything that crosses the network is defined here: the message types, how they are
-framed on a websocket, how they are validated, the named operations a client may ask
-for, frame flow control, and the client's mirror of the server state. The server and
-the clients only move bytes; this package decides what the bytes mean.
+Everything that crosses the network is defined here: the message types in both
+directions (``client_messages``, ``server_messages``), how they are framed on a
+websocket (``codec``), the named operations a client may ask for (``ops``), the layer
+properties that travel (``properties``), frame flow control (``flow``), and the client's
+mirror of the server state (``mirror``). The server and the clients only move bytes;
+this package decides what the bytes mean.
 """
 
-from napari_engine.protocol.codec import (
-    BINARY_MAGIC,
-    MAX_BINARY_BYTES,
-    MAX_TEXT_BYTES,
-    decode_binary,
-    decode_text,
-    encode_binary,
-    encode_text,
-)
-from napari_engine.protocol.errors import ErrorCode, ProtocolError
-from napari_engine.protocol.flow import FrameCredits
-from napari_engine.protocol.messages import (
+from napari_engine.protocol.client_messages import (
+    CLIENT_MESSAGES,
     PROTOCOL_VERSION,
     Ack,
     ClientMessage,
@@ -27,29 +19,73 @@ from napari_engine.protocol.messages import (
     StreamMode,
     parse_client_message,
 )
+from napari_engine.protocol.codec import (
+    BINARY_MAGIC,
+    MAX_BINARY_BYTES,
+    MAX_TEXT_BYTES,
+    decode_binary,
+    decode_text,
+    encode_binary,
+    encode_text,
+)
+from napari_engine.protocol.errors import ErrorCode, ErrorMessage, ProtocolError
+from napari_engine.protocol.flow import FrameCredits
 from napari_engine.protocol.mirror import StateMirror
-from napari_engine.protocol.ops import OPERATIONS, validate_command_args
+from napari_engine.protocol.ops import OPERATIONS, Op, OpSpec, validate_command_args
+from napari_engine.protocol.properties import LAYER_PROPERTIES, LayerKind, LayerProperty, Wire
+from napari_engine.protocol.server_messages import (
+    SERVER_MESSAGES,
+    FrameHeader,
+    FrameView,
+    Pong,
+    Reply,
+    ServerMessage,
+    StatePatch,
+    Tile,
+    Timings,
+    Welcome,
+    parse_server_message,
+)
 
 __all__ = [
     "BINARY_MAGIC",
+    "CLIENT_MESSAGES",
+    "LAYER_PROPERTIES",
     "MAX_BINARY_BYTES",
     "MAX_TEXT_BYTES",
     "OPERATIONS",
     "PROTOCOL_VERSION",
+    "SERVER_MESSAGES",
     "Ack",
     "ClientMessage",
     "Command",
     "ErrorCode",
+    "ErrorMessage",
     "FrameCredits",
+    "FrameHeader",
+    "FrameView",
     "Hello",
+    "LayerKind",
+    "LayerProperty",
+    "Op",
+    "OpSpec",
     "Ping",
+    "Pong",
     "ProtocolError",
+    "Reply",
+    "ServerMessage",
     "StateMirror",
+    "StatePatch",
     "StreamMode",
+    "Tile",
+    "Timings",
+    "Welcome",
+    "Wire",
     "decode_binary",
     "decode_text",
     "encode_binary",
     "encode_text",
     "parse_client_message",
+    "parse_server_message",
     "validate_command_args",
 ]

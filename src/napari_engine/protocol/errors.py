@@ -7,7 +7,9 @@ to close a connection (for example when the peer vanished).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, ClassVar, Self
 
 
 class ErrorCode(StrEnum):
@@ -33,9 +35,31 @@ class ProtocolError(Exception):
         self.message = message
         self.request_id = request_id
 
-    def to_message(self) -> dict[str, object]:
+    def to_error(self) -> ErrorMessage:
         """The ``error`` message that tells the peer what went wrong."""
-        msg: dict[str, object] = {"type": "error", "code": str(self.code), "message": self.message}
-        if self.request_id is not None:
-            msg["id"] = self.request_id
+        return ErrorMessage(code=str(self.code), message=self.message, id=self.request_id)
+
+    def to_message(self) -> dict[str, Any]:
+        return self.to_error().to_message()
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMessage:
+    """A refused message, on the wire: ``code`` (an ``ErrorCode`` string a client may
+    switch on), a one-line ``message``, and the request ``id`` when it had one."""
+
+    TYPE: ClassVar[str] = "error"
+    code: str
+    message: str
+    id: int | None = None
+
+    def to_message(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"type": self.TYPE, "code": self.code, "message": self.message}
+        if self.id is not None:
+            msg["id"] = self.id
         return msg
+
+    @classmethod
+    def parse(cls, msg: dict[str, Any]) -> Self:
+        return cls(code=str(msg.get("code", "error")), message=str(msg.get("message", "")),
+                   id=msg.get("id"))

@@ -55,11 +55,14 @@ class StateMirror:
                         **copy.deepcopy(state)}
         self._rebuild()
 
-    def confirm(self, command_id: int) -> None:
+    def confirm(self, command_id: int) -> bool:
         """The server answered command ``command_id``: it applied (or refused) every
-        command of ours up to it, and its state already shows the outcome."""
+        command of ours up to it, and its state already shows the outcome. Returns
+        whether the state changed (a refused or clamped value gave way to the server's)."""
+        before = self.state
         self._local = {k: v for k, v in self._local.items() if v[0] > command_id}
         self._rebuild()
+        return self.state != before
 
     def reject(self, command_id: int) -> None:
         """The server refused command ``command_id``: forget what it set locally."""

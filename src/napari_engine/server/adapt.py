@@ -2,7 +2,7 @@
 
 Every frame a client acknowledges says how long it took to get there. From the bytes
 and times of acknowledged frames the server estimates the client's delivery rate and
-round trip (exponential moving averages), and chooses:
+round trip (the largest recent delivery rate, the smallest recent round trip), and chooses:
 
 * the JPEG quality while the scene moves: the largest quality (up to the client's own)
   whose frames fit the link at the target frame rate, stepping down fast when frames
@@ -41,9 +41,7 @@ MAX_STILL_SECONDS = 0.25
 class LinkEstimate:
     """Delivery rate and round trip of one client, from its acknowledgements."""
 
-    alpha: float = 0.3
     window: int = 16
-    rtt_s: float | None = None
     _rates: list[float] = field(default_factory=list)
     _rtts: list[float] = field(default_factory=list)
     _sent: dict[int, tuple[int, float]] = field(default_factory=dict)
@@ -92,7 +90,6 @@ class LinkEstimate:
         for s in done:
             size, sent_t = self._sent.pop(s)
             rtt = max(t - sent_t, 1e-4)
-            self.rtt_s = self._mix(self.rtt_s, rtt)
             self._rtts = [*self._rtts[-(self.window - 1):], rtt]
             # Only a frame that queued behind the previous one measures the link's rate:
             # it kept the link busy from the previous arrival to its own. A frame sent to
@@ -123,9 +120,6 @@ class LinkEstimate:
             self._last_sent = sent_t
         if done and received is not None:
             self._last_received = received
-
-    def _mix(self, old: float | None, new: float) -> float:
-        return new if old is None else (1 - self.alpha) * old + self.alpha * new
 
 
 @dataclass

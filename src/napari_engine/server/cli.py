@@ -1,6 +1,6 @@
-"""``python -m napari_engine.server``: open the data, start the engine and the websocket.
+"""``python -m napari_engine.server``: open the data, start the scheduler and the websocket.
 
-The engine (napari, Qt, GL) runs on the main thread, as Qt expects; the network loop
+The scheduler (napari, Qt, GL) runs on the main thread, as Qt expects; the network loop
 runs on a background thread. The connection URL is printed on stdout, like Jupyter's,
 and is the only thing printed there, so scripts can read it.
 """
@@ -91,15 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.data:
         specs = sample_layers()
 
-    from napari_engine.server.engine import Engine, EngineConfig
     from napari_engine.server.network import NetworkServer
+    from napari_engine.server.scheduler import Scheduler, SchedulerConfig
+    from napari_engine.server.streams import StreamConfig
 
     token = args.token or secrets.token_urlsafe(24)
-    engine = Engine(specs, EngineConfig(size=args.size, idle_timeout=args.session_idle,
-                                        still_delay=args.still_delay,
-                                        interactive_scale=args.interactive_scale,
-                                        pan_strips=args.pan_redraw == "strips"))
-    network = NetworkServer(engine, args.host, args.port, token)
+    scheduler = Scheduler(specs, SchedulerConfig(
+        size=args.size, idle_timeout=args.session_idle, pan_strips=args.pan_redraw == "strips",
+        stream=StreamConfig(still_delay=args.still_delay,
+                            interactive_scale=args.interactive_scale)))
+    network = NetworkServer(scheduler.submit, args.host, args.port, token)
     try:
         port = network.start()
     except OSError as exc:
@@ -110,12 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ws://{host}:{port}/?token={token}", flush=True)
 
     def stop(_signum: int, _frame: object) -> None:
-        engine.stop()
+        scheduler.stop()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        engine.run()
+        scheduler.run()
     finally:
         network.stop()
     return 0

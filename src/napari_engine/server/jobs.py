@@ -1,16 +1,19 @@
-"""The work items the network thread hands to the engine thread.
+"""The work items the engine thread takes from its queue: typed, frozen dataclasses.
 
-Frozen dataclasses rather than closures, so the engine can look at a batch and coalesce
-it (several camera moves in a row become one) before touching napari.
+The network thread hands over what clients sent (``Join``, ``Leave``, ``RunCommand``,
+``FrameAck``); the encoder thread reports what it did (``FrameSent``, ``FramesEncoded``);
+the data-loading stage says when a session's data arrived (``DataReady``). Being data
+rather than closures, a batch can be looked at and coalesced (several camera moves in a
+row become one) before napari is touched, and no thread ever runs code on another's
+objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from napari_engine.protocol import Command, Hello
+from napari_engine.protocol import OPERATIONS, Command, Hello
+from napari_engine.server.policy import FrameEncoding
 from napari_engine.server.session import ClientSink
 
 
@@ -36,7 +39,6 @@ class RunCommand:
     # ids of earlier commands merged into this one; each still gets its reply
     merged_ids: tuple[int, ...] = ()
     count: int = 1  # how many client messages this job stands for (back-pressure slots)
-    received: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,55 +51,70 @@ class FrameAck:
 
 
 @dataclass(frozen=True, slots=True)
-class Encoded:
+class FrameSent:
+    """Encoder thread: one frame left for one client (for its link estimate)."""
+
     session: str
-    render_no: int
-    results: dict[tuple[str, int, int], bytes]
-    seconds: dict[tuple[str, int, int], float]
+    client_id: int
+    seq: int
+    size: int
+    sent_at: float  # time.perf_counter()
+    encoding: FrameEncoding
+    still: bool
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
-    """Run an arbitrary function on the engine thread (tests, shutdown)."""
+class FramesEncoded:
+    """Encoder thread: a render's frames are done. ``encoded`` holds the whole-frame
+    encodings it made (kept for late joiners and stills) with their seconds; ``unsent``
+    the (client id, seq) of frames reserved but never sent, whose credits come back."""
 
-    fn: Callable[[], Any]
+    session: str
+    render_no: int
+    encoded: tuple[tuple[FrameEncoding, bytes, float], ...] = ()
+    unsent: tuple[tuple[int, int], ...] = ()
 
 
-Job = Join | Leave | RunCommand | FrameAck | Encoded | Call
+@dataclass(frozen=True, slots=True)
+class DataReady:
+    """The data-loading stage: data a session was waiting for has arrived."""
 
-#: Operations whose latest value is all that matters, so consecutive ones may merge.
-COALESCABLE = frozenset({"camera.set", "dims.set", "canvas.resize", "cursor.set"})
+    session: str
 
 
-def _merge_args(op: str, first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any] | None:
-    if op == "dims.set":
-        if "step" in first and "step" in second and first["step"][0] != second["step"][0]:
-            return None  # two different axes: both must apply
-        if ("current_step" in first) != ("current_step" in second) and (
-                "step" in first or "step" in second):
-            return None  # a full step and a single-axis step do not commute
-        if "order" in first or "ndisplay" in first:
-            return None  # changing the layout between steps matters
-    return {**first, **second}
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """Nothing to do but look at the stop flag and the timers (shutdown)."""
+
+
+Job = Join | Leave | RunCommand | FrameAck | FrameSent | FramesEncoded | DataReady | Wake
 
 
 def coalesce(batch: list[Job]) -> list[Job]:
-    """Merge runs of consecutive coalescable commands from the same client (latest wins)."""
+    """Merge runs of consecutive commands from the same client whose operation merges
+    (``OpSpec.merge``: latest wins)."""
     out: list[Job] = []
     for job in batch:
         prev = out[-1] if out else None
-        if (isinstance(job, RunCommand) and isinstance(prev, RunCommand)
-                and job.command.op in COALESCABLE and prev.command.op == job.command.op
-                and prev.session == job.session and prev.client_id == job.client_id
-                and prev.command.payload is None):
-            merged = _merge_args(job.command.op, prev.command.args, job.command.args)
-            if merged is not None:
-                ids = prev.merged_ids + ((prev.command.id,) if prev.command.id is not None
-                                         else ())
-                cmd = Command(op=job.command.op, args=merged, id=job.command.id,
-                              t=job.command.t if job.command.t is not None else prev.command.t)
-                out[-1] = RunCommand(job.session, job.client_id, cmd, ids, prev.count + job.count,
-                                    prev.received)
-                continue
-        out.append(job)
+        merged = _merged(prev, job) if isinstance(prev, RunCommand) else None
+        if merged is not None:
+            out[-1] = merged
+        else:
+            out.append(job)
     return out
+
+
+def _merged(prev: RunCommand, job: Job) -> RunCommand | None:
+    if not isinstance(job, RunCommand):
+        return None
+    merge = OPERATIONS[job.command.op].merge
+    if (merge is None or prev.command.op != job.command.op or prev.session != job.session
+            or prev.client_id != job.client_id or prev.command.payload is not None):
+        return None
+    args = merge(prev.command.args, job.command.args)
+    if args is None:
+        return None
+    ids = prev.merged_ids + ((prev.command.id,) if prev.command.id is not None else ())
+    t = job.command.t if job.command.t is not None else prev.command.t
+    command = Command(op=job.command.op, args=args, id=job.command.id, t=t)
+    return RunCommand(job.session, job.client_id, command, ids, prev.count + job.count)

@@ -16,8 +16,8 @@ import itertools
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -29,17 +29,19 @@ from napari_engine.protocol import (
     Ack,
     Command,
     ErrorCode,
+    FrameHeader,
     Hello,
     Ping,
+    Pong,
     ProtocolError,
+    ServerMessage,
     decode_binary,
     decode_text,
     encode_binary,
     encode_text,
     parse_client_message,
 )
-from napari_engine.server.engine import Engine
-from napari_engine.server.jobs import FrameAck, Join, Leave, RunCommand
+from napari_engine.server.jobs import FrameAck, Job, Join, Leave, RunCommand
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +77,11 @@ class Connection:
         self.slots = asyncio.Semaphore(MAX_OUTSTANDING_COMMANDS)
 
     # ClientSink: called from the engine and encoder threads
-    def send_control(self, message: dict[str, Any]) -> None:
-        self.loop.call_soon_threadsafe(self._put, encode_text(message))
+    def send_control(self, message: ServerMessage) -> None:
+        self.loop.call_soon_threadsafe(self._put, encode_text(message.to_message()))
 
-    def send_frame(self, header: dict[str, Any], payload: bytes) -> None:
-        self.loop.call_soon_threadsafe(self._put, encode_binary(header, payload))
+    def send_frame(self, header: FrameHeader, payload: bytes) -> None:
+        self.loop.call_soon_threadsafe(self._put, encode_binary(header.to_message(), payload))
 
     def command_done(self) -> None:
         self.loop.call_soon_threadsafe(self.slots.release)
@@ -109,10 +111,12 @@ class Connection:
 
 
 class NetworkServer:
-    """Websocket server bound to ``host:port`` that feeds an ``Engine``."""
+    """Websocket server bound to ``host:port``; what clients send goes to ``submit``
+    (the scheduler's queue) as jobs."""
 
-    def __init__(self, engine: Engine, host: str, port: int, token: str) -> None:
-        self.engine = engine
+    def __init__(self, submit: Callable[[Job], None], host: str, port: int,
+                 token: str) -> None:
+        self.submit = submit
         self.host = host
         self.port = port
         self.token = token
@@ -202,7 +206,7 @@ class NetworkServer:
             pass
         finally:
             if joined:
-                self.engine.submit(Leave(session, client_id))
+                self.submit(Leave(session, client_id))
             sender.cancel()
             log.info("client %d disconnected", client_id)
 
@@ -217,16 +221,16 @@ class NetworkServer:
         if isinstance(message, Hello):
             if joined:
                 raise ProtocolError(ErrorCode.STATE, "hello was already received")
-            self.engine.submit(Join(session, client_id, conn, message))
+            self.submit(Join(session, client_id, conn, message))
             return True
         if not joined:
             raise ProtocolError(ErrorCode.STATE, "the first message must be 'hello'")
         if isinstance(message, Command):
             await conn.slots.acquire()
-            self.engine.submit(RunCommand(session, client_id, message))
+            self.submit(RunCommand(session, client_id, message))
         elif isinstance(message, Ack):
-            self.engine.submit(FrameAck(session, client_id, message.seq, message.received,
+            self.submit(FrameAck(session, client_id, message.seq, message.received,
                                         message.waited))
         elif isinstance(message, Ping):
-            conn._put(encode_text({"type": "pong", "t": message.t}))
+            conn._put(encode_text(Pong(message.t).to_message()))
         return joined

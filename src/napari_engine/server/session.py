@@ -2,8 +2,8 @@
 
 Everything here runs on the engine thread, the only thread that touches napari, Qt or GL.
 The session turns napari's own events into two flags (the state changed, the picture
-must be redrawn); the engine acts on the flags after each batch of commands, so a burst
-of commands costs one state patch and one frame.
+must be redrawn); the scheduler acts on the flags after each batch of commands, so a
+burst of commands costs one state patch and one frame.
 """
 
 from __future__ import annotations
@@ -19,14 +19,19 @@ from napari.layers import Layer
 from napari_engine.encode import motion
 from napari_engine.encode.tiles import TileState
 from napari_engine.encode.video import VideoEncoder
-from napari_engine.protocol import FrameCredits, Hello, StreamMode
-from napari_engine.server import napari_compat, state
-from napari_engine.server.adapt import (
-    LinkEstimate,
-    QualityController,
-    RenderScale,
-    VideoChoice,
+from napari_engine.protocol import (
+    ErrorMessage,
+    FrameCredits,
+    FrameHeader,
+    FrameView,
+    Hello,
+    ServerMessage,
+    StatePatch,
+    StreamMode,
 )
+from napari_engine.server import napari_compat, state
+from napari_engine.server.adapt import RenderScale
+from napari_engine.server.policy import ClientStream, FrameEncoding
 from napari_engine.server.renderer import FrameRenderer, RenderedFrame
 
 if TYPE_CHECKING:
@@ -50,9 +55,9 @@ RESTED_S = 0.25
 class ClientSink(Protocol):
     """The network side of one connection; every method is safe to call from any thread."""
 
-    def send_control(self, message: dict[str, Any]) -> None: ...
+    def send_control(self, message: ServerMessage) -> None: ...
 
-    def send_frame(self, header: dict[str, Any], payload: bytes) -> None: ...
+    def send_frame(self, header: FrameHeader, payload: bytes) -> None: ...
 
     def command_done(self) -> None: ...
 
@@ -67,19 +72,23 @@ class ClientRecord:
     sink: ClientSink
     hello: Hello
     credits: FrameCredits
+    stream: ClientStream
     last_applied: int = -1  # id of the last command from this client that was applied
     last_t: float | None = None  # client timestamp of the last applied command
     echoed_t: float | None = None  # the last timestamp echoed in a frame
     last_sent_render: int = -1
     last_sent_still: bool = False
-    link: LinkEstimate = field(default_factory=LinkEstimate)
-    quality: QualityController = field(default_factory=QualityController)
-    last_lossless_bytes: int | None = None
-    pending_replies: list[dict[str, Any]] = field(default_factory=list)
+    pending_replies: list[ServerMessage] = field(default_factory=list)
     press_event: Any = None  # the mouse press of a drag this client is making
     tiles: TileState | None = None  # what a tiles-mode client shows (encoder thread only)
-    video_choice: VideoChoice = field(default_factory=VideoChoice)
     video: VideoEncoder = field(default_factory=VideoEncoder)  # encoder thread only
+
+    @classmethod
+    def joining(cls, client_id: int, sink: ClientSink, hello: Hello) -> ClientRecord:
+        stream = ClientStream.for_client(hello.stream, hello.jpeg_quality)
+        return cls(id=client_id, sink=sink, hello=hello,
+                   credits=FrameCredits(hello.max_in_flight), stream=stream,
+                   tiles=TileState() if stream.gets_tiles else None)
 
     @property
     def streams(self) -> bool:
@@ -112,9 +121,9 @@ class Session:
         self.latest: RenderedFrame | None = None
         self.latest_version = -1
         self.latest_t: dict[int, float | None] = {}
-        self.latest_view: dict[str, Any] = {}
-        self.latest_encoded: dict[tuple[str, int, int], bytes] = {}
-        self.latest_encode_s: dict[tuple[str, int, int], float] = {}
+        self.latest_view: FrameView | None = None
+        #: whole-frame encodings of the latest render, with their seconds
+        self.latest_encoded: dict[FrameEncoding, tuple[bytes, float]] = {}
         self.latest_render_started = 0.0
         self.last_render_time = 0.0
         self.encoding_busy = 0
@@ -130,7 +139,7 @@ class Session:
     # -- napari events -> flags ----------------------------------------------------
     def _connect_events(self) -> None:
         viewer = self.viewer
-        for group in (viewer.events, viewer.camera.events, viewer.dims.events,
+        for group in (viewer.events, viewer.scene.camera.events, viewer.dims.events,
                       viewer.layers.events, viewer.layers.selection.events,
                       viewer.canvas.events):
             group.connect(self._on_event)
@@ -143,7 +152,7 @@ class Session:
         self.state_dirty = True
         if not self.rendering:
             self.render_dirty = True
-            if not (event.type == "center" and event.source is self.viewer.camera):
+            if not (event.type == "center" and event.source is self.viewer.scene.camera):
                 self.scene_changed = True  # more than a pan: the next frame is drawn whole
 
     def _on_layer_inserted(self, event: Any) -> None:
@@ -168,18 +177,42 @@ class Session:
 
     def full_state(self) -> dict[str, Any]:
         if self.last_snapshot is None or self.state_dirty:
-            self.take_patch()
+            self.publish_state()
         assert self.last_snapshot is not None
         return self.last_snapshot
 
+    def publish_state(self) -> None:
+        """Send the sections that changed since the last patch to every client."""
+        if not self.state_dirty:
+            return
+        patch = self.take_patch()
+        if not patch:
+            return
+        for client in self.clients.values():
+            client.sink.send_control(StatePatch(self.version, client.last_applied, patch))
+
+    def flush_replies(self, client: ClientRecord) -> None:
+        """Send ``client``'s answers, after the state patch that shows their outcome."""
+        if not client.pending_replies:
+            return
+        self.publish_state()
+        for reply in client.pending_replies:
+            client.sink.send_control(reply)
+        client.pending_replies.clear()
+
+    def tell_all(self, error: ErrorMessage) -> None:
+        for client in self.clients.values():
+            client.sink.send_control(error)
+
     # -- rendering -----------------------------------------------------------------
-    def _view(self) -> dict[str, Any]:
-        camera = self.viewer.camera
-        return {"ndisplay": int(self.viewer.dims.ndisplay),
-                "center": [float(v) for v in camera.center],
-                "zoom": float(camera.zoom),
-                "angles": [float(v) for v in camera.angles],
-                "current_step": [int(v) for v in self.viewer.dims.current_step]}
+    def view(self) -> FrameView:
+        """The camera and dims a frame drawn now would show."""
+        camera, dims = self.viewer.scene.camera, self.viewer.dims
+        return FrameView(ndisplay=int(dims.ndisplay),
+                         center=tuple(float(v) for v in camera.center),
+                         zoom=float(camera.zoom),
+                         angles=tuple(float(v) for v in camera.angles),
+                         current_step=tuple(int(v) for v in dims.current_step))
 
     def moving_scale(self, configured: float | None) -> float:
         """The resolution of the next frame while the scene moves: the configured one,
@@ -199,9 +232,7 @@ class Session:
         self.rendering = True
         self.render_dirty = False
         self.latest_render_started = time.perf_counter()
-        # where the frame sits in the world, so a client can move and scale it locally
-        # (late warp) until the next frame arrives
-        view = self._view()
+        view = self.view()
         shift = None
         if (self.pan_strips and scale == 1.0 and not self.scene_changed
                 and self.latest is not None and self.latest.scale == 1.0):
@@ -223,7 +254,6 @@ class Session:
         self.latest_version = self.version
         self.latest_t = {cid: c.last_t for cid, c in self.clients.items()}
         self.latest_encoded = {}
-        self.latest_encode_s = {}
         self.last_render_time = time.monotonic()
         return frame
 
@@ -231,6 +261,11 @@ class Session:
         if tuple(self.viewer.canvas.size) != (height, width):
             self.viewer.canvas.size = (height, width)
             self.render_dirty = True
+
+    @property
+    def canvas_pixels(self) -> int:
+        height, width = self.viewer.canvas.size
+        return int(width) * int(height)
 
     def close(self) -> None:
         """Free the viewer's layers and the GL context."""

@@ -1,6 +1,7 @@
 """Snapshots of a napari ViewerModel as plain JSON-ready dicts, for the wire.
 
-Public napari API only. A snapshot has the sections the protocol names (``camera``,
+Public napari API only. Layer properties are read as the protocol's property table says
+(``protocol/properties.py``). A snapshot has the sections the protocol names (``camera``,
 ``dims``, ``canvas``, ``layers``, ``selection``); the session diffs consecutive snapshots
 per section and sends only the sections that changed. Layers get small integer ids that
 stay with the layer object for its lifetime (names can change).
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes
+
+from napari_engine.protocol.properties import properties_of, to_wire
 
 
 class LayerIds:
@@ -48,7 +51,7 @@ def _plain(value: Any) -> Any:
 
 
 def camera_state(viewer: ViewerModel) -> dict[str, Any]:
-    cam = viewer.camera
+    cam = viewer.scene.camera
     return {"center": _plain(cam.center), "zoom": float(cam.zoom), "angles": _plain(cam.angles),
             "perspective": float(cam.perspective)}
 
@@ -66,93 +69,50 @@ def canvas_state(viewer: ViewerModel) -> dict[str, Any]:
     return {"width": int(width), "height": int(height)}
 
 
-def _data_shape(layer: Layer) -> tuple[list[int], str]:
-    data = layer.data
-    level0 = data[0] if getattr(layer, "multiscale", False) else data
-    return [int(s) for s in level0.shape], str(np.dtype(level0.dtype))
-
-
-def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "id": layer_id,
-        "name": layer.name,
-        "type": type(layer).__name__.lower(),
-        "visible": bool(layer.visible),
-        "opacity": float(layer.opacity),
-        "blending": str(layer.blending),
-        "ndim": int(layer.ndim),
-        "scale": _plain(layer.scale),
-        "translate": _plain(layer.translate),
-        "axis_labels": _plain(layer.axis_labels),
-        "units": [str(u) for u in layer.units],
-        "mode": str(layer.mode),
-    }
-    if isinstance(layer, Image):
-        shape, dtype = _data_shape(layer)
-        state.update({
-            "shape": shape,
-            "dtype": dtype,
-            "multiscale": bool(layer.multiscale),
-            "levels": len(layer.data) if layer.multiscale else 1,
-            "level_shapes": [[int(s) for s in level.shape] for level in
-                             (layer.data if layer.multiscale else [layer.data])],
-            "rgb": bool(layer.rgb),
-            "contrast_limits": _plain(layer.contrast_limits),
-            "contrast_limits_range": _plain(layer.contrast_limits_range),
-            "colormap": layer.colormap.name,
-            "gamma": float(layer.gamma),
-            "interpolation2d": str(layer.interpolation2d),
-            "interpolation3d": str(layer.interpolation3d),
-            "rendering": str(layer.rendering),
-            "depiction": str(layer.depiction),
-            "iso_threshold": float(layer.iso_threshold),
-            "attenuation": float(layer.attenuation),
-        })
-    if isinstance(layer, Labels):
-        shape, dtype = _data_shape(layer)
-        state.update({
-            "shape": shape, "dtype": dtype, "multiscale": bool(layer.multiscale),
-            "levels": len(layer.data) if layer.multiscale else 1,
-            "level_shapes": [[int(s) for s in level.shape] for level in
-                             (layer.data if layer.multiscale else [layer.data])],
-            "selected_label": int(layer.selected_label), "brush_size": float(layer.brush_size),
-            "contour": int(layer.contour), "rendering": str(layer.rendering),
-        })
-    if isinstance(layer, Points):
-        count = len(layer.data)
-        state.update({
-            "count": count,
-            # coordinates are metadata, not voxels; past a bound only the count travels
-            "data": layer.data.tolist() if count <= MAX_POINTS_IN_STATE else None,
-            "selected_data": sorted(int(i) for i in layer.selected_data),
-            "current_size": float(np.mean(layer.current_size)),
-            "current_face_color": _hex(layer.current_face_color),
-        })
-    if isinstance(layer, Shapes):
-        count = int(layer.nshapes)
-        state.update({
-            "count": count,
-            "data": ([shape.tolist() for shape in layer.data]
-                     if count <= MAX_SHAPES_IN_STATE else None),
-            "shape_type": [str(t) for t in layer.shape_type] if count <= MAX_SHAPES_IN_STATE
-            else None,
-            "selected_data": sorted(int(i) for i in layer.selected_data),
-            "current_edge_width": float(layer.current_edge_width),
-            "current_face_color": _hex(layer.current_face_color),
-            "current_edge_color": _hex(layer.current_edge_color),
-        })
-    return state
-
-
 MAX_POINTS_IN_STATE = 100_000
 MAX_SHAPES_IN_STATE = 10_000
 
 
-def _hex(color: Any) -> str:
-    if isinstance(color, str):
-        return color
-    rgba = np.asarray(color, float).ravel()
-    return "#" + "".join(f"{int(c * 255 + 0.5):02x}" for c in rgba[:4])
+def _levels(layer: Image | Labels) -> dict[str, Any]:
+    """The shapes and dtype of an image or labels layer's data (level 0 first)."""
+    levels = list(layer.data) if layer.multiscale else [layer.data]
+    return {"shape": [int(s) for s in levels[0].shape],
+            "dtype": str(np.dtype(levels[0].dtype)),
+            "multiscale": bool(layer.multiscale), "levels": len(levels),
+            "level_shapes": [[int(s) for s in level.shape] for level in levels]}
+
+
+def _structure(layer: Layer) -> dict[str, Any]:
+    """What a layer is made of (fixed at creation, or coordinates for points/shapes)."""
+    if isinstance(layer, Image | Labels):
+        return _levels(layer)
+    if isinstance(layer, Points):
+        count = len(layer.data)
+        # coordinates are metadata, not voxels; past a bound only the count travels
+        return {"count": count,
+                "data": layer.data.tolist() if count <= MAX_POINTS_IN_STATE else None}
+    if isinstance(layer, Shapes):
+        count = int(layer.nshapes)
+        small = count <= MAX_SHAPES_IN_STATE
+        return {"count": count,
+                "data": [shape.tolist() for shape in layer.data] if small else None,
+                "shape_type": [str(t) for t in layer.shape_type] if small else None}
+    return {}
+
+
+def layer_kind(layer: Layer) -> str:
+    return type(layer).__name__.lower()
+
+
+def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
+    """One layer as the wire carries it: its structure and every property of its kind
+    in the property table."""
+    kind = layer_kind(layer)
+    state: dict[str, Any] = {"id": layer_id, "type": kind, "ndim": int(layer.ndim),
+                             **_structure(layer)}
+    for prop in properties_of(kind):
+        state[prop.name] = to_wire(prop, getattr(layer, prop.name))
+    return state
 
 
 def selection_state(viewer: ViewerModel, ids: LayerIds) -> dict[str, Any]:

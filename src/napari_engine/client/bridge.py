@@ -1,0 +1,496 @@
+"""Keep a local napari ``ViewerModel`` in step with a server session, both ways.
+
+This is what makes the client's viewer napari's own: its layer list, layers, camera and
+dims are a real ``ViewerModel`` whose layers hold no voxels (zero-stride placeholder
+arrays of the server layers' shapes and dtypes; the coordinates of points and shapes,
+which are small). Server state flows into the model; edits made on the model (by a
+script, or by napari's widgets) flow out as protocol commands. Which layer properties
+travel, and how their values convert, comes from the protocol's property table.
+
+Two rules keep the two directions from fighting:
+
+* while server state is being applied, the model's own events are not sent back (per
+  thread: a script's edit on another thread at the same moment still goes out);
+* a local edit is recorded in the connection's ``StateMirror`` under its command id, so
+  a server patch older than the edit cannot undo it (see ``protocol/mirror.py``).
+
+The bridge touches the model only on the model's thread: the connection calls it on the
+network thread, and a ``Poster`` hands the work over (the Qt GUI thread in the window, a
+thread of the viewer's own in scripts, a queue the test drains in unit tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import numpy as np
+from napari.components import ViewerModel
+from napari.layers import Image, Labels, Layer, Points, Shapes
+
+from napari_engine.client.connection import Connection
+from napari_engine.client.core import Local
+from napari_engine.protocol import LayerKind, Op, StateMirror
+from napari_engine.protocol.properties import (
+    LAYER_PROPERTIES,
+    LayerProperty,
+    properties_of,
+    to_wire,
+)
+
+log = logging.getLogger(__name__)
+
+CAMERA_FIELDS = ("center", "zoom", "angles", "perspective")
+DIMS_FIELDS = ("ndisplay", "order", "current_step")
+MIRRORED_KINDS = frozenset(LayerKind)
+#: properties a layer is made with, not set afterwards
+_AT_CREATION = frozenset({"axis_labels", "units", "rgb", "scale", "translate"})
+
+
+class Poster(Protocol):
+    """Runs work on the model's thread."""
+
+    def __call__(self, fn: Callable[[], None]) -> None: ...
+
+    def on_own_thread(self) -> bool:
+        """Whether the caller is on the model's thread already."""
+        ...
+
+
+class InlinePoster:
+    """Runs work at once, on the caller's thread (a model no other thread touches)."""
+
+    def __call__(self, fn: Callable[[], None]) -> None:
+        fn()
+
+    def on_own_thread(self) -> bool:
+        return True
+
+
+def placeholder(shape: list[int], dtype: str) -> np.ndarray:
+    """An array of ``shape`` that costs no memory: every element is the same zero."""
+    return np.broadcast_to(np.zeros((), dtype=np.dtype(dtype)), tuple(shape))
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal as wire values (numbers compared with a tolerance)."""
+    if isinstance(a, list | tuple | np.ndarray) or isinstance(b, list | tuple | np.ndarray):
+        try:
+            x, y = np.asarray(a, float), np.asarray(b, float)
+        except (TypeError, ValueError):
+            return list(a) == list(b)
+        return x.shape == y.shape and bool(np.allclose(x, y))
+    return bool(a == b)
+
+
+def _wire_numbers(value: Any, cast: type) -> Any:
+    """A napari camera or dims value (tuples, numpy scalars) as plain JSON."""
+    if isinstance(value, tuple | list | np.ndarray):
+        return [cast(v) for v in value]
+    return cast(value)
+
+
+def _flat(section: str, key: str, value: Any) -> Local:
+    """Record an optimistic change of ``section.key`` in the mirror under the command id."""
+    return lambda mirror, cid: mirror.set_local(section, key, value, cid)
+
+
+def _kind(layer: Layer) -> str:
+    return type(layer).__name__.lower()
+
+
+class ViewerBridge:
+    """Mirrors one server session into ``viewer`` and sends ``viewer``'s edits back.
+
+    ``strict``: a send that fails (not connected, a value the protocol refuses) raises
+    in the code that made the edit (scripts); otherwise it is logged (the GUI, where
+    napari's widgets made it)."""
+
+    def __init__(self, connection: Connection, viewer: ViewerModel, post: Poster | None = None,
+                 *, strict: bool = False, own_canvas: bool = False) -> None:
+        self.connection = connection
+        self.viewer = viewer
+        self.post: Poster = post or InlinePoster()
+        self.strict = strict
+        #: the viewer's canvas size is the server's (scripts); a window sets its own
+        self.mirror_canvas = not own_canvas
+        self._local = threading.local()
+        self._by_id: dict[int, Layer] = {}
+        #: the mirror's values the model last took (see ``_changed``)
+        self._applied: dict[tuple[Any, ...], Any] = {}
+        #: called with each status reply before the model shows it (the GUI keeps a copy
+        #: for napari's status thread)
+        self.on_status: Callable[[dict[str, Any]], None] | None = None
+        self._connect_model()
+        connection.on_state(lambda _changed: self.post(self.apply))
+        connection.on_connection(lambda state: self.post(lambda: self._on_connection(state)))
+        self.post(self.apply)
+
+    @property
+    def _applying(self) -> bool:
+        return bool(getattr(self._local, "applying", False))
+
+    def layer(self, layer_id: int) -> Layer | None:
+        """The model's layer mirroring server layer ``layer_id``."""
+        return self._by_id.get(layer_id)
+
+    @contextlib.contextmanager
+    def layers_set_aside(self) -> Iterator[None]:
+        """Take the model's layers out while a window opens on it, then put the same
+        objects back: napari's window makes the controls of a layer when it is inserted,
+        so a window opened on a viewer that has layers must see them arrive."""
+        self._local.applying = True
+        try:
+            layers = list(self.viewer.layers)
+            self.viewer.layers.clear()
+        finally:
+            self._local.applying = False
+        yield
+        self._local.applying = True
+        try:
+            for layer in layers:
+                self.viewer.layers.append(layer)
+        finally:
+            self._local.applying = False
+        self.apply()  # camera, dims and selection as the server has them
+
+    def catch_up(self, timeout: float = 30.0) -> None:
+        """Return once the model shows everything the mirror holds now."""
+        if self.post.on_own_thread():
+            self.apply()
+            return
+        done = threading.Event()
+
+        def mark() -> None:
+            self.apply()
+            done.set()
+
+        self.post(mark)
+        if not done.wait(timeout):
+            raise TimeoutError(f"the viewer model did not catch up within {timeout} s")
+
+    # -- server -> model -------------------------------------------------------------
+    def apply(self) -> None:
+        """Bring the model up to the mirror's current state (on the model's thread)."""
+        state: dict[str, Any] = self.connection.read(lambda s: {
+            "layers": [dict(layer) for layer in s["layers"]], "dims": dict(s["dims"]),
+            "camera": dict(s["camera"]), "selection": dict(s["selection"]),
+            "canvas": dict(s["canvas"])})
+        self._local.applying = True
+        try:
+            self._apply_layers(state["layers"])
+            self._apply_fields(self.viewer.dims, "dims", state["dims"], DIMS_FIELDS)
+            self._apply_fields(self.viewer.scene.camera, "camera", state["camera"],
+                               CAMERA_FIELDS)
+            self._apply_selection(state["selection"])
+            canvas = state["canvas"]
+            if self.mirror_canvas and canvas.get("width"):
+                size = [canvas["height"], canvas["width"]]
+                if self._changed(("canvas",), size) and list(self.viewer.canvas.size) != size:
+                    self.viewer.canvas.size = tuple(size)
+        finally:
+            self._local.applying = False
+
+    def _changed(self, key: tuple[Any, ...], value: Any) -> bool:
+        """Whether the mirror's value under ``key`` changed since the model last took it.
+
+        The bridge applies changes, not states: a model value that differs from an
+        unchanged mirror value is an edit made on another thread a moment ago, on its
+        way to the server, and must not be overwritten (the mirror has it as soon as its
+        command leaves, and the next apply shows it either way)."""
+        if key in self._applied and same(self._applied[key], value):
+            return False
+        self._applied[key] = copy.deepcopy(value)
+        return True
+
+    def _apply_fields(self, target: Any, section: str, values: dict[str, Any],
+                      fields: tuple[str, ...]) -> None:
+        for name in fields:
+            value = values.get(name)
+            if value is None or not self._changed((section, name), value):
+                continue
+            if not same(getattr(target, name), value):
+                setattr(target, name, tuple(value) if isinstance(value, list) else value)
+
+    def _apply_layers(self, layers: list[dict[str, Any]]) -> None:
+        wanted = [layer["id"] for layer in layers]
+        for layer_id in [i for i in self._by_id if i not in wanted]:
+            self.viewer.layers.remove(self._by_id.pop(layer_id))
+            self._applied = {k: v for k, v in self._applied.items()
+                             if k[:2] != ("layer", layer_id)}
+        for index, state in enumerate(layers):
+            local = self._by_id.get(state["id"])
+            if local is None:
+                local = self._create_layer(state)
+                if local is None:
+                    continue
+                self._by_id[state["id"]] = local
+                self.viewer.layers.insert(index, local)
+            self._apply_layer(local, state["id"], state)
+        self._apply_order(wanted)
+
+    def _create_layer(self, state: dict[str, Any]) -> Layer | None:
+        kind = state.get("type")
+        if kind not in MIRRORED_KINDS:
+            log.warning("layer %r: %s layers are not mirrored yet", state.get("name"), kind)
+            return None
+        common = {"name": state["name"], "scale": state.get("scale"),
+                  "translate": state.get("translate"), "axis_labels": state.get("axis_labels")}
+        if kind == LayerKind.POINTS:
+            # coordinates are small metadata and are mirrored; they are drawn by the server
+            return Points(self._points(state), ndim=state["ndim"], **common)
+        if kind == LayerKind.SHAPES:
+            shapes = Shapes(ndim=state["ndim"], **common)
+            self._apply_shapes(shapes, state)
+            return shapes
+        levels = [placeholder(s, state["dtype"]) for s in state.get("level_shapes")
+                  or [state["shape"]]]
+        data: Any = levels if len(levels) > 1 else levels[0]
+        if kind == LayerKind.LABELS:
+            return Labels(data, multiscale=len(levels) > 1, **common)
+        return Image(data, multiscale=len(levels) > 1, rgb=state.get("rgb", False),
+                     contrast_limits=state.get("contrast_limits"), **common)
+
+    @staticmethod
+    def _points(state: dict[str, Any]) -> np.ndarray:
+        if state.get("data"):
+            return np.asarray(state["data"], dtype=float)
+        return np.zeros((0, int(state["ndim"])))
+
+    def _apply_coordinates(self, layer: Layer, state: dict[str, Any]) -> None:
+        if isinstance(layer, Points) and state.get("data") is not None:
+            data = self._points(state)
+            if data.shape != layer.data.shape or not np.allclose(data, layer.data):
+                layer.data = data
+        elif isinstance(layer, Shapes):
+            self._apply_shapes(layer, state)
+
+    @staticmethod
+    def _apply_shapes(layer: Shapes, state: dict[str, Any]) -> None:
+        data, kinds = state.get("data"), state.get("shape_type")
+        if data is None or kinds is None:
+            return
+        local = [shape.tolist() for shape in layer.data]
+        if local != data or [str(t) for t in layer.shape_type] != kinds:
+            layer.data = []
+            if data:
+                layer.add([np.asarray(shape, dtype=float) for shape in data],
+                          shape_type=kinds)
+
+    def _apply_layer(self, layer: Layer, layer_id: int, state: dict[str, Any]) -> None:
+        """Coordinates first (a selection refers to them), then every property."""
+        self._apply_coordinates(layer, state)
+        for prop in properties_of(_kind(layer)):
+            if prop.name in _AT_CREATION or prop.name not in state:
+                continue
+            value = state[prop.name]
+            if not self._changed(("layer", layer_id, prop.name), value):
+                continue
+            if not same(to_wire(prop, getattr(layer, prop.name)), value):
+                try:
+                    setattr(layer, prop.name, set(value) if prop.name == "selected_data"
+                            else value)
+                except (ValueError, TypeError, KeyError):
+                    log.warning("cannot show %s=%r locally", prop.name, value)
+
+    def _apply_order(self, wanted: list[int]) -> None:
+        target = [self._by_id[i] for i in wanted if i in self._by_id]
+        for index, layer in enumerate(target):
+            current = self.viewer.layers.index(layer)
+            if current != index:
+                self.viewer.layers.move(current, index)
+
+    def _apply_selection(self, selection: dict[str, Any]) -> None:
+        selected = [self._by_id[i] for i in selection.get("selected", []) if i in self._by_id]
+        if set(selected) != set(self.viewer.layers.selection):
+            self.viewer.layers.selection.clear()
+            self.viewer.layers.selection.update(selected)
+        active = self._by_id.get(selection.get("active"))  # type: ignore[arg-type]
+        if active is not None and self.viewer.layers.selection.active is not active:
+            self.viewer.layers.selection.active = active
+
+    def _on_connection(self, state: str) -> None:
+        """After a reconnect, put the server's camera, dims and (for a window) canvas
+        back where this viewer is (the server may have restarted; its session then
+        starts from its defaults)."""
+        if state != "connected":
+            return
+        camera, dims = self.viewer.scene.camera, self.viewer.dims
+        for name in ("ndisplay", "current_step"):
+            value = _wire_numbers(getattr(dims, name), int)
+            if not isinstance(value, list) or len(value) == self._mirrored("dims", "ndim"):
+                self._send(Op.DIMS_SET, {name: value}, _flat("dims", name, value))
+        for name in CAMERA_FIELDS:
+            value = _wire_numbers(getattr(camera, name), float)
+            self._send(Op.CAMERA_SET, {name: value}, _flat("camera", name, value))
+        if not self.mirror_canvas:
+            self.send_canvas_size()
+
+    # -- model -> server -------------------------------------------------------------
+    def _connect_model(self) -> None:
+        viewer = self.viewer
+        for name in CAMERA_FIELDS:
+            getattr(viewer.scene.camera.events, name).connect(self._on_camera)
+        for name in DIMS_FIELDS:
+            getattr(viewer.dims.events, name).connect(self._on_dims)
+        viewer.layers.events.removed.connect(self._on_removed)
+        viewer.layers.events.moved.connect(self._on_moved)
+        viewer.layers.events.inserted.connect(self._on_inserted)
+        viewer.layers.selection.events.changed.connect(self._on_selection)
+        viewer.cursor.events.position.connect(self._on_cursor)
+        viewer.canvas.events.size.connect(self.send_canvas_size)
+
+    def _send(self, op: Op, args: dict[str, Any], local: Local | None = None,
+              on_reply: Callable[[Any], None] | None = None) -> None:
+        try:
+            self.connection.send_command(op, args, local=local, on_reply=on_reply)
+        except Exception as exc:  # not connected, or a value the protocol refuses
+            if self.strict:
+                raise
+            log.warning("%s not sent: %s", op, exc)
+
+    def _mirrored(self, section: str, key: str) -> Any:
+        return self.connection.read(lambda state: state[section].get(key))
+
+    def _edited(self, key: tuple[Any, ...], value: Any) -> None:
+        """A local edit: the model holds ``value`` (see ``_changed``)."""
+        self._applied[key] = copy.deepcopy(value)
+
+    def _on_camera(self, event: Any) -> None:
+        if self._applying:
+            return
+        value = _wire_numbers(event.value, float)
+        if same(self._mirrored("camera", event.type), value):
+            return  # already the server's value: nothing to say
+        self._edited(("camera", event.type), value)
+        self._send(Op.CAMERA_SET, {event.type: value}, _flat("camera", event.type, value))
+
+    def _on_dims(self, event: Any) -> None:
+        if self._applying:
+            return
+        value = _wire_numbers(event.value, int)
+        if isinstance(value, list) and len(value) != self._mirrored("dims", "ndim"):
+            return  # a transient local layout (layers still arriving), not a user's step
+        if same(self._mirrored("dims", event.type), value):
+            return
+        self._edited(("dims", event.type), value)
+        self._send(Op.DIMS_SET, {event.type: value}, _flat("dims", event.type, value))
+
+    def send_canvas_size(self, _event: Any = None) -> None:
+        """The model's canvas size is the server's render target (a window's canvas
+        changed size, or a script set it)."""
+        if self._applying:
+            return
+        height, width = (int(v) for v in self.viewer.canvas.size)
+        if width < 16 or height < 16:
+            return
+
+        def local(mirror: StateMirror, cid: int) -> None:
+            mirror.set_local("canvas", "width", width, cid)
+            mirror.set_local("canvas", "height", height, cid)
+
+        self._edited(("canvas",), [height, width])
+        self._send(Op.CANVAS_RESIZE, {"width": width, "height": height}, local)
+
+    def _on_layer_property(self, event: Any) -> None:
+        if self._applying:
+            return
+        layer = event.source
+        layer_id = self.id_of(layer)
+        prop = LAYER_PROPERTIES.get(event.type)
+        if layer_id is None or prop is None or not prop.settable:
+            return
+        value = to_wire(prop, getattr(event, "value", None) if getattr(event, "value", None)
+                        is not None else getattr(layer, prop.name))
+        mirrored = self.connection.layer(layer_id)
+        if mirrored is not None and same(mirrored.get(prop.name), value):
+            return
+        self._edited(("layer", layer_id, prop.name), value)
+        self._send(Op.LAYER_SET, {"layer": layer_id, "props": {prop.name: value}},
+                   lambda mirror, cid: mirror.set_local_layer(layer_id, prop.name, value, cid))
+
+    def _watched(self, layer: Layer) -> list[LayerProperty]:
+        return [p for p in properties_of(_kind(layer)) if p.settable]
+
+    def _watch(self, layer: Layer, watch: bool) -> None:
+        """(Dis)connect the layer's property events that are mirrored to the server."""
+        for prop in self._watched(layer):
+            emitter = getattr(layer.events, prop.name, None)
+            if emitter is None:
+                continue
+            if watch:
+                emitter.connect(self._on_layer_property)
+            else:
+                emitter.disconnect(self._on_layer_property)
+
+    def _on_inserted(self, event: Any) -> None:
+        layer = event.value
+        self._watch(layer, True)
+        if not self._applying:
+            log.warning("layer %r was added only locally; adding layers from the GUI is not "
+                        "supported yet", layer.name)
+
+    def _on_removed(self, event: Any) -> None:
+        layer = event.value
+        self._watch(layer, False)
+        if self._applying:
+            return
+        layer_id = self.id_of(layer)
+        if layer_id is not None:
+            del self._by_id[layer_id]
+            self._send(Op.LAYER_REMOVE, {"layer": layer_id})
+
+    def _on_moved(self, event: Any) -> None:
+        if self._applying:
+            return
+        layer = event.value
+        layer_id = self.id_of(layer)
+        if layer_id is not None:
+            self._send(Op.LAYER_MOVE, {"layer": layer_id,
+                                       "index": self.viewer.layers.index(layer)})
+
+    def _on_cursor(self, _event: Any) -> None:
+        """Ask the server for the status bar text at the cursor (the value under it comes
+        from the real data, which only the server has)."""
+        if self._applying or not self.viewer.mouse_over_canvas:
+            return
+        position = [float(v) for v in self.viewer.cursor.position]
+        try:
+            self.connection.send_command(Op.CURSOR_SET, {"position": position},
+                                         on_reply=self._on_status_reply)
+        except Exception as exc:
+            log.debug("cursor not sent: %s", exc)
+
+    def _on_status_reply(self, result: Any) -> None:
+        if isinstance(result, dict) and "status" in result:
+            self.post(lambda: self._show_status(result))
+
+    def _show_status(self, result: dict[str, Any]) -> None:
+        if self.on_status is not None:
+            self.on_status(result)
+        self.viewer.status = result["status"]
+        self.viewer.tooltip.text = result.get("tooltip", "")
+        if result.get("help"):
+            self.viewer.help = result["help"]
+
+    def _on_selection(self, _event: Any) -> None:
+        if self._applying:
+            return
+        selection = self.viewer.layers.selection
+        ids = [i for i, layer in self._by_id.items() if layer in selection]
+        active = self.id_of(selection.active) if selection.active is not None else None
+        if active in ids:  # the server makes the last one active
+            ids.remove(active)
+            ids.append(active)
+        self._send(Op.LAYER_SELECT, {"layers": ids})
+
+    def id_of(self, layer: Layer) -> int | None:
+        """The server's id of a layer of the model (None: not a server layer)."""
+        for layer_id, local in self._by_id.items():
+            if local is layer:
+                return layer_id
+        return None

@@ -1,0 +1,143 @@
+"""Every private napari API the client's Qt window touches, in one place (the viewer
+model's own are in ``napari_compat``, which imports no Qt).
+
+Supported: napari >=0.9.2,<0.10 (as the server). The client shows the server's frames in
+napari's own window, so it needs hooks napari does not offer publicly:
+
+* napari's ``Window`` always builds ``QtViewer`` with the default canvas class; while
+  ``remote_canvas_windows()`` is active it builds it with ours instead.
+* ``VispyCanvas._on_mouse_press/_move/_release`` run the layers' mouse callbacks
+  locally; in interactive layer modes ``LayerlessCanvas`` forwards the events instead.
+* ``Window`` is made for a ``napari.Viewer``; ``open_window`` makes it for the client's
+  ``ViewerModel`` (as ``Viewer.__init__`` does).
+* ``VispyCanvas`` parents every layer visual into its view (``_setup_single_view`` /
+  ``_setup_layer_views_in_grid``) and each visual follows its layer's data; the client's
+  layers hold no voxels, so ``LayerlessCanvas`` leaves the visuals out of the scene and
+  disconnects them from their layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from napari._qt import qt_main_window
+from napari._vispy.canvas import VispyCanvas
+from napari.components import ViewerModel
+
+#: Layer modes the client handles itself (napari moves its own camera in these);
+#: in every other mode (paint, fill, pick, add, select, ...) the mouse goes to the server.
+LOCAL_MODES = frozenset({"pan_zoom", "transform"})
+
+
+class LayerlessCanvas(VispyCanvas):
+    """napari's canvas without the layers' own visuals (the server draws those).
+
+    In a layer's interactive modes, its mouse bindings must act on the server's layer
+    (which holds the data), not on the client's placeholder: the canvas hands press,
+    drag and release to ``mouse_forward`` instead of running napari's callbacks here.
+    """
+
+    mouse_forward: Callable[[str, Any], None] | None = None
+    key_forward: Callable[[str, Any], None] | None = None
+    _forwarding_drag = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # napari's key bindings run through the canvas's KeymapHandler; route them
+        events = self._scene_canvas.events
+        events.key_press.disconnect(self._key_map_handler.on_key_press)
+        events.key_release.disconnect(self._key_map_handler.on_key_release)
+        events.key_press.connect(lambda event: self._route_key("press", event))
+        events.key_release.connect(lambda event: self._route_key("release", event))
+
+    def _keys_go_to_server(self) -> bool:
+        """Layers whose key bindings change data (labels: undo, a new label after the
+        data's maximum; points: deleting the selection) take their keys on the server,
+        which holds the data."""
+        from napari.layers import Labels, Points, Shapes
+
+        return (self.key_forward is not None
+                and isinstance(self.viewer.layers.selection.active, Labels | Points | Shapes))
+
+    def _route_key(self, kind: str, event: Any) -> None:
+        if self._keys_go_to_server():
+            assert self.key_forward is not None
+            self.key_forward(kind, event)
+        elif kind == "press":
+            self._key_map_handler.on_key_press(event)
+        else:
+            self._key_map_handler.on_key_release(event)
+
+    def _forwards(self) -> bool:
+        layer = self.viewer.layers.selection.active
+        return (self.mouse_forward is not None and layer is not None
+                and str(layer.mode) not in LOCAL_MODES)
+
+    def _on_mouse_press(self, event: Any) -> None:
+        if self._forwards():
+            assert self.mouse_forward is not None
+            self._forwarding_drag = True
+            self.mouse_forward("press", event)
+            return
+        super()._on_mouse_press(event)
+
+    def _on_mouse_move(self, event: Any) -> None:
+        if self._forwarding_drag and self.mouse_forward is not None:
+            self.mouse_forward("move", event)
+            return
+        super()._on_mouse_move(event)
+
+    def _on_mouse_release(self, event: Any) -> None:
+        if self._forwarding_drag and self.mouse_forward is not None:
+            self._forwarding_drag = False
+            self.mouse_forward("release", event)
+            return
+        super()._on_mouse_release(event)
+
+    def add_layer_visual_mapping(self, napari_layer: Any, vispy_layer: Any) -> None:
+        super().add_layer_visual_mapping(napari_layer, vispy_layer)
+        # napari keeps the mapping (its overlays and ordering look it up), but the visual
+        # must not follow its layer: every slice would be converted into a texture that
+        # is never drawn
+        vispy_layer.close()
+
+    def _setup_single_view(self) -> None:
+        for vispy_layer in self.layer_to_visual.values():
+            vispy_layer.node.parent = None
+
+    def _setup_layer_views_in_grid(self) -> None:
+        self._setup_single_view()
+
+
+@contextlib.contextmanager
+def remote_canvas_windows(canvas_class: type[VispyCanvas]) -> Iterator[None]:
+    """napari windows created inside this block use ``canvas_class`` for their canvas."""
+    original = qt_main_window.QtViewer
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, canvas_class=canvas_class, **kwargs)
+
+    qt_main_window.QtViewer = functools.wraps(original)(make)
+    try:
+        yield
+    finally:
+        qt_main_window.QtViewer = original
+
+
+def open_window(viewer: ViewerModel, *, show: bool = True) -> Any:
+    """napari's main window (``napari.window.Window``) on a ``ViewerModel`` that is not a
+    ``napari.Viewer`` (napari's ``Viewer`` is a ``ViewerModel`` that makes this window
+    in its constructor; the client's viewer must exist without Qt first)."""
+    from napari.plugins import _initialize_plugins
+    from napari.window import Window
+
+    _initialize_plugins()
+    return Window(viewer, show=show)
+
+
+def qt_viewer_of(window: Any) -> Any:
+    """The QtViewer of a napari ``Window``."""
+    return window._qt_viewer

@@ -1,0 +1,238 @@
+"""``ProxyViewer``: a napari ``ViewerModel`` whose data and drawing live on a server.
+
+It *is* napari's viewer model (layer list, layers, camera, dims, events), kept in step
+with a server session by a ``ViewerBridge``: reads are local, edits go to the server
+(optimistically: a value set is there to read at once), changes made elsewhere come
+back. Its layers are napari's own layer classes over placeholders (no voxels cross), so
+napari's API and widgets work on them; what needs the data (drawing, screenshots, the
+status bar value) is done by the server. ``screenshot()`` and ``sync()`` wait until the
+server has applied everything sent before them, which keeps scripts and tests
+deterministic. The napari window opens on the same object (``client.gui.open_gui``).
+
+In a script the model is kept up to date by a thread of the viewer's own; once a window
+opens on it, by the Qt GUI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from napari.layers import Layer
+
+from napari_engine.client.bridge import Poster, ViewerBridge
+from napari_engine.client.connection import Connection, Frame
+from napari_engine.client.napari_compat import StatusFromServer
+from napari_engine.protocol import LayerKind, Op
+from napari_engine.protocol.ops import ARRAY_DTYPES
+from napari_engine.protocol.properties import initial_keywords
+
+
+class ModelThread:
+    """A thread that runs the model's work in order (a script's viewer has no GUI
+    thread; the network thread must not wait for napari)."""
+
+    def __init__(self, name: str = "napari-engine-model") -> None:
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def __call__(self, fn: Callable[[], None]) -> None:
+        self._queue.put(fn)
+
+    def on_own_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        import logging
+
+        while (fn := self._queue.get()) is not None:
+            try:
+                fn()
+            except Exception:  # one failed update must not stop the next ones
+                logging.getLogger(__name__).exception("viewer model update failed")
+
+
+def _props(kind: LayerKind, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """napari ``add_*`` keywords -> the protocol's ``props`` (property name -> value)."""
+    table = initial_keywords(kind)
+    unknown = sorted(set(kwargs) - set(table))
+    if unknown:
+        raise TypeError(f"add_{kind} got argument(s) the server does not take yet: "
+                        f"{', '.join(unknown)}; it takes {', '.join(sorted(table))}")
+    return {table[key].name: _plain(value) for key, value in kwargs.items()
+            if value is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list | np.ndarray):
+        return [float(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _array(data: Any, kind: str) -> tuple[dict[str, Any], bytes]:
+    array = np.ascontiguousarray(np.asarray(data))
+    if array.dtype.name not in ARRAY_DTYPES or (kind == "labels" and array.dtype.kind not in "iu"):
+        raise TypeError(f"{kind} data of dtype {array.dtype} cannot be sent; use one of "
+                        f"{', '.join(ARRAY_DTYPES)}")
+    return {"shape": list(array.shape), "dtype": array.dtype.name}, array.tobytes()
+
+
+class ProxyViewer(StatusFromServer):
+    """A napari viewer model whose data and drawing live on a napari-engine server."""
+
+    _connection: Connection | None = None
+    _bridge: ViewerBridge | None = None
+    _model_thread: ModelThread | None = None
+    _window: Any = None
+
+    def __init__(self, connection: Connection, *, post: Poster | None = None,
+                 own_canvas: bool = False) -> None:
+        super().__init__(title=f"napari-engine: {connection.url.split('?')[0]}")
+        self._connection = connection
+        if post is None:
+            self._model_thread = ModelThread()
+            post = self._model_thread
+        self._bridge = ViewerBridge(connection, self, post, strict=True,
+                                    own_canvas=own_canvas)
+        self._bridge.on_status = lambda r: self.set_remote_status(r["status"],
+                                                                   r.get("tooltip", ""))
+        self._bridge.catch_up()
+
+    # -- what napari's Viewer has too --------------------------------------------------
+    @property
+    def connection(self) -> Connection:
+        assert self._connection is not None
+        return self._connection
+
+    @property
+    def bridge(self) -> ViewerBridge:
+        assert self._bridge is not None
+        return self._bridge
+
+    @property
+    def window(self) -> Any:
+        """napari's main window on this viewer, once ``open_gui`` made one."""
+        if self._window is None:
+            raise AttributeError("no window: open one with napari_engine.client.gui.open_gui")
+        return self._window
+
+    @property
+    def session(self) -> str:
+        welcome = self.connection.welcome
+        return welcome.session if welcome is not None else ""
+
+    def layer_id(self, layer: Layer) -> int:
+        """The server's id of ``layer`` (what the protocol's ``layer`` arguments take)."""
+        layer_id = self.bridge.id_of(layer)
+        if layer_id is None:
+            raise LookupError(f"layer {layer.name!r} is not a layer of the server session")
+        return layer_id
+
+    # -- layers: made on the server, mirrored here --------------------------------------
+    def _added(self, result: dict[str, Any]) -> list[Layer]:
+        self.bridge.catch_up()
+        layers = [self.bridge.layer(i) for i in result["layers"]]
+        return [layer for layer in layers if layer is not None]
+
+    def add_image(self, data: Any, **kwargs: Any) -> Layer | list[Layer]:
+        """Add an image from an array (sent to the server once) or from a path the
+        *server* can read (OME-Zarr, TIFF). Keyword arguments are napari's ``add_image``
+        keywords the protocol carries. Returns the new layer (a list if the file has
+        several channels)."""
+        args: dict[str, Any] = {}
+        props = _props(LayerKind.IMAGE, kwargs)
+        if props:
+            args["props"] = props
+        payload = None
+        if isinstance(data, str | os.PathLike):
+            args["path"] = data.as_posix() if isinstance(data, Path) else str(data)
+        else:
+            array_args, payload = _array(data, "image")
+            args.update(array_args)
+        layers = self._added(self.connection.request(Op.LAYER_ADD_IMAGE, args,
+                                                     payload=payload))
+        return layers[0] if len(layers) == 1 else layers
+
+    def add_labels(self, data: Any, **kwargs: Any) -> Layer:
+        """Add a labels layer from an integer array (sent to the server once)."""
+        args, payload = _array(data, "labels")
+        props = _props(LayerKind.LABELS, kwargs)
+        if props:
+            args["props"] = props
+        return self._added(self.connection.request(Op.LAYER_ADD_LABELS, args,
+                                                   payload=payload))[0]
+
+    def add_points(self, data: Any = None, **kwargs: Any) -> Layer:
+        """Add a points layer from an (N, D) array of coordinates."""
+        coords = np.zeros((0, 2)) if data is None else np.asarray(data, dtype=float)
+        args: dict[str, Any] = {"data": coords.tolist()}
+        props = _props(LayerKind.POINTS, kwargs)
+        if props:
+            args["props"] = props
+        return self._added(self.connection.request(Op.LAYER_ADD_POINTS, args))[0]
+
+    def add_shapes(self, data: Any = None, *, shape_type: str | list[str] = "rectangle",
+                   **kwargs: Any) -> Layer:
+        """Add a shapes layer from a list of (V, D) vertex arrays."""
+        args: dict[str, Any] = {"data": [np.asarray(s, dtype=float).tolist()
+                                         for s in (data or [])], "shape_type": shape_type}
+        props = _props(LayerKind.SHAPES, kwargs)
+        if props:
+            args["props"] = props
+        return self._added(self.connection.request(Op.LAYER_ADD_SHAPES, args))[0]
+
+    # -- waiting for the server ----------------------------------------------------------
+    def sync(self, timeout: float = 60.0) -> None:
+        """Wait until the server has applied every change sent before this call, and this
+        model shows the result."""
+        self.connection.request(Op.SYNC, timeout=timeout)
+        self.bridge.catch_up(timeout)
+
+    def screenshot(self, timeout: float = 60.0) -> np.ndarray:
+        """The canvas as an (h, w, 4) uint8 RGBA array, losslessly encoded, rendered after
+        every change made before this call."""
+        frame: Frame = self.connection.request(Op.SCREENSHOT, timeout=timeout)
+        self.bridge.catch_up(timeout)
+        return frame.decode()
+
+    def close(self) -> None:
+        self.connection.close()
+        if self._model_thread is not None:
+            self._model_thread.stop()
+
+    def __enter__(self) -> ProxyViewer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ProxyViewer {self.connection.url.split('?')[0]} session={self.session!r}>"
+
+
+def connect(url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
+            timeout: float = 30.0) -> ProxyViewer:
+    """Connect to a napari-engine server and return a ``ProxyViewer`` for its session.
+
+    ``url`` is what the server printed, e.g. ``ws://127.0.0.1:8765/?token=...``; add
+    ``/session/NAME`` to the path to join or create a named session. ``stream`` picks
+    how frames are streamed ("auto", "tiles", "video", "jpeg", "lossless" or "none" for
+    screenshots only).
+    """
+    connection = Connection(url, stream=stream, size=size, client="napari_engine.connect")
+    connection.open(timeout)
+    return ProxyViewer(connection)
+
+
+__all__ = ["ModelThread", "ProxyViewer", "connect"]

@@ -1,0 +1,199 @@
+"""The layer-property table: every layer property that crosses the wire, in one place.
+
+Each row says which layer kinds have the property, how its value travels (``Wire``),
+whether a client may set it (``layer.set``), under which keyword the ``add_*``
+operations accept it for a new layer, and its shape check. Everything else derives from
+this table: the protocol's validation of ``layer.set`` and ``props``, the server's state
+snapshot (which properties it reads from a napari layer and how it turns them into
+JSON), and the client's napari model (which properties it mirrors, both ways).
+
+Adding a property: a row here (and, if its value needs a conversion no ``Wire`` kind has
+yet, that kind and its converter in ``TO_WIRE``).
+
+The layer's *structure* (id, kind, shape, dtype, levels, point coordinates) is not a
+property: it is fixed when a layer is made, and ``server/state.py`` and the client's
+bridge handle it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from napari_engine.protocol import validate as v
+
+
+class LayerKind(StrEnum):
+    """The layer types the protocol mirrors (napari's class name, lower case)."""
+
+    IMAGE = "image"
+    LABELS = "labels"
+    POINTS = "points"
+    SHAPES = "shapes"
+
+
+class Wire(StrEnum):
+    """How a property's napari value travels as JSON."""
+
+    BOOL = "bool"
+    INT = "int"
+    FLOAT = "float"
+    FLOATS = "floats"  # a tuple or array of floats
+    TEXT = "text"  # str(value): names, and napari's string enums
+    NAME = "name"  # value.name: a colormap
+    COLOR = "color"  # "#rrggbbaa"
+    TEXTS = "texts"  # a tuple of strings (axis labels, units)
+    INTS = "ints"  # a set of indices, sorted (a selection)
+
+
+Check = Callable[[Any, str], Any]
+ALL = frozenset(LayerKind)
+SLICED = frozenset({LayerKind.IMAGE, LayerKind.LABELS})
+VECTOR = frozenset({LayerKind.POINTS, LayerKind.SHAPES})
+
+
+@dataclass(frozen=True, slots=True)
+class LayerProperty:
+    """One row of the table."""
+
+    name: str
+    wire: Wire
+    kinds: frozenset[LayerKind]
+    #: the shape check for values a client sends; None: read-only, the server's alone
+    check: Check | None = None
+    #: the keyword an ``add_*`` operation takes it under for a new layer (None: not at add)
+    initial: str | None = None
+
+    @property
+    def settable(self) -> bool:
+        return self.check is not None
+
+    def applies_to(self, kind: str) -> bool:
+        """Whether layers of ``kind`` have it (rows for every layer apply to layer types
+        the protocol does not mirror too: a vectors layer still has a name)."""
+        return self.kinds == ALL or kind in self.kinds
+
+
+def _range(lo: float, hi: float, *, lo_open: bool = False) -> Check:
+    return lambda value, key: v.number(value, key, lo=lo, hi=hi, lo_open=lo_open)
+
+
+def _int_range(hi: int) -> Check:
+    return lambda value, key: v.integer(value, key, hi=hi)
+
+
+def _floats(value: Any, key: str) -> list[float]:
+    return v.numbers(value, key)
+
+
+def _row(name: str, wire: Wire, kinds: frozenset[LayerKind], check: Check | None = None,
+         initial: bool | str = False) -> LayerProperty:
+    keyword = (name if initial is True else initial) or None
+    return LayerProperty(name, wire, kinds, check, keyword)
+
+
+LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
+    _row("name", Wire.TEXT, ALL, v.text, initial=True),
+    _row("visible", Wire.BOOL, ALL, v.boolean, initial=True),
+    _row("opacity", Wire.FLOAT, ALL, _range(0.0, 1.0), initial=True),
+    _row("blending", Wire.TEXT, ALL, v.enum_text, initial=True),
+    _row("scale", Wire.FLOATS, ALL, _floats, initial=True),
+    _row("translate", Wire.FLOATS, ALL, _floats, initial=True),
+    _row("mode", Wire.TEXT, ALL, v.enum_text),
+    _row("axis_labels", Wire.TEXTS, ALL),
+    _row("units", Wire.TEXTS, ALL),
+    # the range first: napari fits the limits into it when it changes
+    _row("contrast_limits_range", Wire.FLOATS, frozenset({LayerKind.IMAGE})),
+    _row("contrast_limits", Wire.FLOATS, frozenset({LayerKind.IMAGE}), v.limits, initial=True),
+    _row("colormap", Wire.NAME, frozenset({LayerKind.IMAGE}), v.enum_text, initial=True),
+    _row("gamma", Wire.FLOAT, frozenset({LayerKind.IMAGE}), _range(0.0, 100.0, lo_open=True),
+         initial=True),
+    _row("interpolation2d", Wire.TEXT, frozenset({LayerKind.IMAGE}), v.enum_text,
+         initial=True),
+    _row("interpolation3d", Wire.TEXT, frozenset({LayerKind.IMAGE}), v.enum_text,
+         initial=True),
+    _row("rendering", Wire.TEXT, SLICED, v.enum_text, initial=True),
+    _row("depiction", Wire.TEXT, frozenset({LayerKind.IMAGE}), v.enum_text, initial=True),
+    _row("iso_threshold", Wire.FLOAT, frozenset({LayerKind.IMAGE}), v.number),
+    _row("attenuation", Wire.FLOAT, frozenset({LayerKind.IMAGE}), _range(0.0, 1e9)),
+    _row("rgb", Wire.BOOL, frozenset({LayerKind.IMAGE})),
+    _row("selected_label", Wire.INT, frozenset({LayerKind.LABELS}), _int_range(2**31)),
+    _row("brush_size", Wire.FLOAT, frozenset({LayerKind.LABELS}),
+         _range(0.0, 10_000.0, lo_open=True)),
+    _row("contour", Wire.INT, frozenset({LayerKind.LABELS}), _int_range(1000)),
+    _row("current_size", Wire.FLOAT, frozenset({LayerKind.POINTS}), _range(0.0, 1e9),
+         initial="size"),
+    _row("current_face_color", Wire.COLOR, VECTOR, v.enum_text, initial="face_color"),
+    _row("current_edge_width", Wire.FLOAT, frozenset({LayerKind.SHAPES}), _range(0.0, 1e9),
+         initial="edge_width"),
+    _row("current_edge_color", Wire.COLOR, frozenset({LayerKind.SHAPES}), v.enum_text,
+         initial="edge_color"),
+    _row("selected_data", Wire.INTS, VECTOR),
+)}
+
+
+def properties_of(kind: str) -> Iterator[LayerProperty]:
+    """The rows that layers of ``kind`` have, in table order."""
+    return (p for p in LAYER_PROPERTIES.values() if p.applies_to(kind))
+
+
+def settable(kind: str | None = None) -> dict[str, LayerProperty]:
+    """Properties a client may set (on layers of ``kind``, or on any layer)."""
+    return {p.name: p for p in LAYER_PROPERTIES.values()
+            if p.settable and (kind is None or p.applies_to(kind))}
+
+
+def initial_keywords(kind: str) -> dict[str, LayerProperty]:
+    """``add_*`` keyword -> property, for a new layer of ``kind``."""
+    return {p.initial: p for p in properties_of(kind) if p.initial is not None}
+
+
+def validate_props(props: Any, op: str, kind: str | None = None) -> dict[str, Any]:
+    """Check a ``props`` object of ``layer.set`` (any settable property) or of an
+    ``add_*`` operation (``kind``: the new layer's initial keywords), returning clean
+    values keyed by property name."""
+    table = settable() if kind is None else {
+        p.name: p for p in properties_of(kind) if p.initial is not None}
+    if not isinstance(props, dict) or not props:
+        raise v.fail(f"{op}: 'props' must be a non-empty object")
+    unknown = sorted(set(props) - set(table))
+    if unknown:
+        raise v.fail(f"{op}: unknown layer propert{'ies' if len(unknown) > 1 else 'y'} "
+                     f"{', '.join(unknown)}; allowed: {', '.join(sorted(table))}")
+    out = {}
+    for key, value in props.items():
+        check = table[key].check
+        assert check is not None  # ``settable`` and initial rows have one
+        out[key] = check(value, key)
+    return out
+
+
+def _hex(color: Any) -> str:
+    if isinstance(color, str):
+        return color
+    rgba = np.asarray(color, float).ravel()
+    return "#" + "".join(f"{int(c * 255 + 0.5):02x}" for c in rgba[:4])
+
+
+#: napari value -> wire value, per ``Wire`` kind (napari objects are duck-typed: this
+#: package imports no napari). Going back, napari takes the wire value as it is.
+TO_WIRE: dict[Wire, Callable[[Any], Any]] = {
+    Wire.BOOL: bool,
+    Wire.INT: int,
+    Wire.FLOAT: float,
+    Wire.FLOATS: lambda value: [float(x) for x in np.asarray(value, float).ravel()],
+    Wire.TEXT: str,
+    Wire.NAME: lambda value: str(value.name),
+    Wire.COLOR: _hex,
+    Wire.TEXTS: lambda value: [str(x) for x in value],
+    Wire.INTS: lambda value: sorted(int(i) for i in value),
+}
+
+
+def to_wire(prop: LayerProperty, value: Any) -> Any:
+    """A layer's napari value of ``prop`` as the JSON value the wire carries."""
+    return TO_WIRE[prop.wire](value)

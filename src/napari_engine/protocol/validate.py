@@ -1,0 +1,108 @@
+"""Shape checks for values that arrive from a client: the building blocks of every
+operation's and every layer property's validation.
+
+Each check takes the value and the key it came under (for the error message) and
+returns a clean plain-Python copy, or raises ``ProtocolError(INVALID)``. They only judge
+*shape and range*; whether napari accepts a value (is "viridis" a colormap) is napari's
+call, on the server.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from napari_engine.protocol.errors import ErrorCode, ProtocolError
+
+MAX_NDIM = 32
+MAX_NAME = 256
+MAX_ENUM = 64
+
+
+def fail(message: str) -> ProtocolError:
+    """The error for a value of the right kind of message but a wrong value."""
+    return ProtocolError(ErrorCode.INVALID, message)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float, and not a bool (JSON's true is not 1 here)."""
+    return (not isinstance(value, bool) and isinstance(value, int | float)
+            and math.isfinite(value))
+
+
+def is_int(value: Any) -> bool:
+    """An int, and not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def number(value: Any, key: str, *, lo: float = -math.inf, hi: float = math.inf,
+           lo_open: bool = False) -> float:
+    """A finite number in [lo, hi] (or (lo, hi] with ``lo_open``)."""
+    if not is_number(value) or value < lo or value > hi or (lo_open and value == lo):
+        raise fail(f"'{key}' must be a finite number in {'(' if lo_open else '['}{lo}, {hi}]")
+    return float(value)
+
+
+def integer(value: Any, key: str, *, lo: int = 0, hi: int = 2**62) -> int:
+    """An integer in [lo, hi]."""
+    if not is_int(value) or not lo <= value <= hi:
+        raise fail(f"'{key}' must be an integer in [{lo}, {hi}]")
+    return int(value)
+
+
+def numbers(value: Any, key: str, *, min_len: int = 1, max_len: int = MAX_NDIM) -> list[float]:
+    """A list of ``min_len`` to ``max_len`` finite numbers."""
+    if (not isinstance(value, list) or not min_len <= len(value) <= max_len
+            or not all(is_number(v) for v in value)):
+        raise fail(f"'{key}' must be a list of {min_len} to {max_len} finite numbers")
+    return [float(v) for v in value]
+
+
+def integers(value: Any, key: str, *, max_len: int = MAX_NDIM) -> list[int]:
+    """A list of 1 to ``max_len`` non-negative integers."""
+    if (not isinstance(value, list) or not 1 <= len(value) <= max_len
+            or not all(is_int(v) and v >= 0 for v in value)):
+        raise fail(f"'{key}' must be a list of 1 to {max_len} non-negative integers")
+    return [int(v) for v in value]
+
+
+def text(value: Any, key: str, *, max_len: int = MAX_NAME) -> str:
+    """A non-empty string of at most ``max_len`` characters."""
+    if not isinstance(value, str) or not 1 <= len(value) <= max_len:
+        raise fail(f"'{key}' must be a non-empty string of at most {max_len} characters")
+    return value
+
+
+def enum_text(value: Any, key: str) -> str:
+    """A short name napari will judge (a colormap, a blending or rendering mode)."""
+    return text(value, key, max_len=MAX_ENUM)
+
+
+def boolean(value: Any, key: str) -> bool:
+    """true or false, nothing else."""
+    if not isinstance(value, bool):
+        raise fail(f"'{key}' must be true or false")
+    return value
+
+
+def limits(value: Any, key: str) -> list[float]:
+    """[low, high] with low < high (contrast limits)."""
+    lo, hi = numbers(value, key, min_len=2, max_len=2)
+    if not lo < hi:
+        raise fail(f"'{key}' must be [low, high] with low < high")
+    return [lo, hi]
+
+
+def only(args: dict[str, Any], allowed: set[str] | frozenset[str], op: str) -> None:
+    """Refuse any key of ``args`` not in ``allowed``."""
+    extra = sorted(set(args) - allowed)
+    if extra:
+        raise fail(f"{op}: unknown argument(s) {', '.join(extra)}; "
+                   f"allowed: {', '.join(sorted(allowed))}")
+
+
+def require(args: dict[str, Any], key: str, op: str) -> Any:
+    """The value under ``key``, which must be there."""
+    if key not in args:
+        raise fail(f"{op}: missing argument '{key}'")
+    return args[key]

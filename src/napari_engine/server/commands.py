@@ -1,0 +1,348 @@
+"""The server's side of the operation registry: one handler per ``Op``.
+
+Arguments arrive shape-checked by ``protocol.ops``; each handler maps its operation onto
+napari's public API (or the session: screenshots, the render target, input events) and
+turns napari's own refusals (an unknown colormap, a bad blending mode) into
+``ProtocolError``s, so the session carries on. ``run`` applies one command and queues its
+answer (or the error) for the client; every command of a merged run gets its own.
+
+Adding an operation: its row in ``protocol/ops.py`` and its handler here (``@handles``);
+a test checks that every ``Op`` has exactly one handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from napari.components import ViewerModel
+from napari.layers import Layer
+
+from napari_engine.protocol import (
+    Command,
+    ErrorCode,
+    LayerKind,
+    Op,
+    ProtocolError,
+    Reply,
+)
+from napari_engine.protocol.properties import initial_keywords
+from napari_engine.server import napari_compat
+from napari_engine.server.jobs import RunCommand
+from napari_engine.server.session import ClientRecord, Session
+from napari_engine.server.streams import Streamer
+
+log = logging.getLogger(__name__)
+
+Result = dict[str, Any] | None  # None: the answer goes some other way (a screenshot)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may act on."""
+
+    session: Session
+    client: ClientRecord
+    command: Command
+    streamer: Streamer
+
+    @property
+    def viewer(self) -> ViewerModel:
+        return self.session.viewer
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.command.args
+
+
+Handler = Callable[[Context], Result]
+HANDLERS: dict[Op, Handler] = {}
+
+
+def handles(op: Op) -> Callable[[Handler], Handler]:
+    """Register the handler of ``op`` (exactly one per operation)."""
+    def register(fn: Handler) -> Handler:
+        if op in HANDLERS:
+            raise RuntimeError(f"two handlers for {op}")
+        HANDLERS[op] = fn
+        return fn
+    return register
+
+
+def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Streamer) -> None:
+    """Apply one (possibly merged) command and queue every answer it owes."""
+    cmd = job.command
+    try:
+        result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
+        replies = [Reply(i, {}, session.version) for i in job.merged_ids]
+        if cmd.id is not None and result is not None:
+            replies.append(Reply(cmd.id, result, session.version))
+        client.pending_replies.extend(replies)
+    except ProtocolError as exc:
+        log.info("client %d: %s refused: %s", client.id, cmd.op, exc.message)
+        _refuse(client, job, exc.code, exc.message)
+    except Exception as exc:
+        log.exception("client %d: %s failed", client.id, cmd.op)
+        _refuse(client, job, ErrorCode.FAILED, f"{cmd.op} failed: {exc}".splitlines()[0])
+    finally:
+        client.last_applied = max(client.last_applied, cmd.id if cmd.id is not None else -1,
+                                  *job.merged_ids)
+        if cmd.t is not None:
+            client.last_t = cmd.t
+        for _ in range(job.count):
+            client.sink.command_done()
+
+
+def _refuse(client: ClientRecord, job: RunCommand, code: ErrorCode, message: str) -> None:
+    """Answer a failed command, and every command merged into it, with the error: each
+    caller may be waiting for its own answer."""
+    for request_id in (*job.merged_ids, job.command.id):
+        if request_id is not None:
+            client.pending_replies.append(
+                ProtocolError(code, message, request_id=request_id).to_error())
+    if job.command.id is None and not job.merged_ids:
+        client.pending_replies.append(ProtocolError(code, message).to_error())
+
+
+# -- helpers ---------------------------------------------------------------------------
+_NAPARI_REFUSALS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def _refusal(what: str, exc: Exception) -> ProtocolError:
+    """napari's own error, shortened to one line for the client."""
+    return ProtocolError(ErrorCode.INVALID, f"{what}: {exc}".splitlines()[0][:500])
+
+
+def _set(obj: Any, attr: str, value: Any, what: str) -> None:
+    try:
+        setattr(obj, attr, value)
+    except _NAPARI_REFUSALS as exc:
+        raise _refusal(what, exc) from None
+
+
+def _layer(ctx: Context, layer_id: int) -> Layer:
+    layer = ctx.session.ids.find(ctx.viewer, layer_id)
+    if layer is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f"no layer with id {layer_id}")
+    return layer
+
+
+def _add(ctx: Context, add: Callable[..., Layer | list[Layer]], data: Any,
+         kwargs: dict[str, Any]) -> list[Layer]:
+    """One of napari's ``viewer.add_*``; its refusals become protocol errors."""
+    try:
+        added = add(data, **kwargs)
+    except _NAPARI_REFUSALS as exc:
+        raise _refusal(add.__name__, exc) from None
+    return added if isinstance(added, list) else [added]
+
+
+def _added(ctx: Context, layers: list[Layer]) -> dict[str, Any]:
+    return {"layers": [ctx.session.ids.id_of(layer) for layer in layers]}
+
+
+def _array(args: dict[str, Any], payload: bytes | memoryview | None) -> np.ndarray:
+    """The client's array from a binary payload (read-only: it views the message)."""
+    size = 0 if payload is None else len(payload)
+    if payload is None or size != args["nbytes"]:
+        raise ProtocolError(ErrorCode.INVALID, f"array payload has {size} bytes; shape and "
+                            f"dtype need {args['nbytes']}")
+    return np.frombuffer(payload, dtype=args["dtype"]).reshape(args["shape"])
+
+
+def _kwargs(props: dict[str, Any], kind: LayerKind) -> dict[str, Any]:
+    """A new layer's properties (by name) as napari's ``add_*`` keywords."""
+    keyword = {p.name: key for key, p in initial_keywords(kind).items()}
+    return {keyword[name]: value for name, value in props.items()}
+
+
+# -- viewer ------------------------------------------------------------------------------
+@handles(Op.CAMERA_SET)
+def _camera_set(ctx: Context) -> Result:
+    cam, args = ctx.viewer.scene.camera, ctx.args
+    if "center" in args:
+        center = args["center"]
+        if ctx.viewer.dims.ndisplay == 2 and len(center) == 3:
+            center = center[1:]
+        _set(cam, "center", tuple(center), "camera.center")
+    for key in ("zoom", "perspective"):
+        if key in args:
+            _set(cam, key, args[key], f"camera.{key}")
+    if "angles" in args:
+        _set(cam, "angles", tuple(args["angles"]), "camera.angles")
+    return {}
+
+
+def _full_length(values: list[int], ndim: int, key: str) -> tuple[int, ...]:
+    if len(values) != ndim:
+        raise ProtocolError(ErrorCode.INVALID, f"'{key}' must have {ndim} entries")
+    return tuple(values)
+
+
+@handles(Op.DIMS_SET)
+def _dims_set(ctx: Context) -> Result:
+    dims, args = ctx.viewer.dims, ctx.args
+    if "ndisplay" in args:
+        dims.ndisplay = args["ndisplay"]
+    if "order" in args:
+        dims.order = _full_length(args["order"], dims.ndim, "order")
+    if "current_step" in args:
+        dims.current_step = _full_length(args["current_step"], dims.ndim, "current_step")
+    if "step" in args:
+        axis, value = args["step"]
+        if axis >= dims.ndim:
+            raise ProtocolError(ErrorCode.INVALID, f"axis {axis} out of range (ndim {dims.ndim})")
+        dims.set_current_step(axis, value)
+    return {}
+
+
+@handles(Op.VIEW_RESET)
+def _view_reset(ctx: Context) -> Result:
+    ctx.viewer.reset_view()
+    return {}
+
+
+@handles(Op.CURSOR_SET)
+def _cursor_set(ctx: Context) -> Result:
+    """Put the cursor at a world position; reply with napari's status bar text for it
+    (computed here, from the real data)."""
+    viewer, position = ctx.viewer, ctx.args["position"]
+    if len(position) != viewer.dims.ndim:
+        raise ProtocolError(ErrorCode.INVALID, f"'position' must have {viewer.dims.ndim} entries")
+    viewer.mouse_over_canvas = True
+    viewer.cursor.position = tuple(position)
+    viewer.update_status_from_cursor()
+    return {"status": viewer.status, "tooltip": viewer.tooltip.text, "help": viewer.help}
+
+
+# -- layers ------------------------------------------------------------------------------
+@handles(Op.LAYER_SET)
+def _layer_set(ctx: Context) -> Result:
+    layer = _layer(ctx, ctx.args["layer"])
+    for prop, value in ctx.args["props"].items():
+        if not hasattr(layer, prop):
+            raise ProtocolError(ErrorCode.INVALID,
+                                f"{type(layer).__name__} layers have no property '{prop}'")
+        _set(layer, prop, value, prop)
+    return {}
+
+
+@handles(Op.LAYER_ADD_IMAGE)
+def _add_image(ctx: Context) -> Result:
+    args = ctx.args
+    props = _kwargs(args.get("props", {}), LayerKind.IMAGE)
+    if ctx.command.payload is not None:
+        return _added(ctx, _add(ctx, ctx.viewer.add_image, _array(args, ctx.command.payload),
+                                props))
+    from napari_engine.data import DataError, open_data  # deferred: readers import zarr
+
+    try:
+        specs = open_data(args["path"])
+    except DataError as exc:
+        raise ProtocolError(ErrorCode.NOT_FOUND, str(exc)) from None
+    layers = []
+    for spec in specs:
+        kwargs = {**spec.kwargs, **props}
+        if len(specs) > 1 and "name" in props:
+            kwargs["name"] = f"{props['name']} [{spec.kwargs['name']}]"
+        layers += _add(ctx, ctx.viewer.add_image, spec.data, kwargs)
+    return _added(ctx, layers)
+
+
+@handles(Op.LAYER_ADD_LABELS)
+def _add_labels(ctx: Context) -> Result:
+    # a writable copy: painting changes it
+    data = _array(ctx.args, ctx.command.payload).copy()
+    return _added(ctx, _add(ctx, ctx.viewer.add_labels, data,
+                            _kwargs(ctx.args.get("props", {}), LayerKind.LABELS)))
+
+
+@handles(Op.LAYER_ADD_POINTS)
+def _add_points(ctx: Context) -> Result:
+    data = np.asarray(ctx.args["data"], dtype=float)
+    if data.size == 0:
+        data = np.zeros((0, ctx.viewer.dims.ndim or 2))
+    return _added(ctx, _add(ctx, ctx.viewer.add_points, data,
+                            _kwargs(ctx.args.get("props", {}), LayerKind.POINTS)))
+
+
+@handles(Op.LAYER_ADD_SHAPES)
+def _add_shapes(ctx: Context) -> Result:
+    data = [np.asarray(shape, dtype=float) for shape in ctx.args["data"]]
+    kwargs = {"shape_type": ctx.args["shape_type"],
+              **_kwargs(ctx.args.get("props", {}), LayerKind.SHAPES)}
+    return _added(ctx, _add(ctx, ctx.viewer.add_shapes, data or None, kwargs))
+
+
+@handles(Op.LAYER_REMOVE)
+def _layer_remove(ctx: Context) -> Result:
+    ctx.viewer.layers.remove(_layer(ctx, ctx.args["layer"]))
+    return {}
+
+
+@handles(Op.LAYER_MOVE)
+def _layer_move(ctx: Context) -> Result:
+    layers = ctx.viewer.layers
+    layer = _layer(ctx, ctx.args["layer"])
+    index = min(ctx.args["index"], len(layers) - 1)
+    src = layers.index(layer)
+    if src != index:
+        # LayerList.move(src, dest) inserts before dest; moving down needs dest + 1
+        layers.move(src, index + 1 if index > src else index)
+    return {}
+
+
+@handles(Op.LAYER_SELECT)
+def _layer_select(ctx: Context) -> Result:
+    chosen = [_layer(ctx, layer_id) for layer_id in ctx.args["layers"]]
+    selection = ctx.viewer.layers.selection
+    selection.clear()
+    selection.update(chosen)
+    selection.active = chosen[-1] if chosen else None
+    return {}
+
+
+# -- the session: its render target, input, answers ---------------------------------------
+@handles(Op.CANVAS_RESIZE)
+def _canvas_resize(ctx: Context) -> Result:
+    ctx.session.resize(ctx.args["width"], ctx.args["height"])
+    return {}
+
+
+@handles(Op.INPUT_MOUSE)
+def _input_mouse(ctx: Context) -> Result:
+    """A client's mouse event goes to napari's bindings on the server's canvas."""
+    args, client = ctx.args, ctx.client
+    kind = args["event"]
+    if kind == "release" and client.press_event is None:
+        return {}  # a release without its press (e.g. pressed before joining)
+    event = napari_compat.dispatch_mouse(
+        ctx.session.canvas, kind, (args["pos"][0], args["pos"][1]), args["button"],
+        args["modifiers"], press_event=client.press_event)
+    if kind == "press":
+        client.press_event = event
+    elif kind == "release":
+        client.press_event = None
+    return {}
+
+
+@handles(Op.INPUT_KEY)
+def _input_key(ctx: Context) -> Result:
+    args = ctx.args
+    handled = napari_compat.dispatch_key(ctx.session.canvas, args["event"], args["key"],
+                                         args["modifiers"], args["text"])
+    return {"handled": handled}
+
+
+@handles(Op.SCREENSHOT)
+def _screenshot(ctx: Context) -> Result:
+    ctx.streamer.screenshot(ctx.session, ctx.client, ctx.command)
+    return None
+
+
+@handles(Op.SYNC)
+def _sync(_ctx: Context) -> Result:
+    return {}

@@ -1,0 +1,274 @@
+"""The scheduler: the engine thread's loop, the only thread that touches napari, Qt and GL.
+
+Its loop, in plain words:
+
+1. wait for jobs (from the network thread, the encoder thread, the loading stage) or the
+   next timer, then take every job that is queued, so a burst is handled as one batch;
+2. merge consecutive camera/dims moves (latest wins) and hand each job to its handler:
+   sessions (``Join``, ``Leave``), commands (``commands.run``), frames (``Streamer``);
+3. for each session whose napari state changed, send one ``state`` patch to its clients,
+   then the answers to the commands of the batch;
+4. for each session whose picture changed, and whose data is not still loading, draw
+   once if a frame can go out (``Streamer.maybe_render``);
+5. timers: stills once a scene rests, and closing sessions that have had no client for
+   ``idle_timeout`` seconds.
+
+What each step does lives elsewhere; this module only decides when.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from napari_engine.protocol import (
+    OPERATIONS,
+    PROTOCOL_VERSION,
+    ErrorCode,
+    ProtocolError,
+    Welcome,
+)
+from napari_engine.server import commands
+from napari_engine.server.encoder import FrameEncoder
+from napari_engine.server.jobs import (
+    DataReady,
+    FrameAck,
+    FramesEncoded,
+    FrameSent,
+    Job,
+    Join,
+    Leave,
+    RunCommand,
+    Wake,
+    coalesce,
+)
+from napari_engine.server.loading import InlineLoading, LoadingStage
+from napari_engine.server.session import ClientRecord, Session
+from napari_engine.server.streams import StreamConfig, Streamer
+
+if TYPE_CHECKING:
+    from napari_engine.data import LayerSpec
+
+log = logging.getLogger(__name__)
+
+#: how long the loop sleeps when nothing is due (timers are checked at least this often)
+IDLE_WAIT_S = 0.05
+
+
+@dataclass
+class SchedulerConfig:
+    size: tuple[int, int] = (1920, 1080)
+    idle_timeout: float = 60.0
+    #: draw whole-pixel 2D pans as strips over the moved last frame (see ``renderer``)
+    pan_strips: bool = True
+    stream: StreamConfig = field(default_factory=StreamConfig)
+
+
+class Scheduler:
+    """Owns the sessions; ``run()`` must be called on the thread that may use Qt and GL."""
+
+    def __init__(self, specs: list[LayerSpec], config: SchedulerConfig | None = None,
+                 loading: LoadingStage | None = None) -> None:
+        self.specs = specs
+        self.config = config or SchedulerConfig()
+        self.sessions: dict[str, Session] = {}
+        self.loading = loading or InlineLoading()
+        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self.streamer = Streamer(self.config.stream, FrameEncoder(self.submit))
+        self._qt_app: Any = None
+        self._gl_app: Any = None
+        self._font_family = ""
+        self._handlers: dict[type[Any], Callable[[Any], None]] = {
+            Join: self._join, Leave: self._leave, RunCommand: self._command,
+            FrameAck: self._ack, FrameSent: self._sent, FramesEncoded: self._encoded,
+            DataReady: self._data_ready, Wake: lambda _job: None}
+
+    # -- called from any thread ------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        self._jobs.put(job)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._jobs.put(Wake())
+
+    # -- the loop --------------------------------------------------------------------
+    def _start_gl(self) -> None:
+        from qtpy.QtGui import QGuiApplication
+        from qtpy.QtWidgets import QApplication
+        from vispy import app as vispy_app
+
+        from napari_engine.server.napari_compat import (
+            bind_settings_shortcuts,
+            check_napari_version,
+        )
+
+        check_napari_version()
+        bind_settings_shortcuts()
+        self._qt_app = QApplication.instance() or QApplication(["napari-engine"])
+        # napari pins vispy's default app to Qt; a second application object runs EGL.
+        self._gl_app = vispy_app.Application("egl")
+        self._font_family = QGuiApplication.font().family()
+
+    def run(self) -> None:
+        self._start_gl()
+        try:
+            while not self._stop.is_set():
+                for job in coalesce(self._next_batch(self._timeout())):
+                    self._handle(job)
+                self._after_batch()
+                self._timers()
+                self._qt_app.processEvents()
+        finally:
+            for name in list(self.sessions):
+                self._close_session(name)
+            self.streamer.encoder.close()
+
+    def _timeout(self) -> float:
+        if any(s.render_dirty for s in self.sessions.values()):
+            return 1.0 / self.config.stream.max_fps
+        return IDLE_WAIT_S
+
+    def _next_batch(self, timeout: float) -> list[Job]:
+        try:
+            batch = [self._jobs.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                batch.append(self._jobs.get_nowait())
+            except queue.Empty:
+                return batch
+
+    def _handle(self, job: Job) -> None:
+        try:
+            self._handlers[type(job)](job)
+        except Exception:
+            # A bug in one job must not take the server down with it.
+            log.exception("engine job %s failed", type(job).__name__)
+
+    def _client(self, session_name: str, client_id: int
+                ) -> tuple[Session, ClientRecord] | tuple[None, None]:
+        session = self.sessions.get(session_name)
+        client = session.clients.get(client_id) if session else None
+        if session is None or client is None:
+            return None, None
+        return session, client
+
+    # -- sessions and clients ----------------------------------------------------------
+    def _session(self, name: str) -> Session:
+        session = self.sessions.get(name)
+        if session is None:
+            log.info("opening session %r", name)
+            session = Session(name, self.specs, self._gl_app, self._font_family,
+                              self.config.size, pan_strips=self.config.pan_strips)
+            self.sessions[name] = session
+        return session
+
+    def _join(self, job: Join) -> None:
+        try:
+            session = self._session(job.session)
+        except Exception as exc:
+            log.exception("could not open session %r", job.session)
+            message = f"could not open session: {exc}".splitlines()[0][:500]
+            job.sink.send_control(ProtocolError(ErrorCode.FAILED, message).to_error())
+            job.sink.close("could not open session")
+            return
+        hello = job.hello
+        if hello.size is not None:
+            session.resize(*hello.size)
+        state = session.full_state()  # other clients get what changed first
+        client = ClientRecord.joining(job.client_id, job.sink, hello)
+        session.clients[job.client_id] = client
+        session.empty_since = None
+        job.sink.send_control(Welcome(
+            protocol=PROTOCOL_VERSION, server="napari-engine", session=session.name,
+            client_id=job.client_id, version=session.version, state=state,
+            operations=tuple(sorted(OPERATIONS))))
+        if session.latest is not None and not session.render_dirty and client.streams:
+            # a moving-quality frame first: the still follows once its acknowledgement
+            # has told the link's round trip (a lossless first still could hold a thin
+            # link for seconds)
+            self.streamer.send_latest(session, client, may_be_still=False)
+
+    def _leave(self, job: Leave) -> None:
+        session = self.sessions.get(job.session)
+        if session is None:
+            return
+        session.clients.pop(job.client_id, None)
+        if not session.clients:
+            session.empty_since = time.monotonic()
+
+    def _close_session(self, name: str) -> None:
+        session = self.sessions.pop(name)
+        log.info("closing session %r", name)
+        self.loading.forget(name)
+        try:
+            session.close()
+        except Exception:
+            log.exception("closing session %r failed", name)
+
+    # -- what clients, the encoder and the loading stage say -----------------------------
+    def _command(self, job: RunCommand) -> None:
+        session, client = self._client(job.session, job.client_id)
+        if session is not None and client is not None:
+            commands.run(job, session, client, self.streamer)
+
+    def _ack(self, job: FrameAck) -> None:
+        session, client = self._client(job.session, job.client_id)
+        if session is not None and client is not None:
+            self.streamer.on_ack(session, client, job)
+
+    def _sent(self, job: FrameSent) -> None:
+        _session, client = self._client(job.session, job.client_id)
+        if client is not None:
+            self.streamer.on_sent(client, job)
+
+    def _encoded(self, job: FramesEncoded) -> None:
+        session = self.sessions.get(job.session)
+        if session is not None:
+            self.streamer.on_encoded(session, job)
+
+    def _data_ready(self, job: DataReady) -> None:
+        session = self.sessions.get(job.session)
+        if session is not None:
+            session.render_dirty = True  # draw what arrived (step 4 of the loop)
+
+    # -- after each batch, and timers ------------------------------------------------
+    def _after_batch(self) -> None:
+        for session in list(self.sessions.values()):
+            try:
+                session.publish_state()
+                for client in list(session.clients.values()):
+                    session.flush_replies(client)
+                if not self.loading.pending(session):
+                    self.streamer.maybe_render(session)
+            except Exception as exc:
+                self._session_failed(session, exc)
+
+    def _session_failed(self, session: Session, exc: Exception) -> None:
+        """A render or state snapshot raised (bad data, a napari bug): tell the clients,
+        stop retrying until something changes, and keep serving everyone else."""
+        log.exception("session %r: drawing failed", session.name)
+        session.render_dirty = False
+        session.state_dirty = False
+        session.tell_all(ProtocolError(ErrorCode.FAILED, f"the server could not draw this "
+                                       f"view: {exc}".splitlines()[0][:500]).to_error())
+
+    def _timers(self) -> None:
+        now = time.monotonic()
+        for name, session in list(self.sessions.items()):
+            if (session.empty_since is not None
+                    and now - session.empty_since >= self.config.idle_timeout):
+                self._close_session(name)
+                continue
+            try:
+                if not self.loading.pending(session):
+                    self.streamer.stills(session)
+            except Exception as exc:
+                self._session_failed(session, exc)
