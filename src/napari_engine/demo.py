@@ -30,11 +30,12 @@ def tour(url: str, out: Path) -> None:
     viewer = napari_engine.connect(url, stream="none")
     print(f"connected in {time.perf_counter() - t0:.2f} s to session {viewer.session!r}")
     for layer in viewer.layers:
-        shape = " x ".join(str(s) for s in layer.shape)
+        shape = " x ".join(str(s) for s in layer.level_shapes[0])
         print(f"  layer {layer.name!r}: {shape} {layer.dtype}"
               f"{' multiscale' if layer.multiscale else ''}")
     first = viewer.layers[0]
-    center = [s * n / 2 for s, n in zip(first.scale, first.shape, strict=True)]
+    full = [int(n) for n in first.level_shapes[0]]
+    center = [s * n / 2 for s, n in zip(first.scale, full, strict=True)]
 
     def step(name: str) -> None:
         t = time.perf_counter()
@@ -46,12 +47,12 @@ def tour(url: str, out: Path) -> None:
     print("tour (time to a lossless frame that reflects the change):")
     viewer.reset_view()
     step("overview")
-    viewer.dims.set_current_step(0, first.shape[0] // 2)
+    viewer.dims.set_current_step(0, full[0] // 2)
     viewer.scene.camera.center = center[-2:]
     viewer.scene.camera.zoom = 1.0 / first.scale[-1]  # one data pixel per screen pixel: level 0
     step("full-res")
     for k in range(1, 4):
-        viewer.dims.set_current_step(0, first.shape[0] // 2 + k)
+        viewer.dims.set_current_step(0, full[0] // 2 + k)
     step("z-scroll")
     viewer.dims.ndisplay = 3
     viewer.reset_view()
