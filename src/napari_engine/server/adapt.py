@@ -48,13 +48,26 @@ class LinkEstimate:
     _last_ack: float | None = None
     _last_received: float | None = None
     _last_sent: float | None = None
-    _floor: float | None = None
+    _floors: list[float] = field(default_factory=list)
     last_size: int = 0  # bytes of the last frame sent
 
     @property
+    def floor_bps(self) -> float | None:
+        """What the link has demonstrably carried lately: the largest of recent frames'
+        size over their round trip (every byte of a frame crossed within it, so the link
+        carries at least that much)."""
+        return max(self._floors) if self._floors else None
+
+    @property
     def measured_bps(self) -> float | None:
-        """``bandwidth_bps`` from real rate samples only (no lower bound)."""
-        return max(self._rates) if self._rates else None
+        """``bandwidth_bps`` once there are real rate samples, never below ``floor_bps``:
+        a sample is the spacing of two arrivals, which a busy CPU (the client's, the
+        server's) stretches as a thin link would; only such stretched samples pass the
+        dispersion test on a fast link, so without the floor scheduling noise alone
+        would make loopback look like a 10 Mbit/s link."""
+        if not self._rates:
+            return None
+        return max(max(self._rates), self.floor_bps or 0.0)
 
     @property
     def min_rtt_s(self) -> float | None:
@@ -73,8 +86,8 @@ class LinkEstimate:
         if self._rates:
             return self.measured_bps
         rtt = self.min_rtt_s
-        if self._floor is not None and rtt is not None and rtt > FLOOR_MIN_RTT_S:
-            return self._floor
+        if self._floors and rtt is not None and rtt > FLOOR_MIN_RTT_S:
+            return self.floor_bps
         return None
 
     def sent(self, seq: int, size: int, t: float) -> None:
@@ -99,9 +112,9 @@ class LinkEstimate:
             # was waiting for the frame: one that was already there arrived earlier than
             # the client got to it, and its spacing measures the client, not the link.
             queued = self._last_ack is not None and sent_t < self._last_ack
-            if size > MIN_SAMPLE_BYTES and not queued:
-                self._floor = max(self._floor or 0.0, size * 8 / rtt)
-            elif size > MIN_SAMPLE_BYTES:
+            if size > MIN_SAMPLE_BYTES:
+                self._floors = [*self._floors[-(self.window - 1):], size * 8 / rtt]
+            if size > MIN_SAMPLE_BYTES and queued:
                 busy: float | None
                 if received is None:
                     busy = max(t - self._last_ack, 1e-4)  # type: ignore[operator]
