@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,14 +19,65 @@ from napari_engine.server.process import ServerProcess
 prepare_headless_env()
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 OUTPUT = ROOT / "test-output"
+#: the real microscopy files the data tests read (../shared/data/README.md lists them)
+SHARED_FILES = ("dna_conf_wf_zcyx_u16.tif", "chromosomes_zyx_u16.tif",
+                "cancer_cell_migration_tyx_u16.tif", "neuron_4ch_cyx_u16.ome.tiff",
+                "nuclei_plk1.ome.zarr")
+
+
+def _origin() -> Path | None:
+    """The repository a local clone was made from (a fresh clone in a temporary folder
+    finds the shared data beside its origin)."""
+    try:
+        url = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(url.removeprefix("file://")) if url else None
+    return path if path is not None and path.is_dir() else None
+
+
+def _find_shared_data() -> Path | None:
+    """``$NAPARI_ENGINE_TEST_DATA``, or ``shared/data`` beside the checkout (or its local
+    origin) or any folder above them."""
+    given = os.environ.get("NAPARI_ENGINE_TEST_DATA")
+    if given:
+        return Path(given)
+    origin = _origin()
+    for start in (ROOT, *([origin] if origin else [])):
+        for folder in start.resolve().parents:
+            if (folder / "shared" / "data").is_dir():
+                return folder / "shared" / "data"
+    return None
+
+
+SHARED_DATA = _find_shared_data()
+
+
+def pytest_report_header() -> str:
+    if SHARED_DATA is None:
+        return ("shared test data: NOT FOUND (set NAPARI_ENGINE_TEST_DATA): the tests on real "
+                "microscopy files will be skipped")
+    return f"shared test data: {SHARED_DATA}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SHARED_DATA is None:
+        terminalreporter.write_line(
+            "WARNING: shared test data not found (set NAPARI_ENGINE_TEST_DATA): every test "
+            "on real microscopy files was skipped", red=True, bold=True)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    """The shared real-data folder; skipped loudly when absent, a failure when it is
+    there but incomplete (a half-copied folder must not pass for a checked one)."""
+    if SHARED_DATA is None:
+        pytest.skip("shared test data not found (set NAPARI_ENGINE_TEST_DATA)")
+    missing = [name for name in SHARED_FILES if not (SHARED_DATA / name).exists()]
+    if missing:
+        pytest.fail(f"shared test data at {SHARED_DATA} lacks {', '.join(missing)}")
     return SHARED_DATA
 
 

@@ -34,7 +34,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 class RawClient:
     def __init__(self, url: str, *, hello: bool = True, **hello_args: Any) -> None:
-        self.ws: ClientConnection = connect(url, max_size=None, compression=None)
+        # websockets wants its sync connection entered as a context manager; this peer
+        # lives across calls and closes itself in close()
+        self.ws: ClientConnection = connect(url, max_size=None, compression=None).__enter__()
         self.frames: list[dict[str, Any]] = []
         self.payloads: list[bytes] = []  # of the frames, in order
         self.welcome: dict[str, Any] = {}

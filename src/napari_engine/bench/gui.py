@@ -22,6 +22,7 @@ from typing import Any
 from napari_engine.bench.display import start_xvfb
 from napari_engine.bench.netem import PRESETS, emulated_link, port_of
 from napari_engine.bench.stats import summary_ms
+from napari_engine.protocol import FrameHeader
 from napari_engine.server.process import ServerProcess
 
 
@@ -35,115 +36,135 @@ def _start_xvfb() -> subprocess.Popen[bytes] | None:
     return started[0]
 
 
-def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dict[str, Any]:
+def _latencies(inputs: list[tuple[float, Any]], events: list[float]) -> list[float]:
+    """For each input, the time to the first event at or after it."""
+    out = []
+    for t, _value in inputs:
+        later = [e for e in events if e >= t]
+        if later:
+            out.append(later[0] - t)
+    return out
+
+
+def _shows(kind: str, value: Any, header: FrameHeader) -> bool:
+    """Whether a frame was drawn from this input's camera (pan) or at this plane or a
+    later one (z-scroll: steps in between are merged on the server, latest wins)."""
     import numpy as np
-    from qtpy.QtCore import QPoint, Qt, QTimer
-    from qtpy.QtTest import QTest as _QTest
-    from qtpy.QtWidgets import QApplication
 
-    from napari_engine.client.gui import open_gui
-    from napari_engine.protocol import FrameHeader
+    view = header.view
+    if view is None:
+        return False
+    if kind == "pan":
+        return bool(np.allclose(view.center[-2:], value[-2:], atol=1e-6))
+    return view.current_step[0] >= value[0]
 
-    QTest: Any = _QTest  # PyQt6's stubs type its static methods as instance methods
 
-    window = open_gui(url)
-    window.viewer.window._qt_window.resize(size[0] + 420, size[1] + 120)
-    app = QApplication.instance()
-    assert app is not None
-    canvas, viewer = window.canvas, window.viewer
-    scene_canvas = canvas._scene_canvas
-    draws: list[float] = []
-    scene_canvas.events.draw.connect(lambda _e: draws.append(time.perf_counter()),
-                                     position="last")
-    shown: list[tuple[float, FrameHeader]] = []
-    original_show = canvas.show_frame
+class WindowProbe:
+    """The napari window on a session, with its repaints, shown frames and event loop
+    watched."""
 
-    def show_frame(rgba: Any, header: FrameHeader) -> None:
-        original_show(rgba, header)
-        shown.append((time.perf_counter(), header))
+    def __init__(self, url: str, size: tuple[int, int]) -> None:
+        from qtpy.QtCore import QTimer
+        from qtpy.QtWidgets import QApplication
 
-    canvas.show_frame = show_frame
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(2)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        from napari_engine.client.gui import open_gui
+        from napari_engine.client.qt_napari_compat import qt_window_of, scene_canvas_of
 
-    def pump(duration: float) -> None:
+        self.window = open_gui(url)
+        qt_window_of(self.window.viewer.window).resize(size[0] + 420, size[1] + 120)
+        app = QApplication.instance()
+        assert app is not None
+        self.app = app
+        self.canvas, self.viewer = self.window.canvas, self.window.viewer
+        self.draws: list[float] = []
+        scene_canvas_of(self.canvas).events.draw.connect(
+            lambda _e: self.draws.append(time.perf_counter()), position="last")
+        self.shown: list[tuple[float, FrameHeader]] = []
+        original_show = self.canvas.show_frame
+
+        def show_frame(rgba: Any, header: FrameHeader) -> None:
+            original_show(rgba, header)
+            self.shown.append((time.perf_counter(), header))
+
+        self.canvas.show_frame = show_frame
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(2)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def pump(self, duration: float) -> None:
         end = time.perf_counter() + duration
         while time.perf_counter() < end:
-            app.processEvents()
+            self.app.processEvents()
             time.sleep(0.001)
 
-    pump(3.0)  # first frame, still
-    native = canvas.native
-    result: dict[str, Any] = {"canvas": list(viewer.canvas.size[::-1])}
+    def _input(self, kind: str, i: int, start: Any) -> tuple[float, Any] | None:
+        """One synthetic input: a mouse move of the drag, or one plane further."""
+        from qtpy.QtCore import QPoint
+        from qtpy.QtTest import QTest
 
-    def drive(kind: str) -> dict[str, Any]:
-        inputs: list[tuple[float, Any]] = []
-        draws.clear()
-        shown.clear()
-        ticks.clear()
-        timer.start()
-        start = QPoint(native.width() // 4, native.height() // 2)
+        t = time.perf_counter()
+        viewer = self.viewer
         if kind == "pan":
-            QTest.mousePress(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                             start)
-        t_end = time.perf_counter() + seconds
-        i = 0
-        z0 = viewer.dims.current_step[0]
+            before = tuple(viewer.scene.camera.center)
+            QTest.mouseMove(self.canvas.native, start + QPoint(i % 400, (i // 2) % 200))
+            self.app.processEvents()  # napari moves the camera on this event
+            center = tuple(viewer.scene.camera.center)
+            return (t, center) if center != before else None
+        viewer.dims.set_current_step(0, viewer.dims.current_step[0] + 1)
+        return t, tuple(viewer.dims.current_step)
+
+    def drive(self, kind: str, seconds: float, rate: float) -> dict[str, Any]:
+        """``rate`` inputs a second for ``seconds``: a drag (pan) or a z-scroll."""
+        import numpy as np
+        from qtpy.QtCore import QPoint, Qt
+        from qtpy.QtTest import QTest as _QTest
+
+        QTest: Any = _QTest  # PyQt6's stubs type its static methods as instance methods
+        native = self.canvas.native
+        inputs: list[tuple[float, Any]] = []
+        for log in (self.draws, self.shown, self.ticks):
+            log.clear()
+        self.timer.start()
+        start = QPoint(native.width() // 4, native.height() // 2)
+        button, no_modifier = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        if kind == "pan":
+            QTest.mousePress(native, button, no_modifier, start)
+        t_end, i = time.perf_counter() + seconds, 0
         while time.perf_counter() < t_end:
             i += 1
-            t = time.perf_counter()
-            if kind == "pan":
-                before = tuple(viewer.scene.camera.center)
-                QTest.mouseMove(native, start + QPoint(i % 400, (i // 2) % 200))
-                app.processEvents()  # napari moves the camera on this event
-                if tuple(viewer.scene.camera.center) != before:
-                    inputs.append((t, tuple(viewer.scene.camera.center)))
-            else:
-                viewer.dims.set_current_step(0, z0 + i)
-                inputs.append((t, tuple(viewer.dims.current_step)))
-            next_t = t + 1.0 / rate
+            event = self._input(kind, i, start)
+            if event is not None:
+                inputs.append(event)
+            next_t = (event[0] if event else time.perf_counter()) + 1.0 / rate
             while time.perf_counter() < next_t:
-                app.processEvents()
+                self.app.processEvents()
                 time.sleep(0.0005)
         if kind == "pan":
-            QTest.mouseRelease(native, Qt.MouseButton.LeftButton,
-                               Qt.KeyboardModifier.NoModifier, start)
-        pump(0.5)
-        timer.stop()
-        local = []
-        for t, _value in inputs:
-            later = [d for d in draws if d >= t]
-            if later:
-                local.append(later[0] - t)
-        server = []
-        if kind == "pan":
-            for t, center in inputs:
-                match = [s for s, h in shown if s >= t and h.view is not None
-                         and np.allclose(h.view.center[-2:], center[-2:], atol=1e-6)]
-                if match:
-                    server.append(match[0] - t)
-        else:
-            for t, step in inputs:
-                # the first frame drawn at this plane or a later one (steps in between
-                # are merged on the server: latest wins)
-                match = [s for s, h in shown if s >= t and h.view is not None
-                         and h.view.current_step[0] >= step[0]]
-                if match:
-                    server.append(match[0] - t)
-        gaps = np.diff(ticks) if len(ticks) > 1 else np.array([0.0])
-        return {"inputs": len(inputs), "local_feedback_ms": summary_ms(local),
-                "server_frame_ms": summary_ms(server), "frames_shown": len(shown),
-                "fps_shown": len(shown) / seconds,
+            QTest.mouseRelease(native, button, no_modifier, start)
+        self.pump(0.5)
+        self.timer.stop()
+        server = [next((s - t for s, h in self.shown if s >= t and _shows(kind, value, h)),
+                       None) for t, value in inputs]
+        gaps = np.diff(self.ticks) if len(self.ticks) > 1 else np.array([0.0])
+        return {"inputs": len(inputs),
+                "local_feedback_ms": summary_ms(_latencies(inputs, self.draws)),
+                "server_frame_ms": summary_ms([s for s in server if s is not None]),
+                "frames_shown": len(self.shown), "fps_shown": len(self.shown) / seconds,
                 "longest_event_loop_stall_ms": float(gaps.max() * 1e3)}
 
-    result["pan"] = drive("pan")
-    result["zscroll"] = drive("zscroll")
+
+def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dict[str, Any]:
+    """The window on ``url``: a pan, then a z-scroll, and the client's memory after."""
     import psutil
 
+    probe = WindowProbe(url, size)
+    probe.pump(3.0)  # first frame, still
+    result: dict[str, Any] = {"canvas": list(probe.viewer.canvas.size[::-1])}
+    result["pan"] = probe.drive("pan", seconds, rate)
+    result["zscroll"] = probe.drive("zscroll", seconds, rate)
     result["client_rss_mib"] = psutil.Process().memory_info().rss / 2**20
-    window.close()
+    probe.window.close()
     return result
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class LinkProfile:
+    """A network link to emulate: its one-way delay, jitter and bandwidth."""
+
     name: str
     delay_ms: float = 0.0  # one way
     jitter_ms: float = 0.0

@@ -89,7 +89,7 @@ class Connection:
         self._reconnecting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self._user_closed = False
-        self._worker = _FrameWorker(self)
+        self._worker = _FrameWorker(self._frame_assembled)
         self._backlog: asyncio.Semaphore | None = None
         self.closed = threading.Event()  # closed for good (by the user, or no reconnect)
         self.connected = threading.Event()
@@ -309,6 +309,11 @@ class Connection:
         elif isinstance(event, Refused):
             self._refused(event)
 
+    def _frame_assembled(self, frame: Frame) -> None:
+        """Frame worker thread: a streamed frame is ready to show."""
+        self.latest_frame = frame
+        self._notify(self._frame_listeners, frame)
+
     def _refused(self, event: Refused) -> None:
         welcome = self._welcomed
         if event.before_welcome and welcome is not None and not welcome.done():
@@ -343,8 +348,8 @@ class Connection:
 class _FrameWorker:
     """Assembles one connection's streamed frames in order on a thread of its own."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    def __init__(self, deliver: FrameListener) -> None:
+        self._deliver_to = deliver
         self._assembler = FrameAssembler()
         self._queue: queue.SimpleQueue[tuple[Frame, asyncio.Semaphore] | str | None] = (
             queue.SimpleQueue())
@@ -384,5 +389,4 @@ class _FrameWorker:
             log.warning("dropped frame %s (%s): %s", frame.header.seq, frame.header.encoding,
                         exc)
             return
-        self._connection.latest_frame = frame
-        Connection._notify(self._connection._frame_listeners, frame)
+        self._deliver_to(frame)

@@ -94,6 +94,8 @@ class FrameArrived:
 
 @dataclass(frozen=True, slots=True)
 class Ponged:
+    """The answer to our ping ``t``."""
+
     t: float
 
 

@@ -42,12 +42,8 @@ class RemoteWindow:
 
 
 def _viewer_for(target: str | ProxyViewer, stream: str, post: Any) -> ProxyViewer:
-    """A new connection's viewer, or an existing one now kept by the GUI thread."""
+    """A new connection's viewer, or an existing one."""
     if isinstance(target, ProxyViewer):
-        target.bridge.post = post
-        target.bridge.mirror_canvas = False  # the window's canvas sets the size now
-        if target._model_thread is not None:
-            target._model_thread.stop()
         return target
     connection = Connection(target, stream=stream, client="napari_engine.client",
                             reconnect=True)
@@ -100,7 +96,7 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     connection = viewer.connection
     viewer.bridge.catch_up()
     with viewer.bridge.layers_set_aside(), remote_canvas_windows(RemoteCanvas):
-        viewer._window = open_window(viewer, show=show)
+        viewer.attach_window(open_window(viewer, show=show), post)
     canvas: RemoteCanvas = qt_viewer_of(viewer.window).canvas
 
     def show_latest(value: object) -> None:

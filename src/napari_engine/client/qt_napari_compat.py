@@ -141,3 +141,13 @@ def open_window(viewer: ViewerModel, *, show: bool = True) -> Any:
 def qt_viewer_of(window: Any) -> Any:
     """The QtViewer of a napari ``Window``."""
     return window._qt_viewer
+
+
+def qt_window_of(window: Any) -> Any:
+    """The Qt main window (a ``QMainWindow``) of a napari ``Window``."""
+    return window._qt_window
+
+
+def scene_canvas_of(canvas: VispyCanvas) -> Any:
+    """The vispy ``SceneCanvas`` inside napari's canvas (its draw events)."""
+    return canvas._scene_canvas

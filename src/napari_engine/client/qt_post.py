@@ -10,8 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
-from qtpy.QtCore import QObject, Qt, QThread, Signal
+from qtpy import QtCore
+from qtpy.QtCore import QObject, Qt, QThread
+
+Signal: Any = QtCore.Signal  # type: ignore[attr-defined]  # qtpy's alias, not in its stubs
 
 log = logging.getLogger(__name__)
 

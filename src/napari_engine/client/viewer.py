@@ -120,6 +120,16 @@ class ProxyViewer(StatusFromServer):
         assert self._bridge is not None
         return self._bridge
 
+    def attach_window(self, window: Any, post: Poster) -> None:
+        """A napari window now shows this viewer: from here on the model is the GUI
+        thread's (``post``), and the window's canvas sets the render size."""
+        self._window = window
+        self.bridge.post = post
+        self.bridge.mirror_canvas = False
+        if self._model_thread is not None:
+            self._model_thread.stop()  # after the work it has queued
+            self._model_thread = None
+
     @property
     def window(self) -> Any:
         """napari's main window on this viewer, once ``open_gui`` made one."""

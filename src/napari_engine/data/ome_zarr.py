@@ -16,7 +16,7 @@ import numpy as np
 import zarr
 
 from napari_engine.data.colors import colormap_for_hex, default_colormaps
-from napari_engine.data.spec import DataError, LayerSpec
+from napari_engine.data.spec import DataError, LayerSpec, lazy_from_zarr
 from napari_engine.data.units import units_kwarg
 
 
@@ -98,7 +98,7 @@ def read_ome_zarr(path: Path | str) -> list[LayerSpec]:
     translate = [a * s + b for a, s, b in zip(translate, outer_scale, outer_translate, strict=True)]
 
     channel_axis = next((i for i, a in enumerate(axes) if a.get("type") == "channel"), None)
-    levels = [da.from_zarr(arr) for arr in arrays]
+    levels = [lazy_from_zarr(arr) for arr in arrays]
     keep = [i for i in range(ndim) if i != channel_axis]
     base: dict[str, Any] = {
         "scale": tuple(scale[i] for i in keep),

@@ -32,3 +32,11 @@ class DataError(Exception):
     def __init__(self, message: str) -> None:
         # Keep the message to one line: it is shown to a person, not a traceback reader.
         super().__init__(" ".join(str(message).split()))
+
+
+def lazy_from_zarr(array: Any) -> Any:
+    """A zarr array as a lazy dask array (dask's own ``from_zarr`` is untyped)."""
+    import dask.array as da
+
+    from_zarr: Any = da.from_zarr
+    return from_zarr(array)

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import tifffile
 import zarr
 
 from napari_engine.data.colors import colormap_for_hex, default_colormaps
 from napari_engine.data.ome_zarr import data_range
-from napari_engine.data.spec import DataError, LayerSpec
+from napari_engine.data.spec import DataError, LayerSpec, lazy_from_zarr
 from napari_engine.data.units import normalize_unit, units_kwarg
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".ome.tif", ".ome.tiff", ".btf", ".tf8")
@@ -28,71 +28,91 @@ _AXIS_LABELS = {"T": "t", "Z": "z", "Y": "y", "X": "x", "C": "c", "S": "rgb"}
 _SMALL_BYTES = 256 * 1024 * 1024  # files this small are simply loaded
 
 
-def read_tiff(path: Path) -> list[LayerSpec]:
-    """Layer specs for the first series of the TIFF at ``path``."""
+@dataclass
+class _Series:
+    """What is read from the file's first series before any layer is made."""
+
+    axes: str
+    shape: tuple[int, ...]
+    data: Any
+    sizes: dict[str, tuple[float, str | None]]
+    names: list[str]
+    colors: list[str | None]
+    imagej: dict[str, Any]
+
+
+def _read_series(path: Path) -> _Series:
+    """The first series: small files loaded, larger ones read lazily through zarr."""
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
-            axes = series.axes
             shape = tuple(series.shape)
-            dtype = series.dtype
-            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            sizes = _pixel_sizes(tif, axes)
+            nbytes = int(np.prod(shape, dtype=np.int64)) * series.dtype.itemsize
             names, colors = _ome_channels(tif.ome_metadata) if tif.is_ome else ([], [])
-            imagej = tif.imagej_metadata or {}
-            data: Any = series.asarray() if nbytes <= _SMALL_BYTES else None
+            read = _Series(series.axes, shape,
+                           series.asarray() if nbytes <= _SMALL_BYTES else None,
+                           _pixel_sizes(tif, series.axes), names, colors,
+                           tif.imagej_metadata or {})
     except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
         raise DataError(f"cannot read TIFF {path}: {exc}") from exc
-    if data is None:
+    if read.data is None:
         try:
             store = tifffile.imread(path, aszarr=True)
-            data = da.from_zarr(zarr.open_array(store, mode="r"))
+            read.data = lazy_from_zarr(zarr.open_array(store, mode="r"))
         except Exception as exc:
             raise DataError(f"cannot read TIFF {path}: {exc}") from exc
+    return read
 
-    stem = path.name
+
+def _stem(path: Path) -> str:
     for suffix in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    rgb = "S" in axes and axes.endswith("S") and shape[-1] in (3, 4)
-    channel_axis = axes.find("C")
-    spatial = [i for i, a in enumerate(axes) if i != channel_axis and not (rgb and a == "S")]
+        if path.name.lower().endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.name
+
+
+def _base_kwargs(read: _Series, spatial: list[int], rgb: bool) -> dict[str, Any]:
+    """napari keywords every channel's layer shares: scale, axes, units."""
+    axes = read.axes
     base: dict[str, Any] = {
-        "scale": tuple(sizes.get(axes[i], (1.0, None))[0] for i in spatial),
+        "scale": tuple(read.sizes.get(axes[i], (1.0, None))[0] for i in spatial),
         "translate": tuple(0.0 for _ in spatial),
         # Unknown axes ('Q', 'I', ...) get napari's default labels ('-3', '-2', ...).
         "axis_labels": tuple(_AXIS_LABELS.get(axes[i], str(k - len(spatial)))
                              for k, i in enumerate(spatial)),
         "multiscale": False,
     }
-    units = units_kwarg([sizes.get(axes[i], (1.0, None))[1] for i in spatial])
+    units = units_kwarg([read.sizes.get(axes[i], (1.0, None))[1] for i in spatial])
     if units is not None:
         base["units"] = units
     if rgb:
         base["rgb"] = True
+    return base
 
+
+def read_tiff(path: Path) -> list[LayerSpec]:
+    """Layer specs for the first series of the TIFF at ``path`` (one per channel)."""
+    read = _read_series(path)
+    axes, shape, stem = read.axes, read.shape, _stem(path)
+    rgb = "S" in axes and axes.endswith("S") and shape[-1] in (3, 4)
+    channel_axis = axes.find("C")
+    spatial = [i for i, a in enumerate(axes) if i != channel_axis and not (rgb and a == "S")]
+    base = _base_kwargs(read, spatial, rgb)
     n_channels = 1 if channel_axis < 0 else shape[channel_axis]
     fallback = default_colormaps(n_channels)
-    ranges = imagej.get("Ranges")
     specs = []
     for c in range(n_channels):
-        layer = data if channel_axis < 0 else data[(slice(None),) * channel_axis + (c,)]
         if channel_axis < 0:
-            name = stem
-        elif c < len(names) and names[c]:
-            name = names[c]
+            layer, name = read.data, stem
         else:
-            name = f"{stem} [ch{c}]"
-        kwargs = dict(base)
-        kwargs.update(
-            name=name,
-            colormap=colormap_for_hex(colors[c], fallback[c]) if c < len(colors) else fallback[c],
-            contrast_limits=_contrast_limits(layer, ranges, c, rgb),
-            blending="additive" if n_channels > 1 else "translucent",
-        )
-        if rgb:
-            kwargs.pop("colormap")
+            layer = read.data[(slice(None),) * channel_axis + (c,)]
+            name = read.names[c] if c < len(read.names) and read.names[c] else f"{stem} [ch{c}]"
+        kwargs = {**base, "name": name,
+                  "contrast_limits": _contrast_limits(layer, read.imagej.get("Ranges"), c, rgb),
+                  "blending": "additive" if n_channels > 1 else "translucent"}
+        if not rgb:
+            kwargs["colormap"] = (colormap_for_hex(read.colors[c], fallback[c])
+                                  if c < len(read.colors) else fallback[c])
         specs.append(LayerSpec(data=layer, kwargs=kwargs))
     return specs
 
@@ -113,27 +133,35 @@ def _contrast_limits(layer: Any, ranges: Any, channel: int, rgb: bool) -> tuple[
 
 def _pixel_sizes(tif: tifffile.TiffFile, axes: str) -> dict[str, tuple[float, str | None]]:
     """Physical size and unit per axis letter, from OME metadata or ImageJ tags."""
-    sizes: dict[str, tuple[float, str | None]] = {}
     if tif.is_ome and tif.ome_metadata:
         pixels = _find(ET.fromstring(tif.ome_metadata), "Pixels")
-        if pixels is not None:
-            for axis in "XYZ":
-                size = pixels.get(f"PhysicalSize{axis}")
-                if size is not None and axis in axes and float(size) > 0:
-                    size_unit = pixels.get(f"PhysicalSize{axis}Unit", "µm")
-                    sizes[axis] = (float(size), normalize_unit(size_unit))
-            interval = pixels.get("TimeIncrement")
-            if interval is not None and "T" in axes and float(interval) > 0:
-                time_unit = pixels.get("TimeIncrementUnit", "s")
-                sizes["T"] = (float(interval), normalize_unit(time_unit))
-        return sizes
-    page = tif.pages.first
+        return {} if pixels is None else _ome_sizes(pixels, axes)
+    if not tif.is_imagej:
+        return {}  # plain TIFF resolutions are usually DPI, not microscopy calibration
+    return _imagej_sizes(tif, axes)
+
+
+def _ome_sizes(pixels: ET.Element, axes: str) -> dict[str, tuple[float, str | None]]:
+    sizes: dict[str, tuple[float, str | None]] = {}
+    for axis in "XYZ":
+        size = pixels.get(f"PhysicalSize{axis}")
+        if size is not None and axis in axes and float(size) > 0:
+            size_unit = pixels.get(f"PhysicalSize{axis}Unit", "µm")
+            sizes[axis] = (float(size), normalize_unit(size_unit))
+    interval = pixels.get("TimeIncrement")
+    if interval is not None and "T" in axes and float(interval) > 0:
+        sizes["T"] = (float(interval), normalize_unit(pixels.get("TimeIncrementUnit", "s")))
+    return sizes
+
+
+def _imagej_sizes(tif: tifffile.TiffFile, axes: str) -> dict[str, tuple[float, str | None]]:
+    sizes: dict[str, tuple[float, str | None]] = {}
     imagej = tif.imagej_metadata or {}
-    unit = normalize_unit(imagej.get("unit")) if tif.is_imagej else None
+    unit = normalize_unit(imagej.get("unit"))
     for axis, tag_name in (("X", "XResolution"), ("Y", "YResolution")):
-        tag = page.tags.get(tag_name)
-        if tag is None or not tif.is_imagej:
-            continue  # plain TIFF resolutions are usually DPI, not microscopy calibration
+        tag = tif.pages.first.tags.get(tag_name)
+        if tag is None:
+            continue
         num, den = tag.value
         if num > 0 and den > 0 and (num, den) != (1, 1):
             sizes[axis] = (den / num, unit)

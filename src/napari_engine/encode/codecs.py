@@ -11,6 +11,8 @@ import simplejpeg
 
 
 class Encoding(StrEnum):
+    """How a frame's pixels are encoded (the frame header's ``encoding``)."""
+
     JPEG = "jpeg"
     ZSTD = "zstd"  # raw RGBA rows, zstd level 1: lossless and fast
     PNG = "png"

@@ -47,7 +47,7 @@ def _pixels(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame).view(np.uint32)[..., 0]
 
 
-def _changed_grid(new: np.ndarray, old: np.ndarray | None, tile: int,
+def changed_grid(new: np.ndarray, old: np.ndarray | None, tile: int,
                   shift: tuple[int, int] | None = None) -> np.ndarray:
     """Tiles of ``new`` that differ from ``old`` (moved by ``shift`` first: compared
     through views, without copying the old picture; the exposed strips count as changed)."""
@@ -63,13 +63,6 @@ def _changed_grid(new: np.ndarray, old: np.ndarray | None, tile: int,
     return motion.tiles_touched(diff, tile)
 
 
-def changed_tiles(new: np.ndarray, old: np.ndarray | None,
-                  tile: int = TILE) -> set[tuple[int, int]]:
-    """(row, column) of every tile whose pixels differ between ``old`` and ``new``."""
-    grid = _changed_grid(new, old, tile)
-    return {(int(r), int(c)) for r, c in zip(*np.nonzero(grid), strict=True)}
-
-
 @dataclass
 class TileState:
     """What one client shows, as the server tracks it (owned by the encoder thread)."""
@@ -78,12 +71,6 @@ class TileState:
     view: motion.View | None = None  # where ``shown`` sits in the world
     scale: float = 1.0
     lossy_grid: np.ndarray | None = None  # tiles last sent lossily
-
-    @property
-    def lossy(self) -> set[tuple[int, int]]:
-        if self.lossy_grid is None:
-            return set()
-        return {(int(r), int(c)) for r, c in zip(*np.nonzero(self.lossy_grid), strict=True)}
 
 
 @dataclass
@@ -94,10 +81,6 @@ class TileUpdate:
     index: list[list[Any]] = field(default_factory=list)
     payload: bytes = b""
     shift: tuple[int, int] | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.index and self.shift is None
 
 
 def _encode_boxes(frame: np.ndarray, boxes: Sequence[Box], encoding: Encoding, quality: int,
@@ -132,7 +115,7 @@ def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, qualit
     shift = None
     if shown is not None and shown.shape == frame.shape:
         shift = motion.pan_shift(state.view, state.scale, view, scale)
-    dirty = _changed_grid(frame, shown, tile, shift)
+    dirty = changed_grid(frame, shown, tile, shift)
     if shift is not None and lossy is not None:
         lossy = motion.shift_tile_grid(lossy, height, width, *shift, tile)
     if lossy is None or lossy.shape != (rows, cols):

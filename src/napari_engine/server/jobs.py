@@ -19,6 +19,8 @@ from napari_engine.server.session import ClientSink
 
 @dataclass(frozen=True, slots=True)
 class Join:
+    """A client said hello to ``session``."""
+
     session: str
     client_id: int
     sink: ClientSink
@@ -27,12 +29,16 @@ class Join:
 
 @dataclass(frozen=True, slots=True)
 class Leave:
+    """A client's connection closed."""
+
     session: str
     client_id: int
 
 
 @dataclass(frozen=True, slots=True)
 class RunCommand:
+    """A command from a client (several merged into one, when they coalesce)."""
+
     session: str
     client_id: int
     command: Command
@@ -43,6 +49,8 @@ class RunCommand:
 
 @dataclass(frozen=True, slots=True)
 class FrameAck:
+    """A client took frame ``seq`` (and every earlier one)."""
+
     session: str
     client_id: int
     seq: int

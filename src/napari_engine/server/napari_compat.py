@@ -144,6 +144,13 @@ def run_draw_hooks(canvas: HeadlessVispyCanvas) -> None:
     canvas.on_draw(None)
 
 
+def draw_scene(scene_canvas: Any) -> None:
+    """Draw a vispy ``SceneCanvas`` into the framebuffer bound now (``render()`` would
+    make a new framebuffer per call and read it back whole; the renderer keeps its own
+    and reads back only what it needs)."""
+    scene_canvas._draw_scene()
+
+
 def dispatch_mouse(canvas: HeadlessVispyCanvas, kind: str, pos: tuple[float, float],
                    button: int, modifiers: list[str], press_event: Any = None) -> Any:
     """Feed one mouse event (canvas pixels) to napari's own mouse handling, as a Qt

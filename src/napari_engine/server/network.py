@@ -78,10 +78,10 @@ class Connection:
 
     # ClientSink: called from the engine and encoder threads
     def send_control(self, message: ServerMessage) -> None:
-        self.loop.call_soon_threadsafe(self._put, encode_text(message.to_message()))
+        self.loop.call_soon_threadsafe(self.put, encode_text(message.to_message()))
 
     def send_frame(self, header: FrameHeader, payload: bytes) -> None:
-        self.loop.call_soon_threadsafe(self._put, encode_binary(header.to_message(), payload))
+        self.loop.call_soon_threadsafe(self.put, encode_binary(header.to_message(), payload))
 
     def command_done(self) -> None:
         self.loop.call_soon_threadsafe(self.slots.release)
@@ -90,7 +90,7 @@ class Connection:
         """Close after everything queued so far has been sent."""
         self.loop.call_soon_threadsafe(self.outgoing.put_nowait, _Close(1011, reason))
 
-    def _put(self, item: str | bytes) -> None:
+    def put(self, item: str | bytes) -> None:
         # Frames only go out against credits, but screenshots and replies do not: a client
         # that asks and never reads must not fill the server's memory.
         if self.outgoing.qsize() >= MAX_OUTGOING or self.queued_bytes > MAX_OUTGOING_BYTES:
@@ -201,7 +201,7 @@ class NetworkServer:
                     joined = await self._receive(raw, conn, session, client_id, joined)
                 except ProtocolError as exc:
                     log.info("client %d: refused message: %s", client_id, exc.message)
-                    conn._put(encode_text(exc.to_message()))
+                    conn.put(encode_text(exc.to_message()))
         except ConnectionClosed:
             pass
         finally:
@@ -232,5 +232,5 @@ class NetworkServer:
             self.submit(FrameAck(session, client_id, message.seq, message.received,
                                         message.waited))
         elif isinstance(message, Ping):
-            conn._put(encode_text(Pong(message.t).to_message()))
+            conn.put(encode_text(Pong(message.t).to_message()))
         return joined

@@ -23,6 +23,7 @@ from napari_engine.encode.motion import shift_image
 from napari_engine.server.napari_compat import (
     HeadlessVispyCanvas,
     data_levels,
+    draw_scene,
     run_draw_hooks,
 )
 
@@ -105,7 +106,7 @@ class FrameRenderer:
             for x, y, w, h in rects:
                 t = time.perf_counter()
                 gloo.set_scissor(x, height - y - h, w, h)  # GL counts rows from the bottom
-                scene_canvas._draw_scene()
+                draw_scene(scene_canvas)
                 gloo.finish()
                 drawn += time.perf_counter() - t
                 pixels[y:y + h, x:x + w] = gloo.read_pixels((x, height - y - h, w, h),
@@ -129,7 +130,7 @@ class FrameRenderer:
                 scene_canvas.transforms.configure(
                     viewport=(0, 0, width, height), fbo_size=(width, height),
                     fbo_rect=(0, 0, *scene_canvas.physical_size))
-            scene_canvas._draw_scene()
+            draw_scene(scene_canvas)
             gloo.finish()
             t2 = time.perf_counter()
             pixels = np.ascontiguousarray(gloo.read_pixels((0, 0, width, height), alpha=True))

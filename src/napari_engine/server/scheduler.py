@@ -62,6 +62,8 @@ IDLE_WAIT_S = 0.05
 
 @dataclass
 class SchedulerConfig:
+    """How the server runs: the command line's choices."""
+
     size: tuple[int, int] = (1920, 1080)
     idle_timeout: float = 60.0
     #: draw whole-pixel 2D pans as strips over the moved last frame (see ``renderer``)

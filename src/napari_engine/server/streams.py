@@ -30,6 +30,8 @@ MAX_ENCODES = 2
 
 @dataclass
 class StreamConfig:
+    """How frames are streamed: the command line's choices."""
+
     still_delay: float = 0.3
     max_fps: float = 120.0
     #: resolution of frames rendered while the scene keeps changing (1.0: full; None:
