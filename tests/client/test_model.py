@@ -37,6 +37,10 @@ class QueuePoster:
     def on_own_thread(self) -> bool:
         return True  # the test thread pumps the queue: it is the model's thread
 
+    def drain(self) -> None:
+        while not self.work.empty():
+            self.work.get()()
+
 
 class Mirrored:
     """A bridge whose model work runs only when the test pumps it (the 'GUI thread')."""

@@ -3,8 +3,10 @@ screenshots."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from threading import get_ident
 
 import numpy as np
 import pytest
@@ -150,3 +152,24 @@ def test_closed_connection_fails_fast(server: ServerProcess) -> None:
 def test_wrong_token_is_a_clear_error(server: ServerProcess) -> None:
     with pytest.raises(ConnectionRefusedError, match="401"):
         napari_engine.connect(server.url.replace("token=t", "token=x"))
+
+
+def test_a_scripts_viewer_changes_only_on_the_scripts_own_thread(viewer: ProxyViewer) -> None:
+    """napari's models are not thread-safe: another client's change waits until the script
+    next uses its viewer, and is then applied on the script's own thread."""
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    connection = viewer.connection  # (any use of the viewer itself would apply updates)
+    try:
+        threads: list[int] = []
+        viewer.scene.camera.events.zoom.connect(lambda _e: threads.append(get_ident()))
+        other.scene.camera.zoom = 0.0123
+        other.sync()
+        deadline = time.monotonic() + 10
+        while connection.section("camera")["zoom"] != 0.0123:
+            assert time.monotonic() < deadline, "the change never reached this client"
+            time.sleep(0.02)
+        assert threads == []  # arrived, but nothing touched the model behind the script
+        assert viewer.scene.camera.zoom == pytest.approx(0.0123)  # using it applies it
+        assert threads == [get_ident()]
+    finally:
+        other.close()

@@ -29,6 +29,13 @@ def test_operation_table_is_closed() -> None:
                                "view.reset", "screenshot", "sync"}
 
 
+def test_the_registry_says_which_merge_and_which_need_an_id() -> None:
+    assert {str(op) for op, spec in OPERATIONS.items() if spec.coalesces} == {
+        "camera.set", "dims.set", "canvas.resize", "cursor.set"}
+    assert {str(op) for op, spec in OPERATIONS.items() if spec.needs_id} == {"screenshot",
+                                                                           "sync"}
+
+
 def test_camera_set() -> None:
     assert _ok("camera.set", {"zoom": 1, "angles": [0, 1, 2], "perspective": 30}) == {
         "zoom": 1.0, "angles": [0.0, 1.0, 2.0], "perspective": 30.0}

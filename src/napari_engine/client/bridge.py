@@ -22,7 +22,6 @@ thread of the viewer's own in scripts, a queue the test drains in unit tests).
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -32,7 +31,6 @@ import numpy as np
 from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes
 
-from napari_engine.client.connection import Connection
 from napari_engine.client.core import Local
 from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.properties import (
@@ -47,17 +45,43 @@ log = logging.getLogger(__name__)
 CAMERA_FIELDS = ("center", "zoom", "angles", "perspective")
 DIMS_FIELDS = ("ndisplay", "order", "current_step")
 MIRRORED_KINDS = frozenset(LayerKind)
+#: applies in a row while scripts keep editing (each round sees their edits so far)
+MAX_APPLY_ROUNDS = 3
 #: properties a layer is made with, not set afterwards
 _AT_CREATION = frozenset({"axis_labels", "units", "rgb", "scale", "translate"})
 
 
+class SessionLink(Protocol):
+    """What the bridge needs of a connection (``Connection`` is one; tests use an
+    in-memory one)."""
+
+    def read(self, fn: Callable[[dict[str, Any]], Any]) -> Any: ...
+
+    def local_edits(self) -> int: ...
+
+    def layer(self, layer_id: int) -> dict[str, Any] | None: ...
+
+    def send_command(self, op: str, args: dict[str, Any] | None = None, *,
+                     on_reply: Callable[[Any], None] | None = None,
+                     local: Local | None = None) -> int: ...
+
+    def on_state(self, listener: Callable[[set[str]], None]) -> None: ...
+
+    def on_connection(self, listener: Callable[[str], None]) -> None: ...
+
+
 class Poster(Protocol):
-    """Runs work on the model's thread."""
+    """Runs work on the model's thread (napari's models are not thread-safe: every
+    change to one must come from one thread)."""
 
     def __call__(self, fn: Callable[[], None]) -> None: ...
 
     def on_own_thread(self) -> bool:
         """Whether the caller is on the model's thread already."""
+        ...
+
+    def drain(self) -> None:
+        """On the model's thread: run what waits now, if the poster keeps it waiting."""
         ...
 
 
@@ -69,6 +93,9 @@ class InlinePoster:
 
     def on_own_thread(self) -> bool:
         return True
+
+    def drain(self) -> None:
+        return None
 
 
 def placeholder(shape: list[int], dtype: str) -> np.ndarray:
@@ -110,7 +137,7 @@ class ViewerBridge:
     in the code that made the edit (scripts); otherwise it is logged (the GUI, where
     napari's widgets made it)."""
 
-    def __init__(self, connection: Connection, viewer: ViewerModel, post: Poster | None = None,
+    def __init__(self, connection: SessionLink, viewer: ViewerModel, post: Poster | None = None,
                  *, strict: bool = False, own_canvas: bool = False) -> None:
         self.connection = connection
         self.viewer = viewer
@@ -120,8 +147,6 @@ class ViewerBridge:
         self.mirror_canvas = not own_canvas
         self._local = threading.local()
         self._by_id: dict[int, Layer] = {}
-        #: the mirror's values the model last took (see ``_changed``)
-        self._applied: dict[tuple[Any, ...], Any] = {}
         #: called with each status reply before the model shows it (the GUI keeps a copy
         #: for napari's status thread)
         self.on_status: Callable[[dict[str, Any]], None] | None = None
@@ -161,6 +186,7 @@ class ViewerBridge:
     def catch_up(self, timeout: float = 30.0) -> None:
         """Return once the model shows everything the mirror holds now."""
         if self.post.on_own_thread():
+            self.post.drain()
             self.apply()
             return
         done = threading.Event()
@@ -175,53 +201,47 @@ class ViewerBridge:
 
     # -- server -> model -------------------------------------------------------------
     def apply(self) -> None:
-        """Bring the model up to the mirror's current state (on the model's thread)."""
-        state: dict[str, Any] = self.connection.read(lambda s: {
-            "layers": [dict(layer) for layer in s["layers"]], "dims": dict(s["dims"]),
-            "camera": dict(s["camera"]), "selection": dict(s["selection"]),
-            "canvas": dict(s["canvas"])})
-        self._local.applying = True
-        try:
-            self._apply_layers(state["layers"])
-            self._apply_fields(self.viewer.dims, "dims", state["dims"], DIMS_FIELDS)
-            self._apply_fields(self.viewer.scene.camera, "camera", state["camera"],
-                               CAMERA_FIELDS)
-            self._apply_selection(state["selection"])
-            canvas = state["canvas"]
-            if self.mirror_canvas and canvas.get("width"):
-                size = [canvas["height"], canvas["width"]]
-                if self._changed(("canvas",), size) and list(self.viewer.canvas.size) != size:
-                    self.viewer.canvas.size = tuple(size)
-        finally:
-            self._local.applying = False
+        """Bring the model up to the mirror's current state (on the model's thread).
 
-    def _changed(self, key: tuple[Any, ...], value: Any) -> bool:
-        """Whether the mirror's value under ``key`` changed since the model last took it.
+        An edit may reach the mirror while this runs (a command queued by a widget's
+        callback during the apply): ``local_edits`` counts them, and if one arrived
+        meanwhile the model is brought up to the mirror again rather than left with the
+        value read before it."""
+        for _ in range(MAX_APPLY_ROUNDS):
+            edits, state = self.connection.read(lambda s: (self.connection.local_edits(), {
+                "layers": [dict(layer) for layer in s["layers"]], "dims": dict(s["dims"]),
+                "camera": dict(s["camera"]), "selection": dict(s["selection"]),
+                "canvas": dict(s["canvas"])}))
+            self._local.applying = True
+            try:
+                self._apply_state(state)
+            finally:
+                self._local.applying = False
+            if self.connection.local_edits() == edits:
+                return
 
-        The bridge applies changes, not states: a model value that differs from an
-        unchanged mirror value is an edit made on another thread a moment ago, on its
-        way to the server, and must not be overwritten (the mirror has it as soon as its
-        command leaves, and the next apply shows it either way)."""
-        if key in self._applied and same(self._applied[key], value):
-            return False
-        self._applied[key] = copy.deepcopy(value)
-        return True
+    def _apply_state(self, state: dict[str, Any]) -> None:
+        self._apply_layers(state["layers"])
+        self._apply_fields(self.viewer.dims, state["dims"], DIMS_FIELDS)
+        self._apply_fields(self.viewer.scene.camera, state["camera"], CAMERA_FIELDS)
+        self._apply_selection(state["selection"])
+        canvas = state["canvas"]
+        if self.mirror_canvas and canvas.get("width"):
+            size = (canvas["height"], canvas["width"])
+            if tuple(self.viewer.canvas.size) != size:
+                self.viewer.canvas.size = size
 
-    def _apply_fields(self, target: Any, section: str, values: dict[str, Any],
-                      fields: tuple[str, ...]) -> None:
+    @staticmethod
+    def _apply_fields(target: Any, values: dict[str, Any], fields: tuple[str, ...]) -> None:
         for name in fields:
             value = values.get(name)
-            if value is None or not self._changed((section, name), value):
-                continue
-            if not same(getattr(target, name), value):
+            if value is not None and not same(getattr(target, name), value):
                 setattr(target, name, tuple(value) if isinstance(value, list) else value)
 
     def _apply_layers(self, layers: list[dict[str, Any]]) -> None:
         wanted = [layer["id"] for layer in layers]
         for layer_id in [i for i in self._by_id if i not in wanted]:
             self.viewer.layers.remove(self._by_id.pop(layer_id))
-            self._applied = {k: v for k, v in self._applied.items()
-                             if k[:2] != ("layer", layer_id)}
         for index, state in enumerate(layers):
             local = self._by_id.get(state["id"])
             if local is None:
@@ -230,7 +250,7 @@ class ViewerBridge:
                     continue
                 self._by_id[state["id"]] = local
                 self.viewer.layers.insert(index, local)
-            self._apply_layer(local, state["id"], state)
+            self._apply_layer(local, state)
         self._apply_order(wanted)
 
     def _create_layer(self, state: dict[str, Any]) -> Layer | None:
@@ -281,15 +301,13 @@ class ViewerBridge:
                 layer.add([np.asarray(shape, dtype=float) for shape in data],
                           shape_type=kinds)
 
-    def _apply_layer(self, layer: Layer, layer_id: int, state: dict[str, Any]) -> None:
+    def _apply_layer(self, layer: Layer, state: dict[str, Any]) -> None:
         """Coordinates first (a selection refers to them), then every property."""
         self._apply_coordinates(layer, state)
         for prop in properties_of(_kind(layer)):
             if prop.name in _AT_CREATION or prop.name not in state:
                 continue
             value = state[prop.name]
-            if not self._changed(("layer", layer_id, prop.name), value):
-                continue
             if not same(to_wire(prop, getattr(layer, prop.name)), value):
                 try:
                     setattr(layer, prop.name, set(value) if prop.name == "selected_data"
@@ -356,17 +374,12 @@ class ViewerBridge:
     def _mirrored(self, section: str, key: str) -> Any:
         return self.connection.read(lambda state: state[section].get(key))
 
-    def _edited(self, key: tuple[Any, ...], value: Any) -> None:
-        """A local edit: the model holds ``value`` (see ``_changed``)."""
-        self._applied[key] = copy.deepcopy(value)
-
     def _on_camera(self, event: Any) -> None:
         if self._applying:
             return
         value = _wire_numbers(event.value, float)
         if same(self._mirrored("camera", event.type), value):
             return  # already the server's value: nothing to say
-        self._edited(("camera", event.type), value)
         self._send(Op.CAMERA_SET, {event.type: value}, _flat("camera", event.type, value))
 
     def _on_dims(self, event: Any) -> None:
@@ -377,7 +390,6 @@ class ViewerBridge:
             return  # a transient local layout (layers still arriving), not a user's step
         if same(self._mirrored("dims", event.type), value):
             return
-        self._edited(("dims", event.type), value)
         self._send(Op.DIMS_SET, {event.type: value}, _flat("dims", event.type, value))
 
     def send_canvas_size(self, _event: Any = None) -> None:
@@ -393,7 +405,6 @@ class ViewerBridge:
             mirror.set_local("canvas", "width", width, cid)
             mirror.set_local("canvas", "height", height, cid)
 
-        self._edited(("canvas",), [height, width])
         self._send(Op.CANVAS_RESIZE, {"width": width, "height": height}, local)
 
     def _on_layer_property(self, event: Any) -> None:
@@ -409,7 +420,6 @@ class ViewerBridge:
         mirrored = self.connection.layer(layer_id)
         if mirrored is not None and same(mirrored.get(prop.name), value):
             return
-        self._edited(("layer", layer_id, prop.name), value)
         self._send(Op.LAYER_SET, {"layer": layer_id, "props": {prop.name: value}},
                    lambda mirror, cid: mirror.set_local_layer(layer_id, prop.name, value, cid))
 

@@ -203,6 +203,10 @@ class Connection:
         """The version of the last server state merged."""
         return self.read(lambda _state: self._core.mirror.version)
 
+    def local_edits(self) -> int:
+        """How many optimistic changes this client ever made (see ``StateMirror``)."""
+        return self.read(lambda _state: self._core.mirror.local_edits)
+
     def pending(self) -> int:
         """How many of this client's changes the server has not confirmed yet."""
         return self.read(lambda _state: self._core.mirror.pending())

@@ -35,6 +35,9 @@ class GuiPoster(QObject):
     def on_own_thread(self) -> bool:
         return bool(QThread.currentThread() == self.thread())
 
+    def drain(self) -> None:
+        return None  # Qt's event loop runs what was posted
+
     @staticmethod
     def _run(fn: Callable[[], None]) -> None:
         try:

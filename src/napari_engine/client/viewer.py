@@ -9,14 +9,15 @@ status bar value) is done by the server. ``screenshot()`` and ``sync()`` wait un
 server has applied everything sent before them, which keeps scripts and tests
 deterministic. The napari window opens on the same object (``client.gui.open_gui``).
 
-In a script the model is kept up to date by a thread of the viewer's own; once a window
-opens on it, by the Qt GUI thread.
+In a script the server's updates are applied on the script's own thread, when it next
+uses the viewer (napari's models are not thread-safe); once a window opens on it, by the
+Qt GUI thread.
 """
 
 from __future__ import annotations
 
+import collections
 import os
-import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,32 +34,39 @@ from napari_engine.protocol.ops import ARRAY_DTYPES
 from napari_engine.protocol.properties import initial_keywords
 
 
-class ModelThread:
-    """A thread that runs the model's work in order (a script's viewer has no GUI
-    thread; the network thread must not wait for napari)."""
+class ScriptPoster:
+    """A script's viewer model has no GUI thread, and napari's models are not
+    thread-safe (an evented model batches the events of every thread's changes), so the
+    server's updates must not be applied by a thread of their own. They wait here until
+    the script next touches the viewer (``ProxyViewer.__getattribute__``), ``sync()``s or
+    takes a screenshot, and then run on the script's own thread, between its own changes.
+    """
 
-    def __init__(self, name: str = "napari-engine-model") -> None:
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+    def __init__(self) -> None:
+        self._waiting: collections.deque[Callable[[], None]] = collections.deque()
+        self._lock = threading.RLock()
+        self._draining = threading.local()
 
     def __call__(self, fn: Callable[[], None]) -> None:
-        self._queue.put(fn)
+        self._waiting.append(fn)  # any thread (the network's): deque appends are atomic
 
     def on_own_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        return True  # whichever thread uses the viewer runs its updates
 
-    def stop(self) -> None:
-        self._queue.put(None)
+    @property
+    def pending(self) -> bool:
+        return bool(self._waiting)
 
-    def _run(self) -> None:
-        import logging
-
-        while (fn := self._queue.get()) is not None:
+    def drain(self) -> None:
+        if getattr(self._draining, "active", False):
+            return  # an update that reads the viewer must not start the next one
+        with self._lock:
+            self._draining.active = True
             try:
-                fn()
-            except Exception:  # one failed update must not stop the next ones
-                logging.getLogger(__name__).exception("viewer model update failed")
+                while self._waiting:
+                    self._waiting.popleft()()
+            finally:
+                self._draining.active = False
 
 
 def _props(kind: LayerKind, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +101,7 @@ class ProxyViewer(StatusFromServer):
 
     _connection: Connection | None = None
     _bridge: ViewerBridge | None = None
-    _model_thread: ModelThread | None = None
+    _script_poster: ScriptPoster | None = None
     _window: Any = None
 
     def __init__(self, connection: Connection, *, post: Poster | None = None,
@@ -101,13 +109,23 @@ class ProxyViewer(StatusFromServer):
         super().__init__(title=f"napari-engine: {connection.url.split('?')[0]}")
         self._connection = connection
         if post is None:
-            self._model_thread = ModelThread()
-            post = self._model_thread
+            self._script_poster = ScriptPoster()
+            post = self._script_poster
         self._bridge = ViewerBridge(connection, self, post, strict=True,
                                     own_canvas=own_canvas)
         self._bridge.on_status = lambda r: self.set_remote_status(r["status"],
                                                                    r.get("tooltip", ""))
         self._bridge.catch_up()
+
+    def __getattribute__(self, name: str) -> Any:
+        """In a script, the server's updates that arrived since the viewer was last used
+        are applied before it is used again (see ``ScriptPoster``)."""
+        if name[:1] != "_":
+            private = object.__getattribute__(self, "__pydantic_private__")
+            poster = private.get("_script_poster") if private else None
+            if poster is not None and poster.pending:
+                poster.drain()
+        return super().__getattribute__(name)
 
     # -- what napari's Viewer has too --------------------------------------------------
     @property
@@ -123,12 +141,12 @@ class ProxyViewer(StatusFromServer):
     def attach_window(self, window: Any, post: Poster) -> None:
         """A napari window now shows this viewer: from here on the model is the GUI
         thread's (``post``), and the window's canvas sets the render size."""
+        if self._script_poster is not None:
+            self._script_poster.drain()  # what waited runs here, on the GUI thread
+            self._script_poster = None
         self._window = window
         self.bridge.post = post
         self.bridge.mirror_canvas = False
-        if self._model_thread is not None:
-            self._model_thread.stop()  # after the work it has queued
-            self._model_thread = None
 
     @property
     def window(self) -> Any:
@@ -218,8 +236,6 @@ class ProxyViewer(StatusFromServer):
 
     def close(self) -> None:
         self.connection.close()
-        if self._model_thread is not None:
-            self._model_thread.stop()
 
     def __enter__(self) -> ProxyViewer:
         return self
@@ -245,4 +261,4 @@ def connect(url: str, *, stream: str = "auto", size: tuple[int, int] | None = No
     return ProxyViewer(connection)
 
 
-__all__ = ["ModelThread", "ProxyViewer", "connect"]
+__all__ = ["ProxyViewer", "ScriptPoster", "connect"]

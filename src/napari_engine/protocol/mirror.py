@@ -32,6 +32,9 @@ class StateMirror:
         # ("camera", "zoom") or ("layer", layer_id, prop) -> (command id, value)
         self._local: dict[Key, tuple[int, Any]] = {}
         self.state: dict[str, Any] = copy.deepcopy(self._server)
+        #: how many optimistic changes were ever recorded (a reader that saw N and now
+        #: sees more knows a change arrived since)
+        self.local_edits = 0
 
     # -- server side -----------------------------------------------------------------
     def apply_server(self, patch: dict[str, Any], version: int, applied: int = -1) -> set[str]:
@@ -86,6 +89,7 @@ class StateMirror:
             raise ValueError(f"unknown section {section!r}")
         self._local[(section, key)] = (command_id, value)
         self.state.setdefault(section, {})[key] = value
+        self.local_edits += 1
 
     def set_local_layer(self, layer_id: int, prop: str, value: Any, command_id: int) -> None:
         """Record an optimistic change of one layer property."""
@@ -93,6 +97,7 @@ class StateMirror:
         layer = self.layer(layer_id)
         if layer is not None:
             layer[prop] = value
+        self.local_edits += 1
 
     def pending(self) -> int:
         return len(self._local)

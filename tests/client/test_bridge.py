@@ -1,0 +1,167 @@
+"""The bridge between a napari ViewerModel and a session, in memory: what the model shows,
+what edits send, and no echoes, lost edits or stale values."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from napari.components import ViewerModel
+
+from napari_engine.client.bridge import ViewerBridge
+from tests.client.pair import MemoryConnection, MemoryServer
+
+
+class QueuePoster:
+    """The model's thread: work waits until the test runs it."""
+
+    def __init__(self) -> None:
+        self.work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    def __call__(self, fn: Callable[[], None]) -> None:
+        self.work.put(fn)
+
+    def on_own_thread(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        return None  # the test runs the work when it chooses
+
+    def run(self) -> None:
+        while not self.work.empty():
+            self.work.get()()
+
+
+def _mirrored(server: MemoryServer | None = None
+              ) -> tuple[MemoryServer, MemoryConnection, ViewerModel, QueuePoster]:
+    server = server or MemoryServer()
+    conn, viewer, poster = MemoryConnection(server), ViewerModel(), QueuePoster()
+    ViewerBridge(conn, viewer, poster, strict=True)
+    poster.run()
+    return server, conn, viewer, poster
+
+
+def test_the_model_starts_as_the_session_without_voxels() -> None:
+    server, _conn, viewer, _poster = _mirrored()
+    assert [x.name for x in viewer.layers] == ["nuclei", "membrane"]
+    data = viewer.layers[0].data
+    assert data.shape == (8, 64, 64) and data.dtype == np.uint16
+    assert all(s == 0 for s in data.strides)
+    assert viewer.dims.current_step[0] == 4
+    assert tuple(viewer.canvas.size) == (300, 400)
+    assert viewer.layers.selection.active is viewer.layers[1]
+    assert server.commands == []  # showing the session sends nothing back
+
+
+def test_local_edits_go_out_once_and_the_answer_does_not_echo() -> None:
+    server, conn, viewer, poster = _mirrored()
+    viewer.layers[0].opacity = 0.5
+    viewer.layers[0].colormap = "magma"
+    viewer.scene.camera.zoom = 3.0
+    viewer.dims.set_current_step(0, 6)
+    conn.deliver()
+    poster.run()
+    conn.deliver()
+    sent = [(str(c.op), c.args) for c in server.commands]
+    assert sent == [("layer.set", {"layer": 1, "props": {"opacity": 0.5}}),
+                    ("layer.set", {"layer": 1, "props": {"colormap": "magma"}}),
+                    ("camera.set", {"zoom": 3.0}),
+                    ("dims.set", {"current_step": [6, 32, 32]})]
+    assert server.state["layers"][0]["colormap"] == "magma"
+    assert viewer.layers[0].colormap.name == "magma" and viewer.dims.current_step[0] == 6
+
+
+def test_a_change_made_elsewhere_reaches_the_model() -> None:
+    server, conn, viewer, poster = _mirrored()
+    other = MemoryConnection(server)
+    other.send_command("layer.set", {"layer": 2, "props": {"visible": False}})
+    other.send_command("camera.set", {"zoom": 0.5})
+    other.send_command("layer.remove", {"layer": 1})
+    other.deliver()
+    conn.deliver()
+    poster.run()
+    assert [x.name for x in viewer.layers] == ["membrane"]
+    assert not viewer.layers[0].visible and viewer.scene.camera.zoom == 0.5
+    assert [c for c in server.commands if c.op != "layer.set" or c.args["layer"] != 2] != []
+    assert len(server.commands) == 3  # only the other client's: no echo from this one
+
+
+def test_an_edit_made_while_an_older_state_waits_is_not_undone() -> None:
+    """The scripting viewer's race: the model thread applies a state that predates an
+    edit a script makes at that moment. The edit must survive and reach the server."""
+    server, conn, viewer, poster = _mirrored()
+    other = MemoryConnection(server)
+    other.send_command("camera.set", {"zoom": 2.0})  # changes state: an apply is queued
+    other.deliver()
+    conn.deliver()
+    viewer.dims.set_current_step(0, 7)  # the script's edit, before the apply runs
+    poster.run()
+    assert viewer.dims.current_step[0] == 7 and viewer.scene.camera.zoom == 2.0
+    conn.deliver()
+    poster.run()
+    assert server.state["dims"]["current_step"][0] == 7
+
+
+def test_an_edit_on_another_thread_during_an_apply_is_not_undone() -> None:
+    """The same race, exactly: the model thread has read the mirror (without the edit)
+    when a script on another thread makes its edit; the model thread then writes what it
+    read. The edit is a change the mirror did not make, so the apply leaves it alone."""
+    server, conn, viewer, poster = _mirrored()
+    other = MemoryConnection(server)
+    other.send_command("camera.set", {"zoom": 2.0})
+    other.deliver()
+    conn.deliver()
+    read = conn.read
+
+    def read_then_let_the_script_edit(fn: Callable[[dict[str, Any]], Any]) -> Any:
+        state = read(fn)
+        script = threading.Thread(target=viewer.dims.set_current_step, args=(0, 7))
+        script.start()
+        script.join(10)
+        return state
+
+    conn.read = read_then_let_the_script_edit  # type: ignore[method-assign]
+    poster.run()
+    conn.read = read  # type: ignore[method-assign]
+    assert viewer.dims.current_step[0] == 7 and viewer.scene.camera.zoom == 2.0
+    conn.deliver()
+    poster.run()
+    assert server.state["dims"]["current_step"][0] == 7
+
+
+def test_a_value_the_server_clamps_comes_back_clamped() -> None:
+    server, conn, viewer, poster = _mirrored()
+    conn.send_command("dims.set", {"current_step": [99, 32, 32]},  # as a script would ask
+                      local=lambda m, cid: m.set_local("dims", "current_step", [99, 32, 32],
+                                                       cid))
+    conn.deliver()
+    poster.run()
+    assert server.state["dims"]["current_step"][0] == 7
+    assert conn.core.mirror.state["dims"]["current_step"][0] == 7
+    assert viewer.dims.current_step[0] == 7
+
+
+def test_a_value_the_server_refuses_reverts_in_the_model() -> None:
+    server = MemoryServer()
+    server.refuse.add(("opacity", 0.25))
+    server, conn, viewer, poster = _mirrored(server)
+    viewer.layers[0].opacity = 0.25
+    conn.deliver()
+    poster.run()
+    assert conn.errors and conn.errors[-1].code == "invalid"
+    assert viewer.layers[0].opacity == pytest.approx(1.0)
+
+
+def test_a_send_that_fails_raises_in_a_script() -> None:
+    _server, conn, viewer, _poster = _mirrored()
+
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise ConnectionError("not connected")
+
+    conn.send_command = broken  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        viewer.scene.camera.zoom = 9.0

@@ -1,0 +1,84 @@
+"""The layer-property table: validation, conversion and who may set what derive from it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from napari_engine.protocol import LAYER_PROPERTIES, ErrorCode, LayerKind, ProtocolError
+from napari_engine.protocol.properties import (
+    initial_keywords,
+    properties_of,
+    settable,
+    to_wire,
+    validate_props,
+)
+
+
+class Blending(StrEnum):
+    """Like napari's string enums: ``str()`` is the value."""
+
+    ADDITIVE = "additive"
+
+
+def test_every_layer_kind_has_the_common_properties() -> None:
+    for kind in LayerKind:
+        names = {p.name for p in properties_of(kind)}
+        assert {"name", "visible", "opacity", "blending", "scale", "mode"} <= names
+    # a layer type the client does not mirror still has the common ones
+    assert {p.name for p in properties_of("vectors")} >= {"name", "visible", "opacity"}
+    assert "colormap" not in {p.name for p in properties_of("vectors")}
+
+
+def test_kind_specific_properties_stay_with_their_kind() -> None:
+    assert "colormap" in settable(LayerKind.IMAGE)
+    assert "colormap" not in settable(LayerKind.POINTS)
+    assert "selected_label" in settable(LayerKind.LABELS)
+    assert "current_size" in settable(LayerKind.POINTS)
+    assert "selected_data" not in settable()  # read-only: the server's alone
+    assert not LAYER_PROPERTIES["contrast_limits_range"].settable
+
+
+def test_add_keywords_are_napari_keywords() -> None:
+    points = initial_keywords(LayerKind.POINTS)
+    assert points["size"].name == "current_size" and points["face_color"].name == (
+        "current_face_color")
+    assert "mode" not in initial_keywords(LayerKind.IMAGE)
+    assert initial_keywords(LayerKind.IMAGE)["contrast_limits"].name == "contrast_limits"
+
+
+def test_validation_by_the_table() -> None:
+    assert validate_props({"opacity": 1, "colormap": "magma"}, "layer.set") == {
+        "opacity": 1.0, "colormap": "magma"}
+    assert validate_props({"current_size": 3}, "op", LayerKind.POINTS) == {"current_size": 3.0}
+    for bad in ({"opacity": 1.5}, {"selected_data": [1]}, {"gamma": 0}, {}, [],
+                {"contrast_limits": [5, 1]}, {"brush_size": True}):
+        with pytest.raises(ProtocolError) as info:
+            validate_props(bad, "layer.set")
+        assert info.value.code is ErrorCode.INVALID
+    with pytest.raises(ProtocolError, match="colormap"):
+        validate_props({"colormap": "gray"}, "op", LayerKind.POINTS)  # not a points keyword
+
+
+@pytest.mark.parametrize("name, value, wire", [
+    ("opacity", np.float32(0.5), 0.5),
+    ("visible", np.bool_(True), True),
+    ("selected_label", np.int64(7), 7),
+    ("scale", np.array([1.0, 2.0]), [1.0, 2.0]),
+    ("contrast_limits", (0, 255), [0.0, 255.0]),
+    ("colormap", SimpleNamespace(name="magma"), "magma"),
+    ("current_face_color", np.array([1.0, 0.0, 0.0, 1.0]), "#ff0000ff"),
+    ("current_face_color", "red", "red"),
+    ("units", ("micrometer", "pixel"), ["micrometer", "pixel"]),
+    ("selected_data", {3, 1}, [1, 3]),
+    ("blending", Blending.ADDITIVE, "additive"),
+    ("current_size", np.array(10.0), 10.0),
+])
+def test_napari_values_become_plain_json(name: str, value: Any, wire: Any) -> None:
+    converted = to_wire(LAYER_PROPERTIES[name], value)
+    assert converted == wire
+    assert type(converted) is type(wire)
