@@ -12,14 +12,10 @@ import zarr
 
 from napari_engine.data import DataError, LayerSpec, open_data
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
 
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
-    if not DATA.is_dir():
-        pytest.skip(f"shared test data not found at {DATA}")
-    return DATA
+def data_dir(shared_data: Path) -> Path:
+    return shared_data
 
 
 def _shapes(spec: LayerSpec) -> list[tuple[int, ...]]:

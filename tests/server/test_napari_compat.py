@@ -45,8 +45,13 @@ def _bright_centroid(pixels: np.ndarray) -> tuple[float, float]:
     return float(ys.mean()), float(xs.mean())
 
 
-def test_supported_napari_version() -> None:
-    napari_compat.check_napari_version()
+def test_supported_napari_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    napari_compat.check_napari_version()  # the installed napari is in the tested range
+    lo, hi = napari_compat.SUPPORTED_NAPARI
+    for outside in (f"{hi}", f"{hi}.1", "0.4.19", f"{lo}rc1"):
+        monkeypatch.setattr(napari_compat.napari, "__version__", outside)
+        with pytest.raises(RuntimeError, match="supports napari"):
+            napari_compat.check_napari_version()
 
 
 def test_renders_layer_at_camera_center(scene: Any) -> None:
@@ -75,9 +80,13 @@ def test_resize_reaches_the_scene_graph(scene: Any) -> None:
 
 
 def test_cursor_shape_is_recorded_not_sent_to_qt(scene: Any) -> None:
+    from qtpy.QtCore import Qt
+
     viewer, canvas = scene
-    viewer.cursor.style = "crosshair"
-    assert canvas.cursor is not None
+    viewer.cursor.style = "pointing"
+    assert canvas.cursor == Qt.CursorShape.PointingHandCursor
+    viewer.cursor.style = "standard"
+    assert canvas.cursor == Qt.CursorShape.ArrowCursor
 
 
 def test_multiscale_level_follows_zoom(scene: Any) -> None:
@@ -97,9 +106,25 @@ def test_multiscale_level_follows_zoom(scene: Any) -> None:
     assert napari_compat.data_levels(canvas) == [0] != coarse
 
 
+def _model_callbacks(viewer: ViewerModel) -> list[Any]:
+    """Every callback connected to the viewer model's event groups."""
+    groups = (viewer.events, viewer.scene.camera.events, viewer.dims.events,
+              viewer.layers.events, viewer.cursor.events, viewer.canvas.events)
+    return [cb for group in groups for emitter in group.emitters.values()
+            for cb in emitter.callbacks]
+
+
 def test_destroy_frees_the_canvas(gl_app: Any) -> None:
+    from vispy.app.backends import _egl
+
     viewer = ViewerModel()
+    before = _model_callbacks(viewer)
     canvas = napari_compat.create_headless_canvas(viewer, gl_app, (64, 64), "DejaVu Sans")
     FrameRenderer(canvas).render()
+    backend = canvas.scene_canvas._backend
+    assert backend in _egl._VP_EGL_ALL_WINDOWS and len(_model_callbacks(viewer)) > len(before)
     napari_compat.destroy_canvas(canvas)
-    viewer.scene.camera.zoom = 3.0  # model events no longer reach the destroyed canvas
+    assert backend not in _egl._VP_EGL_ALL_WINDOWS  # vispy no longer holds its surface
+    # the model calls into nothing of the canvas any more (its cameras included)
+    assert _model_callbacks(viewer) == before
+    viewer.scene.camera.zoom = 3.0  # and changing the model is harmless

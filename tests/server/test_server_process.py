@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from websockets.exceptions import InvalidStatus
 
@@ -17,6 +18,12 @@ def test_prints_url_with_token_and_binds_loopback(start_server: ServerFactory) -
     server = start_server(token="s3cret")
     assert server.url.startswith("ws://127.0.0.1:")
     assert server.url.endswith("/?token=s3cret")
+    # what the process really listens on, as the kernel sees it: loopback only
+    port = int(server.url.split(":")[2].split("/")[0])
+    listening = [c.laddr for c in psutil.Process(server.pid).net_connections("inet")
+                 if c.status == psutil.CONN_LISTEN]
+    assert listening and all(addr.ip == "127.0.0.1" for addr in listening), listening
+    assert port in {addr.port for addr in listening}
 
 
 def test_random_token_when_none_given() -> None:

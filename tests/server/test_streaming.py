@@ -89,7 +89,8 @@ def test_auto_turns_to_video_on_a_thin_link(start_server: ServerFactory) -> None
     import time
 
     from napari_engine.bench.netem import PRESETS, emulated_link, port_of
-    from tests.server.wire import recording_client
+    from napari_engine.bench.quality import psnr
+    from tests.server.wire import recording_client, wait_until
 
     server = start_server("--size", "640x480", "--still-delay", "0.3")
     with emulated_link(port_of(server.url), PRESETS["thin"]) as link:
@@ -110,7 +111,19 @@ def test_auto_turns_to_video_on_a_thin_link(start_server: ServerFactory) -> None
             assert all(f.header.encoding == "h264" for f in frames[first:]
                        if not f.header.still)
             assert video[0].header.keyframe
-            assert video[-1].decode().shape == (480, 640, 4)
+            # one more move, then rest: its video frame decodes to the still's picture (a
+            # black or garbled stream would not)
+            conn.send_command("camera.set", {"zoom": 2.5})
+            assert wait_until(lambda: frames[-1].header.still
+                              and frames[-1].header.view is not None
+                              and frames[-1].header.view.zoom == 2.5, timeout=30)
+            still = frames[-1]
+            same = [f for f in frames if f.header.encoding == "h264"
+                    and f.header.render == still.header.render]
+            assert same, "the last render never came as video"
+            picture = same[-1].decode()
+            assert picture.shape == (480, 640, 4)
+            assert psnr(picture, still.decode()) > 20, psnr(picture, still.decode())
         finally:
             conn.close()
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import napari
+from napari.utils.events.event_utils import disconnect_events
 from napari._vispy import canvas as _napari_canvas
 from napari._vispy import create_vispy_layer
 from napari._vispy.utils.qt_font import QtFontManager
@@ -205,9 +206,19 @@ def dispatch_key(canvas: HeadlessVispyCanvas, kind: str, key: str, modifiers: li
 
 
 def destroy_canvas(canvas: HeadlessVispyCanvas) -> None:
-    """Disconnect napari's model events and free the EGL surface and context."""
+    """Disconnect napari's model events and free the EGL surface and context.
+
+    napari's own ``_disconnect_events`` leaves the cameras (``VispyCamera``, one per
+    grid view too) connected to the model's camera and dims, and the canvas to
+    ``dims.ndisplay``: those are disconnected here as well, so nothing of a closed
+    session stays reachable from a model that outlives it."""
     scene_canvas = canvas.scene_canvas
     canvas._disconnect_events()
+    viewer = canvas.viewer
+    for camera in (canvas.camera, *canvas.grid_cameras):
+        disconnect_events(viewer.scene.camera.events, camera)
+        disconnect_events(viewer.dims.events, camera)
+    disconnect_events(viewer.dims.events, canvas)
     backend = scene_canvas._backend
     scene_canvas.close()
     with contextlib.suppress(Exception):
