@@ -22,6 +22,7 @@ def main() -> None:
 
     import napari_engine
     from napari_engine.client.gui import open_gui
+    from napari_engine.client.qt_napari_compat import controls_layer
 
     window = open_gui(url)
     qt_window = window.viewer.window._qt_window
@@ -52,6 +53,9 @@ def main() -> None:
     result["first_frame"] = pump(lambda: window.canvas.frames_shown > 0)
     pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still))
     result["layers"] = [layer.name for layer in window.viewer.layers]
+    shown = controls_layer(window.viewer.window)  # the active layer's controls are up
+    result["controls_layer"] = shown.name if shown is not None else None
+    result["active_layer"] = getattr(window.viewer.layers.selection.active, "name", None)
     pixels = grab("start")
     result["canvas_mean"] = float(pixels.mean())
     result["canvas_std"] = float(pixels.std())

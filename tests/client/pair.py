@@ -140,6 +140,8 @@ class MemoryConnection:
     """A client connection to a ``MemoryServer`` (the bridge's ``SessionLink``); messages
     move only when the test calls ``deliver``."""
 
+    url = "memory://session"
+
     def __init__(self, server: MemoryServer) -> None:
         self.server = server
         self.core = ClientCore(Hello(stream="none"))

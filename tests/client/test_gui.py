@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from napari_engine.server.process import ServerProcess
 from tests.conftest import ServerFactory
 
 HERE = Path(__file__).parent
@@ -26,6 +28,8 @@ def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["first_frame"]
     assert result["layers"] == ["sample nuclei", "sample membrane"]
+    # the server's active layer is the window's, and its controls are shown
+    assert result["active_layer"] == result["controls_layer"] == "sample membrane"
     assert result["canvas_std"] > 5, "the canvas is blank"
     assert result["local_center_moved"]
     assert result["server_followed"]
@@ -36,3 +40,46 @@ def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
     assert result["new_label_after_m"]
     assert result["point_added"]
     assert result["play_moved_server_z"]  # max(data) + 1, computed where the data is
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, f"the window never reached {path.name}"
+        time.sleep(0.05)
+
+
+def test_a_window_on_a_script_viewer_shows_a_lost_server_and_comes_back(
+        xvfb_display: str, output_dir: Path, tmp_path: Path) -> None:
+    first = ServerProcess(["--token", "t", "--size", "640x480"])
+    first.start()
+    port = first.url.split(":")[2].split("/")[0]
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
+        env.pop(key, None)
+    proc = subprocess.Popen([sys.executable, str(HERE / "gui_reconnect.py"), first.url,
+                             str(output_dir), str(tmp_path)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    second = None
+    try:
+        _wait_for(tmp_path / "ready", proc)
+        first.stop()
+        _wait_for(tmp_path / "lost-seen", proc)
+        second = ServerProcess(["--token", "t", "--size", "640x480", "--port", port])
+        second.start()
+        stdout, stderr = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        first.stop()
+        if second is not None:
+            second.stop()
+    assert proc.returncode == 0, stderr[-3000:]
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["same_viewer"] and result["frames"]
+    assert result["layers"] == ["sample nuclei", "sample membrane"]
+    assert result["controls_layer"] == "sample membrane"
+    assert result["edit_reached_server"]
+    assert result["lost_shown"] and "disconnected" in result["lost_title"]
+    assert result["reconnected"]

@@ -40,3 +40,26 @@ def test_pan_strips_equal_a_full_draw(start_server: ServerFactory) -> None:
     finally:
         conn.close()
         viewer.close()
+
+
+def test_pan_redraw_full_draws_every_frame_whole(start_server: ServerFactory) -> None:
+    """``--pan-redraw full``: the same pan, every frame drawn whole, the same picture."""
+    server = start_server("--size", "480x320", "--still-delay", "5", "--pan-redraw", "full")
+    viewer = napari_engine.connect(server.url, stream="none")
+    viewer.scene.camera.zoom = 2.0
+    viewer.sync()
+    conn, frames = recording_client(server.url, "lossless")
+    try:
+        wait_until(lambda: bool(frames))
+        count = len(frames)
+        y, x = viewer.scene.camera.center[-2:]
+        for i in range(1, 7):
+            conn.send_command("camera.set", {"center": [y + 1.5 * i, x + 5.0 * i]})
+            time.sleep(0.04)
+        conn.request("sync")
+        assert wait_until(lambda: frames[-1].header.view.center[-1] == x + 30.0)
+        assert len(frames) > count and not any(f.header.strips for f in frames)
+        np.testing.assert_array_equal(frames[-1].decode(), viewer.screenshot())
+    finally:
+        conn.close()
+        viewer.close()

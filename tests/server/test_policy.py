@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from napari_engine.protocol import StreamMode
-from napari_engine.server.adapt import LinkEstimate, QualityController
+from napari_engine.server.adapt import LinkEstimate, QualityController, RenderScale
 from napari_engine.server.policy import (
     ClientStream,
     Codec,
     FrameEncoding,
     choose,
     is_still,
+    moving_scale,
     observe_sent,
     screenshot_encoding,
 )
@@ -123,3 +124,23 @@ def test_the_scene_rests_after_the_still_delay_with_nothing_to_draw() -> None:
     assert is_still(render_dirty=False, since_last_render=0.3, still_delay=0.3)
     assert not is_still(render_dirty=False, since_last_render=0.29, still_delay=0.3)
     assert not is_still(render_dirty=True, since_last_render=9.0, still_delay=0.3)
+
+
+def test_moving_frames_follow_the_drawing_time_unless_told_otherwise() -> None:
+    slow = RenderScale()
+    slow.observe(0.2, 1.0)  # a full draw takes 200 ms: a quarter of the pixels fits 33 ms
+    busy = {"render_scale": slow, "pan": False, "since_last_render": 0.01}
+    assert moving_scale(None, **busy) == 0.25  # the default, --interactive-scale auto
+    assert moving_scale(1.0, **busy) == 1.0 and moving_scale(0.5, **busy) == 0.5
+    assert moving_scale(None, **{**busy, "pan": True}) == 1.0  # drawn as strips: cheap
+    assert moving_scale(None, **{**busy, "since_last_render": 1.0}) == 1.0  # after a rest
+    assert moving_scale(None, **{**busy, "render_scale": RenderScale()}) == 1.0  # unknown
+
+
+def test_the_command_line_defaults_are_the_documented_ones() -> None:
+    from napari_engine.server.cli import build_parser
+
+    args = build_parser().parse_args([])
+    assert args.interactive_scale is None  # auto
+    assert args.still_delay == 0.3 and args.pan_redraw == "strips"
+    assert build_parser().parse_args(["--interactive-scale", "auto"]).interactive_scale is None

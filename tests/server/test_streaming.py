@@ -118,6 +118,10 @@ def test_auto_turns_to_video_on_a_thin_link(start_server: ServerFactory) -> None
                               and frames[-1].header.view is not None
                               and frames[-1].header.view.zoom == 2.5, timeout=30)
             still = frames[-1]
+            # a lossless still would hold this link for half a second: visually lossless
+            # JPEG tiles instead
+            assert not still.header.lossless
+            assert {t.encoding for t in still.header.tiles or ()} == {"jpeg"}
             same = [f for f in frames if f.header.encoding == "h264"
                     and f.header.render == still.header.render]
             assert same, "the last render never came as video"
@@ -163,3 +167,45 @@ def test_a_reduced_frame_shows_the_whole_view(start_server: ServerFactory) -> No
     finally:
         conn.close()
         viewer.close()
+
+
+def test_a_still_follows_after_the_default_delay(start_server: ServerFactory) -> None:
+    """Started as a user starts it (no --still-delay): the still comes once the view has
+    rested 0.3 s, not before."""
+    server = start_server("--size", "320x240")
+    client = RawClient(server.url, stream="auto")
+    import time
+
+    for i in range(3):
+        client.send({"type": "command", "id": i + 1, "op": "camera.set",
+                     "args": {"zoom": 0.001 * (i + 1)}})
+    arrivals = []
+    while True:
+        frame = client.expect("frame", timeout=30)
+        arrivals.append((time.perf_counter(), frame))
+        client.send({"type": "ack", "seq": frame["seq"]})
+        if frame["still"]:
+            break
+    (t_moving, moving), (t_still, still) = arrivals[-2], arrivals[-1]
+    assert still["render"] == moving["render"] and still["lossless"]
+    assert t_still - t_moving >= 0.2  # 0.3 s after the render, less the moving frame's trip
+    client.close()
+
+
+def test_the_websocket_loop_answers_while_a_frame_is_drawn(
+        start_server: ServerFactory) -> None:
+    """The network thread never waits for rendering: a ping sent right after a command
+    that starts a slow draw (the built-in sample as a 3D volume) is answered before that
+    draw's frame arrives."""
+    server = start_server("--size", "800x600", "--still-delay", "60")
+    client = RawClient(server.url, stream="jpeg")
+    client.send({"type": "ack", "seq": client.expect("frame")["seq"]})
+    client.send({"type": "command", "id": 1, "op": "dims.set", "args": {"ndisplay": 3}})
+    client.send({"type": "ping", "t": 42.0})
+    order = []
+    while "frame" not in order:
+        message = client.receive(60)
+        if message["type"] in ("pong", "frame"):
+            order.append(message["type"])
+    assert order[0] == "pong", order
+    client.close()

@@ -21,10 +21,9 @@ thread of the viewer's own in scripts, a queue the test drains in unit tests).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -163,25 +162,15 @@ class ViewerBridge:
         """The model's layer mirroring server layer ``layer_id``."""
         return self._by_id.get(layer_id)
 
-    @contextlib.contextmanager
-    def layers_set_aside(self) -> Iterator[None]:
-        """Take the model's layers out while a window opens on it, then put the same
-        objects back: napari's window makes the controls of a layer when it is inserted,
-        so a window opened on a viewer that has layers must see them arrive."""
+    def show_selection_again(self) -> None:
+        """Emit the server's selection afresh (a window opened on a viewer that had one
+        shows it in its layer list only when it changes)."""
         self._local.applying = True
         try:
-            layers = list(self.viewer.layers)
-            self.viewer.layers.clear()
+            self.viewer.layers.selection.clear()
         finally:
             self._local.applying = False
-        yield
-        self._local.applying = True
-        try:
-            for layer in layers:
-                self.viewer.layers.append(layer)
-        finally:
-            self._local.applying = False
-        self.apply()  # camera, dims and selection as the server has them
+        self.apply()
 
     def catch_up(self, timeout: float = 30.0) -> None:
         """Return once the model shows everything the mirror holds now."""
@@ -487,15 +476,18 @@ class ViewerBridge:
         if result.get("help"):
             self.viewer.help = result["help"]
 
-    def _on_selection(self, _event: Any) -> None:
-        if self._applying:
-            return
+    def _on_selection(self, event: Any) -> None:
+        if self._applying or not (event.added or event.removed):
+            return  # ours, or nothing changed (Qt's layer list says so as it is built)
         selection = self.viewer.layers.selection
         ids = [i for i, layer in self._by_id.items() if layer in selection]
         active = self.id_of(selection.active) if selection.active is not None else None
         if active in ids:  # the server makes the last one active
             ids.remove(active)
             ids.append(active)
+        mirrored = self.connection.read(lambda state: dict(state["selection"]))
+        if set(ids) == set(mirrored.get("selected", [])) and active == mirrored.get("active"):
+            return  # already the server's selection
         self._send(Op.LAYER_SELECT, {"layers": ids})
 
     def id_of(self, layer: Layer) -> int | None:

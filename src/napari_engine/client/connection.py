@@ -166,8 +166,9 @@ class Connection:
         self._frame_listeners.append(listener)
 
     def on_connection(self, listener: Callable[[str], None]) -> None:
-        """``listener("disconnected")`` when the link drops, ``("connected")`` when a
-        reconnect succeeds (network thread)."""
+        """``listener("disconnected")`` when the link drops and a reconnect begins,
+        ``("connected")`` when it succeeds, ``("closed")`` when the link dropped for good
+        (a connection that does not reconnect); network thread."""
         self._connection_listeners.append(listener)
 
     @staticmethod
@@ -333,20 +334,24 @@ class Connection:
         if ws is not self._ws:
             return  # an older connection's reader, after a reconnect
         self.connected.clear()
-        lost = ConnectionLost("connection to the server closed")
+        gone = ConnectionLost("connection to the server closed")
         with self._lock:
             waiters, self._waiters = self._waiters, {}
         for callback in waiters.values():
-            callback(lost)
+            callback(gone)
         if self._welcomed is not None and not self._welcomed.done():
-            self._welcomed.set_exception(lost)
+            self._welcomed.set_exception(gone)
         retrying = self._reconnecting is not None and not self._reconnecting.done()
-        if self.reconnect and not self._user_closed and self._core.welcome is not None:
-            if not retrying:  # a failed attempt inside _reconnect ends up here too
-                self._notify(self._connection_listeners, "disconnected")
-                self._reconnecting = asyncio.ensure_future(self._reconnect())
-        elif not retrying:
-            self.closed.set()
+        if retrying:
+            return  # a failed attempt inside _reconnect ends up here too
+        lost = not self._user_closed and self._core.welcome is not None  # not on purpose
+        if lost and self.reconnect:
+            self._notify(self._connection_listeners, "disconnected")
+            self._reconnecting = asyncio.ensure_future(self._reconnect())
+            return
+        self.closed.set()
+        if lost:
+            self._notify(self._connection_listeners, "closed")
 
 
 class _FrameWorker:

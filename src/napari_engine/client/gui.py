@@ -42,8 +42,9 @@ class RemoteWindow:
 
 
 def _viewer_for(target: str | ProxyViewer, stream: str, post: Any) -> ProxyViewer:
-    """A new connection's viewer, or an existing one."""
+    """A new connection's viewer, or an existing one (a window reconnects by itself)."""
     if isinstance(target, ProxyViewer):
+        target.connection.reconnect = True
         return target
     connection = Connection(target, stream=stream, client="napari_engine.client",
                             reconnect=True)
@@ -94,9 +95,11 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     post = GuiPoster()
     viewer = _viewer_for(target, stream, post)
     connection = viewer.connection
-    viewer.bridge.catch_up()
-    with viewer.bridge.layers_set_aside(), remote_canvas_windows(RemoteCanvas):
+    had_layers = len(viewer.layers) > 0
+    with remote_canvas_windows(RemoteCanvas):
         viewer.attach_window(open_window(viewer, show=show), post)
+    if had_layers:
+        viewer.bridge.show_selection_again()
     canvas: RemoteCanvas = qt_viewer_of(viewer.window).canvas
 
     def show_latest(value: object) -> None:
@@ -116,8 +119,9 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     def show_connection(state: str) -> None:
         # a clear state in the window; the GUI never waits for the network
         lost = state != "connected"
-        viewer.title = f"{title} (disconnected: reconnecting...)" if lost else title
-        viewer.canvas.overlays.text.text = "Connection lost: reconnecting..." if lost else ""
+        again = ": reconnecting..." if state == "disconnected" else ""
+        viewer.title = f"{title} (disconnected{again})" if lost else title
+        viewer.canvas.overlays.text.text = f"Connection lost{again}" if lost else ""
         viewer.canvas.overlays.text.visible = lost
 
     connection.on_connection(lambda state: post(lambda: show_connection(state)))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from napari._qt import qt_main_window
@@ -114,11 +115,20 @@ class LayerlessCanvas(VispyCanvas):
 
 @contextlib.contextmanager
 def remote_canvas_windows(canvas_class: type[VispyCanvas]) -> Iterator[None]:
-    """napari windows created inside this block use ``canvas_class`` for their canvas."""
+    """napari windows created inside this block use ``canvas_class`` for their canvas,
+    and show the controls of layers their viewer already has (napari's window is made
+    for a fresh viewer: its layer-controls panel makes a layer's controls when the layer
+    is inserted, and fails on a selected layer it has none for)."""
     original = qt_main_window.QtViewer
 
     def make(*args: Any, **kwargs: Any) -> Any:
-        return original(*args, canvas_class=canvas_class, **kwargs)
+        qt_viewer = original(*args, canvas_class=canvas_class, **kwargs)
+        controls = qt_viewer.controls
+        for layer in qt_viewer.viewer.layers:
+            if layer not in controls.widgets:
+                controls._add(SimpleNamespace(value=layer))
+        controls._populate()
+        return qt_viewer
 
     qt_main_window.QtViewer = functools.wraps(original)(make)
     try:
@@ -141,6 +151,14 @@ def open_window(viewer: ViewerModel, *, show: bool = True) -> Any:
 def qt_viewer_of(window: Any) -> Any:
     """The QtViewer of a napari ``Window``."""
     return window._qt_viewer
+
+
+def controls_layer(window: Any) -> Any:
+    """The layer whose controls the window's layer-controls panel shows (None: empty)."""
+    container = window._qt_viewer.controls
+    shown = container.currentWidget()
+    return next((layer for layer, widget in container.widgets.items() if widget is shown),
+                None)
 
 
 def qt_window_of(window: Any) -> Any:

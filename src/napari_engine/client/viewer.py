@@ -17,6 +17,7 @@ Qt GUI thread.
 from __future__ import annotations
 
 import collections
+import inspect
 import os
 import threading
 from collections.abc import Callable
@@ -69,6 +70,20 @@ class ScriptPoster:
                 self._draining.active = False
 
 
+#: packages whose use of the viewer is not the script's own (napari's models read the
+#: viewer while they dispatch a change)
+_LIBRARIES = frozenset({"napari", "napari_engine", "pydantic", "psygnal", "app_model",
+                        "superqt", "qtpy", "vispy", "magicgui", "npe2"})
+
+
+def _called_by_the_script() -> bool:
+    """Whether the code reaching for the viewer (two frames up) is the script's own."""
+    frame = inspect.currentframe()
+    caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
+    module = caller.f_globals.get("__name__", "") if caller is not None else ""
+    return module.partition(".")[0] not in _LIBRARIES
+
+
 def _props(kind: LayerKind, kwargs: dict[str, Any]) -> dict[str, Any]:
     """napari ``add_*`` keywords -> the protocol's ``props`` (property name -> value)."""
     table = initial_keywords(kind)
@@ -108,6 +123,7 @@ class ProxyViewer(StatusFromServer):
                  own_canvas: bool = False) -> None:
         super().__init__(title=f"napari-engine: {connection.url.split('?')[0]}")
         self._connection = connection
+        script = post is None
         if post is None:
             self._script_poster = ScriptPoster()
             post = self._script_poster
@@ -115,15 +131,18 @@ class ProxyViewer(StatusFromServer):
                                     own_canvas=own_canvas)
         self._bridge.on_status = lambda r: self.set_remote_status(r["status"],
                                                                    r.get("tooltip", ""))
-        self._bridge.catch_up()
+        if script:
+            self._bridge.catch_up()  # a window's viewer fills once the window is there
 
     def __getattribute__(self, name: str) -> Any:
         """In a script, the server's updates that arrived since the viewer was last used
-        are applied before it is used again (see ``ScriptPoster``)."""
+        are applied before the script uses it again (see ``ScriptPoster``): when the
+        script itself reaches for it, never when napari (or this package) does, which
+        may be in the middle of handling one of the script's own changes."""
         if name[:1] != "_":
             private = object.__getattribute__(self, "__pydantic_private__")
             poster = private.get("_script_poster") if private else None
-            if poster is not None and poster.pending:
+            if poster is not None and poster.pending and _called_by_the_script():
                 poster.drain()
         return super().__getattribute__(name)
 

@@ -23,12 +23,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import napari
-from napari.utils.events.event_utils import disconnect_events
 from napari._vispy import canvas as _napari_canvas
 from napari._vispy import create_vispy_layer
 from napari._vispy.utils.qt_font import QtFontManager
 from napari.components import ViewerModel
 from napari.layers import Layer
+from napari.utils.events.event_utils import disconnect_events
 from napari.utils.key_bindings import KeymapHandler
 from packaging.version import Version
 from vispy.scene import SceneCanvas

@@ -25,10 +25,14 @@ from napari_engine.protocol import StreamMode
 from napari_engine.server.adapt import (
     LinkEstimate,
     QualityController,
+    RenderScale,
     VideoChoice,
     lossless_still_fits,
     still_jpeg_quality,
 )
+
+#: with no frame drawn for this long, the scene counts as resting (not being moved)
+RESTED_S = 0.25
 
 #: stream modes that get a still (lossless where the link carries it) once the scene rests
 STILL_MODES = frozenset({StreamMode.AUTO, StreamMode.TILES, StreamMode.VIDEO})
@@ -145,3 +149,17 @@ def observe_sent(stream: ClientStream, encoding: FrameEncoding, *, still: bool,
         stream.last_lossless_bytes = size
     elif not still and encoding.codec in (Codec.JPEG, Codec.TILES):
         stream.quality.update(size, stream.link)
+
+
+def moving_scale(configured: float | None, *, render_scale: RenderScale, pan: bool,
+                 since_last_render: float) -> float:
+    """The resolution of the next frame while the scene moves: the configured one, or
+    (None, ``--interactive-scale auto``) full size for a 2D pan drawn as strips and for
+    the first frame after a rest (a single change, a label stroke or a layer toggle,
+    must stay a small change for clients that get tiles), otherwise whatever draws within
+    the frame budget."""
+    if configured is not None:
+        return configured
+    if pan or since_last_render > RESTED_S:
+        return 1.0
+    return render_scale.scale

@@ -29,7 +29,7 @@ from napari_engine.protocol import (
     StatePatch,
     StreamMode,
 )
-from napari_engine.server import napari_compat, state
+from napari_engine.server import napari_compat, policy, state
 from napari_engine.server.adapt import RenderScale
 from napari_engine.server.policy import ClientStream, FrameEncoding
 from napari_engine.server.renderer import FrameRenderer, RenderedFrame
@@ -46,10 +46,6 @@ _QUIET_EVENTS = frozenset({
     "mouse_wheel_callbacks", "mouse_double_click_callbacks", "title", "reload",
     "_extent_augmented", "_overlays", "highlight", "extent", "mouse_pan", "mouse_zoom",
 })
-
-
-#: with no frame drawn for this long, the scene counts as resting (not being moved)
-RESTED_S = 0.25
 
 
 class ClientSink(Protocol):
@@ -215,18 +211,11 @@ class Session:
                          current_step=tuple(int(v) for v in dims.current_step))
 
     def moving_scale(self, configured: float | None) -> float:
-        """The resolution of the next frame while the scene moves: the configured one,
-        or (None) full size for a 2D pan (drawn as strips) and otherwise whatever draws
-        within the frame budget."""
-        if configured is not None:
-            return configured
-        if self.pan_strips and not self.scene_changed and self.viewer.dims.ndisplay == 2:
-            return 1.0
-        if time.monotonic() - self.last_render_time > RESTED_S:
-            # the first frame after a rest is full size: a single change (a label stroke,
-            # a layer toggle) must stay a small change for clients that get tiles
-            return 1.0
-        return self.render_scale.scale
+        """The resolution of the next frame while the scene moves (``policy``)."""
+        return policy.moving_scale(
+            configured, render_scale=self.render_scale,
+            pan=self.pan_strips and not self.scene_changed and self.viewer.dims.ndisplay == 2,
+            since_last_render=time.monotonic() - self.last_render_time)
 
     def render(self, scale: float = 1.0) -> RenderedFrame:
         self.rendering = True
