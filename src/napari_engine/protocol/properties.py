@@ -118,6 +118,7 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
          initial=True),
     _row("rendering", Wire.TEXT, SLICED, v.enum_text, initial=True),
     _row("depiction", Wire.TEXT, frozenset({LayerKind.IMAGE}), v.enum_text, initial=True),
+    _row("projection_mode", Wire.TEXT, SLICED, v.enum_text, initial=True),
     _row("iso_threshold", Wire.FLOAT, frozenset({LayerKind.IMAGE}), v.number),
     _row("attenuation", Wire.FLOAT, frozenset({LayerKind.IMAGE}), _range(0.0, 1e9)),
     _row("rgb", Wire.BOOL, frozenset({LayerKind.IMAGE})),
