@@ -58,3 +58,26 @@ def test_a_decoder_without_the_keyframe_says_so() -> None:
     delta, _ = enc.encode(_scene(5), 8_000_000)
     with pytest.raises(ValueError):
         VideoDecoder().decode(delta, 320, 240)
+
+
+def test_the_rate_cap_reaches_the_encoder() -> None:
+    from napari_engine.encode.video import _options
+
+    x264 = _options("libx264", 4_000_000)
+    assert x264["preset"] == "ultrafast" and x264["tune"] == "zerolatency"
+    assert x264["x264-params"] == "vbv-maxrate=4000:vbv-bufsize=1000"  # a quarter second
+    nvenc = _options("h264_nvenc", 4_000_000)
+    assert nvenc["maxrate"] == "4000000" and nvenc["bufsize"] == "1000000"
+    assert nvenc["zerolatency"] == "1"
+
+
+def test_a_thin_cap_makes_smaller_frames() -> None:
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(_scene(0).astype(int) + rng.integers(-40, 40, (240, 320, 4)), 0, 255)
+             .astype(np.uint8) for _ in range(6)]  # every frame new detail: rate-bound
+
+    def sizes(rate: int) -> int:
+        encoder = VideoEncoder()
+        return sum(len(encoder.encode(frame, rate)[0]) for frame in noisy)
+
+    assert sizes(1_000_000) < sizes(64_000_000) / 2

@@ -80,3 +80,36 @@ def test_oversized_binary_is_refused() -> None:
 def test_error_message_carries_request_id() -> None:
     err = ProtocolError(ErrorCode.INVALID, "bad zoom", request_id=4)
     assert err.to_message() == {"type": "error", "code": "invalid", "message": "bad zoom", "id": 4}
+
+
+def test_binary_limits_and_versions() -> None:
+    good = encode_binary({"type": "frame"}, b"x" * 10)
+    with pytest.raises(ProtocolError) as info:
+        decode_binary(good, max_bytes=len(good) - 1)
+    assert info.value.code is ErrorCode.TOO_LARGE
+    assert decode_binary(good, max_bytes=len(good))[0] == {"type": "frame"}
+    other_version = b"NE" + struct.pack(">BBI", 2, 0, 2) + b"{}"
+    with pytest.raises(ProtocolError) as info:
+        decode_binary(other_version)
+    assert info.value.code is ErrorCode.VERSION
+    big_header = b"NE" + struct.pack(">BBI", 1, 0, 64 * 1024 + 1) + b"{}" * 40000
+    with pytest.raises(ProtocolError) as info:
+        decode_binary(big_header)
+    assert info.value.code is ErrorCode.MALFORMED
+    assert good[:2] == b"NE" and good[2] == 1  # magic, then the format version
+
+
+def test_text_size_limit_is_inclusive_and_counts_bytes() -> None:
+    message = '{"type": "x", "s": "' + "é" * 10 + '"}'  # 2 bytes per é
+    size = len(message.encode())
+    assert decode_text(message, max_bytes=size)["s"] == "é" * 10
+    with pytest.raises(ProtocolError):
+        decode_text(message, max_bytes=size - 1)
+
+
+def test_sets_and_unknown_objects() -> None:
+    assert sorted(decode_text(encode_text({"type": "x", "s": {3, 1}}))["s"]) == [1, 3]
+    with pytest.raises(TypeError):
+        encode_text({"type": "x", "v": object()})
+    compact = encode_text({"type": "x", "v": [1, 2]})
+    assert compact == '{"type":"x","v":[1,2]}'

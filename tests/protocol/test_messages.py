@@ -93,3 +93,49 @@ def test_commands_that_answer_need_an_id() -> None:
     _refused({"type": "command", "op": "screenshot", "args": {}}, ErrorCode.INVALID)
     assert isinstance(parse_client_message({"type": "command", "op": "camera.set",
                                             "args": {"zoom": 1}}), Command)
+
+
+@pytest.mark.parametrize("message", [
+    Hello(client="napari_engine.connect", stream=StreamMode.TILES, jpeg_quality=70,
+          max_in_flight=8, size=(640, 480)),
+    Hello(),
+    Command(op="camera.set", args={"zoom": 2.0}, id=9, t=1.25),
+    Command(op="sync", args={}, id=2),
+    Ack(4, received=12.5, waited=0.25),
+    Ack(5),
+    Ping(0.5),
+], ids=lambda m: type(m).__name__)
+def test_what_a_client_builds_is_what_the_server_parses(message: Any) -> None:
+    assert parse_client_message(message.to_message()) == message
+
+
+def test_hello_names_the_client_and_bounds_it() -> None:
+    hello = parse_client_message({"type": "hello", "protocol": PROTOCOL_VERSION,
+                                  "client": "my-script"})
+    assert isinstance(hello, Hello) and hello.client == "my-script"
+    assert "'client'" in _refused({"type": "hello", "protocol": PROTOCOL_VERSION,
+                                   "client": "x" * 201}, ErrorCode.INVALID).message
+    assert "'client'" in _refused({"type": "hello", "protocol": PROTOCOL_VERSION,
+                                   "client": 7}, ErrorCode.INVALID).message
+    for bad, key in (({"jpeg_quality": 0}, "'jpeg_quality'"),
+                     ({"jpeg_quality": 101}, "'jpeg_quality'"),
+                     ({"max_in_flight": 9}, "'max_in_flight'"),
+                     ({"size": [8193, 100]}, "'size'"),
+                     ({"size": [100, 100, 3]}, "'size'"),
+                     ({"size": [100.0, 100]}, "'size'")):
+        message = {"type": "hello", "protocol": PROTOCOL_VERSION, **bad}
+        assert key in _refused(message, ErrorCode.INVALID).message
+    edge = parse_client_message({"type": "hello", "protocol": PROTOCOL_VERSION,
+                                 "size": [16, 8192], "jpeg_quality": 1, "max_in_flight": 1})
+    assert isinstance(edge, Hello) and edge.size == (16, 8192)
+
+
+def test_command_ids_and_timestamps_are_checked() -> None:
+    assert _refused({"type": "command", "id": -1, "op": "sync"}, ErrorCode.INVALID)
+    assert _refused({"type": "command", "id": 2**53 + 1, "op": "sync"}, ErrorCode.INVALID)
+    err = _refused({"type": "command", "id": 3, "op": "camera.set", "args": {"zoom": 1},
+                    "t": "now"}, ErrorCode.INVALID)
+    assert err.request_id == 3 and "'t'" in err.message
+    cmd = parse_client_message({"type": "command", "id": None, "op": "camera.set",
+                                "args": {"zoom": 1}})
+    assert isinstance(cmd, Command) and cmd.id is None and cmd.t is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from napari_engine.protocol import StateMirror
 
 
@@ -68,3 +70,32 @@ def test_reset_starts_from_a_full_state() -> None:
     mirror.reset({"camera": {"zoom": 1.0}, "layers": []}, version=1)  # a restarted server
     assert mirror.version == 1 and mirror.pending() == 0
     assert mirror.state["camera"]["zoom"] == 1.0 and mirror.state["layers"] == []
+
+
+def test_a_new_mirror_has_every_section() -> None:
+    mirror = StateMirror()
+    assert mirror.version == -1 and mirror.pending() == 0 and mirror.local_edits == 0
+    assert mirror.state == {"camera": {}, "dims": {}, "canvas": {}, "layers": [],
+                            "selection": {}}
+    mirror.reset({"camera": {"zoom": 2.0}}, version=3)
+    assert mirror.version == 3 and mirror.state["camera"] == {"zoom": 2.0}
+    assert mirror.state["layers"] == [] and mirror.state["dims"] == {}
+
+
+def test_local_changes_count_and_unknown_sections_are_refused() -> None:
+    mirror = _mirror()
+    mirror.set_local("dims", "ndisplay", 3, command_id=1)
+    mirror.set_local_layer(1, "visible", False, command_id=2)
+    mirror.set_local_layer(99, "visible", False, command_id=3)  # gone: kept, harmless
+    assert mirror.local_edits == 3 and mirror.pending() == 3
+    assert mirror.state["dims"]["ndisplay"] == 3 and mirror.layer(1)["visible"] is False
+    with pytest.raises(ValueError):
+        mirror.set_local("layers", "x", 1, command_id=4)
+
+
+def test_confirm_says_whether_the_state_moved() -> None:
+    mirror = _mirror()
+    mirror.set_local("camera", "zoom", 5.0, command_id=1)
+    assert mirror.confirm(1)  # the server kept 1.0: the view moves back
+    mirror.set_local("camera", "zoom", 1.0, command_id=2)
+    assert not mirror.confirm(2)  # the same as the server's: nothing moved

@@ -82,3 +82,35 @@ def test_napari_values_become_plain_json(name: str, value: Any, wire: Any) -> No
     converted = to_wire(LAYER_PROPERTIES[name], value)
     assert converted == wire
     assert type(converted) is type(wire)
+
+
+@pytest.mark.parametrize("name, accepted, refused", [
+    ("opacity", [0, 1], [-0.01, 1.01]),
+    ("gamma", [0.001, 100], [0, 100.1]),
+    ("attenuation", [0, 1e9], [-1, 1.1e9]),
+    ("brush_size", [0.5, 10_000], [0, 10_001]),
+    ("contour", [0, 1000], [-1, 1001, 1.5]),
+    ("selected_label", [0, 2**31], [-1, 2**31 + 1]),
+    ("current_size", [0, 1e9], [-1, 2e9]),
+    ("current_edge_width", [0, 1e9], [-0.5, 2e9]),
+    ("iso_threshold", [-1e9, 1e9], [float("inf"), "1"]),
+    ("visible", [True, False], [0, "yes"]),
+    ("name", ["a", "x" * 256], ["", "x" * 257, 3]),
+    ("colormap", ["viridis", "x" * 64], ["x" * 65, ""]),
+    ("scale", [[1.0], [1.0] * 32], [[], [1.0] * 33, [0, "1"]]),
+    ("contrast_limits", [[0, 1], [-5, 5.5]], [[1, 1], [2, 1], [0, 1, 2]]),
+])
+def test_each_property_check_at_its_bounds(name: str, accepted: list[Any],
+                                           refused: list[Any]) -> None:
+    for value in accepted:
+        assert validate_props({name: value}, "layer.set")[name] is not None
+    for value in refused:
+        with pytest.raises(ProtocolError, match=f"'{name}'"):
+            validate_props({name: value}, "layer.set")
+
+
+def test_the_table_names_its_add_keywords() -> None:
+    assert LAYER_PROPERTIES["opacity"].initial == "opacity"
+    assert LAYER_PROPERTIES["current_size"].initial == "size"
+    assert LAYER_PROPERTIES["mode"].initial is None
+    assert LAYER_PROPERTIES["axis_labels"].check is None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from napari_engine.server.adapt import (
+    MAX_STEP,
     MIN_QUALITY,
+    MIN_SAMPLE_BYTES,
     RATE_LEVELS,
     VIDEO_RAISE_AFTER_S,
     LinkEstimate,
@@ -245,3 +247,77 @@ def test_scheduling_noise_does_not_make_a_fast_link_look_thin() -> None:
     assert link.measured_bps is not None and link.measured_bps >= 200e6  # 600 kB in 20 ms
     assert lossless_still_fits(link, 640 * 480 * 2)
     assert quality.quality == quality.max_quality and quality.step == 1
+
+
+def _idle_frame(link: LinkEstimate, seq: int, size: int, t: float, rtt: float) -> None:
+    """A frame sent to an idle link and acked a round trip later."""
+    link.sent(seq, size, t)
+    link.acked(seq, t + rtt)
+
+
+def test_the_estimate_forgets_what_is_older_than_its_window() -> None:
+    link = LinkEstimate(window=4)
+    _idle_frame(link, 1, 1_000_000, 0.0, 0.01)  # 800 Mbit/s demonstrated once
+    assert link.floor_bps == pytest.approx(800e6)
+    for i in range(2, 5):  # three more: still within the window of four
+        _idle_frame(link, i, 100_000, float(i), 0.1)
+    assert link.floor_bps == pytest.approx(800e6) and link.min_rtt_s == pytest.approx(0.01)
+    _idle_frame(link, 5, 100_000, 5.0, 0.1)  # the fifth pushes the first out
+    assert link.floor_bps == pytest.approx(8e6) and link.min_rtt_s == pytest.approx(0.1)
+    small = LinkEstimate()
+    _idle_frame(small, 1, MIN_SAMPLE_BYTES, 0.0, 0.001)  # too small to say anything
+    assert small.floor_bps is None and small.min_rtt_s == pytest.approx(0.001)
+
+
+def test_rate_samples_need_frames_spread_out_by_the_link() -> None:
+    """Two frames sent 10 ms apart that arrive 50 ms apart: the link spread them (a rate
+    sample); sent and arriving 10 ms apart: the sender paced them (no sample)."""
+    def pair(arrival_gap: float, waited: float = 0.01) -> LinkEstimate:
+        link = LinkEstimate()
+        link.sent(1, 200_000, 0.0)
+        link.sent(2, 200_000, 0.010)  # sent before the first ack: queued behind it
+        link.acked(1, 0.030, received=100.0, waited=waited)
+        link.acked(2, 0.030 + arrival_gap, received=100.0 + arrival_gap, waited=waited)
+        return link
+
+    spread = pair(0.050)
+    assert spread.measured_bps is not None and spread.measured_bps >= 200_000 * 8 / 0.050
+    assert pair(0.010).measured_bps is None  # as sent: the sender's pace
+    assert pair(0.014).measured_bps is None  # within 1.2x the send gap + 2 ms
+    assert pair(0.050, waited=0.0).measured_bps is None  # the client was busy, not waiting
+
+
+def _known(rate_bps: float, rtt_s: float, last_size: int) -> LinkEstimate:
+    """A link whose estimate is exactly this (the controllers' arithmetic, alone)."""
+    return LinkEstimate(_rates=[rate_bps], _rtts=[rtt_s], last_size=last_size)
+
+
+def test_quality_steps_exactly() -> None:
+    link = _known(24e6, 0.02, 100_000)  # 24 Mbit/s at 30 fps: a budget of 100 kB a frame
+    control = QualityController(max_quality=80, quality=80)
+    assert control.update(100_000, link) == 80  # at the budget: keep
+    assert control.update(100_001, link) == 65  # over: 15 down
+    assert control.update(50_000, link) == 65  # half the budget: keep
+    assert control.update(49_999, link) == 70  # under half: 5 up
+    control.quality = MIN_QUALITY
+    control.update(200_000, link)
+    assert (control.quality, control.step) == (MIN_QUALITY, 2)  # quality at its floor
+    control.update(200_000, link)
+    control.update(200_000, link)
+    assert control.step == MAX_STEP  # and no further
+    control.update(12_000, link)  # 4 x 12 kB < half the budget: back up a step
+    assert control.step == 2 and control.quality == MIN_QUALITY
+    assert QualityController().update(1, LinkEstimate()) == 80  # nothing measured: keep
+
+
+def test_credit_window_exactly() -> None:
+    from napari_engine.server.adapt import credit_window
+
+    link = _known(80e6, 0.1, 100_000)  # a round trip of 0.1 s at 30 fps: 3 frames + 1
+    assert credit_window(link, 8) == 4
+    assert credit_window(link, 3) == 3  # never past the client's own limit
+    assert credit_window(link, 1) == 1
+    # big frames: the link holds one of them per round trip, so two in flight
+    assert credit_window(_known(80e6, 0.1, 1_000_000), 8) == 2
+    assert credit_window(_known(80e6, 0.1, 500_000), 8) == 3  # two held, plus one
+    assert credit_window(_known(80e6, 0.1, 0), 8) == 4  # nothing sent yet: the round trip
