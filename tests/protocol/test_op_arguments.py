@@ -43,6 +43,12 @@ ACCEPTED: list[tuple[str, dict[str, Any], bool, dict[str, Any]]] = [
      {"data": [[[0.0, 0.0], [1.0, 1.0]]], "shape_type": ["line"]}),
     ("layer.add_shapes", {"data": [[[0, 0], [1, 1]]]}, False,
      {"data": [[[0.0, 0.0], [1.0, 1.0]]], "shape_type": "rectangle"}),
+    ("layer.add_shapes", {"data": [], "props": {"current_edge_width": 2,
+                                                "current_edge_color": "red"}}, False,
+     {"data": [], "shape_type": "rectangle",
+      "props": {"current_edge_width": 2.0, "current_edge_color": "red"}}),
+    ("layer.add_image", {"path": "/data/a.zarr", "props": {"colormap": "magma"}}, False,
+     {"path": "/data/a.zarr", "props": {"colormap": "magma"}}),
     ("layer.add_labels", {"shape": [2, 3], "dtype": "int32", "props": {"opacity": 0.5}}, True,
      {"shape": [2, 3], "dtype": "int32", "nbytes": 24, "props": {"opacity": 0.5}}),
     ("layer.add_image", {"shape": [2, 3, 4], "dtype": "float64"}, True,
@@ -113,6 +119,10 @@ REFUSED: list[tuple[str, dict[str, Any], bool, str]] = [
     ("layer.add_points", {"data": [], "props": {"colormap": "gray"}}, False, "colormap"),
     ("layer.add_shapes", {}, False, "'data'"),
     ("layer.add_shapes", {"data": [[[0, 0]]]}, False, "vertices"),
+    ("layer.add_shapes", {"data": [[[0, 0]] * 10_001]}, False, "vertices"),
+    ("layer.add_shapes", {"data": [[[0, 0], [1, 1]]] * 100_001}, False, "'data'"),
+    ("layer.add_shapes", {"data": {"a": 1}}, False, "'data'"),
+    ("layer.add_shapes", {"data": [], "props": {"current_size": 3}}, False, "current_size"),
     ("layer.add_shapes", {"data": [[[0, 0], [1, 1]]], "shape_type": "star"}, False,
      "'shape_type'"),
     ("layer.add_shapes", {"data": [[[0, 0], [1, 1]]], "shape_type": ["line", "path"]}, False,
@@ -147,6 +157,15 @@ def test_a_payload_is_refused_where_none_belongs(op: Op) -> None:
     with pytest.raises(ProtocolError) as info:
         OPERATIONS[op].validate({}, True)
     assert info.value.code is ErrorCode.MALFORMED and str(op) in info.value.message
+
+
+def test_the_largest_point_and_shape_lists_pass() -> None:
+    points = validate_command_args("layer.add_points", {"data": [[0, 0]] * 100_000},
+                                   has_payload=False)
+    assert len(points["data"]) == 100_000
+    shapes = validate_command_args("layer.add_shapes", {"data": [[[0, 0]] * 10_000]},
+                                   has_payload=False)
+    assert len(shapes["data"][0]) == 10_000
 
 
 def test_unknown_arguments_are_named_with_what_is_allowed() -> None:
