@@ -8,6 +8,7 @@ decides exactly when each message is delivered.
 from __future__ import annotations
 
 import copy
+import queue
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,26 @@ def session_state() -> dict[str, Any]:
             "canvas": {"width": 400, "height": 300},
             "layers": [image_layer(1, "nuclei"), image_layer(2, "membrane")],
             "selection": {"selected": [2], "active": 2}}
+
+
+class QueuePoster:
+    """The model's thread, as a test runs it: work waits in a queue until the test
+    (the 'GUI thread') runs it."""
+
+    def __init__(self) -> None:
+        self.work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    def __call__(self, fn: Callable[[], None]) -> None:
+        self.work.put(fn)
+
+    def on_own_thread(self) -> bool:
+        return True  # the test's thread runs the queue: it is the model's thread
+
+    def drain(self) -> None:
+        while not self.work.empty():
+            self.work.get()()
+
+    run = drain
 
 
 class MemoryServer:

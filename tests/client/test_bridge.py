@@ -3,7 +3,6 @@ what edits send, and no echoes, lost edits or stale values."""
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -13,27 +12,7 @@ import pytest
 from napari.components import ViewerModel
 
 from napari_engine.client.bridge import ViewerBridge
-from tests.client.pair import MemoryConnection, MemoryServer
-
-
-class QueuePoster:
-    """The model's thread: work waits until the test runs it."""
-
-    def __init__(self) -> None:
-        self.work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-
-    def __call__(self, fn: Callable[[], None]) -> None:
-        self.work.put(fn)
-
-    def on_own_thread(self) -> bool:
-        return True
-
-    def drain(self) -> None:
-        return None  # the test runs the work when it chooses
-
-    def run(self) -> None:
-        while not self.work.empty():
-            self.work.get()()
+from tests.client.pair import MemoryConnection, MemoryServer, QueuePoster
 
 
 def _mirrored(server: MemoryServer | None = None

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,29 +16,13 @@ from napari_engine import ProxyViewer
 from napari_engine.client.bridge import ViewerBridge
 from napari_engine.client.connection import Connection
 from napari_engine.server.process import ServerProcess
+from tests.client.pair import QueuePoster
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
     with ServerProcess(["--token", "t", "--size", "320x240"]) as proc:
         yield proc
-
-
-class QueuePoster:
-    """The 'GUI thread': work waits in a queue until the test pumps it."""
-
-    def __init__(self) -> None:
-        self.work: queue.Queue[Callable[[], None]] = queue.Queue()
-
-    def __call__(self, fn: Callable[[], None]) -> None:
-        self.work.put(fn)
-
-    def on_own_thread(self) -> bool:
-        return True  # the test thread pumps the queue: it is the model's thread
-
-    def drain(self) -> None:
-        while not self.work.empty():
-            self.work.get()()
 
 
 class Mirrored:

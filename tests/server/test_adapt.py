@@ -16,30 +16,14 @@ from napari_engine.server.adapt import (
     lossless_still_fits,
     rate_level,
 )
-
-
-def _link_at(bandwidth_bps: float, rtt_s: float, frames: int = 20,
-             size: int = 500_000) -> LinkEstimate:
-    """Two frames in flight (as with two credits): each new frame leaves when the one
-    before the last is acknowledged, so it queues behind the previous one."""
-    link = LinkEstimate()
-    serialise = size * 8 / bandwidth_bps
-    link_free, acks = 0.0, [0.0, 0.0]
-    for seq in range(1, frames + 1):
-        sent = acks[-2]
-        link.sent(seq, size, sent)
-        link_free = max(link_free, sent) + serialise
-        arrive = link_free + rtt_s
-        link.acked(seq, arrive)
-        acks.append(arrive)
-    return link
+from tests.server.links import link_at
 
 
 def test_estimates_bandwidth_and_round_trip() -> None:
-    link = _link_at(100e6, 0.050)
+    link = link_at(100e6, 0.050)
     assert link.bandwidth_bps == pytest.approx(100e6, rel=0.15)  # not fooled by the delay
     assert link.min_rtt_s is not None and link.min_rtt_s >= 0.05
-    assert _link_at(10e6, 0.08).bandwidth_bps == pytest.approx(10e6, rel=0.15)
+    assert link_at(10e6, 0.08).bandwidth_bps == pytest.approx(10e6, rel=0.15)
 
 
 def test_a_frame_sent_to_an_idle_link_is_only_a_lower_bound() -> None:
@@ -65,7 +49,7 @@ def test_cumulative_acks_and_unknown_link() -> None:
 
 
 def test_quality_steps_down_on_a_thin_link_and_back_up_on_a_fast_one() -> None:
-    thin, fast = _link_at(10e6, 0.08), _link_at(1e9, 0.001)
+    thin, fast = link_at(10e6, 0.08), link_at(1e9, 0.001)
     control = QualityController(max_quality=80)
     for _ in range(10):
         control.update(500_000, thin)
@@ -76,12 +60,12 @@ def test_quality_steps_down_on_a_thin_link_and_back_up_on_a_fast_one() -> None:
 
 
 def test_lossless_still_only_where_it_fits() -> None:
-    assert lossless_still_fits(_link_at(1e9, 0.001), 6_000_000)
-    assert not lossless_still_fits(_link_at(10e6, 0.08), 6_000_000)
+    assert lossless_still_fits(link_at(1e9, 0.001), 6_000_000)
+    assert not lossless_still_fits(link_at(10e6, 0.08), 6_000_000)
 
 
 def test_resolution_halves_once_quality_is_at_its_floor_and_comes_back() -> None:
-    thin, fast = _link_at(10e6, 0.08), _link_at(1e9, 0.001)
+    thin, fast = link_at(10e6, 0.08), link_at(1e9, 0.001)
     control = QualityController(max_quality=80)
     for _ in range(10):
         control.update(500_000, thin)
@@ -92,7 +76,7 @@ def test_resolution_halves_once_quality_is_at_its_floor_and_comes_back() -> None
 
 
 def test_video_once_full_quality_jpeg_no_longer_fits_the_link() -> None:
-    wan, lan = _link_at(100e6, 0.05), _link_at(1e9, 0.001)
+    wan, lan = link_at(100e6, 0.05), link_at(1e9, 0.001)
     for link, video in ((wan, True), (lan, False)):
         quality = QualityController(max_quality=80, quality=80)
         assert not VideoChoice.video_pays(link, quality)  # nothing sent yet
@@ -108,7 +92,7 @@ def test_video_rate_follows_the_link_down_at_once_and_up_slowly() -> None:
     assert rate_level(10e6) == 4_000_000  # 60 % of a 10 Mbit/s link
     assert rate_level(100) == RATE_LEVELS[0]
     choice = VideoChoice()
-    thin, wan = _link_at(10e6, 0.08), _link_at(100e6, 0.05)
+    thin, wan = link_at(10e6, 0.08), link_at(100e6, 0.05)
     assert choice.rate(wan, now=0.0) == 32_000_000
     assert choice.rate(thin, now=1.0) == 4_000_000  # down: at once
     assert choice.rate(wan, now=2.0) == 4_000_000  # up: not yet
@@ -137,8 +121,8 @@ def test_credit_window_covers_the_round_trip_at_the_target_rate() -> None:
     from napari_engine.server.adapt import credit_window
 
     assert credit_window(LinkEstimate(), 4) == 2  # nothing known
-    assert credit_window(_link_at(1e9, 0.0005), 4) == 2  # loopback, LAN
-    thin = _link_at(10e6, 0.08, size=20_000)
+    assert credit_window(link_at(1e9, 0.0005), 4) == 2  # loopback, LAN
+    thin = link_at(10e6, 0.08, size=20_000)
     assert thin.min_rtt_s is not None and thin.min_rtt_s >= 0.08
     assert credit_window(thin, 8) == 4  # 80 ms at 30 frames/s, plus one
     assert credit_window(thin, 2) == 2  # never above what the client allows
@@ -183,8 +167,8 @@ def test_still_quality_follows_the_link() -> None:
     from napari_engine.server.adapt import STILL_JPEG_QUALITY, still_jpeg_quality
 
     assert still_jpeg_quality(LinkEstimate()) == STILL_JPEG_QUALITY
-    assert still_jpeg_quality(_link_at(100e6, 0.05)) == STILL_JPEG_QUALITY
-    assert still_jpeg_quality(_link_at(10e6, 0.08)) == 85
+    assert still_jpeg_quality(link_at(100e6, 0.05)) == STILL_JPEG_QUALITY
+    assert still_jpeg_quality(link_at(10e6, 0.08)) == 85
 
 
 def test_video_needs_a_measured_rate_not_the_lower_bound() -> None:
@@ -200,7 +184,7 @@ def test_video_needs_a_measured_rate_not_the_lower_bound() -> None:
 def test_big_frames_on_a_thin_link_get_no_more_than_two_in_flight() -> None:
     from napari_engine.server.adapt import credit_window
 
-    thin = _link_at(10e6, 0.08, size=20_000)
+    thin = link_at(10e6, 0.08, size=20_000)
     assert credit_window(thin, 8) == 4
     thin.sent(99, 500_000, 100.0)  # a whole 1080p frame: 0.4 s of this link
     assert credit_window(thin, 8) == 2

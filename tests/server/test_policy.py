@@ -17,23 +17,9 @@ from napari_engine.server.policy import (
     observe_sent,
     screenshot_encoding,
 )
+from tests.server.links import link_at
 
 PIXELS = 640 * 480
-
-
-def _measured(bandwidth_bps: float, rtt_s: float = 0.05, frames: int = 12,
-              size: int = 200_000) -> LinkEstimate:
-    """A link whose rate was measured: two frames in flight, each queued behind the other."""
-    link = LinkEstimate()
-    serialise = size * 8 / bandwidth_bps
-    link_free, acks = 0.0, [0.0, 0.0]
-    for seq in range(1, frames + 1):
-        sent = acks[-2]
-        link.sent(seq, size, sent)
-        link_free = max(link_free, sent) + serialise
-        link.acked(seq, link_free + rtt_s)
-        acks.append(link_free + rtt_s)
-    return link
 
 
 def _stream(mode: StreamMode, link: LinkEstimate | None = None,
@@ -57,18 +43,18 @@ def test_unknown_fast_link_tiles_while_moving_lossless_tiles_at_rest() -> None:
 
 
 def test_a_thin_link_gets_a_visually_lossless_jpeg_still() -> None:
-    thin = _measured(10e6, rtt_s=0.08)
+    thin = link_at(10e6, rtt_s=0.08)
     still = _choose(_stream(StreamMode.TILES, thin), True)
     assert still.codec is Codec.TILES and not still.lossless
     assert still.quality == 85  # below 20 Mbit/s
-    medium = _stream(StreamMode.TILES, _measured(30e6))
+    medium = _stream(StreamMode.TILES, link_at(30e6))
     medium.last_lossless_bytes = 4_000_000  # 1.1 s at 30 Mbit/s: too long for a still
     assert _choose(medium, True).quality == 90
     assert _choose(_stream(StreamMode.VIDEO, thin), True) == FrameEncoding(Codec.JPEG, 85)
 
 
 def test_auto_takes_video_once_the_quality_had_to_fall() -> None:
-    stream = _stream(StreamMode.AUTO, _measured(10e6))
+    stream = _stream(StreamMode.AUTO, link_at(10e6))
     stream.quality = QualityController(max_quality=80, quality=50)
     moving = _choose(stream, False)
     assert moving.codec is Codec.H264 and moving.rate_bps == 4_000_000  # 60 % of 10 Mbit/s
@@ -105,7 +91,7 @@ def test_lossless_encodings() -> None:
 
 
 def test_a_lossless_still_guess_follows_the_last_one_sent() -> None:
-    stream = _stream(StreamMode.VIDEO, _measured(50e6))
+    stream = _stream(StreamMode.VIDEO, link_at(50e6))
     assert _choose(stream, True).codec is Codec.ZSTD  # 2 bytes a pixel: 0.6 MB in 0.1 s
     observe_sent(stream, FrameEncoding(Codec.ZSTD), still=True, size=4_000_000)
     assert stream.last_lossless_bytes == 4_000_000
@@ -113,7 +99,7 @@ def test_a_lossless_still_guess_follows_the_last_one_sent() -> None:
 
 
 def test_moving_frames_steer_the_quality_stills_do_not() -> None:
-    stream = _stream(StreamMode.TILES, _measured(10e6))
+    stream = _stream(StreamMode.TILES, link_at(10e6))
     observe_sent(stream, FrameEncoding(Codec.TILES, 95), still=True, size=3_000_000)
     assert stream.quality.quality == 80
     observe_sent(stream, FrameEncoding(Codec.TILES, 80), still=False, size=3_000_000)
