@@ -148,7 +148,7 @@ class MemoryServer:
             if layer is None:
                 raise ProtocolError(ErrorCode.NOT_FOUND, f"no layer with id {args['layer']}")
             for prop, value in args["props"].items():
-                if (prop, value) in self.refuse:
+                if any(prop == p and value == v for p, v in self.refuse):
                     raise ProtocolError(ErrorCode.INVALID, f"{prop}: refused")
                 layer[prop] = value
         elif command.op == "layer.remove":
@@ -186,6 +186,13 @@ class MemoryConnection:
                     self._dispatch(event)
             if not outgoing and not incoming:
                 return
+
+    def receive(self) -> None:
+        """Take what the server sent this client, without sending anything yet."""
+        incoming, self.server.outboxes[self.index] = self.server.outboxes[self.index], []
+        for data in incoming:
+            for event in self.core.receive(data, now=0.0):
+                self._dispatch(event)
 
     def _dispatch(self, event: Event) -> None:
         self.events.append(event)

@@ -144,3 +144,43 @@ def test_a_send_that_fails_raises_in_a_script() -> None:
     conn.send_command = broken  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
         viewer.scene.camera.zoom = 9.0
+
+
+def test_many_changes_wait_as_one_apply() -> None:
+    server, conn, viewer, poster = _mirrored()
+    other = MemoryConnection(server)
+    for i in range(50):
+        other.send_command("camera.set", {"zoom": 1.0 + i})
+    other.deliver()
+    conn.deliver()  # fifty patches arrived
+    assert poster.work.qsize() == 1  # one apply waits, however many changes came
+    poster.run()
+    assert viewer.scene.camera.zoom == 50.0
+
+
+def test_a_removed_or_moved_layer_stays_so_until_the_server_answers() -> None:
+    server, conn, viewer, poster = _mirrored()
+    other = MemoryConnection(server)
+    membrane = viewer.layers["membrane"]
+    viewer.layers.remove("nuclei")  # sent, not answered yet
+    other.send_command("camera.set", {"zoom": 3.0})  # meanwhile another change arrives
+    other.deliver()
+    conn.receive()  # that patch, while the removal has not left yet
+    poster.run()  # an apply from the mirror, before the server heard of the removal
+    assert [x.name for x in viewer.layers] == ["membrane"] and viewer.layers[0] is membrane
+    conn.deliver()
+    poster.run()
+    assert [x["name"] for x in server.state["layers"]] == ["membrane"]
+    assert [x.name for x in viewer.layers] == ["membrane"] and viewer.layers[0] is membrane
+
+
+def test_scale_and_translate_follow_the_server_after_creation() -> None:
+    server, conn, viewer, poster = _mirrored()
+    other = MemoryConnection(server)
+    other.send_command("layer.set", {"layer": 1, "props": {"scale": [1.0, 2.0, 2.0],
+                                                           "translate": [0.0, 5.0, 5.0]}})
+    other.deliver()
+    conn.deliver()
+    poster.run()
+    layer = viewer.layers["nuclei"]
+    assert tuple(layer.scale) == (1.0, 2.0, 2.0) and tuple(layer.translate) == (0.0, 5.0, 5.0)

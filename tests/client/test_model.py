@@ -14,7 +14,7 @@ from napari.components import ViewerModel
 import napari_engine
 from napari_engine import ProxyViewer
 from napari_engine.client.bridge import ViewerBridge
-from napari_engine.client.connection import Connection
+from napari_engine.client.connection import Connection, Frame
 from napari_engine.server.process import ServerProcess
 from tests.client.pair import QueuePoster
 
@@ -28,10 +28,13 @@ def server() -> Iterator[ServerProcess]:
 class Mirrored:
     """A bridge whose model work runs only when the test pumps it (the 'GUI thread')."""
 
-    def __init__(self, url: str, stream: str = "none", reconnect: bool = False) -> None:
+    def __init__(self, url: str, stream: str = "none", reconnect: bool = False,
+                 on_frame: Callable[[Frame], None] | None = None) -> None:
         self.poster = QueuePoster()
         self.work = self.poster.work
         self.connection = Connection(url, stream=stream, reconnect=reconnect)
+        if on_frame is not None:  # before the first frame can arrive
+            self.connection.on_frame(on_frame)
         self.connection.open()
         self.sent: list[tuple[str, dict[str, Any]]] = []
         send = self.connection.send_command

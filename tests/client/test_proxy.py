@@ -173,3 +173,12 @@ def test_a_scripts_viewer_changes_only_on_the_scripts_own_thread(viewer: ProxyVi
         assert threads == [get_ident()]
     finally:
         other.close()
+
+
+def test_a_failing_reply_callback_does_not_stop_the_connection(viewer: ProxyViewer) -> None:
+    def broken(_result: object) -> None:
+        raise RuntimeError("a bug in the caller's callback")
+
+    viewer.connection.send_command("sync", on_reply=broken)
+    viewer.sync()  # the reader survived: later answers still arrive
+    assert viewer.connection.connected.is_set()

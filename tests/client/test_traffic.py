@@ -10,10 +10,10 @@ from tests.conftest import ServerFactory
 
 def test_client_receives_frames_and_metadata_only(start_server: ServerFactory) -> None:
     server = start_server("--size", "640x480", "--still-delay", "0.1")
-    mirrored = Mirrored(server.url, stream="auto")  # the GUI's model, on this thread
-    conn, viewer = mirrored.connection, mirrored.viewer
     frame_sizes: list[int] = []  # the payload of every streamed frame, as it arrived
-    conn.on_frame(lambda frame: frame_sizes.append(len(frame.payload)))
+    mirrored = Mirrored(server.url, stream="auto",  # the GUI's model, on this thread
+                        on_frame=lambda frame: frame_sizes.append(len(frame.payload)))
+    conn, viewer = mirrored.connection, mirrored.viewer
     layer = viewer.layers[0]
     level0 = layer.data[0]
     assert level0.size > 10**14  # the petabyte sample
@@ -27,7 +27,7 @@ def test_client_receives_frames_and_metadata_only(start_server: ServerFactory) -
     layer.contrast_limits = (100, 3000)
     time.sleep(1.0)
     mirrored.pump()
-    conn.close()
+    conn.close()  # after the frames that arrived were handed over
     traffic = conn.traffic
     frames = traffic.pop("frame")
     control = sum(traffic.values())

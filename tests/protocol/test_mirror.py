@@ -33,15 +33,29 @@ def test_local_change_survives_an_older_patch_and_yields_to_a_newer_one() -> Non
     assert mirror.pending() == 0
 
 
-def test_layer_property_pending_and_reject() -> None:
+def test_layer_property_pending_then_refused() -> None:
     mirror = _mirror()
     mirror.set_local_layer(1, "opacity", 0.3, command_id=4)
     assert mirror.layer(1) == {"id": 1, "name": "a", "opacity": 0.3}
     mirror.apply_server({"layers": [{"id": 1, "name": "a", "opacity": 1.0}]}, version=2,
                         applied=3)
     assert mirror.layer(1)["opacity"] == 0.3  # type: ignore[index]
-    mirror.reject(4)
+    assert mirror.confirm(4)  # refused: the error answers command 4
     assert mirror.layer(1)["opacity"] == 1.0  # type: ignore[index]
+
+
+def test_the_layer_list_is_the_clients_until_the_server_answers() -> None:
+    mirror = StateMirror()
+    layers = [{"id": i, "name": n} for i, n in ((1, "a"), (2, "b"), (3, "c"))]
+    mirror.apply_server({"layers": layers}, version=1)
+    mirror.set_local_order([3, 1], command_id=5)  # b removed, c moved to the bottom
+    assert [x["id"] for x in mirror.state["layers"]] == [3, 1]
+    # an older patch (another client renamed a) keeps the client's order and removal
+    renamed = [{**layers[0], "name": "A"}, *layers[1:]]
+    mirror.apply_server({"layers": renamed}, version=2, applied=4)
+    assert [x["name"] for x in mirror.state["layers"]] == ["c", "A"]
+    mirror.apply_server({"layers": [renamed[2], renamed[0]]}, version=3, applied=5)
+    assert [x["id"] for x in mirror.state["layers"]] == [3, 1] and mirror.pending() == 0
 
 
 def test_stale_versions_are_ignored() -> None:

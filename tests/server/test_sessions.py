@@ -150,3 +150,15 @@ def test_a_clamped_value_does_not_stick_in_the_client(start_server: ServerFactor
         assert viewer.connection.pending() == 0
     finally:
         viewer.close()
+
+
+def test_a_reply_carries_the_version_of_the_state_that_shows_it(
+        start_server: ServerFactory) -> None:
+    server = start_server("--size", "320x240")
+    client = RawClient(server.url)
+    client.send({"type": "command", "id": 1, "op": "camera.set", "args": {"zoom": 3.5}})
+    patch = client.expect("state")
+    reply = client.expect("reply", id=1)
+    assert patch["patch"]["camera"]["zoom"] == 3.5
+    assert reply["version"] == patch["version"]
+    client.close()

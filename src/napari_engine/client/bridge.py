@@ -15,14 +15,16 @@ Two rules keep the two directions from fighting:
   a server patch older than the edit cannot undo it (see ``protocol/mirror.py``).
 
 The bridge touches the model only on the model's thread: the connection calls it on the
-network thread, and a ``Poster`` hands the work over (the Qt GUI thread in the window, a
-thread of the viewer's own in scripts, a queue the test drains in unit tests).
+network thread, and a ``Poster`` hands the work over (the Qt GUI thread in the window,
+the script's own thread when it next uses its viewer, a queue in unit tests). However
+many state changes arrive, one apply waits at a time.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -47,7 +49,7 @@ MIRRORED_KINDS = frozenset(LayerKind)
 #: applies in a row while scripts keep editing (each round sees their edits so far)
 MAX_APPLY_ROUNDS = 3
 #: properties a layer is made with, not set afterwards
-_AT_CREATION = frozenset({"axis_labels", "units", "rgb", "scale", "translate"})
+_AT_CREATION = frozenset({"axis_labels", "units", "rgb"})
 
 
 class SessionLink(Protocol):
@@ -62,7 +64,7 @@ class SessionLink(Protocol):
 
     def send_command(self, op: str, args: dict[str, Any] | None = None, *,
                      on_reply: Callable[[Any], None] | None = None,
-                     local: Local | None = None) -> int: ...
+                     local: Local | None = None, t: float | None = None) -> int: ...
 
     def on_state(self, listener: Callable[[set[str]], None]) -> None: ...
 
@@ -133,8 +135,8 @@ class ViewerBridge:
     """Mirrors one server session into ``viewer`` and sends ``viewer``'s edits back.
 
     ``strict``: a send that fails (not connected, a value the protocol refuses) raises
-    in the code that made the edit (scripts); otherwise it is logged (the GUI, where
-    napari's widgets made it)."""
+    in the code that made the edit (scripts); otherwise it is logged (a window, where
+    napari's widgets made it and an exception would cut napari's event dispatch short)."""
 
     def __init__(self, connection: SessionLink, viewer: ViewerModel, post: Poster | None = None,
                  *, strict: bool = False, own_canvas: bool = False) -> None:
@@ -149,10 +151,27 @@ class ViewerBridge:
         #: called with each status reply before the model shows it (the GUI keeps a copy
         #: for napari's status thread)
         self.on_status: Callable[[dict[str, Any]], None] | None = None
+        self._apply_lock = threading.Lock()
+        self._apply_waiting = False
         self._connect_model()
-        connection.on_state(lambda _changed: self.post(self.apply))
+        connection.on_state(lambda _changed: self.request_apply())
         connection.on_connection(lambda state: self.post(lambda: self._on_connection(state)))
-        self.post(self.apply)
+        self.request_apply()
+
+    def request_apply(self) -> None:
+        """Any thread: the mirror changed; one apply waits on the model's thread however
+        many changes arrive before it runs (latest wins: it applies the mirror as it is
+        then)."""
+        with self._apply_lock:
+            if self._apply_waiting:
+                return
+            self._apply_waiting = True
+        self.post(self._apply_requested)
+
+    def _apply_requested(self) -> None:
+        with self._apply_lock:
+            self._apply_waiting = False
+        self.apply()
 
     @property
     def _applying(self) -> bool:
@@ -354,7 +373,9 @@ class ViewerBridge:
     def _send(self, op: Op, args: dict[str, Any], local: Local | None = None,
               on_reply: Callable[[Any], None] | None = None) -> None:
         try:
-            self.connection.send_command(op, args, local=local, on_reply=on_reply)
+            # the time of the edit: the first frame that shows it echoes it (latency)
+            self.connection.send_command(op, args, local=local, on_reply=on_reply,
+                                         t=time.perf_counter())
         except Exception as exc:  # not connected, or a value the protocol refuses
             if self.strict:
                 raise
@@ -441,7 +462,7 @@ class ViewerBridge:
         layer_id = self.id_of(layer)
         if layer_id is not None:
             del self._by_id[layer_id]
-            self._send(Op.LAYER_REMOVE, {"layer": layer_id})
+            self._send(Op.LAYER_REMOVE, {"layer": layer_id}, self._local_order())
 
     def _on_moved(self, event: Any) -> None:
         if self._applying:
@@ -450,7 +471,14 @@ class ViewerBridge:
         layer_id = self.id_of(layer)
         if layer_id is not None:
             self._send(Op.LAYER_MOVE, {"layer": layer_id,
-                                       "index": self.viewer.layers.index(layer)})
+                                       "index": self.viewer.layers.index(layer)},
+                       self._local_order())
+
+    def _local_order(self) -> Local:
+        """Record the model's layer list (its server layers, in order) as this client's
+        optimistic one: until the server answers, an apply keeps it."""
+        ids = [i for layer in self.viewer.layers if (i := self.id_of(layer)) is not None]
+        return lambda mirror, cid: mirror.set_local_order(ids, cid)
 
     def _on_cursor(self, _event: Any) -> None:
         """Ask the server for the status bar text at the cursor (the value under it comes
@@ -488,7 +516,12 @@ class ViewerBridge:
         mirrored = self.connection.read(lambda state: dict(state["selection"]))
         if set(ids) == set(mirrored.get("selected", [])) and active == mirrored.get("active"):
             return  # already the server's selection
-        self._send(Op.LAYER_SELECT, {"layers": ids})
+
+        def local(mirror: StateMirror, cid: int) -> None:
+            mirror.set_local("selection", "selected", sorted(ids), cid)
+            mirror.set_local("selection", "active", active, cid)
+
+        self._send(Op.LAYER_SELECT, {"layers": ids}, local)
 
     def id_of(self, layer: Layer) -> int | None:
         """The server's id of a layer of the model (None: not a server layer)."""

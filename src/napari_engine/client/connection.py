@@ -42,6 +42,7 @@ from napari_engine.client.core import (
     RemoteError,
     StateChanged,
     Welcomed,
+    encode_command,
 )
 from napari_engine.client.frames import Frame, FrameAssembler
 from napari_engine.client.loop import get_loop, run_sync
@@ -51,6 +52,7 @@ from napari_engine.protocol import (
     ProtocolError,
     StreamMode,
     Welcome,
+    validate_command_args,
 )
 
 __all__ = ["Connection", "ConnectionLost", "Frame", "RemoteError"]
@@ -71,11 +73,11 @@ class Connection:
 
     def __init__(self, url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
                  jpeg_quality: int = 80, max_in_flight: int = 4, client: str = "napari-engine",
-                 auto_ack: bool = True, reconnect: bool = False) -> None:
+                 reconnect: bool = False) -> None:
         self.url = url
         hello = Hello(client=client, stream=StreamMode(stream), jpeg_quality=jpeg_quality,
                       max_in_flight=max_in_flight, size=size)
-        self._core = ClientCore(hello, auto_ack=auto_ack)
+        self._core = ClientCore(hello)
         self.reconnect = reconnect
         self._lock = threading.RLock()  # guards the core (the mirror, the outgoing queue)
         self.latest_frame: Frame | None = None
@@ -91,6 +93,8 @@ class Connection:
         self._user_closed = False
         self._worker = _FrameWorker(self._frame_assembled)
         self._backlog: asyncio.Semaphore | None = None
+        self._flush_lock: asyncio.Lock | None = None
+        self._send_lock = threading.Lock()
         self.closed = threading.Event()  # closed for good (by the user, or no reconnect)
         self.connected = threading.Event()
 
@@ -110,6 +114,7 @@ class Connection:
         loop = asyncio.get_running_loop()
         self._welcomed = loop.create_future()
         self._backlog = asyncio.Semaphore(MAX_BACKLOG)
+        self._flush_lock = asyncio.Lock()
         with self._lock:
             self._core.connect()
         self._worker.reset()
@@ -232,12 +237,21 @@ class Connection:
         overtake it). ``on_reply`` is called on the network thread with the reply's
         result, or the RemoteError. Commands leave in id order.
         """
-        with self._lock:
-            if self.closed.is_set() or not self.connected.is_set():
-                raise ConnectionLost("not connected to the server")
-            cid = self._core.command(op, args, payload=payload, t=t, local=local)
-            if on_reply is not None:  # registered before the command can be answered
-                self._waiters[cid] = on_reply
+        args = args or {}
+        validate_command_args(op, args, has_payload=payload is not None)  # raises if bad
+        with self._send_lock:  # commands are queued in id order
+            with self._lock:
+                if self.closed.is_set() or not self.connected.is_set():
+                    raise ConnectionLost("not connected to the server")
+                command = self._core.begin_command(op, args, t=t, local=local)
+                cid = command.id or 0
+                if on_reply is not None:  # registered before the command can be answered
+                    self._waiters[cid] = on_reply
+            # encoded without the lock the network thread takes for every message (an
+            # array payload can be hundreds of megabytes)
+            data = encode_command(command, payload)
+            with self._lock:
+                self._core.queue(data)
         get_loop().call_soon_threadsafe(self._flush_soon)
         return cid
 
@@ -261,17 +275,21 @@ class Connection:
         task.add_done_callback(self._tasks.discard)
 
     async def _flush(self) -> None:
-        with self._lock:
-            outgoing = self._core.data_to_send()
-        ws = self._ws
-        for data in outgoing:
-            if ws is None:
-                return
-            try:
-                await ws.send(data)
-            except ConnectionClosed:
-                log.debug("not sent: the connection closed")  # the reader reconnects or ends
-                return
+        """Send what the core queued, in order: one flush at a time (a send may wait for
+        the socket, and a second flush must not overtake the rest of the first)."""
+        assert self._flush_lock is not None
+        async with self._flush_lock:
+            with self._lock:
+                outgoing = self._core.data_to_send()
+            ws = self._ws
+            for data in outgoing:
+                if ws is None:
+                    return
+                try:
+                    await ws.send(data)
+                except ConnectionClosed:
+                    log.debug("not sent: the connection closed")  # the reader reconnects
+                    return
 
     # -- receiving -------------------------------------------------------------------
     async def _read(self, ws: ClientConnection) -> None:
@@ -305,7 +323,7 @@ class Connection:
             with self._lock:
                 callback = self._waiters.pop(event.id, None)
             if callback is not None:
-                callback(event.result)
+                self._notify([callback], event.result)
             elif isinstance(event.result, RemoteError):
                 self._failed(event.result)  # nobody waits for it: it must not vanish
         elif isinstance(event, Welcomed):
@@ -337,8 +355,7 @@ class Connection:
         gone = ConnectionLost("connection to the server closed")
         with self._lock:
             waiters, self._waiters = self._waiters, {}
-        for callback in waiters.values():
-            callback(gone)
+        self._notify(list(waiters.values()), gone)
         if self._welcomed is not None and not self._welcomed.done():
             self._welcomed.set_exception(gone)
         retrying = self._reconnecting is not None and not self._reconnecting.done()
@@ -376,7 +393,10 @@ class _FrameWorker:
         self._queue.put("reset")
 
     def stop(self) -> None:
+        """After the frames already queued (their listeners see them)."""
         self._queue.put(None)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(10)
 
     def _run(self) -> None:
         loop = get_loop()

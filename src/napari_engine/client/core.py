@@ -131,16 +131,26 @@ class ClientCore:
         mirror under the new id before the command is queued."""
         args = args or {}
         validate_command_args(op, args, has_payload=payload is not None)  # raises if bad
+        command = self.begin_command(op, args, t=t, local=local)
+        self.queue(encode_command(command, payload))
+        return command.id or 0
+
+    def begin_command(self, op: str, args: dict[str, Any], *, t: float | None = None,
+                      local: Local | None = None) -> Command:
+        """The next command, with its id, its optimistic change recorded (arguments
+        already validated by the caller): the part of ``command`` that needs the mirror,
+        so a shell can encode a large payload without holding the mirror's lock."""
         cid = next(self._ids)
         if local is not None:
             local(self.mirror, cid)
-        message = Command(operation(op), args, id=cid, t=t).to_message()
-        self._outgoing.append(encode_binary(message, payload) if payload is not None
-                              else encode_text(message))
-        return cid
+        return Command(operation(op), args, id=cid, t=t)
+
+    def queue(self, data: str | bytes) -> None:
+        """Queue an encoded message to send (commands in id order)."""
+        self._outgoing.append(data)
 
     def ack(self, seq: int, received: float | None = None, waited: float | None = None) -> None:
-        self._outgoing.append(encode_text(Ack(seq, received, waited).to_message()))
+        self.queue(encode_text(Ack(seq, received, waited).to_message()))
 
     def data_to_send(self) -> list[str | bytes]:
         """Everything queued since the last call, in order."""
@@ -198,6 +208,12 @@ class ClientCore:
         if isinstance(message, Pong):
             return [Ponged(message.t)]
         raise _malformed(f"unexpected '{type(message).__name__}' message")
+
+
+def encode_command(command: Command, payload: bytes | None = None) -> str | bytes:
+    """A command as a websocket message (binary when it carries a payload)."""
+    message = command.to_message()
+    return encode_binary(message, payload) if payload is not None else encode_text(message)
 
 
 def _malformed(message: str) -> ProtocolError:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from napari_engine.client.napari_compat import StatusFromServer
 from napari_engine.protocol import LayerKind, Op
 from napari_engine.protocol.ops import ARRAY_DTYPES
 from napari_engine.protocol.properties import initial_keywords
+
+log = logging.getLogger(__name__)
 
 
 class ScriptPoster:
@@ -65,7 +68,10 @@ class ScriptPoster:
             self._draining.active = True
             try:
                 while self._waiting:
-                    self._waiting.popleft()()
+                    try:
+                        self._waiting.popleft()()
+                    except Exception:  # not the script's fault: it only read the viewer
+                        log.exception("applying the server's update failed")
             finally:
                 self._draining.active = False
 
@@ -160,12 +166,13 @@ class ProxyViewer(StatusFromServer):
     def attach_window(self, window: Any, post: Poster) -> None:
         """A napari window now shows this viewer: from here on the model is the GUI
         thread's (``post``), and the window's canvas sets the render size."""
-        if self._script_poster is not None:
-            self._script_poster.drain()  # what waited runs here, on the GUI thread
-            self._script_poster = None
+        waiting, self._script_poster = self._script_poster, None
         self._window = window
-        self.bridge.post = post
+        self.bridge.post = post  # first: an update arriving now goes to the GUI thread
+        self.bridge.strict = False  # a widget's failed edit is logged, not raised in Qt
         self.bridge.mirror_canvas = False
+        if waiting is not None:
+            waiting.drain()  # what waited for the script runs here, on the GUI thread
 
     @property
     def window(self) -> Any:

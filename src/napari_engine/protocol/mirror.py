@@ -4,10 +4,12 @@ The server's napari ViewerModel is the one source of truth. It sends ``state`` m
 ``{"version": V, "applied": A, "patch": {section: value, ...}}`` where ``applied`` is the
 id of the last command *from this client* the server had applied when it took the
 snapshot. A client that changes something locally (optimistically, so reads and widgets
-do not jump back) records the command id under the field it touched. Until a patch with
+do not jump back) records the command id under the field it touched (a flat field, a
+layer's property, or the layer list's order and membership). Until a patch with
 ``applied`` at or past that id arrives, the local value wins: the patch predates the
-client's own change and would undo it for a moment (the classic echo fight). When the
-server refuses a command, ``reject`` drops its local values and the server's stand.
+client's own change and would undo it for a moment (the classic echo fight). The answer
+to a command (``confirm``) drops the local values up to it: the server's state already
+shows the outcome, whether it applied the command or refused it.
 
 Sections: ``camera``, ``dims``, ``canvas`` and ``selection`` are flat dicts; ``layers`` is
 a list of layer dicts, each with a stable integer ``id``.
@@ -67,14 +69,15 @@ class StateMirror:
         self._rebuild()
         return self.state != before
 
-    def reject(self, command_id: int) -> None:
-        """The server refused command ``command_id``: forget what it set locally."""
-        self._local = {k: v for k, v in self._local.items() if v[0] != command_id}
-        self._rebuild()
-
     def _rebuild(self) -> None:
         self.state = copy.deepcopy(self._server)
+        order = self._local.get(("layers",))
+        if order is not None:  # the client's own layer list: removals and moves
+            by_id = {layer["id"]: layer for layer in self.state["layers"]}
+            self.state["layers"] = [by_id[i] for i in order[1] if i in by_id]
         for key, (_cid, value) in self._local.items():
+            if key == ("layers",):
+                continue
             if key[0] == "layer":
                 layer = self.layer(key[1])
                 if layer is not None:
@@ -97,6 +100,13 @@ class StateMirror:
         layer = self.layer(layer_id)
         if layer is not None:
             layer[prop] = value
+        self.local_edits += 1
+
+    def set_local_order(self, layer_ids: list[int], command_id: int) -> None:
+        """Record an optimistic change of the layer list itself: these layers, in this
+        order (a layer removed or moved by this client)."""
+        self._local[("layers",)] = (command_id, list(layer_ids))
+        self._rebuild()
         self.local_edits += 1
 
     def pending(self) -> int:

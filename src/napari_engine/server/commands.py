@@ -77,9 +77,10 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
     cmd = job.command
     try:
         result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
-        replies = [Reply(i, {}, session.version) for i in job.merged_ids]
+        # the version is the state's when the replies leave (``Session.flush_replies``)
+        replies = [Reply(i, {}, -1) for i in job.merged_ids]
         if cmd.id is not None and result is not None:
-            replies.append(Reply(cmd.id, result, session.version))
+            replies.append(Reply(cmd.id, result, -1))
         client.pending_replies.extend(replies)
     except ProtocolError as exc:
         log.info("client %d: %s refused: %s", client.id, cmd.op, exc.message)

@@ -8,6 +8,7 @@ burst of commands costs one state patch and one frame.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from napari_engine.protocol import (
     FrameHeader,
     FrameView,
     Hello,
+    Reply,
     ServerMessage,
     StatePatch,
     StreamMode,
@@ -188,11 +190,14 @@ class Session:
             client.sink.send_control(StatePatch(self.version, client.last_applied, patch))
 
     def flush_replies(self, client: ClientRecord) -> None:
-        """Send ``client``'s answers, after the state patch that shows their outcome."""
+        """Send ``client``'s answers, after the state patch that shows their outcome
+        (each reply carries the version of that state)."""
         if not client.pending_replies:
             return
         self.publish_state()
         for reply in client.pending_replies:
+            if isinstance(reply, Reply):
+                reply = dataclasses.replace(reply, version=self.version)
             client.sink.send_control(reply)
         client.pending_replies.clear()
 
