@@ -1,10 +1,16 @@
-"""``python -m napari_engine.bench.gui``: the napari client window, measured.
+"""``python -m napari_engine.bench.gui``: the napari window as a client, measured as a
+person sees it, against local napari on the same data in the same run.
 
-Starts a server and (when there is no display) a private Xvfb, opens the real napari
-window on the session, and drives it with synthetic Qt mouse events: a 10 s drag (pan)
-and a 10 s z-scroll. It reports the time from each input event to the local repaint
-(the late-warped last frame), to the first server frame drawn from the new camera being
-on screen, and the longest stall of the Qt event loop (a 2 ms timer's largest gap).
+It writes a 64 x 2048 x 2048 uint16 volume (a TIFF, once) unless given ``--data``, starts
+a server on it, and runs two windows under Xvfb, each in a process of its own and each
+driven the same way (``bench.window_driver``: a pan, a zoom, a z-scroll): the
+napari-engine window on the server's session, and local napari with the data in memory.
+With two or more cores, by default the server runs on core 0 and each window on core 1
+(``taskset``-style pinning of the whole process), so the window gets the core budget local
+napari gets. It reports, per phase: frames shown per second (and as a ratio of local
+napari's), input events handled per second, input-to-screen p50/p95 (the local repaint,
+and the server frame), the longest stall of the window's event loop, and where the
+window's time went.
 """
 
 from __future__ import annotations
@@ -14,207 +20,160 @@ import json
 import os
 import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from napari_engine.bench.display import start_xvfb
 from napari_engine.bench.netem import PRESETS, emulated_link, port_of
-from napari_engine.bench.stats import summary_ms
-from napari_engine.protocol import FrameHeader
-from napari_engine.server.process import ServerProcess
+from napari_engine.server.process import ServerProcess, pinned_to
+
+DEFAULT_VOLUME = Path("bench-output/data/vol_64x2048x2048.tif")
 
 
-def _start_xvfb() -> subprocess.Popen[bytes] | None:
-    if os.environ.get("DISPLAY"):
-        return None
-    started = start_xvfb()
-    if started is None:
-        return None
-    os.environ["DISPLAY"] = started[1]
-    return started[0]
-
-
-def _latencies(inputs: list[tuple[float, Any]], events: list[float]) -> list[float]:
-    """For each input, the time to the first event at or after it."""
-    out = []
-    for t, _value in inputs:
-        later = [e for e in events if e >= t]
-        if later:
-            out.append(later[0] - t)
-    return out
-
-
-def _shows(kind: str, value: Any, header: FrameHeader) -> bool:
-    """Whether a frame was drawn from this input's camera (pan) or at this plane or a
-    later one (z-scroll: steps in between are merged on the server, latest wins)."""
+def write_volume(path: Path, shape: tuple[int, int, int] = (64, 2048, 2048)) -> Path:
+    """A uint16 z-stack with structure at every scale and noise (every plane differs)."""
     import numpy as np
+    import tifffile
 
-    view = header.view
-    if view is None:
-        return False
-    if kind == "pan":
-        return bool(np.allclose(view.center[-2:], value[-2:], atol=1e-6))
-    return view.current_step[0] >= value[0]
-
-
-class WindowProbe:
-    """The napari window on a session, with its repaints, shown frames and event loop
-    watched."""
-
-    def __init__(self, url: str, size: tuple[int, int]) -> None:
-        from qtpy.QtCore import QTimer
-        from qtpy.QtWidgets import QApplication
-
-        from napari_engine.client.gui import open_gui
-        from napari_engine.client.qt_napari_compat import qt_window_of, scene_canvas_of
-
-        self.window = open_gui(url)
-        qt_window_of(self.window.viewer.window).resize(size[0] + 420, size[1] + 120)
-        app = QApplication.instance()
-        assert app is not None
-        self.app = app
-        self.canvas, self.viewer = self.window.canvas, self.window.viewer
-        self.draws: list[float] = []
-        scene_canvas_of(self.canvas).events.draw.connect(
-            lambda _e: self.draws.append(time.perf_counter()), position="last")
-        self.shown: list[tuple[float, FrameHeader]] = []
-        original_show = self.canvas.show_frame
-
-        def show_frame(rgba: Any, header: FrameHeader) -> None:
-            original_show(rgba, header)
-            self.shown.append((time.perf_counter(), header))
-
-        self.canvas.show_frame = show_frame
-        self.ticks: list[float] = []
-        self.timer = QTimer()
-        self.timer.setInterval(2)
-        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
-
-    def pump(self, duration: float) -> None:
-        end = time.perf_counter() + duration
-        while time.perf_counter() < end:
-            self.app.processEvents()
-            time.sleep(0.001)
-
-    def _input(self, kind: str, i: int, start: Any) -> tuple[float, Any] | None:
-        """One synthetic input: a mouse move of the drag, or one plane further."""
-        from qtpy.QtCore import QPoint
-        from qtpy.QtTest import QTest
-
-        t = time.perf_counter()
-        viewer = self.viewer
-        if kind == "pan":
-            before = tuple(viewer.scene.camera.center)
-            QTest.mouseMove(self.canvas.native, start + QPoint(i % 400, (i // 2) % 200))
-            self.app.processEvents()  # napari moves the camera on this event
-            center = tuple(viewer.scene.camera.center)
-            return (t, center) if center != before else None
-        viewer.dims.set_current_step(0, viewer.dims.current_step[0] + 1)
-        return t, tuple(viewer.dims.current_step)
-
-    def drive(self, kind: str, seconds: float, rate: float) -> dict[str, Any]:
-        """``rate`` inputs a second for ``seconds``: a drag (pan) or a z-scroll."""
-        import numpy as np
-        from qtpy.QtCore import QPoint, Qt
-        from qtpy.QtTest import QTest as _QTest
-
-        QTest: Any = _QTest  # PyQt6's stubs type its static methods as instance methods
-        native = self.canvas.native
-        inputs: list[tuple[float, Any]] = []
-        for log in (self.draws, self.shown, self.ticks):
-            log.clear()
-        self.timer.start()
-        start = QPoint(native.width() // 4, native.height() // 2)
-        button, no_modifier = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-        if kind == "pan":
-            QTest.mousePress(native, button, no_modifier, start)
-        t_end, i = time.perf_counter() + seconds, 0
-        while time.perf_counter() < t_end:
-            i += 1
-            event = self._input(kind, i, start)
-            if event is not None:
-                inputs.append(event)
-            next_t = (event[0] if event else time.perf_counter()) + 1.0 / rate
-            while time.perf_counter() < next_t:
-                self.app.processEvents()
-                time.sleep(0.0005)
-        if kind == "pan":
-            QTest.mouseRelease(native, button, no_modifier, start)
-        self.pump(0.5)
-        self.timer.stop()
-        server = [next((s - t for s, h in self.shown if s >= t and _shows(kind, value, h)),
-                       None) for t, value in inputs]
-        gaps = np.diff(self.ticks) if len(self.ticks) > 1 else np.array([0.0])
-        return {"inputs": len(inputs),
-                "local_feedback_ms": summary_ms(_latencies(inputs, self.draws)),
-                "server_frame_ms": summary_ms([s for s in server if s is not None]),
-                "frames_shown": len(self.shown), "fps_shown": len(self.shown) / seconds,
-                "longest_event_loop_stall_ms": float(gaps.max() * 1e3)}
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:shape[1], 0:shape[2]].astype(np.float32)
+    with tifffile.TiffWriter(path, bigtiff=True) as tiff:
+        for z in range(shape[0]):
+            base = 800 + 600 * np.sin(xx / 37.0 + z / 5.0) * np.cos(yy / 23.0 - z / 7.0)
+            plane = np.clip(base + rng.normal(0, 150, base.shape), 0, 65535).astype(np.uint16)
+            tiff.write(plane, contiguous=True, metadata={"axes": "ZYX"} if z == 0 else None)
+    return path
 
 
-def measure(url: str, seconds: float, rate: float, size: tuple[int, int]) -> dict[str, Any]:
-    """The window on ``url``: a pan, then a z-scroll, and the client's memory after."""
-    import psutil
+def _window_env(display: str) -> dict[str, str]:
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
+        env.pop(key, None)
+    return env
 
-    probe = WindowProbe(url, size)
-    probe.pump(3.0)  # first frame, still
-    result: dict[str, Any] = {"canvas": list(probe.viewer.canvas.size[::-1])}
-    result["pan"] = probe.drive("pan", seconds, rate)
-    result["zscroll"] = probe.drive("zscroll", seconds, rate)
-    result["client_rss_mib"] = psutil.Process().memory_info().rss / 2**20
-    probe.window.close()
-    return result
+
+def run_window(kind: str, target: str, args: argparse.Namespace, env: dict[str, str],
+               cpus: set[int] | None) -> dict[str, Any]:
+    """One window in a process of its own (pinned to ``cpus``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "napari_engine.bench.window_driver", kind, target,
+             "--seconds", str(args.seconds), "--rate", str(args.rate), "--size",
+             f"{args.width}x{args.height}", "--phases", ",".join(args.phases),
+             "--json", str(out)],
+            env=env, preexec_fn=pinned_to(cpus), capture_output=True, text=True,
+            timeout=600)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"{kind} window failed: {proc.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
+def _cores(choice: str) -> tuple[set[int] | None, set[int] | None]:
+    """(server cores, window cores)."""
+    available = sorted(os.sched_getaffinity(0))
+    if choice == "shared" or len(available) < 2:
+        return None, None
+    return {available[0]}, {available[1]}
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"napari client window, canvas {result['canvas'][0]}x{result['canvas'][1]}, "
-             f"{result.get('link', 'loopback')} link, synthetic Qt input", "",
-             f"{'phase':<9}{'inputs':>7}{'local p50':>10}{'local p95':>10}{'server p50':>11}"
-             f"{'server p95':>11}{'fps':>6}{'stall max':>10}"]
-    for name in ("pan", "zscroll"):
-        r = result[name]
-        lines.append(f"{name:<9}{r['inputs']:>7}{r['local_feedback_ms']['p50'] or 0:>10.1f}"
-                     f"{r['local_feedback_ms']['p95'] or 0:>10.1f}"
-                     f"{r['server_frame_ms']['p50'] or 0:>11.1f}"
-                     f"{r['server_frame_ms']['p95'] or 0:>11.1f}{r['fps_shown']:>6.1f}"
-                     f"{r['longest_event_loop_stall_ms']:>10.1f}")
-    lines.append("(ms from an input event to the local repaint, and to a server frame drawn "
-                 "from that input's camera being shown; stall = longest gap of a 2 ms Qt timer)")
-    lines.append(f"client resident memory after both phases: {result['client_rss_mib']:.0f} MiB")
+    remote, local = result["remote"], result.get("local")
+    lines = [f"the napari-engine window vs local napari, canvas {remote['canvas'][0]}x"
+             f"{remote['canvas'][1]}, {result['link']} link, cores: {result['cores']}, "
+             f"data: {result['data']}", "",
+             f"{'phase':<8}{'window':<8}{'shown/s':>8}{'vs local':>9}{'inputs/s':>9}"
+             f"{'local p50':>10}{'p95':>7}{'server p50':>11}{'p95':>7}{'stall':>7}"]
+    for phase in result["phases"]:
+        for name, run in (("remote", remote), ("local", local)):
+            if run is None or phase not in run:
+                continue
+            r = run[phase]
+            ratio = (r["frames_shown_per_s"] / local[phase]["frames_shown_per_s"]
+                     if name == "remote" and local and local[phase]["frames_shown_per_s"]
+                     else None)
+            lines.append(
+                f"{phase:<8}{name:<8}{r['frames_shown_per_s']:>8.1f}{_fmt(ratio, 2):>9}"
+                f"{r['inputs_per_s']:>9.1f}{_fmt(r['local_feedback_ms']['p50']):>10}"
+                f"{_fmt(r['local_feedback_ms']['p95']):>7}"
+                f"{_fmt(r['server_frame_ms']['p50']) if name == 'remote' else '':>11}"
+                f"{_fmt(r['server_frame_ms']['p95']) if name == 'remote' else '':>7}"
+                f"{r['longest_stall_ms']:>7.0f}")
+    lines.append("(shown/s: distinct server frames painted (local: repaints); inputs/s: "
+                 "input events the window handled; ms from an input to the next repaint "
+                 "(local) and to the first server frame drawn from it being painted; stall: "
+                 "the longest gap of a 2 ms Qt timer, ms)")
+    stages = {p: remote[p].get("stages") for p in result["phases"] if p in remote}
+    if any(stages.values()):
+        lines += ["", "where the window's time went (ms per event, and the share of the "
+                      "phase's wall time):"]
+        seconds = result["seconds"]
+        for phase, table in stages.items():
+            parts = [f"{name} {_fmt(s['mean_ms'], 2)} ({s['total_ms'] / 10 / seconds:.0f}%)"
+                     for name, s in sorted((table or {}).items()) if s["count"]]
+            lines.append(f"  {phase:<8}" + ", ".join(parts))
+    lines.append(f"window memory: {remote['rss_mib']:.0f} MiB"
+                 + (f" (local napari, data in memory: {local['rss_mib']:.0f} MiB)"
+                    if local else ""))
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m napari_engine.bench.gui",
                                      description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per phase")
     parser.add_argument("--rate", type=float, default=60.0, help="input events per second")
-    parser.add_argument("--width", type=int, default=1920)
-    parser.add_argument("--height", type=int, default=1080)
-    parser.add_argument("--interactive-scale", default="auto")
-    parser.add_argument("--data", action="append", default=[],
-                        help="data for the server (default: the built-in sample)")
+    parser.add_argument("--width", type=int, default=1877, help="canvas width")
+    parser.add_argument("--height", type=int, default=1000, help="canvas height")
+    parser.add_argument("--phases", type=lambda v: [x for x in v.split(",") if x],
+                        default=["pan", "zoom", "zscroll"])
+    parser.add_argument("--data", default=None,
+                        help=f"data for both windows (default: {DEFAULT_VOLUME}, written once)")
+    parser.add_argument("--cores", choices=["split", "shared"], default="split",
+                        help="split: the server on one core, each window on another "
+                             "(default where there are two); shared: no pinning")
+    parser.add_argument("--no-local", action="store_true",
+                        help="skip the local napari reference")
     parser.add_argument("--link", default="loopback", choices=sorted(PRESETS),
                         help="emulated link between the window and the server")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="an extra argument for the server (repeatable)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    xvfb = _start_xvfb()
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
-        os.environ.pop(key, None)
+    data = args.data or str(write_volume(DEFAULT_VOLUME))
+    server_cpus, window_cpus = _cores(args.cores)
+    started = start_xvfb()
+    if started is None:
+        raise SystemExit("Xvfb is needed (scripts/setup.sh installs it)")
+    xvfb, display = started
+    env = _window_env(display)
+    result: dict[str, Any] = {"link": args.link, "data": data, "seconds": args.seconds,
+                              "rate": args.rate, "phases": args.phases,
+                              "cores": "shared" if server_cpus is None else
+                              f"server {sorted(server_cpus)}, window {sorted(window_cpus or [])}"}
     try:
-        with ServerProcess(["--size", f"{args.width}x{args.height}",
-                            "--interactive-scale", args.interactive_scale,
-                            *[x for d in args.data for x in ("--data", d)]]) as server:
-            with emulated_link(port_of(server.url), PRESETS[args.link]) as link:
-                result = measure(link.url_for(server.url), args.seconds, args.rate,
-                                 (args.width, args.height))
-            result["link"] = args.link
+        with ServerProcess(["--size", f"{args.width}x{args.height}", "--data", data,
+                            *args.server_arg], cpus=server_cpus) as server:
+            if args.link == "loopback":
+                result["remote"] = run_window("remote", server.url, args, env, window_cpus)
+            else:
+                with emulated_link(port_of(server.url), PRESETS[args.link]) as link:
+                    result["remote"] = run_window("remote", link.url_for(server.url), args,
+                                                  env, window_cpus)
+        if not args.no_local:
+            result["local"] = run_window("local", data, args, env, window_cpus)
     finally:
-        if xvfb is not None:
-            xvfb.terminate()
+        xvfb.terminate()
     print(report(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

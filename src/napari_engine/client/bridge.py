@@ -33,6 +33,7 @@ from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.client.core import Local
+from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.properties import (
     LAYER_PROPERTIES,
@@ -148,6 +149,8 @@ class ViewerBridge:
         self.mirror_canvas = not own_canvas
         self._local = threading.local()
         self._by_id: dict[int, Layer] = {}
+        #: where applying the server's state is timed (a window's ``WindowStats``)
+        self.stats: WindowStats | None = None
         #: called with each status reply before the model shows it (the GUI keeps a copy
         #: for napari's status thread)
         self.on_status: Callable[[dict[str, Any]], None] | None = None
@@ -171,7 +174,11 @@ class ViewerBridge:
     def _apply_requested(self) -> None:
         with self._apply_lock:
             self._apply_waiting = False
-        self.apply()
+        if self.stats is None:
+            self.apply()
+            return
+        with self.stats.timed("model"):
+            self.apply()
 
     @property
     def _applying(self) -> bool:

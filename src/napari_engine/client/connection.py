@@ -44,8 +44,9 @@ from napari_engine.client.core import (
     Welcomed,
     encode_command,
 )
-from napari_engine.client.frames import Frame, FrameAssembler
+from napari_engine.client.frames import Frame, FrameAssembler, Picture
 from napari_engine.client.loop import get_loop, run_sync
+from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import (
     MAX_BINARY_BYTES,
     Hello,
@@ -73,7 +74,7 @@ class Connection:
 
     def __init__(self, url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
                  jpeg_quality: int = 80, max_in_flight: int = 4, client: str = "napari-engine",
-                 reconnect: bool = False) -> None:
+                 reconnect: bool = False, show_pictures: bool = False) -> None:
         self.url = url
         hello = Hello(client=client, stream=StreamMode(stream), jpeg_quality=jpeg_quality,
                       max_in_flight=max_in_flight, size=size)
@@ -91,7 +92,12 @@ class Connection:
         self._reconnecting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self._user_closed = False
-        self._worker = _FrameWorker(self._frame_assembled)
+        #: where the window's time goes (the frame worker's share is recorded here)
+        self.stats = WindowStats()
+        self._picture_listeners: list[Callable[[Picture], None]] = []
+        #: keep ``picture`` from the first frame on (a window that opens later needs it)
+        self.show_pictures = show_pictures
+        self._worker = _FrameWorker(self._frame_assembled, self._frame_wants, self.stats)
         self._backlog: asyncio.Semaphore | None = None
         self._flush_lock: asyncio.Lock | None = None
         self._send_lock = threading.Lock()
@@ -167,7 +173,8 @@ class Connection:
         self._state_listeners.append(listener)
 
     def on_frame(self, listener: FrameListener) -> None:
-        """``listener(frame)`` for each streamed frame, assembled (frame worker thread)."""
+        """``listener(frame)`` for each streamed frame, assembled (frame worker thread;
+        each tiles frame then carries a copy of the picture)."""
         self._frame_listeners.append(listener)
 
     def on_connection(self, listener: Callable[[str], None]) -> None:
@@ -332,10 +339,37 @@ class Connection:
         elif isinstance(event, Refused):
             self._refused(event)
 
+    @property
+    def picture(self) -> Picture:
+        """The latest picture the streamed frames make, for a window to take changes
+        from (kept up to date once someone calls ``on_picture``)."""
+        return self._worker.picture
+
+    def on_picture(self, listener: Callable[[Picture], None]) -> None:
+        """``listener(picture)`` (frame worker thread) whenever ``picture`` changed: a
+        window then takes what changed, as often as it paints."""
+        self._picture_listeners.append(listener)
+
+    def request_picture(self) -> None:
+        """Fill ``picture`` now, from a screenshot of the current view (a window opened
+        on a connection that kept no picture), then keep it up to date."""
+        self.show_pictures = True
+        self.send_command("screenshot", on_reply=self._seed)
+
+    def _seed(self, result: Any) -> None:
+        if isinstance(result, Frame):
+            self._worker.seed(result)
+
+    def _frame_wants(self) -> tuple[bool, bool]:
+        """Frame worker thread: whether someone keeps each frame's picture, and whether
+        a window shows the picture."""
+        return bool(self._frame_listeners), self.show_pictures or bool(self._picture_listeners)
+
     def _frame_assembled(self, frame: Frame) -> None:
         """Frame worker thread: a streamed frame is ready to show."""
         self.latest_frame = frame
         self._notify(self._frame_listeners, frame)
+        self._notify(self._picture_listeners, self.picture)
 
     def _refused(self, event: Refused) -> None:
         welcome = self._welcomed
@@ -374,10 +408,15 @@ class Connection:
 class _FrameWorker:
     """Assembles one connection's streamed frames in order on a thread of its own."""
 
-    def __init__(self, deliver: FrameListener) -> None:
+    def __init__(self, deliver: FrameListener, wants: Callable[[], tuple[bool, bool]],
+                 stats: WindowStats) -> None:
         self._deliver_to = deliver
+        self._wants = wants
+        self._stats = stats
         self._assembler = FrameAssembler()
-        self._queue: queue.SimpleQueue[tuple[Frame, asyncio.Semaphore] | str | None] = (
+        self.picture = self._assembler.picture
+        self._queue: queue.SimpleQueue[
+            tuple[Frame, asyncio.Semaphore] | tuple[str, Frame] | str | None] = (
             queue.SimpleQueue())
         self._thread: threading.Thread | None = None
 
@@ -392,6 +431,10 @@ class _FrameWorker:
         """A new connection: the next frames start a new picture and video stream."""
         self._queue.put("reset")
 
+    def seed(self, frame: Frame) -> None:
+        """A whole frame (a screenshot) for the picture, in order with the stream."""
+        self._queue.put(("seed", frame))
+
     def stop(self) -> None:
         """After the frames already queued (their listeners see them)."""
         self._queue.put(None)
@@ -405,15 +448,31 @@ class _FrameWorker:
                 self._assembler.reset()
                 continue
             assert not isinstance(item, str)
+            if isinstance(item[0], str):
+                self._seeded(item[1])
+                continue
             frame, backlog = item
+            assert isinstance(frame, Frame) and isinstance(backlog, asyncio.Semaphore)
             try:
                 self._deliver(frame)
             finally:
                 loop.call_soon_threadsafe(backlog.release)
 
-    def _deliver(self, frame: Frame) -> None:
+    def _seeded(self, frame: Frame) -> None:
         try:
-            frame = self._assembler.assemble(frame)
+            self.picture.record_whole(frame.decode(), frame.header)
+        except Exception as exc:
+            log.warning("no picture from the screenshot: %s", exc)
+            return
+        self._deliver_to(frame)
+
+    def _deliver(self, frame: Frame) -> None:
+        start = time.perf_counter()
+        self._stats.add("receive", start - frame.received)
+        keep, show = self._wants()
+        try:
+            frame = self._assembler.assemble(frame, keep=keep, show=show)
+            self._stats.add("assemble", time.perf_counter() - start)
         except Exception as exc:  # a frame we cannot use must not end the stream
             log.warning("dropped frame %s (%s): %s", frame.header.seq, frame.header.encoding,
                         exc)

@@ -9,6 +9,7 @@ connection runs it on a worker thread, never on the network loop or the GUI thre
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -40,36 +41,131 @@ class Frame:
         return decode_frame(self.payload, Encoding(h.encoding), h.width, h.height)
 
 
-class FrameAssembler:
-    """Turns one connection's streamed frames, in order, into pictures."""
+Box = tuple[int, int, int, int]  # x, y, width, height
+#: past this share of the picture in patches, the window takes the whole picture instead
+WHOLE_FRACTION = 0.5
+MAX_PATCHES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class PictureUpdate:
+    """What a window must do to show a connection's latest picture: take a whole new
+    one, or move the one it shows by ``shift`` and paint ``patches`` (x, y, pixels)."""
+
+    header: FrameHeader
+    whole: np.ndarray | None
+    shift: tuple[int, int] = (0, 0)
+    patches: tuple[tuple[int, int, np.ndarray], ...] = ()
+
+
+class Picture:
+    """A connection's latest picture, and what changed in it since a window last took
+    it. The frame worker records each frame; the GUI thread takes the changes when it
+    paints, however many frames came in between (moves add up, patches merge), so it
+    never falls behind by more than one picture."""
 
     def __init__(self) -> None:
-        self._picture: np.ndarray | None = None
+        self.lock = threading.Lock()  # held while the picture changes and while it is read
+        self._image: np.ndarray | None = None
+        self._header: FrameHeader | None = None
+        self._from_tiles = False
+        self._whole = False
+        self._shift = (0, 0)
+        self._boxes: list[Box] = []
+        self._changed = False
+
+    def record_whole(self, image: np.ndarray, header: FrameHeader) -> None:
+        """A whole new picture (the caller does not change ``image`` afterwards)."""
+        with self.lock:
+            self._image, self._header, self._from_tiles = image, header, False
+            self._whole, self._shift, self._boxes, self._changed = True, (0, 0), [], True
+
+    def record_tiles(self, image: np.ndarray, header: FrameHeader) -> None:
+        """The tiles picture after ``header``'s shift and tiles (the caller holds
+        ``lock`` while it paints ``image``, and may change it in place later)."""
+        boxes = [(t.x, t.y, t.w, t.h) for t in header.tiles or ()]
+        if not self._from_tiles or self._image is None or self._image.shape != image.shape:
+            self._whole = True  # the window shows another picture (video, a whole frame)
+        elif header.shift is not None:
+            dx, dy = header.shift
+            self._shift = (self._shift[0] + dx, self._shift[1] + dy)
+            self._boxes = [moved for box in self._boxes
+                           if (moved := _clip((box[0] + dx, box[1] + dy, box[2], box[3]),
+                                              image.shape)) is not None]
+        self._image, self._header, self._from_tiles = image, header, True
+        self._boxes += boxes
+        area = sum(w * h for _x, _y, w, h in self._boxes)
+        if len(self._boxes) > MAX_PATCHES or area > WHOLE_FRACTION * image.shape[0] * (
+                image.shape[1]):
+            self._whole = True
+        self._changed = True
+
+    def take(self) -> PictureUpdate | None:
+        """What changed since the last take (None: nothing)."""
+        with self.lock:
+            if not self._changed or self._image is None or self._header is None:
+                return None
+            if self._whole:
+                image = self._image.copy() if self._from_tiles else self._image
+                update = PictureUpdate(self._header, image)
+            else:
+                patches = tuple((x, y, self._image[y:y + h, x:x + w].copy())
+                                for x, y, w, h in self._boxes)
+                update = PictureUpdate(self._header, None, self._shift, patches)
+            self._whole, self._shift, self._boxes, self._changed = False, (0, 0), [], False
+            return update
+
+
+def _clip(box: Box, shape: tuple[int, ...]) -> Box | None:
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(shape[1], x + w), min(shape[0], y + h)
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
+class FrameAssembler:
+    """Turns one connection's streamed frames, in order, into pictures: a copy on each
+    frame for whoever keeps frames (``keep``), and the shared ``picture`` a window
+    watches (``show``)."""
+
+    def __init__(self) -> None:
+        self._tiles: np.ndarray | None = None
         self._video: VideoDecoder | None = None
+        self.picture = Picture()
 
     def reset(self) -> None:
         """A new connection: the next tiles start from nothing, video from a keyframe."""
-        self._picture = None
+        self._tiles = None
         self._video = None
 
-    def assemble(self, frame: Frame) -> Frame:
-        """The frame with its picture (a copy the caller may keep) where the picture
-        depends on earlier frames; a whole frame is left to decode when someone looks
-        (``Frame.decode``), so a client that only counts frames never decodes them."""
+    def assemble(self, frame: Frame, *, keep: bool = True, show: bool = False) -> Frame:
+        """The frame, with its picture where the picture depends on earlier frames (a
+        copy, when ``keep``); a whole frame is decoded only when a window shows it
+        (``show``) and otherwise left to decode when someone looks (``Frame.decode``)."""
         h = frame.header
         if h.encoding == "tiles":
-            return replace(frame, image=self._paint(frame))
+            image = self._paint(frame, show)
+            return replace(frame, image=image.copy() if keep else None)
         if h.encoding == "h264":
             if self._video is None:
                 self._video = VideoDecoder()
-            return replace(frame, image=self._video.decode(frame.payload, h.width, h.height))
+            image = self._video.decode(frame.payload, h.width, h.height)
+            frame = replace(frame, image=image)
+        elif show:
+            frame = replace(frame, image=frame.decode())
+        if show:
+            assert frame.image is not None
+            self.picture.record_whole(frame.image, h)
         return frame
 
-    def _paint(self, frame: Frame) -> np.ndarray:
+    def _paint(self, frame: Frame, show: bool) -> np.ndarray:
         h = frame.header
         shape = (h.height, h.width, 4)
-        if self._picture is None or self._picture.shape != shape:
-            self._picture = np.zeros(shape, np.uint8)
         index = [list(tile) for tile in h.tiles or ()]
-        self._picture = apply_update(self._picture, index, frame.payload, h.shift)
-        return self._picture.copy()
+        with self.picture.lock:
+            if self._tiles is None or self._tiles.shape != shape:
+                self._tiles = np.zeros(shape, np.uint8)
+            self._tiles = apply_update(self._tiles, index, frame.payload, h.shift)
+            if show:
+                self.picture.record_tiles(self._tiles, h)
+        return self._tiles

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from napari_engine.client.connection import Connection, Frame
+from napari_engine.client.connection import Connection
 from napari_engine.client.viewer import ProxyViewer
+from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import Op
 from napari_engine.protocol.ops import MODIFIERS
 
@@ -36,6 +37,11 @@ class RemoteWindow:
     def connection(self) -> Connection:
         return self.viewer.connection
 
+    @property
+    def stats(self) -> WindowStats:
+        """Where the window's time goes (``WindowStats``)."""
+        return self.viewer.connection.stats
+
     def close(self) -> None:
         self.viewer.window.close()
         self.viewer.close()
@@ -45,9 +51,10 @@ def _viewer_for(target: str | ProxyViewer, stream: str, post: Any) -> ProxyViewe
     """A new connection's viewer, or an existing one (a window reconnects by itself)."""
     if isinstance(target, ProxyViewer):
         target.connection.reconnect = True
+        target.connection.request_picture()
         return target
     connection = Connection(target, stream=stream, client="napari_engine.client",
-                            reconnect=True)
+                            reconnect=True, show_pictures=True)
     connection.open()
     return ProxyViewer(connection, post=post, own_canvas=True)
 
@@ -101,18 +108,15 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     if had_layers:
         viewer.bridge.show_selection_again()
     canvas: RemoteCanvas = qt_viewer_of(viewer.window).canvas
+    canvas.stats = viewer.bridge.stats = connection.stats
 
-    def show_latest(value: object) -> None:
-        assert isinstance(value, tuple)
-        canvas.show_frame(value[0], value[1])
+    def show_picture(_value: object) -> None:
+        update = connection.picture.take()  # all that changed since the last paint
+        if update is not None:
+            canvas.show_update(update)
 
-    latest = LatestOnly(post, show_latest)
-
-    def on_frame(frame: Frame) -> None:
-        # decoded on the connection's frame thread; only the newest waiting one is shown
-        latest.put((frame.decode(), frame.header))
-
-    connection.on_frame(on_frame)
+    latest = LatestOnly(post, show_picture)  # one take waits, however many frames come
+    connection.on_picture(latest.put)
     _forward_input(canvas, connection)
     title = viewer.title
 
@@ -126,8 +130,7 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
 
     connection.on_connection(lambda state: post(lambda: show_connection(state)))
     viewer.bridge.send_canvas_size()
-    if connection.latest_frame is not None:
-        on_frame(connection.latest_frame)
+    latest.put(None)  # a picture that came before the window
     return RemoteWindow(viewer, canvas)
 
 

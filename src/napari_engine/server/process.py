@@ -10,17 +10,29 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+
+
+def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins a child process (and every thread it will start) to
+    ``cpus`` (None: no pinning)."""
+    if cpus is None:
+        return None
+    chosen = set(cpus)
+    return lambda: os.sched_setaffinity(0, chosen)
 
 
 class ServerProcess:
     """``python -m napari_engine.server --port 0 ...`` in a child process."""
 
     def __init__(self, args: Sequence[str] = (), *, log_path: str | Path | None = None,
-                 start_timeout: float = 120.0, env: dict[str, str] | None = None) -> None:
+                 start_timeout: float = 120.0, env: dict[str, str] | None = None,
+                 cpus: set[int] | None = None) -> None:
         self.args = ["--port", "0", *args]
+        #: the CPU cores the server may run on (all its threads: set before it starts any)
+        self.cpus = cpus
         self.log_path = Path(log_path) if log_path else None
         self.start_timeout = start_timeout
         self.env = {**os.environ, **(env or {})}
@@ -31,7 +43,8 @@ class ServerProcess:
     def start(self) -> str:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "napari_engine.server", *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+            preexec_fn=pinned_to(self.cpus))
         lines: queue.Queue[str] = queue.Queue()
         assert self.proc.stdout is not None and self.proc.stderr is not None
         threading.Thread(target=self._pump, args=(self.proc.stdout, lines), daemon=True).start()
