@@ -51,3 +51,36 @@ def test_dims_steps_merge_per_axis_only() -> None:
     layout: list[Job] = [_cmd("dims.set", {"ndisplay": 3}, 1),
                          _cmd("dims.set", {"step": [0, 7]}, 2)]
     assert coalesce(layout) == layout
+
+
+def test_interleaved_moves_merge_per_operation_in_the_order_of_their_latest() -> None:
+    # a window's z-scroll: each dims step comes with the cursor it moved
+    jobs: list[Job] = []
+    for z in range(4):
+        jobs += [_cmd("dims.set", {"step": [0, z]}, 2 * z + 1),
+                 _cmd("cursor.set", {"position": [z, 5.0, 5.0]}, 2 * z + 2)]
+    dims, cursor = coalesce(jobs)
+    assert isinstance(dims, RunCommand) and isinstance(cursor, RunCommand)
+    assert (dims.command.op, dims.command.args) == ("dims.set", {"step": [0, 3]})
+    assert dims.merged_ids == (1, 3, 5) and dims.count == 4
+    assert cursor.command.args == {"position": [3, 5.0, 5.0]}
+    assert cursor.merged_ids == (2, 4, 6)
+    # the later of the two latest values applies last, as sent
+    swapped = coalesce([_cmd("dims.set", {"step": [0, 1]}, 1),
+                        _cmd("cursor.set", {"position": [1, 0.0, 0.0]}, 2),
+                        _cmd("cursor.set", {"position": [2, 0.0, 0.0]}, 3),
+                        _cmd("dims.set", {"step": [0, 2]}, 4)])
+    assert [job.command.op for job in swapped if isinstance(job, RunCommand)] == [
+        "cursor.set", "dims.set"]
+
+
+def test_an_edit_or_another_client_between_moves_stops_the_merge() -> None:
+    edit: list[Job] = [_cmd("dims.set", {"step": [0, 1]}, 1),
+                       _cmd("layer.set", {"layer": 1, "props": {"opacity": 0.5}}, 2),
+                       _cmd("cursor.set", {"position": [1, 0.0, 0.0]}, 3),
+                       _cmd("dims.set", {"step": [0, 2]}, 4)]
+    assert coalesce(list(edit)) == edit
+    other: list[Job] = [_cmd("dims.set", {"step": [0, 1]}, 1),
+                        _cmd("cursor.set", {"position": [1, 0.0, 0.0]}, 2, client=2),
+                        _cmd("dims.set", {"step": [0, 2]}, 3)]
+    assert coalesce(list(other)) == other

@@ -121,7 +121,16 @@ def report(result: dict[str, Any]) -> str:
         for phase, table in stages.items():
             parts = [f"{name} {_fmt(s['mean_ms'], 2)} ({s['total_ms'] / 10 / seconds:.0f}%)"
                      for name, s in sorted((table or {}).items()) if s["count"]]
-            lines.append(f"  {phase:<8}" + ", ".join(parts))
+            shown = ", ".join(f"{n} {e}" for e, n in sorted(
+                remote[phase].get("encodings", {}).items()))
+            lines.append(f"  {phase:<8}" + ", ".join(parts) + (f"; frames: {shown}" if shown
+                                                                 else ""))
+    server = {p: remote[p].get("server_stages") for p in result["phases"] if p in remote}
+    if any(server.values()):
+        lines += ["", "the server's time per frame shown (ms):"]
+        for phase, table in server.items():
+            lines.append(f"  {phase:<8}" + ", ".join(
+                f"{name} {_fmt(ms, 1)}" for name, ms in (table or {}).items()))
     lines.append(f"window memory: {remote['rss_mib']:.0f} MiB"
                  + (f" (local napari, data in memory: {local['rss_mib']:.0f} MiB)"
                     if local else ""))

@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,10 @@ class Probe:
         #: (time painted, the header of the server frame painted) for new frames only
         self.frames: list[tuple[float, Any]] = []
         self._last_seq: int | None = None
-        scene_canvas_of(canvas).events.draw.connect(self._drawn, position="last")
+        if remote:  # the remote canvas paints without OpenGL: no vispy draw events
+            canvas.native.paint_done.connect(lambda: self._drawn(None))
+        else:
+            scene_canvas_of(canvas).events.draw.connect(self._drawn, position="last")
         self.ticks: list[float] = []
         self.timer = QTimer()
         self.timer.setInterval(2)
@@ -130,20 +134,6 @@ class Inputs:
         return step
 
 
-def _shows(kind: str, value: Any, header: Any) -> bool:
-    """Whether a server frame was drawn from this input's view."""
-    import numpy as np
-
-    view = header.view
-    if view is None:
-        return False
-    if kind == "pan":
-        return bool(np.allclose(view.center[-2:], value[-2:], atol=1e-6))
-    if kind == "zoom":
-        return bool(np.isclose(view.zoom, value, rtol=1e-6))
-    return int(view.current_step[0]) == value
-
-
 def _first_after(times: list[float], t: float) -> float | None:
     return next((x - t for x in times if x >= t), None)
 
@@ -177,8 +167,11 @@ def run_phase(probe: Probe, kind: str, seconds: float, rate: float) -> dict[str,
     probe.timer.stop()
     elapsed = t_end - t_start
     local = [x for t, _ in sent if (x := _first_after(probe.draws, t)) is not None]
-    server = [next((ft - t for ft, h in probe.frames if ft >= t and _shows(kind, v, h)), None)
-              for t, v in sent]
+    # input to screen: the first painted server frame that reflects this input or a
+    # later one (the server names the latest input each frame reflects)
+    server = [next((ft - t for ft, h in probe.frames
+                    if ft >= t and h.input_t is not None and h.input_t >= t), None)
+              for t, _v in sent]
     gaps = np.diff(probe.ticks) if len(probe.ticks) > 1 else np.array([0.0])
     shown = len(frames_in_phase) if probe.remote else len(
         [d for d in probe.draws if d < t_end])
@@ -188,7 +181,18 @@ def run_phase(probe: Probe, kind: str, seconds: float, rate: float) -> dict[str,
             "local_feedback_ms": summary_ms(local),
             "server_frame_ms": summary_ms([s for s in server if s is not None]),
             "longest_stall_ms": float(gaps.max() * 1e3),
-            "stages": _stage_delta(stats_before, _window_stats(probe))}
+            "stages": _stage_delta(stats_before, _window_stats(probe)),
+            "encodings": dict(Counter(h.encoding for _t, h in frames_in_phase)),
+            "server_stages": _server_stages([h for _t, h in frames_in_phase])}
+
+
+def _server_stages(headers: list[Any]) -> dict[str, float]:
+    """Mean server milliseconds per frame shown, by stage (the frames' own timings)."""
+    if not headers:
+        return {}
+    names = ("load_ms", "render_ms", "readback_ms", "encode_ms")
+    return {name[:-3]: sum(getattr(h.timings, name) for h in headers) / len(headers)
+            for name in names}
 
 
 def _window_stats(probe: Probe) -> dict[str, Any] | None:

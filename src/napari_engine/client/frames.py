@@ -42,27 +42,32 @@ class Frame:
 
 
 Box = tuple[int, int, int, int]  # x, y, width, height
-#: past this share of the picture in patches, the window takes the whole picture instead
-WHOLE_FRACTION = 0.5
-MAX_PATCHES = 512
+#: past this many changed boxes since the last take, the window repaints the whole picture
+MAX_BOXES = 256
 
 
 @dataclass(frozen=True, slots=True)
-class PictureUpdate:
-    """What a window must do to show a connection's latest picture: take a whole new
-    one, or move the one it shows by ``shift`` and paint ``patches`` (x, y, pixels)."""
+class PictureChange:
+    """What changed in a connection's picture since a window last looked: the newest
+    header, and where the picture changed (``boxes`` in picture pixels; ``whole`` when it
+    changed everywhere, or was replaced). ``shift`` is how far the picture's content moved
+    in between (a pan), when only that and ``boxes`` changed."""
 
     header: FrameHeader
-    whole: np.ndarray | None
+    whole: bool
     shift: tuple[int, int] = (0, 0)
-    patches: tuple[tuple[int, int, np.ndarray], ...] = ()
+    boxes: tuple[Box, ...] = ()
 
 
 class Picture:
-    """A connection's latest picture, and what changed in it since a window last took
-    it. The frame worker records each frame; the GUI thread takes the changes when it
-    paints, however many frames came in between (moves add up, patches merge), so it
-    never falls behind by more than one picture."""
+    """A connection's latest picture, and what changed in it since a window last looked.
+
+    The frame worker records each frame; the window paints straight from ``current()``
+    (under ``lock``, so the worker never changes the pixels mid-paint), and ``take()``
+    tells it which part of the screen to repaint, however many frames came in between
+    (moves add up, boxes merge): it never falls behind by more than one picture, and
+    copies nothing.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()  # held while the picture changes and while it is read
@@ -74,9 +79,17 @@ class Picture:
         self._boxes: list[Box] = []
         self._changed = False
 
+    def _carry(self, header: FrameHeader) -> FrameHeader:
+        """``header``, saying which input the picture reflects: the server names each
+        input once, on the first frame that shows it, and the picture shows it on."""
+        if header.input_t is None and self._header is not None:
+            return replace(header, input_t=self._header.input_t)
+        return header
+
     def record_whole(self, image: np.ndarray, header: FrameHeader) -> None:
         """A whole new picture (the caller does not change ``image`` afterwards)."""
         with self.lock:
+            header = self._carry(header)
             self._image, self._header, self._from_tiles = image, header, False
             self._whole, self._shift, self._boxes, self._changed = True, (0, 0), [], True
 
@@ -84,6 +97,7 @@ class Picture:
         """The tiles picture after ``header``'s shift and tiles (the caller holds
         ``lock`` while it paints ``image``, and may change it in place later)."""
         boxes = [(t.x, t.y, t.w, t.h) for t in header.tiles or ()]
+        header = self._carry(header)
         if not self._from_tiles or self._image is None or self._image.shape != image.shape:
             self._whole = True  # the window shows another picture (video, a whole frame)
         elif header.shift is not None:
@@ -94,26 +108,28 @@ class Picture:
                                               image.shape)) is not None]
         self._image, self._header, self._from_tiles = image, header, True
         self._boxes += boxes
-        area = sum(w * h for _x, _y, w, h in self._boxes)
-        if len(self._boxes) > MAX_PATCHES or area > WHOLE_FRACTION * image.shape[0] * (
-                image.shape[1]):
+        if len(self._boxes) > MAX_BOXES:
             self._whole = True
         self._changed = True
 
-    def take(self) -> PictureUpdate | None:
+    def current(self) -> tuple[np.ndarray, FrameHeader] | None:
+        """The picture now and the header it answers (the caller holds ``lock`` for as
+        long as it reads the pixels)."""
+        if self._image is None or self._header is None:
+            return None
+        return self._image, self._header
+
+    def take(self) -> PictureChange | None:
         """What changed since the last take (None: nothing)."""
         with self.lock:
-            if not self._changed or self._image is None or self._header is None:
+            if not self._changed or self._header is None:
                 return None
             if self._whole:
-                image = self._image.copy() if self._from_tiles else self._image
-                update = PictureUpdate(self._header, image)
+                change = PictureChange(self._header, True)
             else:
-                patches = tuple((x, y, self._image[y:y + h, x:x + w].copy())
-                                for x, y, w, h in self._boxes)
-                update = PictureUpdate(self._header, None, self._shift, patches)
+                change = PictureChange(self._header, False, self._shift, tuple(self._boxes))
             self._whole, self._shift, self._boxes, self._changed = False, (0, 0), [], False
-            return update
+            return change
 
 
 def _clip(box: Box, shape: tuple[int, ...]) -> Box | None:

@@ -110,12 +110,14 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     canvas: RemoteCanvas = qt_viewer_of(viewer.window).canvas
     canvas.stats = viewer.bridge.stats = connection.stats
 
-    def show_picture(_value: object) -> None:
-        update = connection.picture.take()  # all that changed since the last paint
-        if update is not None:
-            canvas.show_update(update)
+    canvas.show_picture(connection.picture)
 
-    latest = LatestOnly(post, show_picture)  # one take waits, however many frames come
+    def show_change(_value: object) -> None:
+        change = connection.picture.take()  # all that changed since the last look
+        if change is not None:
+            canvas.show_change(change)
+
+    latest = LatestOnly(post, show_change)  # one look waits, however many frames come
     connection.on_picture(latest.put)
     _forward_input(canvas, connection)
     title = viewer.title

@@ -14,6 +14,17 @@ napari's own window, so it needs hooks napari does not offer publicly:
   ``_setup_layer_views_in_grid``) and each visual follows its layer's data; the client's
   layers hold no voxels, so ``LayerlessCanvas`` leaves the visuals out of the scene and
   disconnects them from their layers.
+* The client's canvas keeps napari's OpenGL widget off screen and paints elsewhere, so
+  what napari and vispy do when that widget is resized, entered or drawn is done here:
+  ``resize_scene_canvas`` (vispy's Qt backend: ``_vispy_set_physical_size`` and the resize
+  event ``resizeGL`` would send), ``canvas_entered`` (``QtViewer._enter_canvas`` /
+  ``_leave_canvas``, which ``NapariSceneCanvas`` calls from its widget's enter and leave
+  events) and ``napari_draw_hooks`` (``VispyCanvas.on_draw`` and ``enable_dims_play``,
+  which napari connects to vispy's draw event); ``redirect_redraws`` makes every redraw
+  vispy asks of its widget (a camera moved, a colour changed) repaint the client's.
+
+Supported vispy: >=0.15,<0.18 (its Qt backend's ``_vispy_set_physical_size`` and
+``_vispy_update``; ``SceneCanvas._update_pending``).
 """
 
 from __future__ import annotations
@@ -135,6 +146,42 @@ def remote_canvas_windows(canvas_class: type[VispyCanvas]) -> Iterator[None]:
         yield
     finally:
         qt_main_window.QtViewer = original
+
+
+def resize_scene_canvas(scene_canvas: Any, width: int, height: int, ratio: float) -> None:
+    """vispy's canvas takes the size of the widget that shows it (its own widget, kept
+    off screen, gets no resize events from Qt)."""
+    native = scene_canvas.native
+    native.resize(width, height)
+    physical = (round(width * ratio), round(height * ratio))
+    native._vispy_set_physical_size(*physical)
+    scene_canvas.events.resize(size=(width, height), physical_size=physical)
+
+
+def redirect_redraws(scene_canvas: Any, update: Callable[[], None]) -> None:
+    """``update()`` wherever vispy would redraw its canvas (``SceneCanvas.update``; a
+    camera changes its transform in place, which no scene event reports)."""
+    scene_canvas.native._vispy_update = update
+
+
+def canvas_entered(widget: Any, inside: bool) -> None:
+    """What napari's window does when the pointer enters or leaves its canvas (the
+    viewer's ``mouse_over_canvas`` and status)."""
+    parent = widget.parentWidget()
+    while parent is not None and not hasattr(parent, "_enter_canvas"):
+        parent = parent.parentWidget()
+    if parent is not None:
+        (parent._enter_canvas if inside else parent._leave_canvas)()
+
+
+def napari_draw_hooks(canvas: VispyCanvas) -> None:
+    """What napari and vispy do on every draw of napari's canvas: the viewer's camera
+    model follows vispy's camera (a drag or the wheel moved it), dims play may go on,
+    and vispy takes the next redraw request (``SceneCanvas`` ignores requests while one
+    is pending, and only its own draw clears that)."""
+    canvas._scene_canvas._update_pending = False
+    canvas.on_draw(None)
+    canvas.enable_dims_play()
 
 
 def open_window(viewer: ViewerModel, *, show: bool = True) -> Any:

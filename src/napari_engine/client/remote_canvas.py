@@ -1,15 +1,16 @@
-"""The canvas of the napari client: napari's canvas, showing the server's picture.
+"""The canvas of the napari client: napari's canvas logic, showing the server's picture.
 
-Camera, dims and mouse handling are napari's own (it is napari's ``VispyCanvas``); only
-the picture differs. In 2D the picture is placed in world coordinates, exactly where the
-server's camera saw it, so when the local camera pans or zooms, napari moves and scales
-the last picture at once (late warp) until the server's next frame replaces it. In 3D
-the picture is shown in screen space.
+Camera, dims, mouse and key handling are napari's own: this is napari's
+``VispyCanvas``, and every input event reaches it as if it had happened on its own
+widget. What differs is the screen: napari's OpenGL widget never enters the window; a
+``PictureWidget`` stands in its place and paints the server's picture with Qt's raster
+painter, placed by the local camera. In 2D the picture goes exactly where the server's
+camera saw it, so when the local camera pans or zooms, the last picture moves and scales
+at once (late warp) until the server's next frame replaces it. In 3D it fills the canvas.
 
-The picture lives in one GPU texture (``FrameVisual``) that each update changes only
-where the picture changed: a whole frame uploads everything, a tile update its tiles, a
-pan only what it uncovers. Updates are taken when the canvas is about to paint, so
-however many frames arrived since the last paint, one paint shows the newest.
+The widget paints the connection's ``Picture`` directly, whenever Qt paints: however
+many frames arrived since the last paint, one paint shows the newest, and a change
+repaints only the part of the screen it touches.
 """
 
 from __future__ import annotations
@@ -17,87 +18,120 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from qtpy.QtCore import QTimer
-from vispy.visuals.transforms import STTransform
+from qtpy.QtCore import QRect, QTimer
+from qtpy.QtGui import QColor, QImage, QTransform
 
-from napari_engine.client.frame_visual import Frame
-from napari_engine.client.frames import PictureUpdate
-from napari_engine.client.qt_napari_compat import LayerlessCanvas
+from napari_engine.client.frames import Picture, PictureChange
+from napari_engine.client.picture_widget import PictureWidget
+from napari_engine.client.qt_napari_compat import (
+    LayerlessCanvas,
+    canvas_entered,
+    napari_draw_hooks,
+    redirect_redraws,
+    resize_scene_canvas,
+)
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import FrameHeader
 
 
 class RemoteCanvas(LayerlessCanvas):
-    """A napari canvas whose picture is the server's."""
+    """A napari canvas whose picture is the server's, painted without OpenGL."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # napari's OpenGL widget is made without a parent: it never enters the window
+        self._widget = PictureWidget(Picture(), kwargs.pop("parent", None))
         super().__init__(*args, **kwargs)
-        self._frame = Frame()
-        self._frame.order = 1_000_000
-        self._frame.transform = STTransform()
+        widget = self._widget
+        widget.receiver = self._scene_canvas.native
+        widget.placement = self._placement
+        widget.before_paint = self._paint_begins
+        widget.painted = self._painted
+        widget.on_resize = self._resized
+        widget.entered.connect(lambda inside: canvas_entered(widget, inside))
+        # vispy would redraw (napari's camera moved, the background changed): repaint
+        redirect_redraws(self._scene_canvas, widget.update)
+        self._scene_canvas.visual_at = self._view_at  # no picking render: no OpenGL
         self.frame_header: FrameHeader | None = None
         self.frames_shown = 0
         self.stats: WindowStats | None = None
         self._painting_since = 0.0
-        self._scene_canvas.events.draw.connect(self._paint_begins, position="first")
-
-    def show_update(self, update: PictureUpdate) -> None:
-        """Bring the picture up to ``update`` (GUI thread)."""
-        start = time.perf_counter()
-        frame = self._frame
-        if update.whole is not None:
-            frame.set_picture(update.whole)
-        else:
-            if update.shift != (0, 0):
-                frame.shift(*update.shift)
-            for x, y, pixels in update.patches:
-                frame.patch(x, y, pixels)
-        self._place(update.header)
-        self.frame_header = update.header
-        self.frames_shown += 1
-        if self.stats is not None:
-            self.stats.add("upload", time.perf_counter() - start)
-        self._scene_canvas.update()
-
-    def _place(self, header: FrameHeader) -> None:
-        view = header.view
-        width, height = self._frame.size
-        if view is not None and view.ndisplay == 2 and view.zoom:
-            # world units per picture pixel; scene x is the last world axis, y the one before
-            zoom = float(view.zoom) * float(header.scale)
-            cy, cx = view.center[-2], view.center[-1]
-            self._frame.parent = self.view.scene
-            self._frame.transform.scale = (1.0 / zoom, 1.0 / zoom, 1.0)
-            self._frame.transform.translate = (cx - width / (2 * zoom),
-                                               cy - height / (2 * zoom), 0.0)
-        else:
-            w, h = self._scene_canvas.size
-            self._frame.parent = self._scene_canvas.scene
-            self._frame.transform.scale = (w / width, h / height, 1.0)
-            self._frame.transform.translate = (0.0, 0.0, 0.0)
 
     @property
-    def uploaded_bytes(self) -> int:
-        """Bytes of picture handed to the GPU since the canvas was made."""
-        return self._frame.uploaded_bytes
+    def native(self) -> PictureWidget:
+        """The widget in napari's window (napari's own is ``scene_canvas.native``)."""
+        return self._widget
 
-    def _pixel_exact(self) -> bool:
-        """Whether a picture pixel covers exactly one screen pixel now."""
-        header = self.frame_header
-        if header is None or header.view is None or header.view.ndisplay != 2:
-            return False
-        shown = float(header.view.zoom) * float(header.scale)
-        return abs(float(self.viewer.scene.camera.zoom) / shown - 1.0) < 1e-4
+    def show_picture(self, picture: Picture) -> None:
+        """Paint ``picture`` from now on (the connection's)."""
+        self._widget.picture = picture
+        self._widget.update()
 
-    def _paint_begins(self, _event: Any) -> None:
-        self._frame.sample_exactly(self._pixel_exact())
-        if self.stats is None:
+    def show_change(self, change: PictureChange) -> None:
+        """Repaint where ``change`` altered the screen (GUI thread)."""
+        widget = self._widget
+        if change.whole or change.shift != (0, 0) or self.frame_header is None:
+            widget.update()
             return
-        self._painting_since = time.perf_counter()
-        # runs once the paint (napari's draw, GL, Qt's composition) has returned
-        QTimer.singleShot(0, self._paint_ended)
+        transform = self._placement(change.header, widget.width(), widget.height())
+        for x, y, w, h in change.boxes:
+            widget.update(transform.mapRect(QRect(x, y, w, h)).adjusted(-1, -1, 1, 1))
+
+    def _placement(self, header: FrameHeader, width: int, height: int) -> QTransform:
+        """Picture pixels to widget pixels under the local camera now."""
+        view = header.view
+        if view is None or view.ndisplay != 2 or not view.zoom or not header.scale:
+            return QTransform.fromScale(width / header.width, height / header.height)
+        # where the server's view centre is on this canvas now, and how the local zoom
+        # compares with the server's (in canvas pixels); orientation cancels out
+        cy, cx = float(view.center[-2]), float(view.center[-1])
+        to_canvas = self.view.scene.node_transform(self._scene_canvas.scene)  # world -> canvas
+        (sx, sy), (ux, _uy) = (to_canvas.map([cx, cy])[:2], to_canvas.map([cx + 1.0, cy])[:2])
+        ratio = abs(float(ux) - float(sx)) / float(view.zoom)
+        scale = float(header.scale)
+        per_pixel = ratio / scale  # widget pixels per picture pixel
+        return QTransform(per_pixel, 0.0, 0.0, per_pixel,
+                          float(sx) - header.width / scale / 2 * ratio,
+                          float(sy) - header.height / scale / 2 * ratio)
+
+    def _view_at(self, pos: Any) -> Any:
+        """The view under ``pos`` (vispy would render a picking frame to find it)."""
+        for view in (*self.grid_views, self.view):
+            if view.parent is None or not view.visible:
+                continue
+            x, y = self._scene_canvas.scene.node_transform(view).map(pos)[:2]
+            if 0 <= x < view.size[0] and 0 <= y < view.size[1]:
+                return view
+        return self.view
+
+    def _resized(self, width: int, height: int) -> None:
+        resize_scene_canvas(self._scene_canvas, width, height,
+                            self._widget.devicePixelRatioF())
+
+    def _paint_begins(self) -> None:
+        rgba = self._scene_canvas.bgcolor.rgba
+        self._widget.background = QColor.fromRgbF(*(float(c) for c in rgba))
+        napari_draw_hooks(self)  # napari's model follows its camera, dims play goes on
+        if self.stats is not None and not self._painting_since:
+            self._painting_since = time.perf_counter()
+            # runs once the paint and Qt's flush to the screen have returned
+            QTimer.singleShot(0, self._paint_ended)
+
+    def _painted(self, header: FrameHeader) -> None:
+        if self.frame_header is None or header.seq != self.frame_header.seq:
+            self.frames_shown += 1
+        self.frame_header = header
 
     def _paint_ended(self) -> None:
         if self.stats is not None and self._painting_since:
             self.stats.add("paint", time.perf_counter() - self._painting_since)
             self._painting_since = 0.0
+
+    @property
+    def painted_pixels(self) -> int:
+        """Picture pixels copied to the screen since the canvas was made."""
+        return self._widget.painted_pixels
+
+    def screenshot(self) -> QImage:
+        """What the canvas shows (napari's would render its OpenGL widget)."""
+        return self._widget.grab().toImage()
+

@@ -16,6 +16,7 @@ tiles get a second pair of hands (``tiles``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -89,16 +90,22 @@ class FrameEncoder:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._tile_pool.shutdown(wait=False, cancel_futures=True)
 
+    def _sent(self, session: str, order: FrameOrder, header: FrameHeader, size: int,
+              at: float) -> None:
+        """Network thread: the frame left (the link estimate needs when, not when it was
+        queued)."""
+        self._report(FrameSent(session, order.client_id, header.seq, size, at,
+                               order.encoding, header.still))
+
     def _run(self, job: EncodeJob) -> None:
         fresh: dict[FrameEncoding, tuple[bytes, float]] = {}
         unsent = list(job.orders)
         try:
             for order in job.orders:
                 header, payload = self._encode(order, job, fresh)
-                order.sink.send_frame(header, payload)
+                order.sink.send_frame(header, payload, functools.partial(
+                    self._sent, job.session, order, header, len(payload)))
                 unsent.remove(order)
-                self._report(FrameSent(job.session, order.client_id, header.seq, len(payload),
-                                       time.perf_counter(), order.encoding, header.still))
         except Exception:
             log.exception("encoding frame %d of session %r failed", job.render_no,
                           job.session)

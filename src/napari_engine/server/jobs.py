@@ -99,17 +99,34 @@ Job = Join | Leave | RunCommand | FrameAck | FrameSent | FramesEncoded | DataRea
 
 
 def coalesce(batch: list[Job]) -> list[Job]:
-    """Merge runs of consecutive commands from the same client whose operation merges
-    (``OpSpec.merge``: latest wins)."""
+    """Merge each client's repeated moves (operations with ``OpSpec.merge``: latest wins).
+
+    A move merges with the same client's previous move of the same operation even when
+    other moves of that client came in between (a window sends the cursor with every
+    dims step): the merged command takes the later one's place, so the latest value of
+    each operation still applies in the order the client sent them. Nothing merges
+    across any other job (an edit, another client's command, a frame event).
+    """
     out: list[Job] = []
     for job in batch:
-        prev = out[-1] if out else None
-        merged = _merged(prev, job) if isinstance(prev, RunCommand) else None
-        if merged is not None:
-            out[-1] = merged
-        else:
-            out.append(job)
+        if isinstance(job, RunCommand) and _moves(job):
+            for i in range(len(out) - 1, -1, -1):
+                prev = out[i]
+                if not (isinstance(prev, RunCommand) and _moves(prev)
+                        and prev.session == job.session and prev.client_id == job.client_id):
+                    break
+                if prev.command.op == job.command.op:
+                    merged = _merged(prev, job)
+                    if merged is not None:
+                        del out[i]
+                        job = merged
+                    break
+        out.append(job)
     return out
+
+
+def _moves(job: RunCommand) -> bool:
+    return OPERATIONS[job.command.op].merge is not None and job.command.payload is None
 
 
 def _merged(prev: RunCommand, job: Job) -> RunCommand | None:

@@ -16,6 +16,7 @@ import itertools
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -66,13 +67,19 @@ class _Close:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    data: bytes
+    sent: Callable[[float], None] | None  # told when the frame is on the socket
+
+
 class Connection:
     """One client's websocket, as the engine sees it (a ``ClientSink``)."""
 
     def __init__(self, ws: ServerConnection, loop: asyncio.AbstractEventLoop) -> None:
         self.ws = ws
         self.loop = loop
-        self.outgoing: asyncio.Queue[str | bytes | _Close] = asyncio.Queue()
+        self.outgoing: asyncio.Queue[str | bytes | _Frame | _Close] = asyncio.Queue()
         self.queued_bytes = 0
         self.slots = asyncio.Semaphore(MAX_OUTSTANDING_COMMANDS)
 
@@ -80,8 +87,10 @@ class Connection:
     def send_control(self, message: ServerMessage) -> None:
         self.loop.call_soon_threadsafe(self.put, encode_text(message.to_message()))
 
-    def send_frame(self, header: FrameHeader, payload: bytes) -> None:
-        self.loop.call_soon_threadsafe(self.put, encode_binary(header.to_message(), payload))
+    def send_frame(self, header: FrameHeader, payload: bytes,
+                   sent: Callable[[float], None] | None = None) -> None:
+        frame = _Frame(encode_binary(header.to_message(), payload), sent)
+        self.loop.call_soon_threadsafe(self.put, frame)
 
     def command_done(self) -> None:
         self.loop.call_soon_threadsafe(self.slots.release)
@@ -90,14 +99,14 @@ class Connection:
         """Close after everything queued so far has been sent."""
         self.loop.call_soon_threadsafe(self.outgoing.put_nowait, _Close(1011, reason))
 
-    def put(self, item: str | bytes) -> None:
+    def put(self, item: str | bytes | _Frame) -> None:
         # Frames only go out against credits, but screenshots and replies do not: a client
         # that asks and never reads must not fill the server's memory.
         if self.outgoing.qsize() >= MAX_OUTGOING or self.queued_bytes > MAX_OUTGOING_BYTES:
             log.warning("client is not reading; closing its connection")
             self.outgoing.put_nowait(_Close(1008, "client too slow"))
             return
-        self.queued_bytes += len(item)
+        self.queued_bytes += len(item.data if isinstance(item, _Frame) else item)
         self.outgoing.put_nowait(item)
 
     async def sender(self) -> None:
@@ -106,8 +115,13 @@ class Connection:
             if isinstance(item, _Close):
                 await self.ws.close(item.code, item.reason)
                 return
-            self.queued_bytes -= len(item)
-            await self.ws.send(item)
+            data = item.data if isinstance(item, _Frame) else item
+            self.queued_bytes -= len(data)
+            await self.ws.send(data)
+            if isinstance(item, _Frame) and item.sent is not None:
+                # when it left, not when it was queued: on a busy server the two differ,
+                # and the link estimate must not take the server's queue for the link
+                item.sent(time.perf_counter())
 
 
 class NetworkServer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -55,7 +56,9 @@ class ClientSink(Protocol):
 
     def send_control(self, message: ServerMessage) -> None: ...
 
-    def send_frame(self, header: FrameHeader, payload: bytes) -> None: ...
+    def send_frame(self, header: FrameHeader, payload: bytes,
+                   sent: Callable[[float], None] | None = None) -> None:
+        """Queue a frame; ``sent(time.perf_counter())`` once it is on the socket."""
 
     def command_done(self) -> None: ...
 
@@ -76,6 +79,7 @@ class ClientRecord:
     echoed_t: float | None = None  # the last timestamp echoed in a frame
     last_sent_render: int = -1
     last_sent_still: bool = False
+    moving_codec: str | None = None  # how its last moving frame was encoded (for the log)
     pending_replies: list[ServerMessage] = field(default_factory=list)
     press_event: Any = None  # the mouse press of a drag this client is making
     tiles: TileState | None = None  # what a tiles-mode client shows (encoder thread only)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import time
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from napari_engine.server.session import ClientRecord, Session
 
 #: renders of one session being encoded at once
 MAX_ENCODES = 2
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,9 +83,18 @@ class Streamer:
 
     # -- frames ------------------------------------------------------------------------
     def _encoding(self, session: Session, client: ClientRecord, still: bool) -> FrameEncoding:
-        return policy.choose(client.stream, still=still, now=time.monotonic(),
-                             canvas_pixels=session.canvas_pixels,
-                             lossless=self.config.lossless)
+        stream = client.stream
+        encoding = policy.choose(stream, still=still, now=time.monotonic(),
+                                 canvas_pixels=session.canvas_pixels,
+                                 lossless=self.config.lossless)
+        if not still and encoding.codec != client.moving_codec:
+            client.moving_codec = encoding.codec
+            rate = stream.link.measured_bps
+            log.info("client %d: moving frames as %s (link %s Mbit/s, JPEG quality %d, "
+                     "step %d)", client.id, encoding.codec,
+                     "?" if rate is None else f"{rate / 1e6:.0f}", stream.quality.quality,
+                     stream.quality.step)
+        return encoding
 
     def _header(self, session: Session, client: ClientRecord, encoding: FrameEncoding, *,
                 still: bool, reply_to: int | None = None) -> FrameHeader:
