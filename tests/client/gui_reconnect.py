@@ -50,14 +50,14 @@ def main() -> None:
     result["edit_reached_server"] = pump(
         lambda: checker.sync() is None and checker.layers[0].opacity == 0.3, timeout=20)
     checker.close()
-    text = viewer.canvas.overlays.text
     title = viewer.title
     (signals / "ready").touch()
-    result["lost_shown"] = pump(lambda: text.visible and "Connection lost" in text.text)
+    result["lost_shown"] = pump(lambda: "Connection lost" in window.canvas.message)
     result["lost_title"] = viewer.title
     grab("connection_lost")
     (signals / "lost-seen").touch()
-    result["reconnected"] = pump(lambda: not text.visible and viewer.title == title, 60)
+    result["reconnected"] = pump(lambda: not window.canvas.message and viewer.title == title,
+                                 60)
     print(json.dumps(result))
     window.close()
 

@@ -104,7 +104,19 @@ def main() -> None:
     result["remote_change_seen"] = pump(lambda: not window.viewer.layers[0].visible)
     pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still),
          timeout=5)
-    grab("edited")
+    before_bar = grab("edited")
+    # napari's scale bar, switched on in the window, is drawn by the server in its picture
+    seq = window.canvas.frame_header.seq if window.canvas.frame_header else -1
+    window.viewer.scale_bar.visible = True
+    result["scale_bar_on_server"] = pump(
+        lambda: checker.sync() is None and checker.scale_bar.visible, timeout=10)
+    pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still
+                      and window.canvas.frame_header.seq > seq), timeout=10)
+    with_bar = grab("scale_bar")
+    corner = (slice(-80, None), slice(-260, None))  # napari's default: bottom right
+    result["scale_bar_drawn"] = float(np.abs(with_bar[corner].astype(int)
+                                             - before_bar[corner].astype(int)).mean())
+    window.viewer.scale_bar.visible = False
     checker.close()
 
     # painting: a labels layer, paint mode and a drag on the canvas paint on the server
@@ -137,6 +149,18 @@ def main() -> None:
     pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still),
          timeout=5)
     grab("painted")
+    # the brush circle follows the pointer in the window itself (no round trip)
+    hover = QPoint(native.width() // 2, native.height() // 2)
+    QTest.mouseMove(native, hover)
+    brush = window.viewer.canvas.overlays["_brush_circle"]
+    pump(lambda: brush.visible and tuple(brush.position) == (hover.x(), hover.y()),
+         timeout=5)
+    pump(lambda: False, timeout=0.2)
+    radius = int(brush.size / 2)
+    hovered = grab("brush")
+    ring = [hovered[hover.y() + dy - 2:hover.y() + dy + 3, hover.x() + dx - 2:hover.x() + dx + 3]
+            for dx, dy in ((radius, 0), (-radius, 0), (0, radius), (0, -radius))]
+    result["brush_ring_white"] = sum(int((patch.min(axis=-1) > 200).any()) for patch in ring)
     # a labels key binding, typed in the window, acts on the server's data
     QTest.keyClick(native, Qt.Key.Key_M)
     result["new_label_after_m"] = pump(lambda: local_labels.selected_label == 6, timeout=10)

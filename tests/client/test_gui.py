@@ -35,6 +35,8 @@ def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
     assert result["server_followed"]
     assert result["server_layer"] == {"opacity": 0.5, "colormap": "cyan"}
     assert result["remote_change_seen"]
+    assert result["scale_bar_on_server"] and result["scale_bar_drawn"] > 2.0, result
+    assert result["brush_ring_white"] >= 3, result
     assert result["rotated_frame"] and result["canvas_3d_std"] > 5
     assert ": 5" in result["painted_status"], result["painted_status"]
     assert result["new_label_after_m"]

@@ -17,6 +17,7 @@ from napari_engine.protocol import (
     ErrorCode,
     StreamMode,
 )
+from napari_engine.protocol.overlays import OVERLAYS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
@@ -68,6 +69,13 @@ def test_every_layer_property_is_documented() -> None:
     assert set(documented) == set(LAYER_PROPERTIES)
     for name, prop in LAYER_PROPERTIES.items():
         assert ("yes" in documented[name]) == prop.settable, name
+
+
+def test_every_canvas_overlay_field_is_documented() -> None:
+    documented = _table("### Canvas overlays")
+    assert set(documented) == set(OVERLAYS)
+    for name, fields in OVERLAYS.items():
+        assert [x.strip() for x in documented[name].split(",")] == [f.name for f in fields]
 
 
 def test_error_codes_and_stream_modes_are_documented() -> None:

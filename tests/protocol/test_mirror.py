@@ -90,7 +90,7 @@ def test_a_new_mirror_has_every_section() -> None:
     mirror = StateMirror()
     assert mirror.version == -1 and mirror.pending() == 0 and mirror.local_edits == 0
     assert mirror.state == {"camera": {}, "dims": {}, "canvas": {}, "layers": [],
-                            "selection": {}}
+                            "selection": {}, "overlays": {}}
     mirror.reset({"camera": {"zoom": 2.0}}, version=3)
     assert mirror.version == 3 and mirror.state["camera"] == {"zoom": 2.0}
     assert mirror.state["layers"] == [] and mirror.state["dims"] == {}

@@ -26,7 +26,7 @@ def test_operation_table_is_closed() -> None:
                                "layer.remove", "layer.move", "layer.select", "canvas.resize",
                                "cursor.set", "input.mouse", "input.key",
                                "layer.add_labels", "layer.add_points", "layer.add_shapes",
-                               "view.reset", "screenshot", "sync"}
+                               "view.reset", "screenshot", "sync", "overlay.set"}
 
 
 def test_the_registry_says_which_merge_and_which_need_an_id() -> None:
@@ -34,6 +34,27 @@ def test_the_registry_says_which_merge_and_which_need_an_id() -> None:
         "camera.set", "dims.set", "canvas.resize", "cursor.set"}
     assert {str(op) for op, spec in OPERATIONS.items() if spec.needs_id} == {"screenshot",
                                                                            "sync"}
+
+
+def test_overlay_set_takes_the_fields_of_the_overlay_table() -> None:
+    assert _ok("overlay.set", {"overlay": "scale_bar", "props": {
+        "visible": True, "font_size": 12, "color": "#ff0000ff", "box_color": None,
+        "length": None}}) == {"overlay": "scale_bar", "props": {
+            "visible": True, "font_size": 12, "color": "#ff0000ff", "box_color": None,
+            "length": None}}
+    assert _ok("overlay.set", {"overlay": "text", "props": {"text": ""}})["props"] == {
+        "text": ""}
+    assert "allowed" in _bad("overlay.set", {"overlay": "text", "props": {"ticks": True}})
+    assert "one of" in _bad("overlay.set", {"overlay": "_brush_circle",
+                                            "props": {"visible": True}})
+    _bad("overlay.set", {"overlay": "scale_bar", "props": {}})
+    _bad("overlay.set", {"overlay": "scale_bar", "props": {"visible": 1}})
+    _bad("overlay.set", {"overlay": "scale_bar", "props": {"color": None}})  # not nullable
+    _bad("overlay.set", {"overlay": "scale_bar", "props": {"font_size": 0}})
+    _bad("overlay.set", {"overlay": "scale_bar", "props": {"length": 0}})
+    _bad("overlay.set", {"overlay": "axes", "props": {"opacity": 1.5}})
+    _bad("overlay.set", {"overlay": "text", "props": {"text": "x" * 5000}})
+    _bad("overlay.set", {"overlay": "text"})
 
 
 def test_camera_set() -> None:

@@ -79,6 +79,22 @@ def test_resize_reaches_the_scene_graph(scene: Any) -> None:
     assert _bright_centroid(pixels) == pytest.approx((149.5, 249.5), abs=2.0)
 
 
+def test_the_server_draws_canvas_overlays_but_not_the_pointer_overlays(scene: Any) -> None:
+    viewer, canvas = scene
+    viewer.add_image(np.zeros((64, 64), np.uint8))
+    renderer = FrameRenderer(canvas)
+    blank = renderer.render().pixels
+    brush = viewer.canvas.overlays["_brush_circle"]
+    viewer.mouse_over_canvas = True
+    brush.size, brush.position, brush.visible = 60, (160, 120), True
+    assert np.array_equal(renderer.render().pixels, blank)  # each client draws its own
+    viewer.canvas.overlays["_zoom_box"].position = ((20, 20), (200, 300))
+    viewer.canvas.overlays["_zoom_box"].visible = True
+    assert np.array_equal(renderer.render().pixels, blank)
+    viewer.canvas.overlays["scale_bar"].visible = True  # in the shared picture
+    assert np.abs(renderer.render().pixels.astype(int) - blank).sum() > 1000
+
+
 def test_cursor_shape_is_recorded_not_sent_to_qt(scene: Any) -> None:
     from qtpy.QtCore import Qt
 

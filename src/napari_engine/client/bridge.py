@@ -35,6 +35,7 @@ from napari.layers import Image, Labels, Layer, Points, Shapes
 from napari_engine.client.core import Local
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
+from napari_engine.protocol.overlays import OVERLAYS, OverlayField, overlay_to_wire
 from napari_engine.protocol.properties import (
     LAYER_PROPERTIES,
     LayerProperty,
@@ -226,7 +227,8 @@ class ViewerBridge:
             edits, state = self.connection.read(lambda s: (self.connection.local_edits(), {
                 "layers": [dict(layer) for layer in s["layers"]], "dims": dict(s["dims"]),
                 "camera": dict(s["camera"]), "selection": dict(s["selection"]),
-                "canvas": dict(s["canvas"])}))
+                "canvas": dict(s["canvas"]),
+                "overlays": {k: dict(o) for k, o in s["overlays"].items()}}))
             self._local.applying = True
             try:
                 self._apply_state(state)
@@ -240,6 +242,7 @@ class ViewerBridge:
         self._apply_fields(self.viewer.dims, state["dims"], DIMS_FIELDS)
         self._apply_fields(self.viewer.scene.camera, state["camera"], CAMERA_FIELDS)
         self._apply_selection(state["selection"])
+        self._apply_overlays(state["overlays"])
         canvas = state["canvas"]
         if self.mirror_canvas and canvas.get("width"):
             size = (canvas["height"], canvas["width"])
@@ -252,6 +255,18 @@ class ViewerBridge:
             value = values.get(name)
             if value is not None and not same(getattr(target, name), value):
                 setattr(target, name, tuple(value) if isinstance(value, list) else value)
+
+    def _apply_overlays(self, overlays: dict[str, dict[str, Any]]) -> None:
+        for name, values in overlays.items():
+            overlay = self.viewer.canvas.overlays[name] if name in OVERLAYS else None
+            for field in OVERLAYS.get(name, ()):
+                if field.name in values and not same(
+                        overlay_to_wire(field, getattr(overlay, field.name)), values[field.name]):
+                    try:
+                        setattr(overlay, field.name, values[field.name])
+                    except (ValueError, TypeError):
+                        log.warning("cannot show %s.%s=%r locally", name, field.name,
+                                    values[field.name])
 
     def _apply_layers(self, layers: list[dict[str, Any]]) -> None:
         wanted = [layer["id"] for layer in layers]
@@ -362,6 +377,8 @@ class ViewerBridge:
             self._send(Op.CAMERA_SET, {name: value}, _flat("camera", name, value))
         if not self.mirror_canvas:
             self.send_canvas_size()
+        for name in OVERLAYS:
+            self._send_overlay(name)
 
     # -- model -> server -------------------------------------------------------------
     def _connect_model(self) -> None:
@@ -376,6 +393,11 @@ class ViewerBridge:
         viewer.layers.selection.events.changed.connect(self._on_selection)
         viewer.cursor.events.position.connect(self._on_cursor)
         viewer.canvas.events.size.connect(self.send_canvas_size)
+        for name, fields in OVERLAYS.items():
+            overlay = viewer.canvas.overlays[name]
+            for field in fields:
+                getattr(overlay.events, field.name).connect(
+                    lambda _event, name=name: self._send_overlay(name))
 
     def _send(self, op: Op, args: dict[str, Any], local: Local | None = None,
               on_reply: Callable[[Any], None] | None = None) -> None:
@@ -408,6 +430,22 @@ class ViewerBridge:
         if same(self._mirrored("dims", event.type), value):
             return
         self._send(Op.DIMS_SET, {event.type: value}, _flat("dims", event.type, value))
+
+    def _send_overlay(self, name: str) -> None:
+        """The fields of canvas overlay ``name`` that differ from the server's (the
+        server draws the overlay into its picture)."""
+        if self._applying:
+            return
+        overlay = self.viewer.canvas.overlays[name]
+        mirrored = self.connection.read(lambda state: dict(state["overlays"].get(name, {})))
+        fields: tuple[OverlayField, ...] = OVERLAYS[name]
+        changed = {f.name: value for f in fields
+                   if not same(value := overlay_to_wire(f, getattr(overlay, f.name)),
+                               mirrored.get(f.name))}
+        if changed:
+            shown = {**mirrored, **changed}
+            self._send(Op.OVERLAY_SET, {"overlay": name, "props": changed},
+                       lambda mirror, cid: mirror.set_local("overlays", name, shown, cid))
 
     def send_canvas_size(self, _event: Any = None) -> None:
         """The model's canvas size is the server's render target (a window's canvas

@@ -127,8 +127,7 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
         lost = state != "connected"
         again = ": reconnecting..." if state == "disconnected" else ""
         viewer.title = f"{title} (disconnected{again})" if lost else title
-        viewer.canvas.overlays.text.text = f"Connection lost{again}" if lost else ""
-        viewer.canvas.overlays.text.visible = lost
+        canvas.show_message(f"Connection lost{again}" if lost else "")
 
     connection.on_connection(lambda state: post(lambda: show_connection(state)))
     viewer.bridge.send_canvas_size()

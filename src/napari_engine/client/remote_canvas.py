@@ -11,6 +11,11 @@ at once (late warp) until the server's next frame replaces it. In 3D it fills th
 The widget paints the connection's ``Picture`` directly, whenever Qt paints: however
 many frames arrived since the last paint, one paint shows the newest, and a change
 repaints only the part of the screen it touches.
+
+napari's canvas overlays are drawn by the server into its picture (the scale bar, text,
+axes: ``protocol/overlays.py``), except those that follow the pointer, which the window
+draws at once over the picture: the labels brush circle and the zoom box. So is a
+message of the window's own (the connection lost).
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from qtpy.QtCore import QRect, QTimer
-from qtpy.QtGui import QColor, QImage, QTransform
+from qtpy.QtCore import QPointF, QRect, QRectF, Qt, QTimer
+from qtpy.QtGui import QColor, QImage, QPainter, QPen, QTransform
 
 from napari_engine.client.frames import Picture, PictureChange
 from napari_engine.client.picture_widget import PictureWidget
@@ -32,6 +37,7 @@ from napari_engine.client.qt_napari_compat import (
 )
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import FrameHeader
+from napari_engine.protocol.overlays import POINTER_OVERLAYS
 
 
 class RemoteCanvas(LayerlessCanvas):
@@ -47,6 +53,9 @@ class RemoteCanvas(LayerlessCanvas):
         widget.before_paint = self._paint_begins
         widget.painted = self._painted
         widget.on_resize = self._resized
+        widget.after_paint = self._paint_local_overlays
+        for name in POINTER_OVERLAYS:  # drawn here: repaint as they move
+            self.viewer.canvas.overlays[name].events.connect(lambda *_: widget.update())
         widget.entered.connect(lambda inside: canvas_entered(widget, inside))
         # vispy would redraw (napari's camera moved, the background changed): repaint
         redirect_redraws(self._scene_canvas, widget.update)
@@ -55,6 +64,8 @@ class RemoteCanvas(LayerlessCanvas):
         self.frames_shown = 0
         self.stats: WindowStats | None = None
         self._painting_since = 0.0
+        self._message = ""
+        self._brush_at: tuple[float, float] | None = None
 
     @property
     def native(self) -> PictureWidget:
@@ -127,6 +138,45 @@ class RemoteCanvas(LayerlessCanvas):
             self._painting_since = 0.0
 
     @property
+    def message(self) -> str:
+        """The window's own line over the picture ("" for none)."""
+        return self._message
+
+    def show_message(self, text: str) -> None:
+        """A line of the window's own over the picture ("" for none)."""
+        self._message = text
+        self._widget.update()
+
+    def _paint_local_overlays(self, painter: QPainter) -> None:
+        overlays = self.viewer.canvas.overlays
+        brush = overlays["_brush_circle"]
+        if brush.visible and self.viewer.mouse_over_canvas:
+            if not brush.position_is_frozen or self._brush_at is None:
+                self._brush_at = (float(brush.position[0]), float(brush.position[1]))
+            radius = brush.size / 2
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            for colour, r in ((Qt.GlobalColor.white, radius), (Qt.GlobalColor.black, radius - 1)):
+                painter.setPen(QPen(QColor(colour), 1.0))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawEllipse(QPointF(*self._brush_at), r, r)
+        zoom_box = overlays["_zoom_box"]
+        if zoom_box.visible:
+            (y0, x0), (y1, x1) = zoom_box.position  # canvas pixels, row first
+            highlight = _highlight()
+            painter.setPen(QPen(QColor.fromRgbF(*highlight[0]), highlight[1]))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized())
+        if self._message:
+            font = painter.font()
+            font.setPointSize(14)
+            painter.setFont(font)
+            box = painter.fontMetrics().boundingRect(self._message).adjusted(-12, -8, 12, 8)
+            box.moveCenter(self._widget.rect().center())
+            painter.fillRect(box, QColor(0, 0, 0, 190))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self._message)
+
+    @property
     def painted_pixels(self) -> int:
         """Picture pixels copied to the screen since the canvas was made."""
         return self._widget.painted_pixels
@@ -135,3 +185,12 @@ class RemoteCanvas(LayerlessCanvas):
         """What the canvas shows (napari's would render its OpenGL widget)."""
         return self._widget.grab().toImage()
 
+
+
+def _highlight() -> tuple[tuple[float, ...], float]:
+    """napari's highlight colour and thickness (its settings), as its zoom box uses."""
+    from napari.settings import get_settings
+
+    highlight = get_settings().appearance.highlight
+    return tuple(float(c) for c in highlight.highlight_color), float(
+        highlight.highlight_thickness)

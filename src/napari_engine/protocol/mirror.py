@@ -11,8 +11,9 @@ client's own change and would undo it for a moment (the classic echo fight). The
 to a command (``confirm``) drops the local values up to it: the server's state already
 shows the outcome, whether it applied the command or refused it.
 
-Sections: ``camera``, ``dims``, ``canvas`` and ``selection`` are flat dicts; ``layers`` is
-a list of layer dicts, each with a stable integer ``id``.
+Sections: ``camera``, ``dims``, ``canvas``, ``selection`` and ``overlays`` are flat dicts
+(``overlays``: each canvas overlay's fields under its name); ``layers`` is a list of
+layer dicts, each with a stable integer ``id``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-FLAT_SECTIONS = ("camera", "dims", "canvas", "selection")
+FLAT_SECTIONS = ("camera", "dims", "canvas", "selection", "overlays")
+
+
+def empty_state() -> dict[str, Any]:
+    """Every section, empty (before the first state)."""
+    return {**{section: {} for section in FLAT_SECTIONS}, "layers": []}
 Key = tuple[Any, ...]
 
 
@@ -29,8 +35,7 @@ class StateMirror:
 
     def __init__(self) -> None:
         self.version = -1
-        self._server: dict[str, Any] = {"camera": {}, "dims": {}, "canvas": {}, "layers": [],
-                                        "selection": {}}
+        self._server: dict[str, Any] = empty_state()
         # ("camera", "zoom") or ("layer", layer_id, prop) -> (command id, value)
         self._local: dict[Key, tuple[int, Any]] = {}
         self.state: dict[str, Any] = copy.deepcopy(self._server)
@@ -56,8 +61,7 @@ class StateMirror:
         and changes sent before the connection dropped may never have arrived)."""
         self.version = version
         self._local.clear()
-        self._server = {"camera": {}, "dims": {}, "canvas": {}, "layers": [], "selection": {},
-                        **copy.deepcopy(state)}
+        self._server = {**empty_state(), **copy.deepcopy(state)}
         self._rebuild()
 
     def confirm(self, command_id: int) -> bool:

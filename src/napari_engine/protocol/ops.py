@@ -22,6 +22,7 @@ from typing import Any
 
 from napari_engine.protocol import validate as v
 from napari_engine.protocol.errors import ErrorCode, ProtocolError
+from napari_engine.protocol.overlays import validate_overlay_set
 from napari_engine.protocol.properties import LayerKind, validate_props
 
 
@@ -38,6 +39,7 @@ class Op(StrEnum):
     LAYER_REMOVE = "layer.remove"
     LAYER_MOVE = "layer.move"
     LAYER_SELECT = "layer.select"
+    OVERLAY_SET = "overlay.set"
     CANVAS_RESIZE = "canvas.resize"
     CURSOR_SET = "cursor.set"
     INPUT_MOUSE = "input.mouse"
@@ -324,6 +326,8 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_REMOVE: OpSpec(_plain(Op.LAYER_REMOVE, {"layer"}, _layer_only)),
     Op.LAYER_MOVE: OpSpec(_plain(Op.LAYER_MOVE, {"layer", "index"}, _layer_move)),
     Op.LAYER_SELECT: OpSpec(_plain(Op.LAYER_SELECT, {"layers"}, _layer_select)),
+    Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},
+                                  lambda args: validate_overlay_set(args, Op.OVERLAY_SET))),
     Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height"},
                                            _canvas_resize), merge=_latest),
     Op.CURSOR_SET: OpSpec(_plain(Op.CURSOR_SET, {"position"}, _cursor),

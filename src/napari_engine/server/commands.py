@@ -219,6 +219,16 @@ def _cursor_set(ctx: Context) -> Result:
     return {"status": viewer.status, "tooltip": viewer.tooltip.text, "help": viewer.help}
 
 
+@handles(Op.OVERLAY_SET)
+def _overlay_set(ctx: Context) -> Result:
+    """A canvas overlay's fields (the scale bar, the text box, ...), drawn here."""
+    name = ctx.args["overlay"]
+    overlay = ctx.viewer.canvas.overlays[name]
+    for field, value in ctx.args["props"].items():
+        _set(overlay, field, value, f"{name}.{field}")
+    return {}
+
+
 # -- layers ------------------------------------------------------------------------------
 @handles(Op.LAYER_SET)
 def _layer_set(ctx: Context) -> Result:

@@ -14,6 +14,9 @@ backend four spots need handling:
   boxes would keep their first size; the ``size`` setter emits one.
 * ``QtViewer`` normally creates layer visuals (``create_vispy_layer`` +
   ``add_layer_visual_mapping``); ``attach_layer_visuals`` does that job here.
+* ``VispyCanvas._update_viewer_overlays`` (re)parents the overlay visuals; the overlays
+  that follow a pointer (the brush circle, the zoom box) are taken out of the scene again
+  after it runs (``_viewer_overlay_to_visual``): each client draws its own.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from napari.utils.events.event_utils import disconnect_events
 from napari.utils.key_bindings import KeymapHandler
 from packaging.version import Version
 from vispy.scene import SceneCanvas
+
+from napari_engine.protocol.overlays import POINTER_OVERLAYS
 
 SUPPORTED_NAPARI = (Version("0.9.2"), Version("0.10"))
 
@@ -93,6 +98,15 @@ class HeadlessVispyCanvas(_napari_canvas.VispyCanvas):
         if tuple(self._scene_canvas.size) != new:  # napari echoes sizes back: stop there
             self._scene_canvas.size = new
             self.emit_resize()
+
+    def _update_viewer_overlays(self) -> None:
+        """napari's, then the overlays that follow a pointer left out of the scene: each
+        client draws those for its own pointer (``protocol.overlays.POINTER_OVERLAYS``)."""
+        super()._update_viewer_overlays()
+        for name in POINTER_OVERLAYS:
+            overlay = self.viewer.canvas.overlays[name]
+            for vispy_overlay in self._viewer_overlay_to_visual.get(overlay, ()):
+                vispy_overlay.node.parent = None
 
     def emit_resize(self) -> None:
         """Tell the scene graph (and napari) the canvas size, as a Qt resize would."""

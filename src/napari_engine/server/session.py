@@ -32,6 +32,7 @@ from napari_engine.protocol import (
     StatePatch,
     StreamMode,
 )
+from napari_engine.protocol.overlays import OVERLAYS
 from napari_engine.server import napari_compat, policy, state
 from napari_engine.server.adapt import RenderScale
 from napari_engine.server.policy import ClientStream, FrameEncoding
@@ -145,6 +146,8 @@ class Session:
                       viewer.layers.events, viewer.layers.selection.events,
                       viewer.canvas.events):
             group.connect(self._on_event)
+        for name in OVERLAYS:  # the overlays the server draws for its clients (psygnal)
+            viewer.canvas.overlays[name].events.connect(self._on_overlay)
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
         viewer.layers.events.removed.connect(self._on_layer_removed)
 
@@ -156,6 +159,11 @@ class Session:
             self.render_dirty = True
             if not (event.type == "center" and event.source is self.viewer.scene.camera):
                 self.scene_changed = True  # more than a pan: the next frame is drawn whole
+
+    def _on_overlay(self, *_info: Any) -> None:
+        self.state_dirty = True
+        if not self.rendering:
+            self.render_dirty = self.scene_changed = True
 
     def _on_layer_inserted(self, event: Any) -> None:
         layer: Layer = event.value

@@ -1,10 +1,11 @@
 """Snapshots of a napari ViewerModel as plain JSON-ready dicts, for the wire.
 
 Public napari API only. Layer properties are read as the protocol's property table says
-(``protocol/properties.py``). A snapshot has the sections the protocol names (``camera``,
-``dims``, ``canvas``, ``layers``, ``selection``); the session diffs consecutive snapshots
-per section and sends only the sections that changed. Layers get small integer ids that
-stay with the layer object for its lifetime (names can change).
+(``protocol/properties.py``), overlay fields as the overlay table says
+(``protocol/overlays.py``). A snapshot has the sections the protocol names (``camera``,
+``dims``, ``canvas``, ``layers``, ``selection``, ``overlays``); the session diffs
+consecutive snapshots per section and sends only the sections that changed. Layers get
+small integer ids that stay with the layer object for its lifetime (names can change).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes
 
+from napari_engine.protocol.overlays import OVERLAYS, overlay_to_wire
 from napari_engine.protocol.properties import properties_of, to_wire
 
 
@@ -121,6 +123,13 @@ def selection_state(viewer: ViewerModel, ids: LayerIds) -> dict[str, Any]:
             "active": ids.id_of(active) if active is not None else None}
 
 
+def overlays_state(viewer: ViewerModel) -> dict[str, Any]:
+    """The canvas overlays the server draws, as the overlay table says."""
+    overlays = viewer.canvas.overlays
+    return {name: {f.name: overlay_to_wire(f, getattr(overlays[name], f.name))
+                   for f in fields} for name, fields in OVERLAYS.items()}
+
+
 def snapshot(viewer: ViewerModel, ids: LayerIds) -> dict[str, Any]:
     """The whole client-visible state of ``viewer``."""
     return {
@@ -129,6 +138,7 @@ def snapshot(viewer: ViewerModel, ids: LayerIds) -> dict[str, Any]:
         "canvas": canvas_state(viewer),
         "layers": [layer_state(layer, ids.id_of(layer)) for layer in viewer.layers],
         "selection": selection_state(viewer, ids),
+        "overlays": overlays_state(viewer),
     }
 
 
