@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -85,3 +86,37 @@ def test_a_window_on_a_script_viewer_shows_a_lost_server_and_comes_back(
     assert result["edit_reached_server"]
     assert result["lost_shown"] and "disconnected" in result["lost_title"]
     assert result["reconnected"]
+
+
+def test_the_window_shows_each_plane_of_a_z_scroll_and_pans_by_scrolling(
+        start_server: ServerFactory, xvfb_display: str, output_dir: Path,
+        tmp_path: Path) -> None:
+    import numpy as np
+    import tifffile
+
+    planes = np.empty((30, 256, 256), np.uint8)
+    checker = ((np.indices((256, 256)) // 16).sum(axis=0) % 2 * 6).astype(np.uint8)
+    for z in range(30):
+        planes[z] = 8 * (z + 1) + checker
+    volume = tmp_path / "planes.tif"
+    tifffile.imwrite(volume, planes)
+    server = start_server("--size", "640x480", "--data", str(volume), "--still-delay", "30")
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
+        env.pop(key, None)
+    proc = subprocess.run([sys.executable, str(HERE / "gui_stream.py"), server.url,
+                           str(output_dir)], env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # every plane's frame reached the screen, in order, and never an older one after it
+    shown = result["planes_in_paint_order"]
+    assert [z for z in shown if z < 30][-30:] == list(range(30)), shown
+    assert result["seqs_never_go_back"]
+    brightness = result["brightness"]
+    assert len(brightness) == 30, brightness
+    assert all(b < a for b, a in itertools.pairwise(brightness)), brightness
+    # a pan step paints the strips it uncovers and the tiles that changed, not the frame
+    steps, whole = result["pan_painted_per_step"], result["canvas_pixels"]
+    assert len(steps) == 10 and sum(steps) / len(steps) < 0.5 * whole, (steps, whole)
+    assert result["scrolled_vs_repainted"] < 0.5, result["scrolled_vs_repainted"]

@@ -119,17 +119,31 @@ class Picture:
             return None
         return self._image, self._header
 
+    @property
+    def pending(self) -> bool:
+        """Whether it changed since the last take."""
+        return self._changed
+
     def take(self) -> PictureChange | None:
         """What changed since the last take (None: nothing)."""
         with self.lock:
-            if not self._changed or self._header is None:
-                return None
-            if self._whole:
-                change = PictureChange(self._header, True)
-            else:
-                change = PictureChange(self._header, False, self._shift, tuple(self._boxes))
-            self._whole, self._shift, self._boxes, self._changed = False, (0, 0), [], False
-            return change
+            return self._take()
+
+    def take_current(self) -> tuple[PictureChange | None, FrameHeader | None]:
+        """What changed since the last take, and the header the picture answers now (one
+        look: no frame can come in between)."""
+        with self.lock:
+            return self._take(), self._header
+
+    def _take(self) -> PictureChange | None:
+        if not self._changed or self._header is None:
+            return None
+        if self._whole:
+            change = PictureChange(self._header, True)
+        else:
+            change = PictureChange(self._header, False, self._shift, tuple(self._boxes))
+        self._whole, self._shift, self._boxes, self._changed = False, (0, 0), [], False
+        return change
 
 
 def _clip(box: Box, shape: tuple[int, ...]) -> Box | None:

@@ -112,12 +112,8 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
 
     canvas.show_picture(connection.picture)
 
-    def show_change(_value: object) -> None:
-        change = connection.picture.take()  # all that changed since the last look
-        if change is not None:
-            canvas.show_change(change)
-
-    latest = LatestOnly(post, show_change)  # one look waits, however many frames come
+    # one look at the picture waits on the GUI thread, however many frames come
+    latest = LatestOnly(post, lambda _value: canvas.show_change())
     connection.on_picture(latest.put)
     _forward_input(canvas, connection)
     title = viewer.title

@@ -22,7 +22,16 @@ from typing import Any, Protocol
 
 import numpy as np
 from qtpy.QtCore import QEvent, QRect, Qt
-from qtpy.QtGui import QColor, QImage, QPainter, QPaintEvent, QResizeEvent, QTransform
+from qtpy.QtGui import (
+    QColor,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QRegion,
+    QResizeEvent,
+    QTransform,
+)
 from qtpy.QtWidgets import QWidget
 
 from napari_engine.client.frames import Picture
@@ -82,6 +91,9 @@ class PictureWidget(QWidget):
         self.before_paint: Callable[[], None] | None = None
         self.after_paint: Callable[[QPainter], None] | None = None
         self.painted: Callable[[FrameHeader], None] | None = None
+        #: a paint found a picture change nobody had looked at yet (it painted the newest
+        #: picture in its region; the rest of the screen may be older)
+        self.on_unseen_change: Callable[[], None] | None = None
         self.on_resize: Callable[[int, int], None] | None = None
         self.background = QColor(0, 0, 0)
         #: picture pixels copied to the window's backing store since the widget was made
@@ -116,6 +128,7 @@ class PictureWidget(QWidget):
                 painter.fillRect(area, self.background)
                 return None
             pixels, header = current
+            unseen = self.picture.pending
             transform = self.placement(header, self.width(), self.height())
             covered = transform.mapRect(QRect(0, 0, pixels.shape[1], pixels.shape[0]))
             if not covered.contains(area):
@@ -126,8 +139,20 @@ class PictureWidget(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             painter.drawImage(0, 0, picture_image(pixels))
             painter.resetTransform()
-            self.painted_pixels += _area(covered.intersected(area))
-            return header
+            rects = _rects(event.region()) if event is not None else [self.rect()]
+            self.painted_pixels += sum(_area(covered.intersected(r)) for r in rects)
+        if unseen and self.on_unseen_change is not None:
+            self.on_unseen_change()
+        return header
+
+    def event(self, event: QEvent | None) -> bool:
+        handled = super().event(event)
+        if event is not None and event.type() in (QEvent.Type.Polish,
+                                                  QEvent.Type.StyleChange):
+            # a style sheet with a background (napari's theme) makes Qt fill the widget
+            # before every paint and repaint it whole on a scroll; it paints every pixel
+            self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        return handled
 
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)
@@ -172,6 +197,13 @@ class PictureWidget(QWidget):
     def leaveEvent(self, event: QEvent | None) -> None:
         super().leaveEvent(event)
         self.entered.emit(False)
+
+
+def _rects(region: QRegion) -> list[QRect]:
+    """The rectangles a region is made of (PyQt6 does not iterate a QRegion)."""
+    path = QPainterPath()
+    path.addRegion(region)
+    return [polygon.boundingRect().toRect() for polygon in path.toSubpathPolygons()]
 
 
 def _area(rect: QRect) -> int:

@@ -9,8 +9,11 @@ camera saw it, so when the local camera pans or zooms, the last picture moves an
 at once (late warp) until the server's next frame replaces it. In 3D it fills the canvas.
 
 The widget paints the connection's ``Picture`` directly, whenever Qt paints: however
-many frames arrived since the last paint, one paint shows the newest, and a change
-repaints only the part of the screen it touches.
+many frames arrived since the last paint, one paint shows the newest. Only what changed
+costs: when the picture moves on the screen by whole pixels (a pan, the local camera's
+or the server's frame of it), Qt scrolls what the window shows and the widget paints
+only the strips that uncovers and the tiles the server changed; anything else (a zoom, a
+new whole picture) repaints the canvas.
 
 napari's canvas overlays are drawn by the server into its picture (the scale bar, text,
 axes: ``protocol/overlays.py``), except those that follow the pointer, which the window
@@ -26,7 +29,7 @@ from typing import Any
 from qtpy.QtCore import QPointF, QRect, QRectF, Qt, QTimer
 from qtpy.QtGui import QColor, QImage, QPainter, QPen, QTransform
 
-from napari_engine.client.frames import Picture, PictureChange
+from napari_engine.client.frames import Picture
 from napari_engine.client.picture_widget import PictureWidget
 from napari_engine.client.qt_napari_compat import (
     LayerlessCanvas,
@@ -56,9 +59,17 @@ class RemoteCanvas(LayerlessCanvas):
         widget.after_paint = self._paint_local_overlays
         for name in POINTER_OVERLAYS:  # drawn here: repaint as they move
             self.viewer.canvas.overlays[name].events.connect(lambda *_: widget.update())
+        # where no picture is, the canvas shows napari's background colour
+        self.viewer.events.theme.connect(lambda _event: widget.update())
+        self.viewer.canvas.events.background_color_override.connect(
+            lambda _event: widget.update())
         widget.entered.connect(lambda inside: canvas_entered(widget, inside))
-        # vispy would redraw (napari's camera moved, the background changed): repaint
-        redirect_redraws(self._scene_canvas, widget.update)
+        # vispy would redraw: napari's camera moved (a drag, the wheel, the server's state)
+        redirect_redraws(self._scene_canvas, self._sync)
+        widget.on_unseen_change = self._lost_track
+        #: where the screen shows the picture (outside regions waiting for a paint); None
+        #: when not known: the next change repaints everything
+        self._screen: QTransform | None = None
         self._scene_canvas.visual_at = self._view_at  # no picking render: no OpenGL
         self.frame_header: FrameHeader | None = None
         self.frames_shown = 0
@@ -77,15 +88,45 @@ class RemoteCanvas(LayerlessCanvas):
         self._widget.picture = picture
         self._widget.update()
 
-    def show_change(self, change: PictureChange) -> None:
-        """Repaint where ``change`` altered the screen (GUI thread)."""
+    def show_change(self) -> None:
+        """The picture changed: repaint what that changes on the screen (GUI thread)."""
+        self._sync()
+
+    def _sync(self) -> None:
+        """Bring the screen up to the picture and the local camera now: scroll what it
+        shows where the picture only moved by whole pixels, repaint the rest."""
         widget = self._widget
-        if change.whole or change.shift != (0, 0) or self.frame_header is None:
+        change, header = widget.picture.take_current()
+        if header is None:
             widget.update()
             return
-        transform = self._placement(change.header, widget.width(), widget.height())
-        for x, y, w, h in change.boxes:
-            widget.update(transform.mapRect(QRect(x, y, w, h)).adjusted(-1, -1, 1, 1))
+        new = self._placement(header, widget.width(), widget.height())
+        old, self._screen = self._screen, new
+        shift = (0, 0) if change is None or change.whole else change.shift
+        dx = new.dx() + shift[0] * new.m11() - (old.dx() if old is not None else 0.0)
+        dy = new.dy() + shift[1] * new.m22() - (old.dy() if old is not None else 0.0)
+        if (old is None or (change is not None and change.whole) or self._draws_on_top()
+                or abs(new.m11() - old.m11()) > 1e-9 or abs(new.m22() - old.m22()) > 1e-9
+                or not (_whole(dx) and _whole(dy))):
+            widget.update()
+            return
+        if round(dx) or round(dy):
+            # the rectangle form leaves child widgets (napari's welcome screen) in place
+            widget.scroll(round(dx), round(dy), widget.rect())
+        for x, y, w, h in change.boxes if change is not None else ():
+            widget.update(new.mapRect(QRect(x, y, w, h)).adjusted(-1, -1, 1, 1))
+
+    def _lost_track(self) -> None:
+        """A paint drew a picture nobody had looked at (in its region only): repaint
+        everything at the next change."""
+        self._screen = None
+        self._widget.update()
+
+    def _draws_on_top(self) -> bool:
+        """Whether the window draws over the picture now (a scroll would move that too)."""
+        overlays = self.viewer.canvas.overlays
+        return bool(self._message or overlays["_brush_circle"].visible
+                    or overlays["_zoom_box"].visible)
 
     def _placement(self, header: FrameHeader, width: int, height: int) -> QTransform:
         """Picture pixels to widget pixels under the local camera now."""
@@ -100,9 +141,11 @@ class RemoteCanvas(LayerlessCanvas):
         ratio = abs(float(ux) - float(sx)) / float(view.zoom)
         scale = float(header.scale)
         per_pixel = ratio / scale  # widget pixels per picture pixel
-        return QTransform(per_pixel, 0.0, 0.0, per_pixel,
-                          float(sx) - header.width / scale / 2 * ratio,
-                          float(sy) - header.height / scale / 2 * ratio)
+        x0 = float(sx) - header.width / scale / 2 * ratio
+        y0 = float(sy) - header.height / scale / 2 * ratio
+        if abs(per_pixel - 1.0) < 1e-3:  # one picture pixel on one screen pixel: exactly
+            return QTransform.fromTranslate(round(x0), round(y0))
+        return QTransform(per_pixel, 0.0, 0.0, per_pixel, x0, y0)
 
     def _view_at(self, pos: Any) -> Any:
         """The view under ``pos`` (vispy would render a picking frame to find it)."""
@@ -194,3 +237,7 @@ def _highlight() -> tuple[tuple[float, ...], float]:
     highlight = get_settings().appearance.highlight
     return tuple(float(c) for c in highlight.highlight_color), float(
         highlight.highlight_thickness)
+
+
+def _whole(value: float) -> bool:
+    return abs(value - round(value)) < 1e-6
