@@ -117,6 +117,22 @@ def test_render_scale_follows_the_drawing_time() -> None:
     assert scale.scale == 1.0
 
 
+def test_render_scale_counts_the_encoding_where_it_takes_turns_with_drawing() -> None:
+    from napari_engine.server.adapt import RenderScale
+
+    # a z-scroll on one core: 24 ms to draw and 13 ms to encode a full frame
+    one_core, many = RenderScale(serial=True), RenderScale(serial=False)
+    for scale in (one_core, many):
+        scale.observe(0.024, 1.0)
+        scale.observe_encode(0.013, 1.0)
+    assert one_core.full_frame_s == pytest.approx(0.037)
+    assert one_core.scale == 0.5  # 37 ms does not fit 33 ms; a quarter of it does
+    assert many.full_frame_s == pytest.approx(0.024) and many.scale == 1.0  # they overlap
+    many.observe_encode(0.200, 1.0)  # an encoder slower than the drawing is the limit
+    assert many.full_frame_s == pytest.approx(0.1065) and many.scale == 0.5
+    assert RenderScale(serial=True).full_frame_s is None  # nothing drawn yet
+
+
 def test_credit_window_covers_the_round_trip_at_the_target_rate() -> None:
     from napari_engine.server.adapt import credit_window
 

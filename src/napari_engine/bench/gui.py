@@ -110,9 +110,10 @@ def report(result: dict[str, Any]) -> str:
                 f"{_fmt(r['server_frame_ms']['p95']) if name == 'remote' else '':>7}"
                 f"{r['longest_stall_ms']:>7.0f}")
     lines.append("(shown/s: distinct server frames painted (local: repaints); inputs/s: "
-                 "input events the window handled; ms from an input to the next repaint "
-                 "(local) and to the first server frame drawn from it being painted; stall: "
-                 "the longest gap of a 2 ms Qt timer, ms)")
+                 "input events the window handled; local: ms from an input to the next "
+                 "repaint of the canvas (pan, zoom) or of the dims slider (z-scroll); server: "
+                 "ms from an input to the first painted frame that reflects it; stall: the "
+                 "longest gap of a 2 ms Qt timer, ms)")
     stages = {p: remote[p].get("stages") for p in result["phases"] if p in remote}
     if any(stages.values()):
         lines += ["", "where the window's time went (ms per event, and the share of the "

@@ -33,9 +33,9 @@ class Probe:
 
     def __init__(self, viewer: Any, canvas: Any, remote: bool) -> None:
         from qtpy.QtCore import QTimer
-        from qtpy.QtWidgets import QApplication
+        from qtpy.QtWidgets import QApplication, QWidget
 
-        from napari_engine.client.qt_napari_compat import scene_canvas_of
+        from napari_engine.client.qt_napari_compat import qt_viewer_of, scene_canvas_of
 
         app = QApplication.instance()
         assert app is not None
@@ -48,6 +48,13 @@ class Probe:
             canvas.native.paint_done.connect(lambda: self._drawn(None))
         else:
             scene_canvas_of(canvas).events.draw.connect(self._drawn, position="last")
+        #: paints of the dims sliders: a z-scroll's local feedback (the new plane itself
+        #: comes from the data, the server's or napari's)
+        self.dims_paints: list[float] = []
+        self._dims_watch = _paint_watch(self.dims_paints)
+        dims = qt_viewer_of(viewer.window).dims
+        for widget in (dims, *dims.findChildren(QWidget)):
+            widget.installEventFilter(self._dims_watch)
         self.ticks: list[float] = []
         self.timer = QTimer()
         self.timer.setInterval(2)
@@ -66,6 +73,28 @@ class Probe:
         while time.perf_counter() < end and not (until and until()):
             self.app.processEvents()
             time.sleep(0.001)
+
+
+def _paint_watch_class() -> type:
+    from qtpy.QtCore import QEvent, QObject
+
+    class PaintWatch(QObject):
+        """Notes the time of every paint of the widgets it watches."""
+
+        def __init__(self, times: list[float]) -> None:
+            super().__init__()
+            self.times = times
+
+        def eventFilter(self, watched: Any, event: Any) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.times.append(time.perf_counter())
+            return False
+
+    return PaintWatch
+
+
+def _paint_watch(times: list[float]) -> Any:
+    return _paint_watch_class()(times)
 
 
 def _wheel(widget: Any, steps: int) -> None:
@@ -143,7 +172,7 @@ def run_phase(probe: Probe, kind: str, seconds: float, rate: float) -> dict[str,
     import numpy as np
 
     inputs = Inputs(probe, kind)
-    for log in (probe.draws, probe.frames, probe.ticks):
+    for log in (probe.draws, probe.frames, probe.ticks, probe.dims_paints):
         log.clear()
     stats_before = _window_stats(probe)
     probe.timer.start()
@@ -166,7 +195,8 @@ def run_phase(probe: Probe, kind: str, seconds: float, rate: float) -> dict[str,
     probe.pump(1.0)
     probe.timer.stop()
     elapsed = t_end - t_start
-    local = [x for t, _ in sent if (x := _first_after(probe.draws, t)) is not None]
+    feedback = probe.dims_paints if kind == "zscroll" else probe.draws
+    local = [x for t, _ in sent if (x := _first_after(feedback, t)) is not None]
     # input to screen: the first painted server frame that reflects this input or a
     # later one (the server names the latest input each frame reflects)
     server = [next((ft - t for ft, h in probe.frames

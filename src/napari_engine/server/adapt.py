@@ -258,29 +258,51 @@ RENDER_SCALES = (1.0, 0.5, 0.25)
 
 @dataclass
 class RenderScale:
-    """The resolution of moving frames, from how long frames take to draw (the GL draw
-    and readback, not data loading, which does not shrink with the frame).
+    """The resolution of moving frames, from how long frames take to make: the GL draw
+    and readback, and the encoding (not data loading, which does not shrink with the
+    frame).
 
-    Keeps an estimate of the cost of a full-resolution draw (a draw at scale s costs
-    about s^2 of it, the fragments being the work on a CPU rasteriser) and draws moving
-    frames at the largest scale whose cost fits the frame budget, as vtk.js does while
-    the user interacts. Stills are always full resolution.
+    Keeps estimates of what a full-resolution frame costs to draw and to encode (a frame
+    at scale s costs about s^2 of it: the fragments and the pixels are the work on a CPU)
+    and draws moving frames at the largest scale whose cost fits the frame budget, as
+    vtk.js does while the user interacts. Drawing and encoding overlap (the encoder has
+    threads of its own) where the server has cores for both; on one core they take turns
+    (``serial``), and the budget holds their sum. Stills are always full resolution.
     """
 
     target_s: float = 1.0 / 30
     alpha: float = 0.5
     full_draw_s: float | None = None
+    full_encode_s: float | None = None
+    serial: bool = False
 
     def observe(self, draw_s: float, scale: float) -> None:
-        full = draw_s / (scale * scale)
-        self.full_draw_s = full if self.full_draw_s is None else (
-            (1 - self.alpha) * self.full_draw_s + self.alpha * full)
+        self.full_draw_s = self._blend(self.full_draw_s, draw_s / (scale * scale))
+
+    def observe_encode(self, encode_s: float, scale: float) -> None:
+        """A moving frame drawn at ``scale`` took ``encode_s`` to encode (every encoding
+        it was sent in)."""
+        self.full_encode_s = self._blend(self.full_encode_s, encode_s / (scale * scale))
+
+    def _blend(self, old: float | None, new: float) -> float:
+        return new if old is None else (1 - self.alpha) * old + self.alpha * new
+
+    @property
+    def full_frame_s(self) -> float | None:
+        """What one full-resolution frame costs, as the server's cores spend it."""
+        if self.full_draw_s is None:
+            return None
+        encode = self.full_encode_s or 0.0
+        if self.serial:
+            return self.full_draw_s + encode
+        return max(self.full_draw_s, encode)
 
     @property
     def scale(self) -> float:
-        if self.full_draw_s is None:
+        full = self.full_frame_s
+        if full is None:
             return 1.0
         for scale in RENDER_SCALES:
-            if self.full_draw_s * scale * scale <= self.target_s:
+            if full * scale * scale <= self.target_s:
                 return scale
         return RENDER_SCALES[-1]

@@ -100,9 +100,13 @@ class FrameEncoder:
     def _run(self, job: EncodeJob) -> None:
         fresh: dict[FrameEncoding, tuple[bytes, float]] = {}
         unsent = list(job.orders)
+        moving_s, scale = 0.0, 1.0
         try:
             for order in job.orders:
+                t0 = time.perf_counter()
                 header, payload = self._encode(order, job, fresh)
+                if not header.still:
+                    moving_s, scale = moving_s + time.perf_counter() - t0, header.scale
                 order.sink.send_frame(header, payload, functools.partial(
                     self._sent, job.session, order, header, len(payload)))
                 unsent.remove(order)
@@ -113,7 +117,8 @@ class FrameEncoder:
             self._report(FramesEncoded(
                 job.session, job.render_no,
                 tuple((enc, data, s) for enc, (data, s) in fresh.items()),
-                tuple((o.client_id, o.header.seq) for o in unsent)))
+                tuple((o.client_id, o.header.seq) for o in unsent),
+                (moving_s, scale) if moving_s else None))
 
     def _encode(self, order: FrameOrder, job: EncodeJob,
                 fresh: dict[FrameEncoding, tuple[bytes, float]]) -> tuple[FrameHeader, bytes]:

@@ -81,6 +81,8 @@ class FramesEncoded:
     render_no: int
     encoded: tuple[tuple[FrameEncoding, bytes, float], ...] = ()
     unsent: tuple[tuple[int, int], ...] = ()
+    #: seconds spent encoding this render's moving frames, and the render's scale
+    moving: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,7 +119,8 @@ class Session:
         self.scene_changed = True  # since the last render, anything but the camera center
         #: draw a whole-pixel 2D pan as strips over the moved last frame (``renderer``)
         self.pan_strips = pan_strips
-        self.render_scale = RenderScale()  # for ``--interactive-scale auto``
+        # for ``--interactive-scale auto``; drawing and encoding take turns on one core
+        self.render_scale = RenderScale(serial=len(os.sched_getaffinity(0)) < 2)
         self.rendering = False
         self.render_count = 0
         self.latest: RenderedFrame | None = None

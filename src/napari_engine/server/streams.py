@@ -185,6 +185,8 @@ class Streamer:
         """Keep the encodings for late joiners and stills; give unsent frames' credits
         back (those clients get the newest frame when one exists)."""
         session.encoding_busy -= 1
+        if job.moving is not None:
+            session.render_scale.observe_encode(*job.moving)
         if job.render_no == session.render_count:
             for encoding, data, seconds in job.encoded:
                 session.latest_encoded[encoding] = (data, seconds)
