@@ -120,3 +120,27 @@ def test_the_window_shows_each_plane_of_a_z_scroll_and_pans_by_scrolling(
     steps, whole = result["pan_painted_per_step"], result["canvas_pixels"]
     assert len(steps) == 10 and sum(steps) / len(steps) < 0.5 * whole, (steps, whole)
     assert result["scrolled_vs_repainted"] < 0.5, result["scrolled_vs_repainted"]
+
+
+def test_a_hidpi_window_gets_a_picture_of_its_physical_pixels(
+        start_server: ServerFactory, xvfb_display: str, output_dir: Path) -> None:
+    server = start_server("--size", "640x480", "--still-delay", "0.1")
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
+           "QT_SCALE_FACTOR": "2"}
+    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
+        env.pop(key, None)
+    proc = subprocess.run([sys.executable, str(HERE / "gui_hidpi.py"), server.url,
+                           str(output_dir)], env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["ratio"] == 2.0
+    width, height = result["logical"]
+    assert result["still"], result
+    # the server's canvas is the window's, in logical pixels, drawn at the display's ratio
+    assert result["server_canvas"] == {"width": width, "height": height, "pixel_ratio": 2.0}
+    assert result["picture"] == [2 * width, 2 * height] and result["scale"] == 2.0
+    # the display shows the server's lossless picture pixel for pixel: not an upscale
+    assert result["screen"] == result["picture"], result
+    assert result["picture_std"] > 5, "the picture is blank"
+    assert result["screen_vs_picture"] < 0.5, result

@@ -26,6 +26,8 @@ ACCEPTED: list[tuple[str, dict[str, Any], bool, dict[str, Any]]] = [
     ("layer.move", {"layer": 3, "index": 10_000}, False, {"layer": 3, "index": 10_000}),
     ("layer.select", {"layers": []}, False, {"layers": []}),
     ("canvas.resize", {"width": 16, "height": 8192}, False, {"width": 16, "height": 8192}),
+    ("canvas.resize", {"width": 16, "height": 2048, "pixel_ratio": 4}, False,
+     {"width": 16, "height": 2048, "pixel_ratio": 4.0}),
     ("cursor.set", {"position": [1, 2.5]}, False, {"position": [1.0, 2.5]}),
     ("input.mouse", {"event": "move", "pos": [3, 4]}, False,
      {"event": "move", "pos": [3.0, 4.0], "button": 1, "modifiers": []}),
@@ -95,6 +97,12 @@ REFUSED: list[tuple[str, dict[str, Any], bool, str]] = [
     ("canvas.resize", {"width": 15, "height": 100}, False, "'width'"),
     ("canvas.resize", {"width": 100, "height": 8193}, False, "'height'"),
     ("canvas.resize", {"width": 100}, False, "'height'"),
+    ("canvas.resize", {"width": 100, "height": 100, "pixel_ratio": 0.5}, False,
+     "'pixel_ratio'"),
+    ("canvas.resize", {"width": 100, "height": 100, "pixel_ratio": 4.5}, False,
+     "'pixel_ratio'"),
+    ("canvas.resize", {"width": 100, "height": 2049, "pixel_ratio": 4}, False,
+     "physical pixels"),
     ("cursor.set", {}, False, "'position'"),
     ("cursor.set", {"position": [float("nan")]}, False, "'position'"),
     ("input.mouse", {"event": "hover", "pos": [0, 0]}, False, "'event'"),
@@ -172,7 +180,8 @@ def test_unknown_arguments_are_named_with_what_is_allowed() -> None:
     with pytest.raises(ProtocolError) as info:
         validate_command_args("canvas.resize", {"width": 20, "height": 20, "depth": 3},
                               has_payload=False)
-    assert "depth" in info.value.message and "allowed: height, width" in info.value.message
+    assert "depth" in info.value.message
+    assert "allowed: height, pixel_ratio, width" in info.value.message
 
 
 @pytest.mark.parametrize("first, second, merged", [

@@ -148,6 +148,9 @@ class ViewerBridge:
         self.strict = strict
         #: the viewer's canvas size is the server's (scripts); a window sets its own
         self.mirror_canvas = not own_canvas
+        #: physical pixels per canvas pixel of the window's display (2 on a Retina one):
+        #: the server draws that many, so the picture is as sharp as napari's own
+        self.pixel_ratio = 1.0
         self._local = threading.local()
         self._by_id: dict[int, Layer] = {}
         #: where applying the server's state is timed (a window's ``WindowStats``)
@@ -455,12 +458,15 @@ class ViewerBridge:
         height, width = (int(v) for v in self.viewer.canvas.size)
         if width < 16 or height < 16:
             return
+        ratio = self.pixel_ratio
 
         def local(mirror: StateMirror, cid: int) -> None:
             mirror.set_local("canvas", "width", width, cid)
             mirror.set_local("canvas", "height", height, cid)
+            mirror.set_local("canvas", "pixel_ratio", ratio, cid)
 
-        self._send(Op.CANVAS_RESIZE, {"width": width, "height": height}, local)
+        self._send(Op.CANVAS_RESIZE, {"width": width, "height": height, "pixel_ratio": ratio},
+                   local)
 
     def _on_layer_property(self, event: Any) -> None:
         if self._applying:

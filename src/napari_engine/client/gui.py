@@ -110,6 +110,13 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     canvas: RemoteCanvas = qt_viewer_of(viewer.window).canvas
     canvas.stats = viewer.bridge.stats = connection.stats
 
+    def pixel_ratio_changed(ratio: float) -> None:
+        viewer.bridge.pixel_ratio = ratio  # the server draws the display's own pixels
+        viewer.bridge.send_canvas_size()
+
+    canvas.pixel_ratio_changed = pixel_ratio_changed
+    pixel_ratio_changed(canvas.native.devicePixelRatioF())
+
     canvas.show_picture(connection.picture)
 
     # one look at the picture waits on the GUI thread, however many frames come

@@ -38,6 +38,8 @@ from napari_engine.client.frames import Picture
 from napari_engine.client.qt_post import Signal
 from napari_engine.protocol import FrameHeader
 
+#: Qt 6.6+ tells a widget its display's pixel ratio changed (moved to another screen)
+_RATIO_CHANGE = getattr(QEvent.Type, "DevicePixelRatioChange", None)
 #: QImage formats by channel count (alpha is ignored: the server's pictures are opaque)
 _FORMATS = {3: QImage.Format.Format_RGB888, 4: QImage.Format.Format_RGBX8888}
 
@@ -147,11 +149,13 @@ class PictureWidget(QWidget):
 
     def event(self, event: QEvent | None) -> bool:
         handled = super().event(event)
-        if event is not None and event.type() in (QEvent.Type.Polish,
-                                                  QEvent.Type.StyleChange):
+        kind = event.type() if event is not None else None
+        if kind in (QEvent.Type.Polish, QEvent.Type.StyleChange):
             # a style sheet with a background (napari's theme) makes Qt fill the widget
             # before every paint and repaint it whole on a scroll; it paints every pixel
             self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        elif kind is not None and kind == _RATIO_CHANGE and self.on_resize is not None:
+            self.on_resize(self.width(), self.height())  # moved to a display of another
         return handled
 
     def resizeEvent(self, event: QResizeEvent | None) -> None:

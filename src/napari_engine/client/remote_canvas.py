@@ -24,6 +24,7 @@ message of the window's own (the connection lost).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from qtpy.QtCore import QPointF, QRect, QRectF, Qt, QTimer
@@ -77,6 +78,9 @@ class RemoteCanvas(LayerlessCanvas):
         self._painting_since = 0.0
         self._message = ""
         self._brush_at: tuple[float, float] | None = None
+        #: physical pixels per logical pixel of the display the canvas is on
+        self.pixel_ratio = 1.0
+        self.pixel_ratio_changed: Callable[[float], None] | None = None
 
     @property
     def native(self) -> PictureWidget:
@@ -139,12 +143,15 @@ class RemoteCanvas(LayerlessCanvas):
         to_canvas = self.view.scene.node_transform(self._scene_canvas.scene)  # world -> canvas
         (sx, sy), (ux, _uy) = (to_canvas.map([cx, cy])[:2], to_canvas.map([cx + 1.0, cy])[:2])
         ratio = abs(float(ux) - float(sx)) / float(view.zoom)
-        scale = float(header.scale)
-        per_pixel = ratio / scale  # widget pixels per picture pixel
+        scale = float(header.scale)  # picture pixels per server canvas pixel
+        per_pixel = ratio / scale  # widget (logical) pixels per picture pixel
         x0 = float(sx) - header.width / scale / 2 * ratio
         y0 = float(sy) - header.height / scale / 2 * ratio
-        if abs(per_pixel - 1.0) < 1e-3:  # one picture pixel on one screen pixel: exactly
-            return QTransform.fromTranslate(round(x0), round(y0))
+        device = self._widget.devicePixelRatioF()
+        if abs(per_pixel * device - 1.0) < 1e-3:
+            # one picture pixel on one pixel of the display: exactly, on whole pixels
+            return QTransform(1.0 / device, 0.0, 0.0, 1.0 / device,
+                              round(x0 * device) / device, round(y0 * device) / device)
         return QTransform(per_pixel, 0.0, 0.0, per_pixel, x0, y0)
 
     def _view_at(self, pos: Any) -> Any:
@@ -158,8 +165,12 @@ class RemoteCanvas(LayerlessCanvas):
         return self.view
 
     def _resized(self, width: int, height: int) -> None:
-        resize_scene_canvas(self._scene_canvas, width, height,
-                            self._widget.devicePixelRatioF())
+        ratio = self._widget.devicePixelRatioF()
+        resize_scene_canvas(self._scene_canvas, width, height, ratio)
+        if ratio != self.pixel_ratio:
+            self.pixel_ratio = ratio
+            if self.pixel_ratio_changed is not None:
+                self.pixel_ratio_changed(ratio)
 
     def _paint_begins(self) -> None:
         rgba = self._scene_canvas.bgcolor.rgba

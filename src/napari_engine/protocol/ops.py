@@ -251,10 +251,21 @@ def _layer_select(args: Args) -> Args:
     return {"layers": list(layers)}
 
 
+MAX_CANVAS_PIXELS = 8192  # per side, physical
+
+
 def _canvas_resize(args: Args) -> Args:
     op = Op.CANVAS_RESIZE
-    return {"width": v.integer(v.require(args, "width", op), "width", lo=16, hi=8192),
-            "height": v.integer(v.require(args, "height", op), "height", lo=16, hi=8192)}
+    out: Args = {
+        "width": v.integer(v.require(args, "width", op), "width", lo=16, hi=MAX_CANVAS_PIXELS),
+        "height": v.integer(v.require(args, "height", op), "height", lo=16,
+                            hi=MAX_CANVAS_PIXELS)}
+    if "pixel_ratio" in args:
+        ratio = v.number(args["pixel_ratio"], "pixel_ratio", lo=1.0, hi=4.0)
+        if max(out["width"], out["height"]) * ratio > MAX_CANVAS_PIXELS:
+            raise v.fail(f"{op}: at most {MAX_CANVAS_PIXELS} physical pixels a side")
+        out["pixel_ratio"] = ratio
+    return out
 
 
 def _cursor(args: Args) -> Args:
@@ -328,7 +339,7 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_SELECT: OpSpec(_plain(Op.LAYER_SELECT, {"layers"}, _layer_select)),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},
                                   lambda args: validate_overlay_set(args, Op.OVERLAY_SET))),
-    Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height"},
+    Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height", "pixel_ratio"},
                                            _canvas_resize), merge=_latest),
     Op.CURSOR_SET: OpSpec(_plain(Op.CURSOR_SET, {"position"}, _cursor),
                           merge=_latest),

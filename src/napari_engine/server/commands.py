@@ -319,7 +319,8 @@ def _layer_select(ctx: Context) -> Result:
 # -- the session: its render target, input, answers ---------------------------------------
 @handles(Op.CANVAS_RESIZE)
 def _canvas_resize(ctx: Context) -> Result:
-    ctx.session.resize(ctx.args["width"], ctx.args["height"])
+    ctx.session.resize(ctx.args["width"], ctx.args["height"],
+                       ctx.args.get("pixel_ratio", 1.0))
     return {}
 
 

@@ -14,6 +14,9 @@ backend four spots need handling:
   boxes would keep their first size; the ``size`` setter emits one.
 * ``QtViewer`` normally creates layer visuals (``create_vispy_layer`` +
   ``add_layer_visual_mapping``); ``attach_layer_visuals`` does that job here.
+* vispy's EGL backend reports its logical size as its physical one
+  (``_vispy_get_physical_size``): ``pixel_ratio`` makes it report the client's display,
+  so frames are drawn at the client's physical pixels with napari's camera in logical ones.
 * ``VispyCanvas._update_viewer_overlays`` (re)parents the overlay visuals; the overlays
   that follow a pointer (the brush circle, the zoom box) are taken out of the scene again
   after it runs (``_viewer_overlay_to_visual``): each client draws its own.
@@ -69,6 +72,23 @@ class HeadlessVispyCanvas(_napari_canvas.VispyCanvas):
     """napari's VispyCanvas on an offscreen EGL context."""
 
     cursor_shape: Any = None
+    _pixel_ratio = 1.0
+
+    @property
+    def pixel_ratio(self) -> float:
+        """Physical pixels per canvas pixel: the client's display (2 on a Retina one)."""
+        return self._pixel_ratio
+
+    @pixel_ratio.setter
+    def pixel_ratio(self, ratio: float) -> None:
+        if ratio == self._pixel_ratio:
+            return
+        self._pixel_ratio = ratio
+        backend = self._scene_canvas._backend
+        # vispy's EGL backend has no HiDPI: its physical size is its logical size
+        backend._vispy_get_physical_size = lambda: tuple(
+            round(v * self._pixel_ratio) for v in backend._vispy_get_size())
+        self.emit_resize()
 
     @property
     def destroyed(self) -> _NoSignal:

@@ -180,7 +180,7 @@ class Session:
     def take_patch(self) -> dict[str, Any]:
         """The sections changed since the last call; bumps the version if any did."""
         self.state_dirty = False
-        snap = state.snapshot(self.viewer, self.ids)
+        snap = state.snapshot(self.viewer, self.ids, self.pixel_ratio)
         patch = state.diff(self.last_snapshot, snap)
         self.last_snapshot = snap
         if patch:
@@ -244,7 +244,8 @@ class Session:
         shift = None
         if (self.pan_strips and scale == 1.0 and not self.scene_changed
                 and self.latest is not None and self.latest.scale == 1.0):
-            shift = motion.pan_shift(self.latest_view, 1.0, view, 1.0)
+            ratio = self.pixel_ratio  # frame pixels per canvas pixel
+            shift = motion.pan_shift(self.latest_view, ratio, view, ratio)
         self.scene_changed = False
         try:
             if shift is not None:
@@ -265,15 +266,25 @@ class Session:
         self.last_render_time = time.monotonic()
         return frame
 
-    def resize(self, width: int, height: int) -> None:
+    def resize(self, width: int, height: int, pixel_ratio: float = 1.0) -> None:
+        """The canvas in logical pixels (napari's), drawn at ``pixel_ratio`` physical
+        pixels each (the client's display)."""
         if tuple(self.viewer.canvas.size) != (height, width):
             self.viewer.canvas.size = (height, width)
-            self.render_dirty = True
+            self.render_dirty = self.scene_changed = True
+        if pixel_ratio != self.canvas.pixel_ratio:
+            self.canvas.pixel_ratio = pixel_ratio
+            self.state_dirty = self.render_dirty = self.scene_changed = True
+
+    @property
+    def pixel_ratio(self) -> float:
+        return self.canvas.pixel_ratio
 
     @property
     def canvas_pixels(self) -> int:
+        """Physical pixels of a full frame."""
         height, width = self.viewer.canvas.size
-        return int(width) * int(height)
+        return round(int(width) * int(height) * self.pixel_ratio ** 2)
 
     def close(self) -> None:
         """Free the viewer's layers and the GL context."""

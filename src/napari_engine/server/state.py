@@ -66,9 +66,9 @@ def dims_state(viewer: ViewerModel) -> dict[str, Any]:
             "axis_labels": _plain(dims.axis_labels)}
 
 
-def canvas_state(viewer: ViewerModel) -> dict[str, Any]:
+def canvas_state(viewer: ViewerModel, pixel_ratio: float = 1.0) -> dict[str, Any]:
     height, width = viewer.canvas.size
-    return {"width": int(width), "height": int(height)}
+    return {"width": int(width), "height": int(height), "pixel_ratio": float(pixel_ratio)}
 
 
 MAX_POINTS_IN_STATE = 100_000
@@ -130,12 +130,12 @@ def overlays_state(viewer: ViewerModel) -> dict[str, Any]:
                    for f in fields} for name, fields in OVERLAYS.items()}
 
 
-def snapshot(viewer: ViewerModel, ids: LayerIds) -> dict[str, Any]:
-    """The whole client-visible state of ``viewer``."""
+def snapshot(viewer: ViewerModel, ids: LayerIds, pixel_ratio: float = 1.0) -> dict[str, Any]:
+    """The whole client-visible state of ``viewer`` (drawn at ``pixel_ratio``)."""
     return {
         "camera": camera_state(viewer),
         "dims": dims_state(viewer),
-        "canvas": canvas_state(viewer),
+        "canvas": canvas_state(viewer, pixel_ratio),
         "layers": [layer_state(layer, ids.id_of(layer)) for layer in viewer.layers],
         "selection": selection_state(viewer, ids),
         "overlays": overlays_state(viewer),

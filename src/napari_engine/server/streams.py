@@ -109,7 +109,7 @@ class Streamer:
             seq=next(self._seq), render=session.render_count, version=session.latest_version,
             width=-(-frame.width // step), height=-(-frame.height // step),
             encoding=encoding.codec.value, lossless=encoding.lossless,
-            scale=frame.scale / step, view=session.latest_view,
+            scale=frame.scale * session.pixel_ratio / step, view=session.latest_view,
             still=still and reply_to is None and client.stream.gets_stills,
             timings=Timings(load_ms=frame.load_s * 1e3, render_ms=frame.render_s * 1e3,
                             readback_ms=frame.readback_s * 1e3),

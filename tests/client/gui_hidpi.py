@@ -1,0 +1,80 @@
+"""The window on a display of two physical pixels per logical one (run under Xvfb with
+``QT_SCALE_FACTOR=2`` by test_gui.py).
+
+``python gui_hidpi.py URL OUT_DIR`` prints one JSON line: the pixel ratio the window
+saw and the server drew at, the sizes of the canvas and of the server's still, and how
+far the display's pixels are from that still (lossless: one picture pixel on one
+display pixel shows it exactly).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    url, out = sys.argv[1], Path(sys.argv[2])
+    from qtpy.QtCore import QPoint
+    from qtpy.QtWidgets import QApplication
+
+    from napari_engine.client.gui import open_gui
+
+    window = open_gui(url)
+    window.viewer.window._qt_window.resize(700, 500)
+    app = QApplication.instance()
+    canvas = window.canvas
+    native = canvas.native
+    connection = window.viewer.connection
+
+    def pump(until: Callable[[], bool], timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            app.processEvents()
+            if until():
+                return True
+            time.sleep(0.005)
+        return False
+
+    def sharp_still() -> bool:
+        header = canvas.frame_header
+        return (header is not None and header.still and header.lossless
+                and header.width == round(native.width() * native.devicePixelRatioF())
+                and header.height == round(native.height() * native.devicePixelRatioF()))
+
+    pump(lambda: False, timeout=1.0)  # the window settles at its size
+    result: dict[str, object] = {"still": pump(sharp_still)}
+    pump(lambda: False, timeout=0.3)
+    result["ratio"] = native.devicePixelRatioF()
+    result["logical"] = [native.width(), native.height()]
+    result["server_canvas"] = connection.section("canvas")
+    current = connection.picture.current()
+    assert current is not None
+    picture, header = current
+    result["picture"] = [header.width, header.height]
+    result["scale"] = header.scale
+    corner = native.mapTo(native.window(), QPoint(0, 0))
+    shot = app.primaryScreen().grabWindow(int(native.window().winId()), corner.x(),
+                                          corner.y(), native.width(), native.height())
+    image = shot.toImage().convertToFormat(shot.toImage().Format.Format_RGB888)
+    image.save(str(out / "gui_hidpi.png"))
+    ptr = image.constBits()
+    ptr.setsize(image.sizeInBytes())
+    screen = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
+    screen = screen[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
+    result["screen"] = [image.width(), image.height()]
+    if screen.shape[:2] == picture.shape[:2]:
+        diff = np.abs(screen.astype(int) - picture[..., :3].astype(int))
+        result["screen_vs_picture"] = float(diff.mean())
+    result["picture_std"] = float(picture[..., :3].std())
+    print(json.dumps(result))
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
