@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from napari_engine.encode import motion
 from napari_engine.encode.tiles import (
     TileState,
     TileUpdate,
@@ -199,3 +200,33 @@ def test_a_refine_update_resends_lossy_tiles_once_at_its_quality() -> None:
     assert [(i[0], i[1], i[4]) for i in u.index] == [(0, 0, "jpeg")]
     assert _lossy(state) == set()
     assert _empty(encode_update(state, moved, lossless=False, tile=T, refine=True))
+
+
+def test_a_pan_drawn_as_strips_needs_no_comparison_and_gives_the_same_update() -> None:
+    """``pan``: the frame is the client's picture moved plus the strips it uncovered; the
+    update is the one a pixel comparison finds, and the client ends at the frame."""
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 255, (200, 300, 4), dtype=np.uint8)
+    frame = motion.shift_image(base, -24, 8)
+    boxes = ((276, 0, 24, 200), (0, 0, 300, 8))
+    for x, y, w, h in boxes:
+        frame[y:y + h, x:x + w] = rng.integers(0, 255, (h, w, 4), dtype=np.uint8)
+    delta = motion.PanDelta(base, (-24, 8), boxes)
+    updates = []
+    for pan in (delta, None):
+        state = TileState(shown=base, view=_view(100.0, 150.0), scale=1.0)
+        update = encode_update(state, frame, lossless=True, view=_view(96.0, 162.0),
+                               pan=pan)
+        assert update.shift == (-24, 8)
+        client = apply_update(base.copy(), update.index, update.payload, update.shift)
+        np.testing.assert_array_equal(client, frame)
+        updates.append(sorted(tuple(row[:4]) for row in update.index))
+    assert updates[0] == updates[1]
+    # a client that shows another picture than the strips' base is compared, not trusted
+    shown = base.copy()
+    shown[100:110, 100:110] = 0
+    state = TileState(shown=shown, view=_view(100.0, 150.0), scale=1.0)
+    other = encode_update(state, frame, lossless=True, view=_view(96.0, 162.0), pan=delta)
+    np.testing.assert_array_equal(
+        apply_update(shown.copy(), other.index, other.payload, other.shift), frame)
+    assert len(other.index) > len(updates[0])

@@ -95,6 +95,21 @@ def test_the_server_draws_canvas_overlays_but_not_the_pointer_overlays(scene: An
     assert np.abs(renderer.render().pixels.astype(int) - blank).sum() > 1000
 
 
+def test_canvas_overlays_shown_sees_the_overlays_fixed_to_the_canvas(scene: Any) -> None:
+    viewer, _canvas = scene
+    layer = viewer.add_image(np.zeros((64, 64), np.uint8))
+    assert not napari_compat.canvas_overlays_shown(viewer)
+    viewer.canvas.overlays["_brush_circle"].visible = True  # drawn by each client
+    assert not napari_compat.canvas_overlays_shown(viewer)
+    viewer.canvas.overlays["scale_bar"].visible = True
+    assert napari_compat.canvas_overlays_shown(viewer)
+    viewer.canvas.overlays["scale_bar"].visible = False
+    layer.colorbar.visible = True  # a layer's own, fixed to the canvas too
+    assert napari_compat.canvas_overlays_shown(viewer)
+    layer.visible = False
+    assert not napari_compat.canvas_overlays_shown(viewer)
+
+
 def test_cursor_shape_is_recorded_not_sent_to_qt(scene: Any) -> None:
     from qtpy.QtCore import Qt
 

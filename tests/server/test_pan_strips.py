@@ -42,6 +42,31 @@ def test_pan_strips_equal_a_full_draw(start_server: ServerFactory) -> None:
         viewer.close()
 
 
+def test_a_pan_under_a_scale_bar_is_drawn_whole(start_server: ServerFactory) -> None:
+    """The scale bar stays put while the scene moves: the moved last frame would carry it
+    along, so the pan is drawn whole and every frame shows one scale bar."""
+    server = start_server("--size", "480x320", "--still-delay", "5")
+    viewer = napari_engine.connect(server.url, stream="none")
+    viewer.scene.camera.zoom = 2.0
+    viewer.canvas.overlays["scale_bar"].visible = True
+    viewer.sync()
+    conn, frames = recording_client(server.url, "lossless")
+    try:
+        wait_until(lambda: bool(frames))
+        count = len(frames)
+        y, x = viewer.scene.camera.center[-2:]
+        for i in range(1, 7):
+            conn.send_command("camera.set", {"center": [y, x + 5.0 * i]})
+            time.sleep(0.04)
+        conn.request("sync")
+        assert wait_until(lambda: frames[-1].header.view.center[-1] == x + 30.0)
+        assert len(frames) > count and not any(f.header.strips for f in frames[count:])
+        np.testing.assert_array_equal(frames[-1].decode(), viewer.screenshot())
+    finally:
+        conn.close()
+        viewer.close()
+
+
 def test_pan_redraw_full_draws_every_frame_whole(start_server: ServerFactory) -> None:
     """``--pan-redraw full``: the same pan, every frame drawn whole, the same picture."""
     server = start_server("--size", "480x320", "--still-delay", "5", "--pan-redraw", "full")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from napari_engine.encode import Encoding, decode_frame
+from napari_engine.encode.motion import Recycler
 from napari_engine.encode.tiles import apply_update
 from napari_engine.encode.video import VideoDecoder
 from napari_engine.protocol import FrameHeader
@@ -160,6 +161,9 @@ class FrameAssembler:
 
     def __init__(self) -> None:
         self._tiles: np.ndarray | None = None
+        #: ``_tiles`` was handed out with a frame: the next update must not paint into it
+        self._tiles_given = False
+        self._recycler = Recycler()  # pictures a shift may paint into again
         self._video: VideoDecoder | None = None
         self.picture = Picture()
 
@@ -175,7 +179,10 @@ class FrameAssembler:
         h = frame.header
         if h.encoding == "tiles":
             image = self._paint(frame, show)
-            return replace(frame, image=image.copy() if keep else None)
+            # copy on write: a shifted update paints a new array anyway, so the frame
+            # keeps this one and the next update that paints in place copies it first
+            self._tiles_given = keep
+            return replace(frame, image=image if keep else None)
         if h.encoding == "h264":
             if self._video is None:
                 self._video = VideoDecoder()
@@ -195,7 +202,10 @@ class FrameAssembler:
         with self.picture.lock:
             if self._tiles is None or self._tiles.shape != shape:
                 self._tiles = np.zeros(shape, np.uint8)
-            self._tiles = apply_update(self._tiles, index, frame.payload, h.shift)
+            elif self._tiles_given and h.shift is None:
+                self._tiles = self._tiles.copy()
+            self._tiles = apply_update(self._tiles, index, frame.payload, h.shift,
+                                       self._recycler)
             if show:
                 self.picture.record_tiles(self._tiles, h)
         return self._tiles

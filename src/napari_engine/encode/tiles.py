@@ -33,7 +33,7 @@ FULL_FRAME_FRACTION = 0.5
 #: Fewer tiles than this are encoded inline even when a pool is given.
 PARALLEL_MIN_TILES = 24
 
-Box = tuple[int, int, int, int]  # x, y, width, height
+Box = motion.Box
 
 
 def tile_grid(height: int, width: int, tile: int = TILE) -> tuple[int, int]:
@@ -99,7 +99,8 @@ def _encode_boxes(frame: np.ndarray, boxes: Sequence[Box], encoding: Encoding, q
 
 def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, quality: int = 80,
                   tile: int = TILE, view: motion.View | None = None, scale: float = 1.0,
-                  pool: Executor | None = None, refine: bool = False) -> TileUpdate:
+                  pool: Executor | None = None, refine: bool = False,
+                  pan: motion.PanDelta | None = None) -> TileUpdate:
     """Tiles that bring the client from ``state.shown`` to ``frame``; updates ``state``.
 
     ``view`` and ``scale`` say where ``frame`` sits in the world; when they show a clean
@@ -115,9 +116,13 @@ def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, qualit
     shift = None
     if shown is not None and shown.shape == frame.shape:
         shift = motion.pan_shift(state.view, state.scale, view, scale)
-    dirty = changed_grid(frame, shown, tile, shift)
+    if (shift is not None and pan is not None and shown is pan.base
+            and shift == pan.shift):
+        dirty = motion.boxes_grid(pan.boxes, height, width, tile)
+    else:
+        dirty = changed_grid(frame, shown, tile, shift)
     if shift is not None and lossy is not None:
-        lossy = motion.shift_tile_grid(lossy, height, width, *shift, tile)
+        lossy = motion.shift_tile_grid(lossy, *shift, tile)
     if lossy is None or lossy.shape != (rows, cols):
         lossy = np.zeros((rows, cols), bool)
     final = lossless or refine
@@ -148,15 +153,17 @@ def encode_update(state: TileState, frame: np.ndarray, *, lossless: bool, qualit
 
 
 def apply_update(canvas: np.ndarray, index: list[list[Any]], payload: bytes | memoryview,
-                 shift: Sequence[int] | None = None) -> np.ndarray:
+                 shift: Sequence[int] | None = None,
+                 recycler: motion.Recycler | None = None) -> np.ndarray:
     """Client side: shift the picture (if asked), then decode each tile into it.
 
-    ``canvas`` is RGBA at the frame's full size; returns the updated picture (a new array
-    when shifted, ``canvas`` itself otherwise).
+    ``canvas`` is RGBA at the frame's full size; returns the updated picture (another
+    array when shifted, from ``recycler`` if given; ``canvas`` itself otherwise).
     """
     if shift is not None:
         dx, dy = int(shift[0]), int(shift[1])
-        canvas = motion.shift_image(canvas, dx, dy)
+        out = recycler.take(canvas) if recycler is not None else None
+        canvas = motion.shift_image(canvas, dx, dy, out=out)
     view = memoryview(payload)
     for x, y, w, h, encoding, offset, length in index:
         canvas[y:y + h, x:x + w] = decode_frame(view[offset:offset + length],

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from napari_engine.encode import Encoding, encode_frame
+from napari_engine.encode.motion import PanDelta
 from napari_engine.encode.tiles import TileState, encode_update
 from napari_engine.encode.video import VideoEncoder
 from napari_engine.protocol import FrameHeader, Tile
@@ -61,6 +62,7 @@ class EncodeJob:
     started: float  # time.perf_counter() when the render began
     cached: Mapping[FrameEncoding, tuple[bytes, float]]
     orders: tuple[FrameOrder, ...]
+    pan: PanDelta | None = None  # how ``pixels`` were drawn over an earlier frame
 
 
 def encode_whole(pixels: np.ndarray, encoding: FrameEncoding) -> bytes:
@@ -126,7 +128,7 @@ class FrameEncoder:
         codec = order.encoding.codec
         changes: dict[str, object] = {}
         if codec is Codec.TILES:
-            payload = self._tiles(order, job.pixels, changes)
+            payload = self._tiles(order, job, changes)
         elif codec is Codec.H264:
             assert order.video is not None and order.encoding.rate_bps is not None
             payload, changes["keyframe"] = order.video.encode(job.pixels,
@@ -147,15 +149,15 @@ class FrameEncoder:
                                       server_ms=_ms(time.perf_counter() - job.started))
         return order.header.with_encoding(timings=timings, **changes), payload
 
-    def _tiles(self, order: FrameOrder, pixels: np.ndarray, changes: dict[str, object]) -> bytes:
+    def _tiles(self, order: FrameOrder, job: EncodeJob, changes: dict[str, object]) -> bytes:
         """Only the tiles that differ from what this client shows (after shifting its
         picture when the view only panned)."""
         assert order.tiles is not None
         header = order.header
-        update = encode_update(order.tiles, pixels, lossless=order.encoding.lossless,
+        update = encode_update(order.tiles, job.pixels, lossless=order.encoding.lossless,
                                quality=order.encoding.quality or DEFAULT_QUALITY,
                                view=header.view, scale=header.scale, pool=self._tile_pool,
-                               refine=header.still)
+                               refine=header.still, pan=job.pan)
         changes["tiles"] = tuple(Tile(*entry) for entry in update.index)
         changes["shift"] = update.shift
         return update.payload

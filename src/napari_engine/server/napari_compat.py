@@ -20,6 +20,8 @@ backend four spots need handling:
 * ``VispyCanvas._update_viewer_overlays`` (re)parents the overlay visuals; the overlays
   that follow a pointer (the brush circle, the zoom box) are taken out of the scene again
   after it runs (``_viewer_overlay_to_visual``): each client draws its own.
+* ``canvas_overlays_shown`` reads each layer's overlays (``Layer._overlays``: the
+  colorbar, the layer name), which stay put on the screen while a pan moves the scene.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from napari._vispy import canvas as _napari_canvas
 from napari._vispy import create_vispy_layer
 from napari._vispy.utils.qt_font import QtFontManager
 from napari.components import ViewerModel
+from napari.components.overlays import CanvasOverlay
 from napari.layers import Layer
 from napari.utils.events.event_utils import disconnect_events
 from napari.utils.key_bindings import KeymapHandler
@@ -172,6 +175,15 @@ def data_levels(canvas: HeadlessVispyCanvas) -> list[object]:
     """The multiscale level each layer of the canvas's viewer draws (None: not multiscale);
     a change during the draw hooks means more changed than the camera."""
     return [getattr(layer, "data_level", None) for layer in canvas.viewer.layers]
+
+
+def canvas_overlays_shown(viewer: ViewerModel) -> bool:
+    """Whether the server draws an overlay fixed to the canvas (a scale bar, a text, a
+    layer's colorbar): a pan moves the scene under it, so the moved last frame would
+    carry it along."""
+    overlays = [o for name, o in viewer.canvas.overlays.items() if name not in POINTER_OVERLAYS]
+    overlays += [o for layer in viewer.layers if layer.visible for o in layer._overlays.values()]
+    return any(isinstance(o, CanvasOverlay) and o.visible for o in overlays)
 
 
 def run_draw_hooks(canvas: HeadlessVispyCanvas) -> None:

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 from vispy import gloo
 
-from napari_engine.encode.motion import shift_image
+from napari_engine.encode.motion import Box, PanDelta, Recycler, shift_image
 from napari_engine.server.napari_compat import (
     HeadlessVispyCanvas,
     data_levels,
     draw_scene,
     run_draw_hooks,
 )
-
-Rect = tuple[int, int, int, int]  # x, y (top row 0), width, height
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +37,12 @@ class RenderedFrame:
     render_s: float  # the GL draw, to glFinish
     readback_s: float
     scale: float = 1.0  # resolution relative to the canvas (below 1 while interacting)
-    partial: bool = False  # strips drawn over an earlier frame moved by a pan
+    pan: PanDelta | None = None  # strips drawn over an earlier frame moved by a pan
+
+    @property
+    def partial(self) -> bool:
+        """Only the strips a pan uncovered were drawn (not the frame a still shows)."""
+        return self.pan is not None
 
     @property
     def width(self) -> int:
@@ -57,6 +60,7 @@ class FrameRenderer:
         self._canvas = canvas
         self._fbo: gloo.FrameBuffer | None = None
         self._fbo_size: tuple[int, int] = (0, 0)
+        self._recycler = Recycler()  # pictures a pan may be drawn into again
 
     def _framebuffer(self, size: tuple[int, int]) -> gloo.FrameBuffer:
         if self._fbo is None or self._fbo_size != size:
@@ -90,14 +94,15 @@ class FrameRenderer:
         if (previous.scale != 1.0 or previous.pixels.shape[:2] != (height, width)
                 or data_levels(self._canvas) != levels or abs(dx) >= width or abs(dy) >= height):
             return self._draw_full(1.0, t0, t1)
-        rects: list[Rect] = []
+        rects: list[Box] = []
         if dx:
             rects.append((0 if dx > 0 else width + dx, 0, abs(dx), height))
         if dy:
             rects.append((0, 0 if dy > 0 else height + dy, width, abs(dy)))
         fbo = self._framebuffer((width, height))
         scene_canvas.push_fbo(fbo, (0, 0), scene_canvas.size)
-        pixels = shift_image(previous.pixels, dx, dy)
+        pixels = shift_image(previous.pixels, dx, dy,
+                             out=self._recycler.take(previous.pixels))
         drawn = 0.0
         try:
             gloo.set_state(scissor_test=True)
@@ -115,7 +120,8 @@ class FrameRenderer:
             gloo.set_state(scissor_test=False)
             scene_canvas.pop_fbo()
         return RenderedFrame(pixels=pixels, load_s=t1 - t0, render_s=drawn,
-                             readback_s=time.perf_counter() - t1 - drawn, partial=True)
+                             readback_s=time.perf_counter() - t1 - drawn,
+                             pan=PanDelta(previous.pixels, (dx, dy), tuple(rects)))
 
     def _draw_full(self, scale: float, t0: float, t1: float) -> RenderedFrame:
         scene_canvas = self._canvas.scene_canvas

@@ -233,8 +233,14 @@ class Session:
         """The resolution of the next frame while the scene moves (``policy``)."""
         return policy.moving_scale(
             configured, render_scale=self.render_scale,
-            pan=self.pan_strips and not self.scene_changed and self.viewer.dims.ndisplay == 2,
+            pan=self._pans_as_strips() and self.viewer.dims.ndisplay == 2,
             since_last_render=time.monotonic() - self.last_render_time)
+
+    def _pans_as_strips(self) -> bool:
+        """A pan since the last frame may be drawn as strips over that frame moved
+        (``renderer``): nothing else changed, and nothing on the canvas stays put."""
+        return (self.pan_strips and not self.scene_changed
+                and not napari_compat.canvas_overlays_shown(self.viewer))
 
     def render(self, scale: float = 1.0) -> RenderedFrame:
         self.rendering = True
@@ -242,8 +248,8 @@ class Session:
         self.latest_render_started = time.perf_counter()
         view = self.view()
         shift = None
-        if (self.pan_strips and scale == 1.0 and not self.scene_changed
-                and self.latest is not None and self.latest.scale == 1.0):
+        if (scale == 1.0 and self._pans_as_strips() and self.latest is not None
+                and self.latest.scale == 1.0):
             ratio = self.pixel_ratio  # frame pixels per canvas pixel
             shift = motion.pan_shift(self.latest_view, ratio, view, ratio)
         self.scene_changed = False

@@ -133,7 +133,8 @@ class Streamer:
         session.encoding_busy += 1
         self.encoder.submit(EncodeJob(session.name, session.render_count,
                                       session.latest.pixels, session.latest_render_started,
-                                      dict(session.latest_encoded), tuple(orders)))
+                                      dict(session.latest_encoded), tuple(orders),
+                                      session.latest.pan))
 
     def send_latest(self, session: Session, client: ClientRecord, *,
                     may_be_still: bool = True) -> None:
