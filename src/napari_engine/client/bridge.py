@@ -33,6 +33,7 @@ from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.client.core import Local
+from napari_engine.client.napari_compat import skip_placeholder_display
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.overlays import OVERLAYS, OverlayField, overlay_to_wire
@@ -303,10 +304,14 @@ class ViewerBridge:
         levels = [placeholder(s, state["dtype"]) for s in state.get("level_shapes")
                   or [state["shape"]]]
         data: Any = levels if len(levels) > 1 else levels[0]
+        layer: Layer
         if kind == LayerKind.LABELS:
-            return Labels(data, multiscale=len(levels) > 1, **common)
-        return Image(data, multiscale=len(levels) > 1, rgb=state.get("rgb", False),
-                     contrast_limits=state.get("contrast_limits"), **common)
+            layer = Labels(data, multiscale=len(levels) > 1, **common)
+        else:
+            layer = Image(data, multiscale=len(levels) > 1, rgb=state.get("rgb", False),
+                          contrast_limits=state.get("contrast_limits"), **common)
+        skip_placeholder_display(layer)  # napari slices it on every z step, for nothing
+        return layer
 
     @staticmethod
     def _points(state: dict[str, Any]) -> np.ndarray:
