@@ -81,3 +81,28 @@ def test_a_thin_cap_makes_smaller_frames() -> None:
         return sum(len(encoder.encode(frame, rate)[0]) for frame in noisy)
 
     assert sizes(1_000_000) < sizes(64_000_000) / 2
+
+
+def test_the_decoder_uses_a_hardware_device_only_where_one_opens(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Here (no GPU) every hardware device FFmpeg was built with fails to open or opens
+    on no device, and the frames are decoded on the CPU, equal to a software decoder's."""
+    enc = VideoEncoder()
+    frames = [_scene(4 * i) for i in range(3)]
+    units = [enc.encode(f, 4_000_000)[0] for f in frames]
+    dec = VideoDecoder()
+    monkeypatch.setenv("NAPARI_ENGINE_VIDEO_DECODER", "software")
+    plain = VideoDecoder()
+    assert plain.device == "software"
+    first = VideoDecoder().decode(units[0], 320, 240)
+    for unit in units:
+        np.testing.assert_array_equal(dec.decode(unit, 320, 240), plain.decode(unit, 320, 240))
+    if dec.device != "software":  # a machine with a decoder: it is really used
+        assert dec._ctx.is_hwaccel
+    # a device asked for by name that does not open here falls back to the CPU
+    from av.codec.hwaccel import hwdevices_available
+    for device in set(hwdevices_available()) & {"cuda", "vaapi", "qsv"}:
+        monkeypatch.setenv("NAPARI_ENGINE_VIDEO_DECODER", device)
+        asked = VideoDecoder()
+        assert asked.device in (device, "software")
+        np.testing.assert_array_equal(asked.decode(units[0], 320, 240), first)

@@ -17,7 +17,8 @@ The cap cannot change inside an open encoder (PyAV exposes no reconfigure), so t
 moves in coarse levels and the encoder is rebuilt when the level changes.
 
 A hardware encoder (NVIDIA NVENC) is used when FFmpeg has one and it opens; otherwise
-libx264 on the CPU.
+libx264 on the CPU. The client decodes on a hardware decoder the same way (NVDEC, VAAPI,
+VideoToolbox, D3D11VA, Quick Sync: the first device FFmpeg opens), else on the CPU.
 """
 
 from __future__ import annotations
@@ -120,11 +121,49 @@ class VideoEncoder:
         self._ctx = None
 
 
+#: hardware decoders tried in order ($NAPARI_ENGINE_VIDEO_DECODER: one of them, or
+#: ``software``); each needs its device present, else the CPU decodes
+HWACCEL_PREFERENCE = ("cuda", "videotoolbox", "vaapi", "d3d11va", "qsv")
+
+
+def _decoder(device: str) -> av.VideoCodecContext | None:
+    """An H.264 decoder on ``device``, or None when it does not open on a device here."""
+    from av.codec.hwaccel import HWAccel
+
+    try:
+        ctx = av.CodecContext.create("h264", "r", hwaccel=HWAccel(
+            device_type=device, allow_software_fallback=True))
+    except Exception as exc:  # no driver, no permission
+        log.debug("hardware H.264 decoder %s unavailable: %s", device, exc)
+        return None
+    assert isinstance(ctx, av.VideoCodecContext)
+    return ctx if ctx.is_hwaccel else None  # FFmpeg opened it on no device
+
+
+def open_decoder() -> tuple[av.VideoCodecContext, str]:
+    """The first hardware H.264 decoder that opens here, else FFmpeg's software one:
+    (context, the device type or ``software``)."""
+    from av.codec.hwaccel import hwdevices_available
+
+    wanted = os.environ.get("NAPARI_ENGINE_VIDEO_DECODER")
+    devices = (wanted,) if wanted else HWACCEL_PREFERENCE
+    available = set(hwdevices_available())
+    for device in devices:
+        if device in available:
+            ctx = _decoder(device)
+            if ctx is not None:
+                log.info("video frames decoded on %s", device)
+                return ctx, device
+    ctx = av.CodecContext.create("h264", "r")
+    assert isinstance(ctx, av.VideoCodecContext)
+    return ctx, "software"
+
+
 class VideoDecoder:
     """The client's side: H.264 access units back to RGBA frames, in order."""
 
     def __init__(self) -> None:
-        self._ctx = av.CodecContext.create("h264", "r")
+        self._ctx, self.device = open_decoder()
 
     def decode(self, data: bytes | memoryview, width: int, height: int) -> np.ndarray:
         # each message is one whole access unit: decode it directly, as the parser would
