@@ -3,7 +3,7 @@ person sees it, against local napari on the same data in the same run.
 
 It writes a 64 x 2048 x 2048 uint16 volume (a TIFF, once) unless given ``--data``, starts
 a server on it, and runs two windows under Xvfb, each in a process of its own and each
-driven the same way (``bench.window_driver``: a pan, a zoom, a z-scroll): the
+driven the same way (``bench.window_driver``: a pan, a zoom, a z-scroll, a 3D turn): the
 napari-engine window on the server's session, and local napari with the data in memory.
 With two or more cores, by default the server runs on core 0 and each window on core 1
 (``taskset``-style pinning of the whole process), so the window gets the core budget local
@@ -27,6 +27,7 @@ from typing import Any
 
 from napari_engine.bench.display import start_xvfb
 from napari_engine.bench.netem import PRESETS, emulated_link, port_of
+from napari_engine.bench.window_driver import PHASES
 from napari_engine.server.process import ServerProcess, pinned_to
 
 DEFAULT_VOLUME = Path("bench-output/data/vol_64x2048x2048.tif")
@@ -111,9 +112,9 @@ def report(result: dict[str, Any]) -> str:
                 f"{r['longest_stall_ms']:>7.0f}")
     lines.append("(shown/s: distinct server frames painted (local: repaints); inputs/s: "
                  "input events the window handled; local: ms from an input to the next "
-                 "repaint of the canvas (pan, zoom) or of the dims slider (z-scroll); server: "
-                 "ms from an input to the first painted frame that reflects it; stall: the "
-                 "longest gap of a 2 ms Qt timer, ms)")
+                 "repaint of the canvas (pan, zoom, rotate) or of the dims slider "
+                 "(z-scroll); server: ms from an input to the first painted frame that "
+                 "reflects it; stall: the longest gap of a 2 ms Qt timer, ms)")
     stages = {p: remote[p].get("stages") for p in result["phases"] if p in remote}
     if any(stages.values()):
         lines += ["", "where the window's time went (ms per event, and the share of the "
@@ -146,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1877, help="canvas width")
     parser.add_argument("--height", type=int, default=1000, help="canvas height")
     parser.add_argument("--phases", type=lambda v: [x for x in v.split(",") if x],
-                        default=["pan", "zoom", "zscroll"])
+                        default=list(PHASES))
     parser.add_argument("--data", default=None,
                         help=f"data for both windows (default: {DEFAULT_VOLUME}, written once)")
     parser.add_argument("--cores", choices=["split", "shared"], default="split",

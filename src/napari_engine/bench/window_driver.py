@@ -3,8 +3,9 @@ window, driven as a person would, measured as the person sees it.
 
 Run in a process of its own (``bench.gui`` pins it to a core): either the napari-engine
 window on a server session (``remote``), or local napari with the same data loaded in
-memory (``local``: the reference). Three phases of synthetic Qt input at a fixed rate: a
-drag (pan), wheel steps (zoom), and z steps (z-scroll). For each it prints, as JSON: the
+memory (``local``: the reference). Phases of synthetic input at a fixed rate: a drag
+(pan), wheel steps (zoom), z steps (z-scroll, as the play button does) and, in 3D, the
+camera turning by 2 degrees a step (rotate). For each it prints, as JSON: the
 inputs the window handled (a busy GUI thread handles fewer), the repaints, the frames
 shown (remote: distinct server frames painted; local: repaints), the time from an input
 to the next repaint (local feedback) and, remote, to the first repaint of a server frame
@@ -25,7 +26,7 @@ from typing import Any
 
 from napari_engine.bench.stats import summary_ms
 
-PHASES = ("pan", "zoom", "zscroll")
+PHASES = ("pan", "zoom", "zscroll", "rotate")
 
 
 class Probe:
@@ -124,6 +125,9 @@ class Inputs:
         self.nz = int(probe.viewer.dims.nsteps[0])
 
     def begin(self) -> None:
+        if self.kind == "rotate":  # 3D, once the window shows it
+            self.probe.viewer.dims.ndisplay = 3
+            self.probe.pump(3.0)
         if self.kind == "pan":
             from qtpy.QtCore import Qt
             from qtpy.QtTest import QTest as _QTest
@@ -133,6 +137,8 @@ class Inputs:
                              Qt.KeyboardModifier.NoModifier, self.start)
 
     def end(self) -> None:
+        if self.kind == "rotate":
+            self.probe.viewer.dims.ndisplay = 2
         if self.kind == "pan":
             from qtpy.QtCore import Qt
             from qtpy.QtTest import QTest as _QTest
@@ -158,6 +164,10 @@ class Inputs:
         if self.kind == "zoom":
             _wheel(self.native, 1 if (i // 30) % 2 == 0 else -1)  # in for 30, out for 30
             return float(camera.zoom)
+        if self.kind == "rotate":  # around the vertical axis, as a drag in 3D turns it
+            angles = tuple(camera.angles)
+            camera.angles = (angles[0], angles[1] + 2.0, angles[2])
+            return tuple(camera.angles)
         step = (self.z0 + i) % self.nz
         viewer.dims.set_current_step(0, step)
         return step
