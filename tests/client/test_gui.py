@@ -144,3 +144,30 @@ def test_a_hidpi_window_gets_a_picture_of_its_physical_pixels(
     assert result["screen"] == result["picture"], result
     assert result["picture_std"] > 5, "the picture is blank"
     assert result["screen_vs_picture"] < 0.5, result
+
+
+def test_what_napari_computes_from_data_comes_from_the_server(
+        start_server: ServerFactory, xvfb_display: str, output_dir: Path,
+        tmp_path: Path) -> None:
+    import numpy as np
+    import tifffile
+
+    volume = np.zeros((5, 64, 64), np.uint16)
+    volume[:, 16:48, 16:48] = 1000
+    volume[2, 20:30, 20:30] = 3000
+    path = tmp_path / "contrast.tif"
+    tifffile.imwrite(path, volume)
+    server = start_server("--size", "640x480", "--data", str(path))
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
+        env.pop(key, None)
+    proc = subprocess.run([sys.executable, str(HERE / "gui_data.py"), server.url,
+                           str(output_dir)], env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["thumbnail_max"] > 0, "the thumbnail is black"
+    assert {"once", "continuous"} <= set(result["buttons"])
+    assert result["once_plane_2"] == [0.0, 3000.0]
+    assert result["continuous_plane_0"] == [0.0, 1000.0]
+    assert result["auto_contrast_on_server"] is True

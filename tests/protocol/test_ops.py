@@ -26,14 +26,22 @@ def test_operation_table_is_closed() -> None:
                                "layer.remove", "layer.move", "layer.select", "canvas.resize",
                                "cursor.set", "input.mouse", "input.key",
                                "layer.add_labels", "layer.add_points", "layer.add_shapes",
-                               "view.reset", "screenshot", "sync", "overlay.set"}
+                               "view.reset", "screenshot", "sync", "overlay.set",
+                               "layer.data_range"}
 
 
 def test_the_registry_says_which_merge_and_which_need_an_id() -> None:
     assert {str(op) for op, spec in OPERATIONS.items() if spec.coalesces} == {
         "camera.set", "dims.set", "canvas.resize", "cursor.set"}
-    assert {str(op) for op, spec in OPERATIONS.items() if spec.needs_id} == {"screenshot",
-                                                                           "sync"}
+    assert {str(op) for op, spec in OPERATIONS.items() if spec.needs_id} == {
+        "screenshot", "sync", "layer.data_range"}
+
+
+def test_data_range_takes_a_layer_and_a_mode() -> None:
+    assert _ok("layer.data_range", {"layer": 3}) == {"layer": 3, "mode": "data"}
+    assert _ok("layer.data_range", {"layer": 3, "mode": "slice"})["mode"] == "slice"
+    assert "mode" in _bad("layer.data_range", {"layer": 3, "mode": "everything"})
+    _bad("layer.data_range", {"mode": "slice"})
 
 
 def test_overlay_set_takes_the_fields_of_the_overlay_table() -> None:

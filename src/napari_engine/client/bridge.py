@@ -22,6 +22,7 @@ many state changes arrive, one apply waits at a time.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
@@ -33,13 +34,14 @@ from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.client.core import Local
-from napari_engine.client.napari_compat import skip_placeholder_display
+from napari_engine.client.napari_compat import compute_where_the_data_is
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.overlays import OVERLAYS, OverlayField, overlay_to_wire
 from napari_engine.protocol.properties import (
     LAYER_PROPERTIES,
     LayerProperty,
+    from_wire,
     properties_of,
     to_wire,
 )
@@ -53,6 +55,8 @@ MIRRORED_KINDS = frozenset(LayerKind)
 MAX_APPLY_ROUNDS = 3
 #: properties a layer is made with, not set afterwards
 _AT_CREATION = frozenset({"axis_labels", "units", "rgb"})
+#: how long napari's data-range questions (auto-contrast, reset) wait for the server
+DATA_RANGE_TIMEOUT_S = 30.0
 
 
 class SessionLink(Protocol):
@@ -310,7 +314,8 @@ class ViewerBridge:
         else:
             layer = Image(data, multiscale=len(levels) > 1, rgb=state.get("rgb", False),
                           contrast_limits=state.get("contrast_limits"), **common)
-        skip_placeholder_display(layer)  # napari slices it on every z step, for nothing
+        # napari slices it on every z step, and computes from its data: the server does
+        compute_where_the_data_is(layer, self.data_range)
         return layer
 
     @staticmethod
@@ -348,8 +353,7 @@ class ViewerBridge:
             value = state[prop.name]
             if not same(to_wire(prop, getattr(layer, prop.name)), value):
                 try:
-                    setattr(layer, prop.name, set(value) if prop.name == "selected_data"
-                            else value)
+                    setattr(layer, prop.name, from_wire(prop, value))
                 except (ValueError, TypeError, KeyError):
                     log.warning("cannot show %s=%r locally", prop.name, value)
 
@@ -406,6 +410,30 @@ class ViewerBridge:
             for field in fields:
                 getattr(overlay.events, field.name).connect(
                     lambda _event, name=name: self._send_overlay(name))
+
+    def data_range(self, layer: Layer, mode: str) -> tuple[float, float]:
+        """napari's data range of ``layer`` (its current slice, or all its data), computed
+        by the server on the real data; waits for the answer, as napari's own call
+        returns it. While the server's own state is being applied, the layer keeps its
+        limits (that state carries the server's)."""
+        if self._applying:
+            lo, hi = layer.contrast_limits
+            return float(lo), float(hi)
+        layer_id = self.id_of(layer)
+        if layer_id is None:
+            raise ValueError(f"layer {layer.name!r} is not on the server")
+        answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.connection.send_command(Op.LAYER_DATA_RANGE, {"layer": layer_id, "mode": mode},
+                                     on_reply=answer.set_result)
+        try:
+            result = answer.result(DATA_RANGE_TIMEOUT_S)
+        except TimeoutError:
+            raise TimeoutError(f"the server did not say the data range of {layer.name!r} "
+                               f"within {DATA_RANGE_TIMEOUT_S:.0f} s") from None
+        if isinstance(result, BaseException):
+            raise result
+        lo, hi = result["range"]
+        return float(lo), float(hi)
 
     def _send(self, op: Op, args: dict[str, Any], local: Local | None = None,
               on_reply: Callable[[Any], None] | None = None) -> None:

@@ -8,15 +8,23 @@ Supported: napari >=0.9.2,<0.10 (as the server).
 * ``Layer._raw_to_displayed`` turns each slice napari cuts locally into what a visual
   would show (for labels, a modulo over every pixel: 8 ms a 2048 x 2048 slice, twice per
   z step); ``skip_placeholder_display`` computes it for one pixel of a placeholder.
+* ``compute_where_the_data_is``: napari computes thumbnails (``_update_thumbnail``) and
+  contrast ranges (``_calc_data_range``, which auto-contrast, reset and the contrast
+  range use) from a layer's data, and auto-contrast again from each new slice
+  (``_ImageSlicingState._update_slice_response``); on the client the data is a
+  placeholder, so those come from the server.
 """
 
 from __future__ import annotations
 
+import types
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Layer
+from napari.layers import Image, Layer
+from napari.layers._scalar_field.scalar_field import ScalarFieldSlicingState
 
 
 class StatusFromServer(ViewerModel):
@@ -59,3 +67,23 @@ def skip_placeholder_display(layer: Layer) -> None:
         return np.broadcast_to(one, array.shape)
 
     layer._raw_to_displayed = displayed
+
+
+DataRange = Callable[[Layer, str], tuple[float, float]]
+
+
+def compute_where_the_data_is(layer: Layer, data_range: DataRange) -> None:
+    """What napari computes from a placeholder layer's data comes from the server:
+    its thumbnail (the server's, applied as state), and its data range
+    (``data_range(layer, mode)``, asked of the server: napari's auto-contrast "once",
+    "reset", "full range" and turning auto-contrast on then act on the real data). An
+    image's continuous auto-contrast runs on the server, for the server's slices."""
+    skip_placeholder_display(layer)
+    layer._update_thumbnail = lambda *args, **kwargs: None
+    if isinstance(layer, Image):
+        layer._calc_data_range = (
+            lambda mode="data": data_range(layer, mode))
+        slicing = layer._slicing_state
+        # napari's slice response, without its auto-contrast from the placeholder slice
+        slicing._update_slice_response = types.MethodType(
+            ScalarFieldSlicingState._update_slice_response, slicing)

@@ -39,6 +39,7 @@ class Op(StrEnum):
     LAYER_REMOVE = "layer.remove"
     LAYER_MOVE = "layer.move"
     LAYER_SELECT = "layer.select"
+    LAYER_DATA_RANGE = "layer.data_range"
     OVERLAY_SET = "overlay.set"
     CANVAS_RESIZE = "canvas.resize"
     CURSOR_SET = "cursor.set"
@@ -244,6 +245,17 @@ def _layer_move(args: Args) -> Args:
             "index": v.integer(v.require(args, "index", Op.LAYER_MOVE), "index", hi=10_000)}
 
 
+DATA_RANGE_MODES = ("slice", "data")
+
+
+def _data_range(args: Args) -> Args:
+    op = Op.LAYER_DATA_RANGE
+    mode = args.get("mode", "data")
+    if mode not in DATA_RANGE_MODES:
+        raise v.fail(f"{op}: 'mode' must be one of {', '.join(DATA_RANGE_MODES)}")
+    return {"layer": _layer_id(args, op), "mode": mode}
+
+
 def _layer_select(args: Args) -> Args:
     layers = v.require(args, "layers", Op.LAYER_SELECT)
     if not isinstance(layers, list) or not all(v.is_int(x) for x in layers):
@@ -337,6 +349,8 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_REMOVE: OpSpec(_plain(Op.LAYER_REMOVE, {"layer"}, _layer_only)),
     Op.LAYER_MOVE: OpSpec(_plain(Op.LAYER_MOVE, {"layer", "index"}, _layer_move)),
     Op.LAYER_SELECT: OpSpec(_plain(Op.LAYER_SELECT, {"layers"}, _layer_select)),
+    Op.LAYER_DATA_RANGE: OpSpec(_plain(Op.LAYER_DATA_RANGE, {"layer", "mode"}, _data_range),
+                                needs_id=True),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},
                                   lambda args: validate_overlay_set(args, Op.OVERLAY_SET))),
     Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height", "pixel_ratio"},

@@ -17,6 +17,8 @@ bridge handle it.
 
 from __future__ import annotations
 
+import base64
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,6 +50,7 @@ class Wire(StrEnum):
     COLOR = "color"  # "#rrggbbaa"
     TEXTS = "texts"  # a tuple of strings (axis labels, units)
     INTS = "ints"  # a set of indices, sorted (a selection)
+    PICTURE = "picture"  # a small RGBA uint8 array (a thumbnail): shape + zlib, base64
 
 
 Check = Callable[[Any, str], Any]
@@ -122,6 +125,9 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("iso_threshold", Wire.FLOAT, frozenset({LayerKind.IMAGE}), v.number),
     _row("attenuation", Wire.FLOAT, frozenset({LayerKind.IMAGE}), _range(0.0, 1e9)),
     _row("rgb", Wire.BOOL, frozenset({LayerKind.IMAGE})),
+    _row("auto_contrast", Wire.BOOL, frozenset({LayerKind.IMAGE}), v.boolean, initial=True),
+    # napari computes it from the data: where the data is
+    _row("thumbnail", Wire.PICTURE, SLICED),
     _row("selected_label", Wire.INT, frozenset({LayerKind.LABELS}), _int_range(2**31)),
     _row("brush_size", Wire.FLOAT, frozenset({LayerKind.LABELS}),
          _range(0.0, 10_000.0, lo_open=True)),
@@ -180,8 +186,32 @@ def _hex(color: Any) -> str:
     return "#" + "".join(f"{int(c * 255 + 0.5):02x}" for c in rgba[:4])
 
 
+MAX_PICTURE_BYTES = 1 << 16
+
+
+def _picture(value: Any) -> dict[str, Any]:
+    array = np.ascontiguousarray(value, dtype=np.uint8)
+    return {"shape": [int(n) for n in array.shape],
+            "zlib": base64.b64encode(zlib.compress(array.tobytes(), 6)).decode("ascii")}
+
+
+def picture_from_wire(value: Any) -> np.ndarray:
+    """A ``Wire.PICTURE`` value back to its array (refused when malformed or large)."""
+    if not isinstance(value, dict) or not isinstance(value.get("zlib"), str):
+        raise ValueError("a picture is {shape, zlib}")
+    shape = tuple(int(n) for n in value.get("shape", ()))
+    if len(shape) != 3 or int(np.prod(shape)) > MAX_PICTURE_BYTES or min(shape) < 1:
+        raise ValueError(f"a picture of shape {shape} is refused")
+    raw = zlib.decompressobj().decompress(base64.b64decode(value["zlib"]),
+                                          MAX_PICTURE_BYTES + 1)
+    if len(raw) != int(np.prod(shape)):
+        raise ValueError(f"a picture of shape {shape} holds {len(raw)} bytes")
+    return np.frombuffer(raw, np.uint8).reshape(shape).copy()
+
+
 #: napari value -> wire value, per ``Wire`` kind (napari objects are duck-typed: this
-#: package imports no napari). Going back, napari takes the wire value as it is.
+#: package imports no napari). Going back, napari takes the wire value as it is, but for
+#: the kinds in ``FROM_WIRE``.
 TO_WIRE: dict[Wire, Callable[[Any], Any]] = {
     Wire.BOOL: bool,
     Wire.INT: int,
@@ -192,9 +222,20 @@ TO_WIRE: dict[Wire, Callable[[Any], Any]] = {
     Wire.COLOR: _hex,
     Wire.TEXTS: lambda value: [str(x) for x in value],
     Wire.INTS: lambda value: sorted(int(i) for i in value),
+    Wire.PICTURE: _picture,
+}
+FROM_WIRE: dict[Wire, Callable[[Any], Any]] = {
+    Wire.INTS: set,
+    Wire.PICTURE: picture_from_wire,
 }
 
 
 def to_wire(prop: LayerProperty, value: Any) -> Any:
     """A layer's napari value of ``prop`` as the JSON value the wire carries."""
     return TO_WIRE[prop.wire](value)
+
+
+def from_wire(prop: LayerProperty, value: Any) -> Any:
+    """The napari value of ``prop`` that a wire value stands for."""
+    convert = FROM_WIRE.get(prop.wire)
+    return value if convert is None else convert(value)

@@ -316,6 +316,15 @@ def _layer_select(ctx: Context) -> Result:
     return {}
 
 
+@handles(Op.LAYER_DATA_RANGE)
+def _layer_data_range(ctx: Context) -> Result:
+    """napari's data range of a layer (its current slice, or all its data), from the
+    real data: what auto-contrast, reset and the contrast range use."""
+    layer = _layer(ctx, ctx.args["layer"])
+    lo, hi = napari_compat.data_range(layer, ctx.args["mode"])
+    return {"range": [lo, hi]}
+
+
 # -- the session: its render target, input, answers ---------------------------------------
 @handles(Op.CANVAS_RESIZE)
 def _canvas_resize(ctx: Context) -> Result:

@@ -20,6 +20,8 @@ backend four spots need handling:
 * ``VispyCanvas._update_viewer_overlays`` (re)parents the overlay visuals; the overlays
   that follow a pointer (the brush circle, the zoom box) are taken out of the scene again
   after it runs (``_viewer_overlay_to_visual``): each client draws its own.
+* ``data_range`` calls ``_calc_data_range`` (what napari's auto-contrast and reset use)
+  for a client whose layers hold no data.
 * ``canvas_overlays_shown`` reads each layer's overlays (``Layer._overlays``: the
   colorbar, the layer name), which stay put on the screen while a pan moves the scene.
 """
@@ -175,6 +177,16 @@ def data_levels(canvas: HeadlessVispyCanvas) -> list[object]:
     """The multiscale level each layer of the canvas's viewer draws (None: not multiscale);
     a change during the draw hooks means more changed than the camera."""
     return [getattr(layer, "data_level", None) for layer in canvas.viewer.layers]
+
+
+def data_range(layer: Layer, mode: str) -> tuple[float, float]:
+    """napari's data range of ``layer``: its current slice (``slice``) or its data
+    (``data``; a multiscale layer's smallest level), as auto-contrast computes it."""
+    calc = getattr(layer, "_calc_data_range", None)
+    if calc is None:
+        raise ValueError(f"a {type(layer).__name__} layer has no contrast range")
+    lo, hi = calc(mode)
+    return float(lo), float(hi)
 
 
 def canvas_overlays_shown(viewer: ViewerModel) -> bool:

@@ -46,11 +46,13 @@ log = logging.getLogger(__name__)
 
 #: napari events that change nothing a client sees, or that napari emits while drawing.
 _QUIET_EVENTS = frozenset({
-    "thumbnail", "status", "help", "tooltip", "loaded", "cursor", "cursor_size",
+    "status", "help", "tooltip", "loaded", "cursor", "cursor_size",
     "mouse_over_canvas", "mouse_move_callbacks", "mouse_drag_callbacks",
     "mouse_wheel_callbacks", "mouse_double_click_callbacks", "title", "reload",
     "_extent_augmented", "_overlays", "highlight", "extent", "mouse_pan", "mouse_zoom",
 })
+#: napari events that change the state clients see, never the picture
+_STATE_ONLY_EVENTS = frozenset({"thumbnail"})
 
 
 class ClientSink(Protocol):
@@ -154,9 +156,12 @@ class Session:
         viewer.layers.events.removed.connect(self._on_layer_removed)
 
     def _on_event(self, event: Any) -> None:
-        if getattr(event, "type", None) in _QUIET_EVENTS:
+        kind = getattr(event, "type", None)
+        if kind in _QUIET_EVENTS:
             return
         self.state_dirty = True
+        if kind in _STATE_ONLY_EVENTS:
+            return
         if not self.rendering:
             self.render_dirty = True
             if not (event.type == "center" and event.source is self.viewer.scene.camera):

@@ -1,0 +1,70 @@
+"""What napari computes from data, in the window (run under Xvfb by test_gui.py).
+
+``python gui_data.py URL OUT_DIR`` prints one JSON line. The server serves a 5 x 64 x 64
+uint16 volume (``test_gui.py`` writes it): a 1000 square on every plane, a 3000 patch on
+plane 2. The window's layers hold no data; the buttons of napari's own contrast controls
+must act on the server's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def main() -> None:
+    url, out = sys.argv[1], Path(sys.argv[2])
+    from qtpy.QtWidgets import QApplication, QPushButton
+
+    from napari_engine.client.gui import open_gui
+
+    window = open_gui(url)
+    app = QApplication.instance()
+    viewer = window.viewer
+    result: dict[str, object] = {}
+
+    def pump(until: Callable[[], bool], timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            app.processEvents()
+            if until():
+                return True
+            time.sleep(0.005)
+        return False
+
+    pump(lambda: len(viewer.layers) > 0)
+    layer = viewer.layers[0]
+    pump(lambda: bool(layer.thumbnail[..., :3].max() > 0))
+    result["thumbnail_max"] = int(layer.thumbnail[..., :3].max())
+    viewer.window._qt_window.grab().save(str(out / "gui_data_thumbnail.png"))
+
+    controls = viewer.window._qt_viewer.controls.widgets[layer]
+    buttons = {b.text(): b for b in controls.findChildren(QPushButton)}
+    result["buttons"] = sorted(buttons)
+
+    def limits() -> list[float]:
+        return [float(x) for x in layer.contrast_limits]
+
+    # "once" on plane 2: the range of that plane's data, from the server
+    viewer.dims.set_current_step(0, 2)
+    layer.contrast_limits = (0.0, 50.0)
+    pump(lambda: False, timeout=0.3)
+    buttons["once"].click()
+    result["once_plane_2"] = limits()
+    # "continuous": the server re-fits each plane it slices
+    buttons["continuous"].click()
+    viewer.dims.set_current_step(0, 0)
+    pump(lambda: limits() == [0.0, 1000.0], timeout=10)
+    result["continuous_plane_0"] = limits()
+    result["auto_contrast_on_server"] = window.viewer.connection.layer(
+        window.viewer.layer_id(layer))["auto_contrast"]
+    viewer.window._qt_window.grab().save(str(out / "gui_data_contrast.png"))
+    print(json.dumps(result))
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
