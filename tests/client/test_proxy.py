@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from threading import get_ident
+from typing import Any
 
 import numpy as np
 import pytest
@@ -182,3 +183,25 @@ def test_a_failing_reply_callback_does_not_stop_the_connection(viewer: ProxyView
     viewer.connection.send_command("sync", on_reply=broken)
     viewer.sync()  # the reader survived: later answers still arrive
     assert viewer.connection.connected.is_set()
+
+
+def test_leaving_3d_keeps_the_slice_as_napari_does(start_server: Any, tmp_path: Path) -> None:
+    import tifffile
+
+    path = tmp_path / "planes.tif"
+    tifffile.imwrite(path, np.zeros((5, 64, 64), np.uint16))
+    server = start_server("--size", "320x240", "--data", str(path))
+    local = ViewerModel()
+    local.add_image(np.zeros((5, 64, 64), np.uint16))
+    viewer = napari_engine.connect(server.url, stream="none")
+    try:
+        for model in (local, viewer):
+            model.dims.set_current_step(0, 3)
+            model.dims.ndisplay = 3
+            model.dims.ndisplay = 2
+        viewer.sync()
+        assert viewer.dims.current_step[0] == local.dims.current_step[0] == 3
+        state = viewer.connection.section("dims")
+        assert state["current_step"][0] == 3 and state["ndisplay"] == 2
+    finally:
+        viewer.close()

@@ -398,7 +398,14 @@ class ViewerBridge:
         for name in CAMERA_FIELDS:
             getattr(viewer.scene.camera.events, name).connect(self._on_camera)
         for name in DIMS_FIELDS:
-            getattr(viewer.dims.events, name).connect(self._on_dims)
+            # the server hears of a 2D/3D switch before napari's own reaction to it (the
+            # camera's depth and the slider trade places): the server's napari reacts
+            # the same way, from the same camera
+            emitter = getattr(viewer.dims.events, name)
+            if name == "ndisplay":
+                emitter.connect(self._on_dims, position="first")
+            else:
+                emitter.connect(self._on_dims)
         viewer.layers.events.removed.connect(self._on_removed)
         viewer.layers.events.moved.connect(self._on_moved)
         viewer.layers.events.inserted.connect(self._on_inserted)

@@ -164,6 +164,7 @@ def _kwargs(props: dict[str, Any], kind: LayerKind) -> dict[str, Any]:
 @handles(Op.CAMERA_SET)
 def _camera_set(ctx: Context) -> Result:
     cam, args = ctx.viewer.scene.camera, ctx.args
+    before = (tuple(cam.center), cam.zoom, tuple(cam.angles), cam.perspective)
     if "center" in args:
         center = args["center"]
         if ctx.viewer.dims.ndisplay == 2 and len(center) == 3:
@@ -174,6 +175,8 @@ def _camera_set(ctx: Context) -> Result:
             _set(cam, key, args[key], f"camera.{key}")
     if "angles" in args:
         _set(cam, "angles", tuple(args["angles"]), "camera.angles")
+    if (tuple(cam.center), cam.zoom, tuple(cam.angles), cam.perspective) != before:
+        ctx.session.view_fitted = False  # someone looked elsewhere: keep their view
     return {}
 
 
@@ -203,6 +206,7 @@ def _dims_set(ctx: Context) -> Result:
 @handles(Op.VIEW_RESET)
 def _view_reset(ctx: Context) -> Result:
     ctx.viewer.reset_view()
+    ctx.session.view_fitted = True
     return {}
 
 
@@ -328,8 +332,13 @@ def _layer_data_range(ctx: Context) -> Result:
 # -- the session: its render target, input, answers ---------------------------------------
 @handles(Op.CANVAS_RESIZE)
 def _canvas_resize(ctx: Context) -> Result:
-    ctx.session.resize(ctx.args["width"], ctx.args["height"],
-                       ctx.args.get("pixel_ratio", 1.0))
+    session = ctx.session
+    size = session.viewer.canvas.size
+    session.resize(ctx.args["width"], ctx.args["height"], ctx.args.get("pixel_ratio", 1.0))
+    if session.view_fitted and tuple(session.viewer.canvas.size) != tuple(size):
+        # the view nobody has moved yet is fitted to the canvas it is shown on, as
+        # napari fits its first view to its window
+        session.viewer.reset_view()
     return {}
 
 

@@ -119,6 +119,9 @@ class Session:
         self.render_dirty = True
         self.state_dirty = True
         self.scene_changed = True  # since the last render, anything but the camera center
+        #: the camera is napari's fit of the layers (nobody has moved it since): a new
+        #: canvas size fits it again
+        self.view_fitted = True
         #: draw a whole-pixel 2D pan as strips over the moved last frame (``renderer``)
         self.pan_strips = pan_strips
         # for ``--interactive-scale auto``; drawing and encoding take turns on one core
@@ -174,6 +177,8 @@ class Session:
 
     def _on_layer_inserted(self, event: Any) -> None:
         layer: Layer = event.value
+        if len(self.viewer.layers) == 1:
+            self.view_fitted = True  # napari fits the view to a first layer
         napari_compat.attach_layer_visual(self.canvas, layer)
         layer.events.connect(self._on_event)
         self.ids.id_of(layer)
