@@ -17,10 +17,14 @@ from pathlib import Path
 
 def main() -> None:
     url, out = sys.argv[1], Path(sys.argv[2])
+    from napari.utils.notifications import notification_manager
     from qtpy.QtWidgets import QApplication, QPushButton
 
     from napari_engine.client.gui import open_gui
 
+    notification_manager.install_hooks()  # as napari.run does: errors become notices
+    notices: list[str] = []
+    notification_manager.notification_ready.connect(lambda n: notices.append(str(n.message)))
     window = open_gui(url)
     app = QApplication.instance()
     viewer = window.viewer
@@ -62,6 +66,23 @@ def main() -> None:
     result["auto_contrast_on_server"] = window.viewer.connection.layer(
         window.viewer.layer_id(layer))["auto_contrast"]
     viewer.window._qt_window.grab().save(str(out / "gui_data_contrast.png"))
+
+    # napari's new-layer buttons make their layers on the server
+    server_layers = viewer.connection.layers
+    buttons_box = viewer.window._qt_viewer.layerButtons
+    viewer.layers.selection.active = layer
+    buttons_box.newLabelsButton.click()
+    pump(lambda: len(server_layers()) == 2)
+    viewer.layers.selection.active = layer
+    buttons_box.newPointsButton.click()
+    pump(lambda: len(server_layers()) == 3)
+    buttons_box.newShapesButton.click()
+    pump(lambda: len(server_layers()) == 4)
+    result["server_layers"] = [(state["type"], state.get("shape", None))
+                               for state in server_layers()]
+    result["window_layers"] = [type(x).__name__ for x in viewer.layers]
+    result["notices"] = notices
+    viewer.window._qt_window.grab().save(str(out / "gui_data_new_layers.png"))
     print(json.dumps(result))
     window.close()
 

@@ -171,3 +171,8 @@ def test_what_napari_computes_from_data_comes_from_the_server(
     assert result["once_plane_2"] == [0.0, 3000.0]
     assert result["continuous_plane_0"] == [0.0, 1000.0]
     assert result["auto_contrast_on_server"] is True
+    # the new-layer buttons: a labels layer the size of the image's data, points, shapes
+    assert result["server_layers"] == [["image", [5, 64, 64]], ["labels", [5, 64, 64]],
+                                       ["points", None], ["shapes", None]], result
+    assert result["window_layers"] == ["Image", "Labels", "Points", "Shapes"]
+    assert result["notices"] == []

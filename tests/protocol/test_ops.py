@@ -27,7 +27,7 @@ def test_operation_table_is_closed() -> None:
                                "cursor.set", "input.mouse", "input.key",
                                "layer.add_labels", "layer.add_points", "layer.add_shapes",
                                "view.reset", "screenshot", "sync", "overlay.set",
-                               "layer.data_range"}
+                               "layer.data_range", "layer.new_labels"}
 
 
 def test_the_registry_says_which_merge_and_which_need_an_id() -> None:

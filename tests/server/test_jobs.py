@@ -84,3 +84,19 @@ def test_an_edit_or_another_client_between_moves_stops_the_merge() -> None:
                         _cmd("cursor.set", {"position": [1, 0.0, 0.0]}, 2, client=2),
                         _cmd("dims.set", {"step": [0, 2]}, 3)]
     assert coalesce(list(other)) == other
+
+
+def test_a_2d_3d_switch_is_a_barrier_for_dims_moves() -> None:
+    """napari reacts to a 2D/3D switch from the step and camera as they are then: a step
+    before it applies before it, and nothing merges across it (the switch back to 2D
+    once lost the slice: the step had merged into the switch and applied after it)."""
+    jobs: list[Job] = [_cmd("dims.set", {"current_step": [3, 31, 31]}, 1),
+                       _cmd("dims.set", {"ndisplay": 3}, 2),
+                       _cmd("camera.set", {"center": [3.0, 31.5, 31.5]}, 3),
+                       _cmd("dims.set", {"ndisplay": 2}, 4),
+                       _cmd("camera.set", {"center": [0.0, 31.5, 31.5]}, 5)]
+    ops = [(j.command.op, j.command.args) for j in coalesce(jobs)
+           if isinstance(j, RunCommand)]
+    assert ops[:2] == [("dims.set", {"current_step": [3, 31, 31]}),
+                       ("dims.set", {"ndisplay": 3})]
+    assert ("dims.set", {"ndisplay": 2}) in ops

@@ -541,9 +541,16 @@ class ViewerBridge:
     def _on_inserted(self, event: Any) -> None:
         layer = event.value
         self._watch(layer, True)
-        if not self._applying:
-            log.warning("layer %r was added only locally; adding layers from the GUI is not "
-                        "supported yet", layer.name)
+        if not self._applying and self.id_of(layer) is None:
+            # a layer put straight into the list (``layers.append``): once napari has
+            # finished inserting it, the server makes it and its copy replaces this one
+            self.post(lambda: self._send_local_layer(layer))
+
+    def _send_local_layer(self, layer: Layer) -> None:
+        if layer not in self.viewer.layers or self.id_of(layer) is not None:
+            return
+        self.viewer.layers.remove(layer)
+        self.viewer.add_layer(layer)  # ``ProxyViewer.add_layer``: made on the server
 
     def _on_removed(self, event: Any) -> None:
         layer = event.value

@@ -8,6 +8,9 @@ Supported: napari >=0.9.2,<0.10 (as the server).
 * ``Layer._raw_to_displayed`` turns each slice napari cuts locally into what a visual
   would show (for labels, a modulo over every pixel: 8 ms a 2048 x 2048 slice, twice per
   z step); ``skip_placeholder_display`` computes it for one pixel of a placeholder.
+* ``ViewerModel._new_labels`` (File > New Layer > Labels, the new-labels button) makes
+  the zeros here, the size of the server's data (256 TiB for the petabyte sample);
+  ``NewLabelsOnServer`` asks the server to make them instead.
 * ``compute_where_the_data_is``: napari computes thumbnails (``_update_thumbnail``) and
   contrast ranges (``_calc_data_range``, which auto-contrast, reset and the contrast
   range use) from a layer's data, and auto-contrast again from each new slice
@@ -67,6 +70,17 @@ def skip_placeholder_display(layer: Layer) -> None:
         return np.broadcast_to(one, array.shape)
 
     layer._raw_to_displayed = displayed
+
+
+class NewLabelsOnServer(StatusFromServer):
+    """A viewer whose new labels layers are made where the data is (lazily, at the size
+    of the active layer's data there), not allocated here."""
+
+    def _new_labels(self) -> None:
+        self.new_labels_on_server()
+
+    def new_labels_on_server(self) -> Any:
+        raise NotImplementedError
 
 
 DataRange = Callable[[Layer, str], tuple[float, float]]

@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from napari.layers import Layer
+from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.client.bridge import Poster, ViewerBridge
 from napari_engine.client.connection import Connection, Frame
-from napari_engine.client.napari_compat import StatusFromServer
+from napari_engine.client.napari_compat import NewLabelsOnServer
 from napari_engine.protocol import LayerKind, Op
 from napari_engine.protocol.ops import ARRAY_DTYPES
-from napari_engine.protocol.properties import initial_keywords
+from napari_engine.protocol.properties import initial_keywords, properties_of, to_wire
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _array(data: Any, kind: str) -> tuple[dict[str, Any], bytes]:
     return {"shape": list(array.shape), "dtype": array.dtype.name}, array.tobytes()
 
 
-class ProxyViewer(StatusFromServer):
+class ProxyViewer(NewLabelsOnServer):
     """A napari viewer model whose data and drawing live on a napari-engine server."""
 
     _connection: Connection | None = None
@@ -198,6 +198,39 @@ class ProxyViewer(StatusFromServer):
         self.bridge.catch_up()
         layers = [self.bridge.layer(i) for i in result["layers"]]
         return [layer for layer in layers if layer is not None]
+
+    def add_layer(self, layer: Layer) -> Layer:
+        """napari's ``add_layer``, which its new-layer buttons, readers and plugins call
+        with a layer made here: the layer is made on the server, from its data and its
+        properties, and the server's layer (mirrored here) is returned. A layer that
+        cannot travel (a kind the protocol does not mirror, data too large to send)
+        raises, and napari's window says why."""
+        kind = type(layer).__name__.lower()
+        props = {p.name: to_wire(p, getattr(layer, p.name)) for p in properties_of(kind)
+                 if p.initial is not None}
+        if isinstance(layer, Points):
+            args: dict[str, Any] = {"data": np.asarray(layer.data, float).tolist(),
+                                    "props": props, "ndim": layer.ndim}
+            return self._added(self.connection.request(Op.LAYER_ADD_POINTS, args))[0]
+        if isinstance(layer, Shapes):
+            args = {"data": [np.asarray(s, float).tolist() for s in layer.data],
+                    "shape_type": [str(t) for t in layer.shape_type] or "rectangle",
+                    "props": props, "ndim": layer.ndim}
+            return self._added(self.connection.request(Op.LAYER_ADD_SHAPES, args))[0]
+        if isinstance(layer, Image | Labels) and not layer.multiscale:
+            op = Op.LAYER_ADD_LABELS if isinstance(layer, Labels) else Op.LAYER_ADD_IMAGE
+            args, payload = _array(layer.data, kind)
+            args["props"] = props
+            return self._added(self.connection.request(op, args, payload=payload))[0]
+        raise NotImplementedError(
+            f"a {'multiscale ' if getattr(layer, 'multiscale', False) else ''}{kind} layer "
+            "made here cannot be sent to the napari-engine server; open its data on the "
+            "server instead")
+
+    def new_labels_on_server(self) -> Layer:
+        """napari's new labels layer (File > New Layer > Labels), made by the server at
+        the size of its data, lazily: memory only where it is painted."""
+        return self._added(self.connection.request(Op.LAYER_NEW_LABELS))[0]
 
     def add_image(self, data: Any, **kwargs: Any) -> Layer | list[Layer]:
         """Add an image from an array (sent to the server once) or from a path the

@@ -40,6 +40,7 @@ class Op(StrEnum):
     LAYER_MOVE = "layer.move"
     LAYER_SELECT = "layer.select"
     LAYER_DATA_RANGE = "layer.data_range"
+    LAYER_NEW_LABELS = "layer.new_labels"
     OVERLAY_SET = "overlay.set"
     CANVAS_RESIZE = "canvas.resize"
     CURSOR_SET = "cursor.set"
@@ -146,8 +147,10 @@ def _merge_dims(first: Args, second: Args) -> Args | None:
     if ("current_step" in first) != ("current_step" in second) and (
             "step" in first or "step" in second):
         return None  # a full step and a single-axis step do not commute
-    if "order" in first or "ndisplay" in first:
-        return None  # changing the layout between steps matters
+    if any(key in args for args in (first, second) for key in ("order", "ndisplay")):
+        # a layout change is a barrier: napari reacts to it from the step (and the
+        # camera) as they are then, so what came before it must apply before it
+        return None
     return {**first, **second}
 
 
@@ -211,6 +214,17 @@ def _add_points(args: Args) -> Args:
     out: Args = {"data": coords}
     if "props" in args:
         out["props"] = validate_props(args["props"], op, LayerKind.POINTS)
+    return _with_ndim(out, args, op)
+
+
+MAX_NDIM = 32
+
+
+def _with_ndim(out: Args, args: Args, op: Op) -> Args:
+    """An optional ``ndim``: the dimensions of a layer made empty (napari's new points
+    and shapes layers take the active layer's)."""
+    if "ndim" in args:
+        out["ndim"] = v.integer(args["ndim"], "ndim", lo=2, hi=MAX_NDIM)
     return out
 
 
@@ -233,7 +247,7 @@ def _add_shapes(args: Args) -> Args:
     out: Args = {"data": shapes, "shape_type": kind}
     if "props" in args:
         out["props"] = validate_props(args["props"], op, LayerKind.SHAPES)
-    return out
+    return _with_ndim(out, args, op)
 
 
 def _layer_only(args: Args) -> Args:
@@ -342,13 +356,15 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_SET: OpSpec(_plain(Op.LAYER_SET, {"layer", "props"}, _layer_set)),
     Op.LAYER_ADD_IMAGE: OpSpec(_add_image),
     Op.LAYER_ADD_LABELS: OpSpec(_add_labels),
-    Op.LAYER_ADD_POINTS: OpSpec(_plain(Op.LAYER_ADD_POINTS, {"data", "props"},
+    Op.LAYER_ADD_POINTS: OpSpec(_plain(Op.LAYER_ADD_POINTS, {"data", "props", "ndim"},
                                               _add_points)),
     Op.LAYER_ADD_SHAPES: OpSpec(_plain(Op.LAYER_ADD_SHAPES,
-                                              {"data", "shape_type", "props"}, _add_shapes)),
+                                              {"data", "shape_type", "props", "ndim"},
+                                              _add_shapes)),
     Op.LAYER_REMOVE: OpSpec(_plain(Op.LAYER_REMOVE, {"layer"}, _layer_only)),
     Op.LAYER_MOVE: OpSpec(_plain(Op.LAYER_MOVE, {"layer", "index"}, _layer_move)),
     Op.LAYER_SELECT: OpSpec(_plain(Op.LAYER_SELECT, {"layers"}, _layer_select)),
+    Op.LAYER_NEW_LABELS: OpSpec(_plain(Op.LAYER_NEW_LABELS, set(), _nothing)),
     Op.LAYER_DATA_RANGE: OpSpec(_plain(Op.LAYER_DATA_RANGE, {"layer", "mode"}, _data_range),
                                 needs_id=True),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},

@@ -279,7 +279,7 @@ def _add_labels(ctx: Context) -> Result:
 def _add_points(ctx: Context) -> Result:
     data = np.asarray(ctx.args["data"], dtype=float)
     if data.size == 0:
-        data = np.zeros((0, ctx.viewer.dims.ndim or 2))
+        data = np.zeros((0, ctx.args.get("ndim") or ctx.viewer.dims.ndim or 2))
     return _added(ctx, _add(ctx, ctx.viewer.add_points, data,
                             _kwargs(ctx.args.get("props", {}), LayerKind.POINTS)))
 
@@ -289,6 +289,8 @@ def _add_shapes(ctx: Context) -> Result:
     data = [np.asarray(shape, dtype=float) for shape in ctx.args["data"]]
     kwargs = {"shape_type": ctx.args["shape_type"],
               **_kwargs(ctx.args.get("props", {}), LayerKind.SHAPES)}
+    if "ndim" in ctx.args:
+        kwargs["ndim"] = ctx.args["ndim"]
     return _added(ctx, _add(ctx, ctx.viewer.add_shapes, data or None, kwargs))
 
 
@@ -318,6 +320,17 @@ def _layer_select(ctx: Context) -> Result:
     selection.update(chosen)
     selection.active = chosen[-1] if chosen else None
     return {}
+
+
+@handles(Op.LAYER_NEW_LABELS)
+def _new_labels(ctx: Context) -> Result:
+    """napari's new labels layer (File > New Layer > Labels), sized to the active layer's
+    data and lazy: memory only where it is painted."""
+    try:
+        layer = napari_compat.new_labels(ctx.viewer)
+    except ValueError as exc:
+        raise ProtocolError(ErrorCode.INVALID, str(exc)) from None
+    return _added(ctx, [layer])
 
 
 @handles(Op.LAYER_DATA_RANGE)

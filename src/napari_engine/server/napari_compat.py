@@ -20,6 +20,9 @@ backend four spots need handling:
 * ``VispyCanvas._update_viewer_overlays`` (re)parents the overlay visuals; the overlays
   that follow a pointer (the brush circle, the zoom box) are taken out of the scene again
   after it runs (``_viewer_overlay_to_visual``): each client draws its own.
+* ``new_labels`` is napari's ``ViewerModel._new_labels`` (File > New Layer > Labels, the
+  new-labels button) with its zeros kept lazily, in chunks, where only what is painted
+  costs memory.
 * ``data_range`` calls ``_calc_data_range`` (what napari's auto-contrast and reset use)
   for a client whose layers hold no data.
 * ``canvas_overlays_shown`` reads each layer's overlays (``Layer._overlays``: the
@@ -33,6 +36,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import napari
+import numpy as np
 from napari._vispy import canvas as _napari_canvas
 from napari._vispy import create_vispy_layer
 from napari._vispy.utils.qt_font import QtFontManager
@@ -177,6 +181,56 @@ def data_levels(canvas: HeadlessVispyCanvas) -> list[object]:
     """The multiscale level each layer of the canvas's viewer draws (None: not multiscale);
     a change during the draw hooks means more changed than the camera."""
     return [getattr(layer, "data_level", None) for layer in canvas.viewer.layers]
+
+
+#: napari slices a labels layer a whole plane at a time (it paints only single-scale
+#: labels): a plane above this many pixels would not be shown, so it is refused
+MAX_LABELS_PLANE = 1 << 26
+#: chunks of a new labels layer's lazy zeros (one plane deep)
+LABELS_CHUNK = 512
+
+
+def new_labels(viewer: ViewerModel) -> Layer:
+    """A new labels layer as napari makes one (``ViewerModel._new_labels``: the shape,
+    scale and placement of the active image, else of the selected layers' extent, else
+    512 x 512), its zeros lazy and chunked (a zarr array in memory); added to ``viewer``.
+    """
+    import zarr
+    from napari.layers import Labels
+    from napari.layers._scalar_field.scalar_field import ScalarFieldBase
+    from napari.settings import get_settings
+
+    dtype = get_settings().application.new_labels_dtype
+    base = viewer.layers.selection.active
+    kwargs: dict[str, Any]
+    if isinstance(base, ScalarFieldBase):
+        shape = tuple(int(n) for n in base.data.shape[:base.ndim])
+        kwargs = {"scale": base.scale, "translate": base.translate, "rotate": base.rotate,
+                  "shear": base.shear, "units": base.units,
+                  "axis_labels": base.axis_labels, "affine": base.affine,
+                  "name": base.name + " - Labels"}
+    elif viewer.layers.selection:
+        extent = viewer.layers.get_extent(viewer.layers.selection)
+        size = extent.world[1] - extent.world[0]
+        shape = tuple(int(np.round(s / step)) + 1 for s, step in zip(size, extent.step,
+                                                                       strict=False))
+        active = viewer.layers.selection.active
+        kwargs = {"translate": np.array(extent.world[0]), "scale": extent.step,
+                  "units": extent.units,
+                  "axis_labels": active.axis_labels if active is not None else None}
+    else:
+        shape, kwargs = (512, 512), {}
+    plane = int(np.prod(shape[-2:]))
+    if plane > MAX_LABELS_PLANE:
+        raise ValueError(
+            f"a labels layer of {' x '.join(map(str, shape))} pixels has planes of {plane} "
+            f"pixels, more than napari can show at once ({MAX_LABELS_PLANE}); napari paints "
+            "only single-scale labels")
+    chunks = tuple([1] * (len(shape) - 2) + [min(LABELS_CHUNK, n) for n in shape[-2:]])
+    data = zarr.zeros(shape, chunks=chunks, dtype=dtype, store=zarr.storage.MemoryStore())
+    layer = Labels(data, **kwargs)
+    viewer.add_layer(layer)
+    return layer
 
 
 def data_range(layer: Layer, mode: str) -> tuple[float, float]:
