@@ -27,7 +27,7 @@ def test_operation_table_is_closed() -> None:
                                "cursor.set", "input.mouse", "input.key",
                                "layer.add_labels", "layer.add_points", "layer.add_shapes",
                                "view.reset", "screenshot", "sync", "overlay.set",
-                               "layer.data_range", "layer.new_labels"}
+                               "layer.data_range", "layer.new_labels", "layer.save"}
 
 
 def test_the_registry_says_which_merge_and_which_need_an_id() -> None:
@@ -119,3 +119,12 @@ def test_small_operations() -> None:
     _bad("screenshot", {"encoding": "jpeg"})
     assert _ok("layer.move", {"layer": 1, "index": 0}) == {"layer": 1, "index": 0}
     assert _ok("layer.select", {"layers": [1, 2]}) == {"layers": [1, 2]}
+
+
+def test_save_takes_a_file_name_under_the_save_directory() -> None:
+    assert _ok("layer.save", {"layers": [1, 2], "path": "run 3/labels.tif"}) == {
+        "layers": [1, 2], "path": "run 3/labels.tif"}
+    for path in ("/etc/passwd", "../x.tif", "a/../../x.tif", "~/x.tif", "C:\\x.tif", "a//b",
+                 ""):
+        _bad("layer.save", {"layers": [1], "path": path})
+    _bad("layer.save", {"layers": [], "path": "x.tif"})

@@ -11,6 +11,8 @@ Supported: napari >=0.9.2,<0.10 (as the server).
 * ``ViewerModel._new_labels`` (File > New Layer > Labels, the new-labels button) makes
   the zeros here, the size of the server's data (256 TiB for the petabyte sample);
   ``NewLabelsOnServer`` asks the server to make them instead.
+* ``napari.plugins._initialize_plugins`` registers napari's builtin writers (napari's
+  Viewer does it, a ``ViewerModel`` does not): ``napari_writers``.
 * ``compute_where_the_data_is``: napari computes thumbnails (``_update_thumbnail``) and
   contrast ranges (``_calc_data_range``, which auto-contrast, reset and the contrast
   range use) from a layer's data, and auto-contrast again from each new slice
@@ -20,6 +22,7 @@ Supported: napari >=0.9.2,<0.10 (as the server).
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Callable
 from typing import Any
@@ -101,3 +104,12 @@ def compute_where_the_data_is(layer: Layer, data_range: DataRange) -> None:
         # napari's slice response, without its auto-contrast from the placeholder slice
         slicing._update_slice_response = types.MethodType(
             ScalarFieldSlicingState._update_slice_response, slicing)
+
+
+@functools.cache
+def napari_writers() -> None:
+    """Register napari's plugins (its builtin writers among them) once, as napari's
+    Viewer does: ``LayerList.save`` finds no writer before."""
+    from napari.plugins import _initialize_plugins
+
+    _initialize_plugins()

@@ -30,7 +30,7 @@ from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.client.bridge import Poster, ViewerBridge
 from napari_engine.client.connection import Connection, Frame
-from napari_engine.client.napari_compat import NewLabelsOnServer
+from napari_engine.client.napari_compat import NewLabelsOnServer, napari_writers
 from napari_engine.protocol import LayerKind, Op
 from napari_engine.protocol.ops import ARRAY_DTYPES
 from napari_engine.protocol.properties import initial_keywords, properties_of, to_wire
@@ -139,6 +139,9 @@ class ProxyViewer(NewLabelsOnServer):
                                                                    r.get("tooltip", ""))
         if script:
             self._bridge.catch_up()  # a window's viewer fills once the window is there
+        # napari's File > Save ... and scripts call ``layers.save``: here the pixels of
+        # images and labels are placeholders, so those are written where the data is
+        self.layers.save = self._save_layers
 
     def __getattribute__(self, name: str) -> Any:
         """In a script, the server's updates that arrived since the viewer was last used
@@ -226,6 +229,32 @@ class ProxyViewer(NewLabelsOnServer):
             f"a {'multiscale ' if getattr(layer, 'multiscale', False) else ''}{kind} layer "
             "made here cannot be sent to the napari-engine server; open its data on the "
             "server instead")
+
+    def save_on_server(self, path: str, layers: list[Layer] | None = None) -> list[str]:
+        """Write ``layers`` (default: all) with napari's writers on the *server*, under
+        its save directory (``--save-dir``), as ``path`` (a file name there; napari picks
+        the writer from its extension). Returns the server's paths of what was written."""
+        chosen = list(self.layers) if layers is None else layers
+        result = self.connection.request(Op.LAYER_SAVE, {
+            "layers": [self.layer_id(layer) for layer in chosen], "path": path})
+        return [str(p) for p in result["paths"]]
+
+    def _save_layers(self, path: str, *, selected: bool = False, plugin: str | None = None,
+                     _writer: Any = None) -> list[str]:
+        """napari's ``LayerList.save``: points and shapes (their coordinates are here)
+        are written here by napari; anything with pixels is written by the server, under
+        its save directory with the chosen file name, and napari says where."""
+        from napari.components import LayerList
+        from napari.utils.notifications import show_info
+
+        layers = list(self.layers.selection) if selected else list(self.layers)
+        if layers and all(isinstance(layer, Points | Shapes) for layer in layers):
+            napari_writers()
+            return list(LayerList.save(self.layers, path, selected=selected, plugin=plugin,
+                                       _writer=_writer))
+        written = self.save_on_server(Path(path).name, layers)
+        show_info(f"Saved on the server, where the data is: {', '.join(written)}")
+        return written
 
     def new_labels_on_server(self) -> Layer:
         """napari's new labels layer (File > New Layer > Labels), made by the server at

@@ -41,6 +41,7 @@ class Op(StrEnum):
     LAYER_SELECT = "layer.select"
     LAYER_DATA_RANGE = "layer.data_range"
     LAYER_NEW_LABELS = "layer.new_labels"
+    LAYER_SAVE = "layer.save"
     OVERLAY_SET = "overlay.set"
     CANVAS_RESIZE = "canvas.resize"
     CURSOR_SET = "cursor.set"
@@ -259,6 +260,21 @@ def _layer_move(args: Args) -> Args:
             "index": v.integer(v.require(args, "index", Op.LAYER_MOVE), "index", hi=10_000)}
 
 
+def _layer_save(args: Args) -> Args:
+    """Layers and a path relative to the server's save directory (never outside it)."""
+    op = Op.LAYER_SAVE
+    layers = v.require(args, "layers", op)
+    if not isinstance(layers, list) or not layers or not all(v.is_int(x) for x in layers):
+        raise v.fail(f"{op}: 'layers' must be a non-empty list of layer ids")
+    path = v.text(v.require(args, "path", op), "path")
+    parts = path.replace("\\", "/").split("/")
+    if (not path or path.startswith(("/", "~")) or ":" in path
+            or any(part in ("", ".", "..") for part in parts)):
+        raise v.fail(f"{op}: 'path' is a file name under the server's save directory "
+                     f"(no absolute path, no '..'); got {path!r}")
+    return {"layers": [int(x) for x in layers], "path": "/".join(parts)}
+
+
 DATA_RANGE_MODES = ("slice", "data")
 
 
@@ -364,6 +380,7 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_REMOVE: OpSpec(_plain(Op.LAYER_REMOVE, {"layer"}, _layer_only)),
     Op.LAYER_MOVE: OpSpec(_plain(Op.LAYER_MOVE, {"layer", "index"}, _layer_move)),
     Op.LAYER_SELECT: OpSpec(_plain(Op.LAYER_SELECT, {"layers"}, _layer_select)),
+    Op.LAYER_SAVE: OpSpec(_plain(Op.LAYER_SAVE, {"layers", "path"}, _layer_save)),
     Op.LAYER_NEW_LABELS: OpSpec(_plain(Op.LAYER_NEW_LABELS, set(), _nothing)),
     Op.LAYER_DATA_RANGE: OpSpec(_plain(Op.LAYER_DATA_RANGE, {"layer", "mode"}, _data_range),
                                 needs_id=True),

@@ -13,8 +13,12 @@ import secrets
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from napari_engine.server.gl_env import prepare_headless_env
+
+#: where clients' saves go unless ``--save-dir`` says otherwise
+DEFAULT_SAVE_DIR = Path.home() / "napari-engine" / "saved"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -68,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pan-redraw", choices=["strips", "full"], default="strips",
                         help="during a 2D pan draw only the uncovered strips over the moved "
                              "last frame (default), or every frame whole")
+    parser.add_argument("--save-dir", type=Path, default=DEFAULT_SAVE_DIR, metavar="DIR",
+                        help="where clients' saves are written, with napari's writers "
+                             f"(default: {DEFAULT_SAVE_DIR})")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -98,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = args.token or secrets.token_urlsafe(24)
     scheduler = Scheduler(specs, SchedulerConfig(
         size=args.size, idle_timeout=args.session_idle, pan_strips=args.pan_redraw == "strips",
+        save_dir=args.save_dir,
         stream=StreamConfig(still_delay=args.still_delay,
                             interactive_scale=args.interactive_scale)))
     network = NetworkServer(scheduler.submit, args.host, args.port, token)

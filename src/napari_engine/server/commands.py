@@ -30,7 +30,7 @@ from napari_engine.protocol import (
     Reply,
 )
 from napari_engine.protocol.properties import initial_keywords
-from napari_engine.server import napari_compat
+from napari_engine.server import napari_compat, saving
 from napari_engine.server.jobs import RunCommand
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import Streamer
@@ -320,6 +320,25 @@ def _layer_select(ctx: Context) -> Result:
     selection.update(chosen)
     selection.active = chosen[-1] if chosen else None
     return {}
+
+
+@handles(Op.LAYER_SAVE)
+def _layer_save(ctx: Context) -> Result:
+    """Layers written with napari's writers (``napari.save_layers``) under the server's
+    save directory, atomically: into a scratch folder there, then renamed into place."""
+    root = ctx.session.save_dir
+    if root is None:
+        raise ProtocolError(ErrorCode.INVALID, "this server does not save (no --save-dir)")
+    layers = [_layer(ctx, layer_id) for layer_id in ctx.args["layers"]]
+    target = (root / ctx.args["path"]).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ProtocolError(ErrorCode.INVALID, f"{ctx.args['path']!r} is outside the save "
+                            "directory")
+    try:
+        written = saving.save_atomically(layers, target)
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(ErrorCode.FAILED, f"could not save to {target}: {exc}") from None
+    return {"paths": [str(p) for p in written]}
 
 
 @handles(Op.LAYER_NEW_LABELS)

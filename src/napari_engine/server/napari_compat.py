@@ -23,6 +23,8 @@ backend four spots need handling:
 * ``new_labels`` is napari's ``ViewerModel._new_labels`` (File > New Layer > Labels, the
   new-labels button) with its zeros kept lazily, in chunks, where only what is painted
   costs memory.
+* ``napari.plugins._initialize_plugins`` registers napari's builtin readers and writers
+  (napari's Viewer does it; a headless ``ViewerModel`` does not): ``napari_writers``.
 * ``data_range`` calls ``_calc_data_range`` (what napari's auto-contrast and reset use)
   for a client whose layers hold no data.
 * ``canvas_overlays_shown`` reads each layer's overlays (``Layer._overlays``: the
@@ -32,6 +34,7 @@ backend four spots need handling:
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -231,6 +234,15 @@ def new_labels(viewer: ViewerModel) -> Layer:
     layer = Labels(data, **kwargs)
     viewer.add_layer(layer)
     return layer
+
+
+@functools.cache
+def napari_writers() -> None:
+    """Register napari's plugins (its builtin writers among them) once, as napari's
+    Viewer does; ``napari.save_layers`` finds no writer before."""
+    from napari.plugins import _initialize_plugins
+
+    _initialize_plugins()
 
 
 def data_range(layer: Layer, mode: str) -> tuple[float, float]:

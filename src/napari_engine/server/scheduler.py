@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from napari_engine.protocol import (
@@ -69,6 +70,8 @@ class SchedulerConfig:
     #: draw whole-pixel 2D pans as strips over the moved last frame (see ``renderer``)
     pan_strips: bool = True
     stream: StreamConfig = field(default_factory=StreamConfig)
+    #: where clients' ``layer.save`` writes (napari's writers); None: saving is off
+    save_dir: Path | None = None
 
 
 class Scheduler:
@@ -168,7 +171,8 @@ class Scheduler:
         if session is None:
             log.info("opening session %r", name)
             session = Session(name, self.specs, self._gl_app, self._font_family,
-                              self.config.size, pan_strips=self.config.pan_strips)
+                              self.config.size, pan_strips=self.config.pan_strips,
+                              save_dir=self.config.save_dir)
             self.sessions[name] = session
         return session
 

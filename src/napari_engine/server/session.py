@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from napari.components import ViewerModel
@@ -105,8 +106,11 @@ class Session:
     """A named, shared napari viewer rendered headlessly."""
 
     def __init__(self, name: str, specs: list[LayerSpec], gl_app: Any, font_family: str,
-                 size: tuple[int, int], *, pan_strips: bool = True) -> None:
+                 size: tuple[int, int], *, pan_strips: bool = True,
+                 save_dir: Path | None = None) -> None:
         self.name = name
+        #: where ``layer.save`` writes (napari's writers); None: saving is off
+        self.save_dir = save_dir
         self.viewer = ViewerModel(title=f"napari-engine session {name}")
         self.viewer.canvas.size = (size[1], size[0])
         self.canvas = napari_compat.create_headless_canvas(self.viewer, gl_app, size,

@@ -1,0 +1,44 @@
+"""Saving where the data is: napari's writers on the server, atomically, never a file of
+placeholder zeros."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+import napari_engine
+from napari_engine.client.connection import RemoteError
+from napari_engine.protocol import ProtocolError
+from tests.conftest import ServerFactory
+
+
+def test_layers_save_writes_the_servers_data_with_napari_writers(
+        start_server: ServerFactory, tmp_path: Path) -> None:
+    volume = np.arange(5 * 16 * 16, dtype=np.uint16).reshape(5, 16, 16)
+    source = tmp_path / "volume.tif"
+    tifffile.imwrite(source, volume)
+    saved = tmp_path / "saved"
+    server = start_server("--size", "320x240", "--data", str(source), "--save-dir", str(saved))
+    viewer = napari_engine.connect(server.url, stream="none")
+    try:
+        written = viewer.layers.save(str(tmp_path / "client-side" / "copy.tif"))
+        assert written == [str((saved / "copy.tif").resolve())]
+        np.testing.assert_array_equal(tifffile.imread(saved / "copy.tif"), volume)
+        assert sorted(p.name for p in saved.iterdir()) == ["copy.tif"]  # no scratch left
+        # saving again replaces it whole
+        viewer.add_points(np.array([[1.0, 2.0, 3.0]]))
+        assert viewer.save_on_server("copy.tif", [viewer.layers[0]])
+        # points carry their coordinates to the client: napari writes them here
+        points_file = tmp_path / "points.csv"
+        viewer.layers.selection = {viewer.layers[-1]}
+        assert viewer.layers.save(str(points_file), selected=True) == [str(points_file)]
+        assert "3.0" in points_file.read_text()
+        with pytest.raises(ProtocolError, match="save directory"):  # refused before sending
+            viewer.save_on_server("../outside.tif")
+        with pytest.raises(RemoteError, match="no napari writer"):
+            viewer.save_on_server("copy.unknown-format")
+    finally:
+        viewer.close()
