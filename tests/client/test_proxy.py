@@ -205,3 +205,39 @@ def test_leaving_3d_keeps_the_slice_as_napari_does(start_server: Any, tmp_path: 
         assert state["current_step"][0] == 3 and state["ndisplay"] == 2
     finally:
         viewer.close()
+
+
+def test_what_napari_computes_from_data_is_the_servers(start_server: Any,
+                                                       tmp_path: Path) -> None:
+    """The histogram, the data range (auto-contrast) and the thumbnail of a layer whose
+    pixels stay on the server, against local napari on the same data."""
+    import tifffile
+
+    volume = np.zeros((5, 64, 64), np.uint16)
+    volume[:, 16:48, 16:48] = 1000
+    volume[2, 20:30, 20:30] = 3000
+    path = tmp_path / "contrast.tif"
+    tifffile.imwrite(path, volume)
+    server = start_server("--size", "320x240", "--data", str(path))
+    local = ViewerModel().add_image(volume)
+    viewer = napari_engine.connect(server.url, stream="none")
+    try:
+        remote = viewer.layers[0]
+        viewer.dims.set_current_step(0, 2)
+        local.refresh()
+        for layer in (local, remote):
+            layer.histogram.bins = 16
+        (edges, counts), (local_edges, local_counts) = (
+            list(layer.histogram.compute())[-1] for layer in (remote, local))
+        np.testing.assert_allclose(edges, local_edges)
+        np.testing.assert_array_equal(counts, local_counts)
+        assert counts.sum() == 64 * 64 and np.count_nonzero(counts) == 3
+        remote.reset_contrast_limits(mode="slice")
+        assert list(remote.contrast_limits) == [0.0, 3000.0]
+        viewer.dims.set_current_step(0, 0)
+        remote.reset_contrast_limits(mode="slice")
+        assert list(remote.contrast_limits) == [0.0, 1000.0]
+        viewer.sync()
+        assert remote.thumbnail[..., :3].max() > 0
+    finally:
+        viewer.close()

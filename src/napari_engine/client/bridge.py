@@ -315,7 +315,7 @@ class ViewerBridge:
             layer = Image(data, multiscale=len(levels) > 1, rgb=state.get("rgb", False),
                           contrast_limits=state.get("contrast_limits"), **common)
         # napari slices it on every z step, and computes from its data: the server does
-        compute_where_the_data_is(layer, self.data_range)
+        compute_where_the_data_is(layer, self.data_range, self.histogram)
         return layer
 
     @staticmethod
@@ -429,18 +429,35 @@ class ViewerBridge:
         layer_id = self.id_of(layer)
         if layer_id is None:
             raise ValueError(f"layer {layer.name!r} is not on the server")
+        result = self._ask(Op.LAYER_DATA_RANGE, {"layer": layer_id, "mode": mode},
+                           f"the data range of {layer.name!r}")
+        lo, hi = result["range"]
+        return float(lo), float(hi)
+
+    def histogram(self, layer: Layer, mode: str, bins: int, log_scale: bool
+                  ) -> tuple[list[float], list[float]]:
+        """napari's histogram of ``layer`` (``canvas``: the displayed slice, ``full``:
+        all of it), computed by napari's model on the server's data."""
+        layer_id = self.id_of(layer)
+        if layer_id is None:
+            raise ValueError(f"layer {layer.name!r} is not on the server")
+        result = self._ask(Op.LAYER_HISTOGRAM, {"layer": layer_id, "mode": mode,
+                                                "bins": bins, "log_scale": log_scale},
+                           f"the histogram of {layer.name!r}")
+        return list(result["bin_edges"]), list(result["counts"])
+
+    def _ask(self, op: Op, args: dict[str, Any], what: str) -> Any:
+        """Send ``op`` and wait for its answer (any thread but the connection's)."""
         answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self.connection.send_command(Op.LAYER_DATA_RANGE, {"layer": layer_id, "mode": mode},
-                                     on_reply=answer.set_result)
+        self.connection.send_command(op, args, on_reply=answer.set_result)
         try:
             result = answer.result(DATA_RANGE_TIMEOUT_S)
         except TimeoutError:
-            raise TimeoutError(f"the server did not say the data range of {layer.name!r} "
-                               f"within {DATA_RANGE_TIMEOUT_S:.0f} s") from None
+            raise TimeoutError(f"the server did not say {what} within "
+                               f"{DATA_RANGE_TIMEOUT_S:.0f} s") from None
         if isinstance(result, BaseException):
             raise result
-        lo, hi = result["range"]
-        return float(lo), float(hi)
+        return result
 
     def _send(self, op: Op, args: dict[str, Any], local: Local | None = None,
               on_reply: Callable[[Any], None] | None = None) -> None:

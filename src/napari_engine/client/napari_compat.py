@@ -17,20 +17,23 @@ Supported: napari >=0.9.2,<0.10 (as the server).
   contrast ranges (``_calc_data_range``, which auto-contrast, reset and the contrast
   range use) from a layer's data, and auto-contrast again from each new slice
   (``_ImageSlicingState._update_slice_response``); on the client the data is a
-  placeholder, so those come from the server.
+  placeholder, so those come from the server; so does the histogram of the contrast
+  popup (``RemoteHistogram``, set as the layer's ``_histogram``).
 """
 
 from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
+from napari.components.histogram import HistogramModel
 from napari.layers import Image, Layer
 from napari.layers._scalar_field.scalar_field import ScalarFieldSlicingState
+from pydantic import PrivateAttr
 
 
 class StatusFromServer(ViewerModel):
@@ -87,19 +90,48 @@ class NewLabelsOnServer(StatusFromServer):
 
 
 DataRange = Callable[[Layer, str], tuple[float, float]]
+#: (layer, mode, bins, log_scale) -> (bin edges, counts), computed by the server
+Histogram = Callable[[Layer, str, int, bool], tuple[list[float], list[float]]]
 
 
-def compute_where_the_data_is(layer: Layer, data_range: DataRange) -> None:
+class RemoteHistogram(HistogramModel):
+    """napari's histogram model of a layer whose data is elsewhere: ``compute`` asks
+    the server, which runs napari's own model on the real data (the contrast popup runs
+    it on a worker thread, so the wait is not the GUI's)."""
+
+    _fetch: Any = PrivateAttr(default=None)
+
+    def compute(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if bool(getattr(self, "_computing", False)) or self._fetch is None:
+            return
+        self._computing = True
+        self._connect_layer_events()
+        try:
+            edges, counts = self._fetch(self._layer, self.mode, self.bins, self.log_scale)
+            self._bin_edges = np.asarray(edges, np.float32)
+            self._counts = np.asarray(counts, np.float32)
+            self._dirty = False
+            yield self._bin_edges, self._counts
+        finally:
+            self._computing = False
+
+
+def compute_where_the_data_is(layer: Layer, data_range: DataRange,
+                              histogram: Histogram) -> None:
     """What napari computes from a placeholder layer's data comes from the server:
     its thumbnail (the server's, applied as state), and its data range
     (``data_range(layer, mode)``, asked of the server: napari's auto-contrast "once",
-    "reset", "full range" and turning auto-contrast on then act on the real data). An
-    image's continuous auto-contrast runs on the server, for the server's slices."""
+    "reset", "full range" and turning auto-contrast on then act on the real data), and
+    an image's histogram (``histogram``). An image's continuous auto-contrast runs on
+    the server, for the server's slices."""
     skip_placeholder_display(layer)
     layer._update_thumbnail = lambda *args, **kwargs: None
     if isinstance(layer, Image):
         layer._calc_data_range = (
             lambda mode="data": data_range(layer, mode))
+        remote = RemoteHistogram(layer)
+        remote._fetch = histogram
+        layer._histogram = remote  # what ``layer.histogram`` (the contrast popup) uses
         slicing = layer._slicing_state
         # napari's slice response, without its auto-contrast from the placeholder slice
         slicing._update_slice_response = types.MethodType(

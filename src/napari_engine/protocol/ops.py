@@ -42,6 +42,7 @@ class Op(StrEnum):
     LAYER_DATA_RANGE = "layer.data_range"
     LAYER_NEW_LABELS = "layer.new_labels"
     LAYER_SAVE = "layer.save"
+    LAYER_HISTOGRAM = "layer.histogram"
     OVERLAY_SET = "overlay.set"
     CANVAS_RESIZE = "canvas.resize"
     CURSOR_SET = "cursor.set"
@@ -275,6 +276,20 @@ def _layer_save(args: Args) -> Args:
     return {"layers": [int(x) for x in layers], "path": "/".join(parts)}
 
 
+HISTOGRAM_MODES = ("canvas", "full")
+MAX_BINS = 4096
+
+
+def _histogram(args: Args) -> Args:
+    op = Op.LAYER_HISTOGRAM
+    mode = args.get("mode", "canvas")
+    if mode not in HISTOGRAM_MODES:
+        raise v.fail(f"{op}: 'mode' must be one of {', '.join(HISTOGRAM_MODES)}")
+    return {"layer": _layer_id(args, op), "mode": mode,
+            "bins": v.integer(args.get("bins", 256), "bins", lo=1, hi=MAX_BINS),
+            "log_scale": v.boolean(args.get("log_scale", False), "log_scale")}
+
+
 DATA_RANGE_MODES = ("slice", "data")
 
 
@@ -380,6 +395,9 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_REMOVE: OpSpec(_plain(Op.LAYER_REMOVE, {"layer"}, _layer_only)),
     Op.LAYER_MOVE: OpSpec(_plain(Op.LAYER_MOVE, {"layer", "index"}, _layer_move)),
     Op.LAYER_SELECT: OpSpec(_plain(Op.LAYER_SELECT, {"layers"}, _layer_select)),
+    Op.LAYER_HISTOGRAM: OpSpec(_plain(Op.LAYER_HISTOGRAM,
+                                      {"layer", "mode", "bins", "log_scale"}, _histogram),
+                               needs_id=True),
     Op.LAYER_SAVE: OpSpec(_plain(Op.LAYER_SAVE, {"layers", "path"}, _layer_save)),
     Op.LAYER_NEW_LABELS: OpSpec(_plain(Op.LAYER_NEW_LABELS, set(), _nothing)),
     Op.LAYER_DATA_RANGE: OpSpec(_plain(Op.LAYER_DATA_RANGE, {"layer", "mode"}, _data_range),

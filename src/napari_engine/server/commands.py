@@ -322,6 +322,20 @@ def _layer_select(ctx: Context) -> Result:
     return {}
 
 
+@handles(Op.LAYER_HISTOGRAM)
+def _layer_histogram(ctx: Context) -> Result:
+    """napari's histogram of a layer (its displayed slice, or all its data sampled), by
+    napari's own model, on the real data: what the contrast popup shows."""
+    args = ctx.args
+    layer = _layer(ctx, args["layer"])
+    try:
+        edges, counts = napari_compat.histogram(layer, args["mode"], args["bins"],
+                                                args["log_scale"])
+    except ValueError as exc:
+        raise ProtocolError(ErrorCode.INVALID, str(exc)) from None
+    return {"bin_edges": edges, "counts": counts}
+
+
 @handles(Op.LAYER_SAVE)
 def _layer_save(ctx: Context) -> Result:
     """Layers written with napari's writers (``napari.save_layers``) under the server's

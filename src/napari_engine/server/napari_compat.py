@@ -25,6 +25,8 @@ backend four spots need handling:
   costs memory.
 * ``napari.plugins._initialize_plugins`` registers napari's builtin readers and writers
   (napari's Viewer does it; a headless ``ViewerModel`` does not): ``napari_writers``.
+* ``histogram`` runs napari's ``HistogramModel`` of a layer (``layer.histogram``) and
+  reads its result (``_bin_edges``), as the contrast popup would.
 * ``data_range`` calls ``_calc_data_range`` (what napari's auto-contrast and reset use)
   for a client whose layers hold no data.
 * ``canvas_overlays_shown`` reads each layer's overlays (``Layer._overlays``: the
@@ -234,6 +236,20 @@ def new_labels(viewer: ViewerModel) -> Layer:
     layer = Labels(data, **kwargs)
     viewer.add_layer(layer)
     return layer
+
+
+def histogram(layer: Layer, mode: str, bins: int, log_scale: bool
+              ) -> tuple[list[float], list[float]]:
+    """napari's histogram of ``layer`` (``canvas``: the displayed slice; ``full``: all
+    of its data, sampled) as its ``HistogramModel`` computes it: (bin edges, counts)."""
+    model = getattr(layer, "histogram", None)
+    if model is None:
+        raise ValueError(f"a {type(layer).__name__} layer has no histogram")
+    model.bins, model.mode, model.log_scale = bins, mode, log_scale
+    for _partial in model.compute():
+        pass  # a chunked full histogram comes in steps: the last is the whole
+    edges, counts = np.asarray(model._bin_edges, float), np.asarray(model._counts, float)
+    return [float(x) for x in edges], [float(x) for x in counts]
 
 
 @functools.cache
