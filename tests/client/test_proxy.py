@@ -241,3 +241,17 @@ def test_what_napari_computes_from_data_is_the_servers(start_server: Any,
         assert remote.thumbnail[..., :3].max() > 0
     finally:
         viewer.close()
+
+
+def test_a_layer_put_in_the_list_is_made_on_the_server_where_it_was_put(
+        viewer: ProxyViewer) -> None:
+    from napari.layers import Points
+
+    count = len(viewer.layers)
+    viewer.layers.insert(0, Points(np.array([[3.0, 4.0]]), name="mine"))
+    viewer.sync()
+    assert viewer.layers[0].name == "mine" and len(viewer.layers) == count + 1
+    assert viewer.connection.layers()[0]["name"] == "mine"
+    assert viewer.connection.layers()[0]["data"] == [[3.0, 4.0]]
+    with pytest.raises(NotImplementedError, match="vectors layers are not mirrored"):
+        viewer.add_vectors(np.zeros((2, 2, 2)))

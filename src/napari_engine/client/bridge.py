@@ -564,10 +564,21 @@ class ViewerBridge:
             self.post(lambda: self._send_local_layer(layer))
 
     def _send_local_layer(self, layer: Layer) -> None:
-        if layer not in self.viewer.layers or self.id_of(layer) is not None:
+        layers = self.viewer.layers
+        if layer not in layers or self.id_of(layer) is not None:
             return
-        self.viewer.layers.remove(layer)
-        self.viewer.add_layer(layer)  # ``ProxyViewer.add_layer``: made on the server
+        index = layers.index(layer)
+        try:
+            made = self.viewer.add_layer(layer)  # ``ProxyViewer.add_layer``: on the server
+        except Exception as exc:
+            from napari.utils.notifications import show_warning
+
+            show_warning(f"layer {layer.name!r} stays in this window only, without its "
+                         f"data on the server: {exc}")
+            return
+        layers.remove(layer)
+        if made in layers and layers.index(made) != index:
+            layers.move(layers.index(made), index)  # where it was put
 
     def _on_removed(self, event: Any) -> None:
         layer = event.value

@@ -117,6 +117,10 @@ def _array(data: Any, kind: str) -> tuple[dict[str, Any], bytes]:
     return {"shape": list(array.shape), "dtype": array.dtype.name}, array.tobytes()
 
 
+_NOT_MIRRORED = ("{kind} layers are not mirrored by napari-engine yet: image, labels, "
+                 "points and shapes layers are")
+
+
 class ProxyViewer(NewLabelsOnServer):
     """A napari viewer model whose data and drawing live on a napari-engine server."""
 
@@ -255,6 +259,15 @@ class ProxyViewer(NewLabelsOnServer):
         written = self.save_on_server(Path(path).name, layers)
         show_info(f"Saved on the server, where the data is: {', '.join(written)}")
         return written
+
+    def add_vectors(self, *args: Any, **kwargs: Any) -> Layer:
+        raise NotImplementedError(_NOT_MIRRORED.format(kind="vectors"))
+
+    def add_tracks(self, *args: Any, **kwargs: Any) -> Layer:
+        raise NotImplementedError(_NOT_MIRRORED.format(kind="tracks"))
+
+    def add_surface(self, *args: Any, **kwargs: Any) -> Layer:
+        raise NotImplementedError(_NOT_MIRRORED.format(kind="surface"))
 
     def new_labels_on_server(self) -> Layer:
         """napari's new labels layer (File > New Layer > Labels), made by the server at
