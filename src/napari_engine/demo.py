@@ -9,6 +9,8 @@ With ``--serve`` the server stays up afterwards so other clients can join.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +63,13 @@ def tour(url: str, out: Path) -> None:
     viewer.close()
 
 
+def has_display() -> bool:
+    """Whether a window can open here (an X or Wayland display, or a desktop OS)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m napari_engine.demo", description=__doc__)
     parser.add_argument("--data", action="append", default=[], help="data for the server")
@@ -68,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
     parser.add_argument("--serve", action="store_true",
                         help="keep the server running after the tour (Ctrl-C to stop)")
+    parser.add_argument("--window", choices=["auto", "yes", "no"], default="auto",
+                        help="after the tour, open napari's window on the session (auto: "
+                             "when a display is present)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     server_args = ["--size", args.size, *[x for d in args.data for x in ("--data", d)]]
@@ -75,6 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ServerProcess(server_args) as server:
         print(f"server up in {time.perf_counter() - t0:.1f} s: {server.url}")
         tour(server.url, args.out)
+        if args.window == "yes" or (args.window == "auto" and has_display()):
+            print("opening napari's window on the session (close it to stop)")
+            from napari_engine.client.gui import main as window_main
+
+            window_main([server.url])
+        elif args.window == "auto":
+            print("no display here: the tour's frames are in the output folder "
+                  "(on a desktop, napari's window opens on the session)")
         if args.serve:
             print(f"\nserving {server.url}\nconnect with: "
                   f"python -c \"import napari_engine; v = napari_engine.connect('{server.url}')\""

@@ -176,3 +176,23 @@ def test_what_napari_computes_from_data_comes_from_the_server(
                                        ["points", None], ["shapes", None]], result
     assert result["window_layers"] == ["Image", "Labels", "Points", "Shapes"]
     assert result["notices"] == []
+
+
+def test_napari_engine_is_a_napari_plugin_that_connects(
+        start_server: ServerFactory, xvfb_display: str, output_dir: Path,
+        tmp_path: Path) -> None:
+    server = start_server("--size", "640x480")
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
+           "NAPARI_ENGINE_CONFIG": str(tmp_path / "config")}
+    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
+        env.pop(key, None)
+    proc = subprocess.run([sys.executable, str(HERE / "gui_plugin.py"), server.url,
+                           str(output_dir)], env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["widget"] == "ConnectWidget"
+    assert not result["bad_token_window"] and "Not connected" in result["bad_token_status"]
+    assert result["layers"] == ["sample nuclei", "sample membrane"]
+    assert result["status"].startswith("Connected to ws://127.0.0.1:")
+    assert result["remembered"] == [server.url]
