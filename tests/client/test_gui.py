@@ -19,7 +19,8 @@ HERE = Path(__file__).parent
 def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
                                                  xvfb_display: str, output_dir: Path) -> None:
     server = start_server("--size", "640x480", "--still-delay", "0.2")
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
+           "PYTHONFAULTHANDLER": "1"}
     for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
         env.pop(key, None)
     proc = subprocess.run([sys.executable, str(HERE / "gui_session.py"), server.url,
@@ -58,7 +59,8 @@ def test_a_window_on_a_script_viewer_shows_a_lost_server_and_comes_back(
     first = ServerProcess(["--token", "t", "--size", "640x480"])
     first.start()
     port = first.url.split(":")[2].split("/")[0]
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
+           "PYTHONFAULTHANDLER": "1"}
     for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
         env.pop(key, None)
     proc = subprocess.Popen([sys.executable, str(HERE / "gui_reconnect.py"), first.url,
@@ -101,7 +103,8 @@ def test_the_window_shows_each_plane_of_a_z_scroll_and_pans_by_scrolling(
     volume = tmp_path / "planes.tif"
     tifffile.imwrite(volume, planes)
     server = start_server("--size", "640x480", "--data", str(volume), "--still-delay", "30")
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
+           "PYTHONFAULTHANDLER": "1"}
     for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
         env.pop(key, None)
     proc = subprocess.run([sys.executable, str(HERE / "gui_stream.py"), server.url,
@@ -126,6 +129,7 @@ def test_a_hidpi_window_gets_a_picture_of_its_physical_pixels(
         start_server: ServerFactory, xvfb_display: str, output_dir: Path) -> None:
     server = start_server("--size", "640x480", "--still-delay", "0.1")
     env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
+           "PYTHONFAULTHANDLER": "1",
            "QT_SCALE_FACTOR": "2"}
     for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
         env.pop(key, None)
@@ -158,7 +162,8 @@ def test_what_napari_computes_from_data_comes_from_the_server(
     path = tmp_path / "contrast.tif"
     tifffile.imwrite(path, volume)
     server = start_server("--size", "640x480", "--data", str(path))
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
+           "PYTHONFAULTHANDLER": "1"}
     for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
         env.pop(key, None)
     proc = subprocess.run([sys.executable, str(HERE / "gui_data.py"), server.url,
@@ -183,6 +188,7 @@ def test_napari_engine_is_a_napari_plugin_that_connects(
         tmp_path: Path) -> None:
     server = start_server("--size", "640x480")
     env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
+           "PYTHONFAULTHANDLER": "1",
            "NAPARI_ENGINE_CONFIG": str(tmp_path / "config")}
     for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
         env.pop(key, None)

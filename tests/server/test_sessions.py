@@ -60,18 +60,23 @@ def test_named_sessions_are_separate_and_start_with_server_data(
         other.close()
 
 
-def test_idle_session_is_closed(start_server: ServerFactory) -> None:
-    server = start_server("--size", "320x240", "--session-idle", "0.5")
-    url = server.url.replace("/?", "/session/brief?")
-    viewer = napari_engine.connect(url, stream="none")
-    viewer.add_image(np.zeros((8, 8), np.uint8), name="temporary")
-    viewer.close()
-    assert _wait(lambda: "closing session 'brief'" in server.stderr)
-    again = napari_engine.connect(url, stream="none")
-    try:
-        assert "temporary" not in again.layers  # a fresh session with the server's data
-    finally:
-        again.close()
+def test_idle_session_is_closed_and_comes_back_from_its_journal(
+        start_server: ServerFactory) -> None:
+    """An idle session frees its memory; its journal stays, so joining it again finds
+    it as it was (without a journal, a fresh session with the server's data)."""
+    for journal, kept in ((None, True), ("none", False)):
+        extra = () if journal is None else ("--journal-dir", journal)
+        server = start_server("--size", "320x240", "--session-idle", "0.5", *extra)
+        url = server.url.replace("/?", "/session/brief?")
+        viewer = napari_engine.connect(url, stream="none")
+        viewer.add_image(np.zeros((8, 8), np.uint8), name="temporary")
+        viewer.close()
+        assert _wait(lambda server=server: "closing session 'brief'" in server.stderr)
+        again = napari_engine.connect(url, stream="none")
+        try:
+            assert ("temporary" in again.layers) is kept
+        finally:
+            again.close()
 
 
 def test_slow_client_gets_bounded_newest_frames(start_server: ServerFactory) -> None:

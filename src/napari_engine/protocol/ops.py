@@ -69,6 +69,9 @@ class OpSpec:
     merge: Merge | None = None
     #: the command is answered with something only an id can route (a frame, a sync)
     needs_id: bool = False
+    #: applied commands go to the session's journal (``server/journal.py``): edits, and
+    #: the view and canvas moves that input events depend on
+    journal: bool = True
 
     @property
     def coalesces(self) -> bool:
@@ -397,25 +400,26 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_SELECT: OpSpec(_plain(Op.LAYER_SELECT, {"layers"}, _layer_select)),
     Op.LAYER_HISTOGRAM: OpSpec(_plain(Op.LAYER_HISTOGRAM,
                                       {"layer", "mode", "bins", "log_scale"}, _histogram),
-                               needs_id=True),
-    Op.LAYER_SAVE: OpSpec(_plain(Op.LAYER_SAVE, {"layers", "path"}, _layer_save)),
+                               needs_id=True, journal=False),
+    Op.LAYER_SAVE: OpSpec(_plain(Op.LAYER_SAVE, {"layers", "path"}, _layer_save),
+                          journal=False),
     Op.LAYER_NEW_LABELS: OpSpec(_plain(Op.LAYER_NEW_LABELS, set(), _nothing)),
     Op.LAYER_DATA_RANGE: OpSpec(_plain(Op.LAYER_DATA_RANGE, {"layer", "mode"}, _data_range),
-                                needs_id=True),
+                                needs_id=True, journal=False),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},
                                   lambda args: validate_overlay_set(args, Op.OVERLAY_SET))),
     Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height", "pixel_ratio"},
                                            _canvas_resize), merge=_latest),
     Op.CURSOR_SET: OpSpec(_plain(Op.CURSOR_SET, {"position"}, _cursor),
-                          merge=_latest),
+                          merge=_latest, journal=False),
     Op.INPUT_MOUSE: OpSpec(_plain(Op.INPUT_MOUSE, {"event", "pos", "button",
                                                           "modifiers"}, _mouse)),
     Op.INPUT_KEY: OpSpec(_plain(Op.INPUT_KEY, {"event", "key", "modifiers", "text"},
                                        _key)),
     Op.VIEW_RESET: OpSpec(_plain(Op.VIEW_RESET, set(), _nothing)),
     Op.SCREENSHOT: OpSpec(_plain(Op.SCREENSHOT, {"encoding"}, _screenshot),
-                          needs_id=True),
-    Op.SYNC: OpSpec(_plain(Op.SYNC, set(), _nothing), needs_id=True),
+                          needs_id=True, journal=False),
+    Op.SYNC: OpSpec(_plain(Op.SYNC, set(), _nothing), needs_id=True, journal=False),
 }
 
 

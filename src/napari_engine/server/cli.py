@@ -19,6 +19,8 @@ from napari_engine.server.gl_env import prepare_headless_env
 
 #: where clients' saves go unless ``--save-dir`` says otherwise
 DEFAULT_SAVE_DIR = Path.home() / "napari-engine" / "saved"
+#: where sessions journal their edits unless ``--journal-dir`` says otherwise
+DEFAULT_JOURNAL_DIR = Path.home() / "napari-engine" / "journal"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -75,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save-dir", type=Path, default=DEFAULT_SAVE_DIR, metavar="DIR",
                         help="where clients' saves are written, with napari's writers "
                              f"(default: {DEFAULT_SAVE_DIR})")
+    parser.add_argument("--journal-dir", default=str(DEFAULT_JOURNAL_DIR), metavar="DIR",
+                        help="where each session's edits are journaled as they happen; a "
+                             "server restarted with the same command line restores them "
+                             f"('none' turns it off; default: {DEFAULT_JOURNAL_DIR})")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -106,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scheduler = Scheduler(specs, SchedulerConfig(
         size=args.size, idle_timeout=args.session_idle, pan_strips=args.pan_redraw == "strips",
         save_dir=args.save_dir,
+        journal_dir=None if args.journal_dir == "none" else Path(args.journal_dir),
         stream=StreamConfig(still_delay=args.still_delay,
                             interactive_scale=args.interactive_scale)))
     network = NetworkServer(scheduler.submit, args.host, args.port, token)

@@ -22,12 +22,15 @@ from napari.components import ViewerModel
 from napari.layers import Layer
 
 from napari_engine.protocol import (
+    OPERATIONS,
     Command,
     ErrorCode,
+    Hello,
     LayerKind,
     Op,
     ProtocolError,
     Reply,
+    StreamMode,
 )
 from napari_engine.protocol.properties import initial_keywords
 from napari_engine.server import napari_compat, saving
@@ -77,6 +80,8 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
     cmd = job.command
     try:
         result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
+        if session.journal is not None and OPERATIONS[cmd.op].journal:
+            session.journal.record(cmd.op, cmd.args, cmd.payload)  # before any answer
         # the version is the state's when the replies leave (``Session.flush_replies``)
         replies = [Reply(i, {}, -1) for i in job.merged_ids]
         if cmd.id is not None and result is not None:
@@ -95,6 +100,42 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
             client.last_t = cmd.t
         for _ in range(job.count):
             client.sink.command_done()
+
+
+def replay(session: Session, streamer: Streamer) -> int:
+    """Apply the session's journal (a restarted server's session, as it was): the same
+    handlers, in the same order; returns how many commands were applied. A command that
+    fails now (its data gone) is logged and skipped."""
+    if session.journal is None:
+        return 0
+    client = ClientRecord.joining(0, _NoSink(), Hello(client="journal", stream=StreamMode.NONE))
+    applied = 0
+    for entry in session.journal.entries():
+        try:
+            op = Op(entry.op)
+            command = Command(op=op, args=entry.args, payload=entry.payload)
+            HANDLERS[op](Context(session, client, command, streamer))
+            applied += 1
+        except Exception as exc:
+            log.warning("session %r: journaled %s not restored: %s", session.name, entry.op,
+                        getattr(exc, "message", exc))
+    return applied
+
+
+class _NoSink:
+    """Where a replay's answers go: nowhere (nobody asked)."""
+
+    def send_control(self, message: Any) -> None:
+        pass
+
+    def send_frame(self, header: Any, payload: bytes, sent: Any = None) -> None:
+        pass
+
+    def command_done(self) -> None:
+        pass
+
+    def close(self, reason: str) -> None:
+        pass
 
 
 def _refuse(client: ClientRecord, job: RunCommand, code: ErrorCode, message: str) -> None:

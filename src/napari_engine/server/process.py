@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +33,13 @@ class ServerProcess:
                  start_timeout: float = 120.0, env: dict[str, str] | None = None,
                  cpus: set[int] | None = None) -> None:
         self.args = ["--port", "0", *args]
+        #: a server started from code journals into a folder of its own unless told
+        #: where (tests and benchmarks must not restore each other's sessions); it is
+        #: removed when the server stops
+        self._scratch_journal: str | None = None
+        if "--journal-dir" not in self.args:
+            self._scratch_journal = tempfile.mkdtemp(prefix="napari-engine-journal-")
+            self.args += ["--journal-dir", self._scratch_journal]
         #: the CPU cores the server may run on (all its threads: set before it starts any)
         self.cpus = cpus
         self.log_path = Path(log_path) if log_path else None
@@ -103,6 +112,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self._scratch_journal is not None:
+            shutil.rmtree(self._scratch_journal, ignore_errors=True)
         return self.proc.returncode
 
     def __enter__(self) -> ServerProcess:

@@ -48,6 +48,7 @@ from napari_engine.server.jobs import (
     Wake,
     coalesce,
 )
+from napari_engine.server.journal import Journal, session_folder
 from napari_engine.server.loading import InlineLoading, LoadingStage
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import StreamConfig, Streamer
@@ -72,6 +73,8 @@ class SchedulerConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     #: where clients' ``layer.save`` writes (napari's writers); None: saving is off
     save_dir: Path | None = None
+    #: where sessions journal their edits, to be restored after a restart; None: off
+    journal_dir: Path | None = None
 
 
 class Scheduler:
@@ -173,8 +176,21 @@ class Scheduler:
             session = Session(name, self.specs, self._gl_app, self._font_family,
                               self.config.size, pan_strips=self.config.pan_strips,
                               save_dir=self.config.save_dir)
+            if self.config.journal_dir is not None:
+                self._restore(session, self.config.journal_dir)
             self.sessions[name] = session
         return session
+
+    def _restore(self, session: Session, root: Path) -> None:
+        """Open the session's journal and apply what it holds (a restarted server)."""
+        try:
+            session.journal = Journal(session_folder(root, session.name))
+        except OSError as exc:  # a read-only disk: the session runs, unjournaled
+            log.error("session %r is not journaled: %s", session.name, exc)
+            return
+        restored = commands.replay(session, self.streamer)
+        if restored:
+            log.info("session %r: %d journaled commands restored", session.name, restored)
 
     def _join(self, job: Join) -> None:
         try:

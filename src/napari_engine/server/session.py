@@ -37,6 +37,7 @@ from napari_engine.protocol import (
 from napari_engine.protocol.overlays import OVERLAYS
 from napari_engine.server import napari_compat, policy, state
 from napari_engine.server.adapt import RenderScale
+from napari_engine.server.journal import Journal
 from napari_engine.server.policy import ClientStream, FrameEncoding
 from napari_engine.server.renderer import FrameRenderer, RenderedFrame
 
@@ -111,6 +112,8 @@ class Session:
         self.name = name
         #: where ``layer.save`` writes (napari's writers); None: saving is off
         self.save_dir = save_dir
+        #: the session's journal (``journal.py``); None: edits are not journaled
+        self.journal: Journal | None = None
         self.viewer = ViewerModel(title=f"napari-engine session {name}")
         self.viewer.canvas.size = (size[1], size[0])
         self.canvas = napari_compat.create_headless_canvas(self.viewer, gl_app, size,
@@ -307,7 +310,9 @@ class Session:
         return round(int(width) * int(height) * self.pixel_ratio ** 2)
 
     def close(self) -> None:
-        """Free the viewer's layers and the GL context."""
+        """Free the viewer's layers and the GL context (the journal stays on disk)."""
+        if self.journal is not None:
+            self.journal.close()
         self.renderer.close()
         napari_compat.destroy_canvas(self.canvas)
         self.viewer.layers.clear()

@@ -1,0 +1,75 @@
+"""Edits are never lost: a server killed in the middle of a brush stroke and restarted
+with the same command line restores every edit it had acknowledged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from napari_engine.server.journal import Journal
+from napari_engine.server.process import ServerProcess
+from tests.server.wire import RawClient
+
+
+def _save_labels(client: RawClient, layer_id: int, name: str, cid: int) -> None:
+    reply = client.command("layer.save", {"layers": [layer_id], "path": name}, cid=cid)
+    assert reply["type"] == "reply", reply
+
+
+def test_a_killed_server_restores_every_acknowledged_edit(tmp_path: Path) -> None:
+    volume = np.zeros((3, 64, 64), np.uint16)
+    volume[:, 10:50, 10:50] = 500
+    data = tmp_path / "volume.tif"
+    tifffile.imwrite(data, volume, photometric="minisblack")
+    saved = tmp_path / "saved"
+    args = ["--token", "t", "--size", "320x240", "--data", str(data),
+            "--journal-dir", str(tmp_path / "journal"), "--save-dir", str(saved)]
+    first = ServerProcess(args)
+    first.start()
+    client = RawClient(first.url)
+    labels = client.command("layer.new_labels", {}, cid=1)["result"]["layers"][0]
+    client.command("layer.set", {"layer": labels, "props": {
+        "mode": "paint", "selected_label": 7, "brush_size": 6, "name": "cells"}}, cid=2)
+    points = client.command("layer.add_points", {"data": [[1.0, 20.0, 30.0]]},
+                            cid=3)["result"]["layers"][0]
+    client.command("layer.set", {"layer": points, "props": {"visible": False}}, cid=4)
+    client.command("layer.select", {"layers": [labels]}, cid=50)  # the brush's layer
+    client.command("input.mouse", {"event": "press", "pos": [120, 100], "button": 1,
+                                   "modifiers": []}, cid=5)
+    for i, x in enumerate(range(125, 200, 5)):  # a stroke, each move acknowledged
+        client.command("input.mouse", {"event": "move", "pos": [x, 100], "button": 1,
+                                       "modifiers": []}, cid=6 + i)
+    _save_labels(client, labels, "before.tif", 100)
+    first.proc.kill()  # SIGKILL in the middle of the stroke: no release, no clean exit
+    first.proc.wait(10)
+    first.stop()
+    client.close()
+
+    with ServerProcess(args) as second:
+        again = RawClient(second.url)
+        state = again.welcome["state"]
+        layers = {layer["id"]: layer for layer in state["layers"]}
+        assert layers[labels]["name"] == "cells" and layers[labels]["selected_label"] == 7
+        assert layers[points]["data"] == [[1.0, 20.0, 30.0]]
+        assert layers[points]["visible"] is False
+        _save_labels(again, labels, "after.tif", 1)
+        before, after = (tifffile.imread(saved / n) for n in ("before.tif", "after.tif"))
+        assert (before == 7).sum() > 100  # the stroke painted something
+        np.testing.assert_array_equal(after, before)
+        again.close()
+
+
+def test_a_line_cut_short_by_a_kill_is_skipped(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "s")
+    journal.record("layer.set", {"layer": 1, "props": {"opacity": 0.5}}, None)
+    journal.record("layer.add_image", {"shape": [2], "dtype": "uint8", "nbytes": 2},
+                   b"\x01\x02")
+    journal.close()
+    with open(tmp_path / "s" / "commands.jsonl", "ab") as log:
+        log.write(json.dumps({"op": "layer.set", "args": {"layer": 1}}).encode()[:20])
+    entries = list(Journal(tmp_path / "s").entries())
+    assert [e.op for e in entries] == ["layer.set", "layer.add_image"]
+    assert entries[1].payload == b"\x01\x02"
