@@ -73,3 +73,21 @@ def test_a_line_cut_short_by_a_kill_is_skipped(tmp_path: Path) -> None:
     entries = list(Journal(tmp_path / "s").entries())
     assert [e.op for e in entries] == ["layer.set", "layer.add_image"]
     assert entries[1].payload == b"\x01\x02"
+
+
+def test_a_journal_that_cannot_be_written_is_reported_and_given_up(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from napari_engine.protocol import Command, Op
+    from napari_engine.server import commands
+
+    class FullDisk(Journal):
+        def record(self, op: str, args: dict[str, object], payload: object) -> None:
+            raise OSError(28, "No space left on device")
+
+    told: list[object] = []
+    session = SimpleNamespace(name="s", journal=FullDisk(tmp_path / "s"),
+                              tell_all=told.append)
+    commands._journal(session, Command(op=Op.LAYER_SET, args={}))  # type: ignore[arg-type]
+    assert session.journal is None  # the session goes on, unjournaled
+    assert len(told) == 1 and "No space left" in told[0].message  # type: ignore[attr-defined]

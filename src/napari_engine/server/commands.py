@@ -81,7 +81,7 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
     try:
         result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
         if session.journal is not None and OPERATIONS[cmd.op].journal:
-            session.journal.record(cmd.op, cmd.args, cmd.payload)  # before any answer
+            _journal(session, cmd)  # before any answer
         # the version is the state's when the replies leave (``Session.flush_replies``)
         replies = [Reply(i, {}, -1) for i in job.merged_ids]
         if cmd.id is not None and result is not None:
@@ -100,6 +100,21 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
             client.last_t = cmd.t
         for _ in range(job.count):
             client.sink.command_done()
+
+
+def _journal(session: Session, cmd: Command) -> None:
+    """Journal an applied command; a journal that cannot be written (a full disk) is
+    reported once and given up, and the session goes on unjournaled."""
+    assert session.journal is not None
+    try:
+        session.journal.record(cmd.op, cmd.args, cmd.payload)
+    except OSError as exc:
+        log.error("session %r: edits are no longer journaled: %s", session.name, exc)
+        session.tell_all(ProtocolError(
+            ErrorCode.FAILED, f"the server can no longer journal this session's edits "
+            f"({exc.strerror or exc}): save your work").to_error())
+        session.journal.close()
+        session.journal = None
 
 
 def replay(session: Session, streamer: Streamer) -> int:

@@ -17,6 +17,7 @@ that starts from the same ``--data`` (layer ids follow from the order).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -86,4 +87,5 @@ class Journal:
                 log.warning("journal %s line %d skipped: %s", self.folder, number, exc)
 
     def close(self) -> None:
-        self._log.close()
+        with contextlib.suppress(OSError):  # a full disk: what it could not write is lost
+            self._log.close()
