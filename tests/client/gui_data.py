@@ -10,34 +10,24 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 
 def main() -> None:
     url, out = sys.argv[1], Path(sys.argv[2])
     from napari.utils.notifications import notification_manager
-    from qtpy.QtWidgets import QApplication, QPushButton
+    from qtpy.QtWidgets import QPushButton
 
     from napari_engine.client.gui import open_gui
+    from tests.client.gui_tools import pump
 
     notification_manager.install_hooks()  # as napari.run does: errors become notices
     notices: list[str] = []
     notification_manager.notification_ready.connect(lambda n: notices.append(str(n.message)))
     window = open_gui(url)
-    app = QApplication.instance()
     viewer = window.viewer
     result: dict[str, object] = {}
 
-    def pump(until: Callable[[], bool], timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            app.processEvents()
-            if until():
-                return True
-            time.sleep(0.005)
-        return False
 
     pump(lambda: len(viewer.layers) > 0)
     layer = viewer.layers[0]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +18,16 @@ import numpy as np
 
 def main() -> None:
     url, out = sys.argv[1], Path(sys.argv[2])
-    from qtpy.QtCore import QPoint
-    from qtpy.QtWidgets import QApplication
 
     from napari_engine.client.gui import open_gui
+    from tests.client.gui_tools import on_screen, pump, rgb
 
     window = open_gui(url)
     window.viewer.window._qt_window.resize(700, 500)
-    app = QApplication.instance()
     canvas = window.canvas
     native = canvas.native
     connection = window.viewer.connection
 
-    def pump(until: Callable[[], bool], timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            app.processEvents()
-            if until():
-                return True
-            time.sleep(0.005)
-        return False
 
     def sharp_still() -> bool:
         header = canvas.frame_header
@@ -48,7 +36,7 @@ def main() -> None:
                 and header.height == round(native.height() * native.devicePixelRatioF()))
 
     pump(lambda: False, timeout=1.0)  # the window settles at its size
-    result: dict[str, object] = {"still": pump(sharp_still)}
+    result: dict[str, object] = {"still": pump(sharp_still, timeout=30)}
     pump(lambda: False, timeout=0.3)
     result["ratio"] = native.devicePixelRatioF()
     result["logical"] = [native.width(), native.height()]
@@ -58,15 +46,9 @@ def main() -> None:
     picture, header = current
     result["picture"] = [header.width, header.height]
     result["scale"] = header.scale
-    corner = native.mapTo(native.window(), QPoint(0, 0))
-    shot = app.primaryScreen().grabWindow(int(native.window().winId()), corner.x(),
-                                          corner.y(), native.width(), native.height())
-    image = shot.toImage().convertToFormat(shot.toImage().Format.Format_RGB888)
+    image = on_screen(native)
     image.save(str(out / "gui_hidpi.png"))
-    ptr = image.constBits()
-    ptr.setsize(image.sizeInBytes())
-    screen = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
-    screen = screen[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
+    screen = rgb(image)
     result["screen"] = [image.width(), image.height()]
     if screen.shape[:2] == picture.shape[:2]:
         diff = np.abs(screen.astype(int) - picture[..., :3].astype(int))

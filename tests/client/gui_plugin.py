@@ -9,29 +9,25 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 
 def main() -> None:
     url, out = sys.argv[1], Path(sys.argv[2])
     import napari
-    from qtpy.QtWidgets import QApplication
+
+    from tests.client.gui_tools import pump
 
     viewer = napari.Viewer(show=True)  # the person's own napari
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-engine",
                                                          "Connect to remote viewer")
-    app = QApplication.instance()
     result: dict[str, object] = {"widget": type(widget).__name__}
     widget.url.setCurrentText(url.replace("token=", "token=wrong"))
     result["bad_token_window"] = widget.connect_to_server() is not None
     result["bad_token_status"] = widget.status.text()
     widget.url.setCurrentText(url)
     window = widget.connect_to_server()
-    deadline = time.monotonic() + 30
-    while window is not None and len(window.viewer.layers) < 2 and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.01)
+    pump(lambda: window is not None and len(window.viewer.layers) >= 2, timeout=30)
     result["layers"] = [layer.name for layer in window.viewer.layers] if window else []
     result["status"] = widget.status.text()
     result["recent"] = [widget.url.itemText(i) for i in range(widget.url.count())]

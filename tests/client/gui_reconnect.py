@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,10 @@ def main() -> None:
     import napari_engine
     from napari_engine.client.gui import open_gui
     from napari_engine.client.qt_napari_compat import controls_layer, qt_window_of
+    from tests.client.gui_tools import pump as pump_events
+
+    def pump(until: Callable[[], bool], timeout: float = 30.0) -> bool:
+        return pump_events(until, timeout, step=0.01)
 
     viewer = napari_engine.connect(url)  # a script's viewer first, then its window
     layer = viewer.layers[0]
@@ -28,14 +31,6 @@ def main() -> None:
     assert app is not None
     result: dict[str, object] = {}
 
-    def pump(until: Callable[[], bool], timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            app.processEvents()
-            if until():
-                return True
-            time.sleep(0.01)
-        return False
 
     def grab(name: str) -> None:
         qt_window_of(viewer.window).grab().toImage().save(str(out / f"gui_{name}.png"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ def main() -> None:
     import napari_engine
     from napari_engine.client.gui import open_gui
     from napari_engine.client.qt_napari_compat import controls_layer
+    from tests.client.gui_tools import pump, rgb
 
     window = open_gui(url)
     qt_window = window.viewer.window._qt_window
@@ -30,25 +30,11 @@ def main() -> None:
     app = QApplication.instance()
     result: dict[str, object] = {}
 
-    def pump(until: Callable[[], bool], timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            app.processEvents()
-            if until():
-                return True
-            time.sleep(0.005)
-        return False
 
     def grab(name: str) -> np.ndarray:
         image = qt_window.grab().toImage()
         image.save(str(out / f"gui_{name}.png"))
-        canvas_image = window.canvas.native.grab().toImage().convertToFormat(
-            image.Format.Format_RGBA8888)
-        ptr = canvas_image.constBits()
-        ptr.setsize(canvas_image.sizeInBytes())
-        arr = np.frombuffer(ptr, np.uint8).reshape(canvas_image.height(),
-                                                    canvas_image.bytesPerLine() // 4, 4)
-        return arr[:, : canvas_image.width(), :3].copy()
+        return rgb(window.canvas.native.grab().toImage())
 
     result["first_frame"] = pump(lambda: window.canvas.frames_shown > 0)
     pump(lambda: bool(window.canvas.frame_header and window.canvas.frame_header.still))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +24,11 @@ def main() -> None:
     from qtpy.QtWidgets import QApplication
 
     from napari_engine.client.gui import open_gui
+    from tests.client.gui_tools import on_screen, rgb
+    from tests.client.gui_tools import pump as pump_events
+
+    def pump(until: Callable[[], bool], timeout: float = 20.0) -> bool:
+        return pump_events(until, timeout, step=0.002)  # frames come every few ms
 
     window = open_gui(url)
     window.viewer.window._qt_window.resize(1000, 700)
@@ -32,28 +36,12 @@ def main() -> None:
     canvas = window.canvas
     result: dict[str, object] = {}
 
-    def pump(until: Callable[[], bool], timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            app.processEvents()
-            if until():
-                return True
-            time.sleep(0.002)
-        return False
 
     def grab(name: str) -> np.ndarray:
-        """The canvas as the display shows it (the X server's pixels: what Qt flushed,
-        not a fresh paint)."""
-        native = canvas.native
-        corner = native.mapTo(native.window(), QPoint(0, 0))
-        shot = app.primaryScreen().grabWindow(int(native.window().winId()), corner.x(),
-                                              corner.y(), native.width(), native.height())
-        image = shot.toImage().convertToFormat(shot.toImage().Format.Format_RGBA8888)
+        """The canvas as the display shows it (what Qt flushed, not a fresh paint)."""
+        image = on_screen(canvas.native)
         image.save(str(out / f"gui_stream_{name}.png"))
-        ptr = image.constBits()
-        ptr.setsize(image.sizeInBytes())
-        arr = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine() // 4, 4)
-        return arr[:, : image.width(), :3].copy()
+        return rgb(image)
 
     painted: list[tuple[int, int]] = []  # (frame seq, plane) of every paint that showed one
 

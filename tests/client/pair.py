@@ -226,6 +226,17 @@ class MemoryConnection:
             self._waiters[cid] = on_reply
         return cid
 
+    def request(self, op: str, args: dict[str, Any] | None = None, *,
+                timeout: float = 60.0) -> Any:
+        answers: list[Any] = []
+        self.send_command(op, args, on_reply=answers.append)
+        self.deliver()
+        if not answers:
+            raise TimeoutError(f"no reply to {op}")
+        if isinstance(answers[0], BaseException):
+            raise answers[0]
+        return answers[0]
+
     def on_state(self, listener: Callable[[set[str]], None]) -> None:
         self._state_listeners.append(listener)
 

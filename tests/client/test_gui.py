@@ -9,25 +9,40 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from napari_engine.server.process import ServerProcess
 from tests.conftest import ServerFactory
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+
+
+def _window_env(display: str, **extra: str) -> dict[str, str]:
+    """A window process's environment: the Xvfb display, Qt on X, a native traceback if
+    it crashes, this checkout importable (``tests.client.gui_tools``)."""
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
+           "PYTHONFAULTHANDLER": "1", "PYTHONPATH": str(ROOT), **extra}
+    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):  # the server's, not a window's
+        env.pop(key, None)
+    return env
+
+
+def _run_window(script: str, *args: str, display: str, **extra_env: str) -> dict[str, Any]:
+    """Run a window script to its end; the JSON line it printed last."""
+    proc = subprocess.run([sys.executable, str(HERE / script), *args],
+                          env=_window_env(display, **extra_env), capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def test_napari_window_drives_the_remote_session(start_server: ServerFactory,
                                                  xvfb_display: str, output_dir: Path) -> None:
     server = start_server("--size", "640x480", "--still-delay", "0.2")
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
-           "PYTHONFAULTHANDLER": "1"}
-    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
-        env.pop(key, None)
-    proc = subprocess.run([sys.executable, str(HERE / "gui_session.py"), server.url,
-                           str(output_dir)], env=env, capture_output=True, text=True,
-                          timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = _run_window("gui_session.py", server.url, str(output_dir),
+                         display=xvfb_display)
     assert result["first_frame"]
     assert result["layers"] == ["sample nuclei", "sample membrane"]
     # the server's active layer is the window's, and its controls are shown
@@ -59,12 +74,9 @@ def test_a_window_on_a_script_viewer_shows_a_lost_server_and_comes_back(
     first = ServerProcess(["--token", "t", "--size", "640x480"])
     first.start()
     port = first.url.split(":")[2].split("/")[0]
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
-           "PYTHONFAULTHANDLER": "1"}
-    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
-        env.pop(key, None)
     proc = subprocess.Popen([sys.executable, str(HERE / "gui_reconnect.py"), first.url,
-                             str(output_dir), str(tmp_path)], env=env, text=True,
+                             str(output_dir), str(tmp_path)],
+                            env=_window_env(xvfb_display), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     second = None
     try:
@@ -103,15 +115,8 @@ def test_the_window_shows_each_plane_of_a_z_scroll_and_pans_by_scrolling(
     volume = tmp_path / "planes.tif"
     tifffile.imwrite(volume, planes)
     server = start_server("--size", "640x480", "--data", str(volume), "--still-delay", "30")
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
-           "PYTHONFAULTHANDLER": "1"}
-    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
-        env.pop(key, None)
-    proc = subprocess.run([sys.executable, str(HERE / "gui_stream.py"), server.url,
-                           str(output_dir)], env=env, capture_output=True, text=True,
-                          timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = _run_window("gui_stream.py", server.url, str(output_dir),
+                         display=xvfb_display)
     # every plane's frame reached the screen, in order, and never an older one after it
     shown = result["planes_in_paint_order"]
     assert [z for z in shown if z < 30][-30:] == list(range(30)), shown
@@ -128,16 +133,8 @@ def test_the_window_shows_each_plane_of_a_z_scroll_and_pans_by_scrolling(
 def test_a_hidpi_window_gets_a_picture_of_its_physical_pixels(
         start_server: ServerFactory, xvfb_display: str, output_dir: Path) -> None:
     server = start_server("--size", "640x480", "--still-delay", "0.1")
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
-           "PYTHONFAULTHANDLER": "1",
-           "QT_SCALE_FACTOR": "2"}
-    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
-        env.pop(key, None)
-    proc = subprocess.run([sys.executable, str(HERE / "gui_hidpi.py"), server.url,
-                           str(output_dir)], env=env, capture_output=True, text=True,
-                          timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = _run_window("gui_hidpi.py", server.url, str(output_dir),
+                         display=xvfb_display, QT_SCALE_FACTOR="2")
     assert result["ratio"] == 2.0
     width, height = result["logical"]
     assert result["still"], result
@@ -162,15 +159,8 @@ def test_what_napari_computes_from_data_comes_from_the_server(
     path = tmp_path / "contrast.tif"
     tifffile.imwrite(path, volume)
     server = start_server("--size", "640x480", "--data", str(path))
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
-           "PYTHONFAULTHANDLER": "1"}
-    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
-        env.pop(key, None)
-    proc = subprocess.run([sys.executable, str(HERE / "gui_data.py"), server.url,
-                           str(output_dir)], env=env, capture_output=True, text=True,
-                          timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = _run_window("gui_data.py", server.url, str(output_dir),
+                         display=xvfb_display)
     assert result["thumbnail_max"] > 0, "the thumbnail is black"
     assert {"once", "continuous"} <= set(result["buttons"])
     assert result["once_plane_2"] == [0.0, 3000.0]
@@ -187,16 +177,8 @@ def test_napari_engine_is_a_napari_plugin_that_connects(
         start_server: ServerFactory, xvfb_display: str, output_dir: Path,
         tmp_path: Path) -> None:
     server = start_server("--size", "640x480")
-    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
-           "PYTHONFAULTHANDLER": "1",
-           "NAPARI_ENGINE_CONFIG": str(tmp_path / "config")}
-    for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):
-        env.pop(key, None)
-    proc = subprocess.run([sys.executable, str(HERE / "gui_plugin.py"), server.url,
-                           str(output_dir)], env=env, capture_output=True, text=True,
-                          timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = _run_window("gui_plugin.py", server.url, str(output_dir),
+                         display=xvfb_display, NAPARI_ENGINE_CONFIG=str(tmp_path / "config"))
     assert result["widget"] == "ConnectWidget"
     assert not result["bad_token_window"] and "Not connected" in result["bad_token_status"]
     assert result["layers"] == ["sample nuclei", "sample membrane"]

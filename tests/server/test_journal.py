@@ -73,6 +73,13 @@ def test_a_line_cut_short_by_a_kill_is_skipped(tmp_path: Path) -> None:
     entries = list(Journal(tmp_path / "s").entries())
     assert [e.op for e in entries] == ["layer.set", "layer.add_image"]
     assert entries[1].payload == b"\x01\x02"
+    # a server restarted on it journals on after the cut line, not onto it
+    again = Journal(tmp_path / "s")
+    again.record("layer.add_image", {"shape": [1], "dtype": "uint8", "nbytes": 1}, b"\x03")
+    again.close()
+    entries = list(Journal(tmp_path / "s").entries())
+    assert [e.op for e in entries] == ["layer.set", "layer.add_image", "layer.add_image"]
+    assert [e.payload for e in entries[1:]] == [b"\x01\x02", b"\x03"]
 
 
 def test_a_journal_that_cannot_be_written_is_reported_and_given_up(tmp_path: Path) -> None:

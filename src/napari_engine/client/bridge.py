@@ -22,7 +22,6 @@ many state changes arrive, one apply waits at a time.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import threading
 import time
@@ -55,8 +54,8 @@ MIRRORED_KINDS = frozenset(LayerKind)
 MAX_APPLY_ROUNDS = 3
 #: properties a layer is made with, not set afterwards
 _AT_CREATION = frozenset({"axis_labels", "units", "rgb"})
-#: how long napari's data-range questions (auto-contrast, reset) wait for the server
-DATA_RANGE_TIMEOUT_S = 30.0
+#: how long napari's questions about the data (auto-contrast, histogram) wait for the server
+ASK_TIMEOUT_S = 30.0
 
 
 class SessionLink(Protocol):
@@ -72,6 +71,11 @@ class SessionLink(Protocol):
     def send_command(self, op: str, args: dict[str, Any] | None = None, *,
                      on_reply: Callable[[Any], None] | None = None,
                      local: Local | None = None, t: float | None = None) -> int: ...
+
+    def request(self, op: str, args: dict[str, Any] | None = None, *,
+                timeout: float = 60.0) -> Any:
+        """Send a command and wait for its answer (raises the server's refusal)."""
+        ...
 
     def on_state(self, listener: Callable[[set[str]], None]) -> None: ...
 
@@ -265,16 +269,17 @@ class ViewerBridge:
                 setattr(target, name, tuple(value) if isinstance(value, list) else value)
 
     def _apply_overlays(self, overlays: dict[str, dict[str, Any]]) -> None:
-        for name, values in overlays.items():
-            overlay = self.viewer.canvas.overlays[name] if name in OVERLAYS else None
-            for field in OVERLAYS.get(name, ()):
-                if field.name in values and not same(
-                        overlay_to_wire(field, getattr(overlay, field.name)), values[field.name]):
-                    try:
-                        setattr(overlay, field.name, values[field.name])
-                    except (ValueError, TypeError):
-                        log.warning("cannot show %s.%s=%r locally", name, field.name,
-                                    values[field.name])
+        for name, fields in OVERLAYS.items():
+            values, overlay = overlays.get(name, {}), self.viewer.canvas.overlays[name]
+            for field in fields:
+                value = values.get(field.name)
+                if field.name not in values or same(
+                        overlay_to_wire(field, getattr(overlay, field.name)), value):
+                    continue
+                try:
+                    setattr(overlay, field.name, value)
+                except (ValueError, TypeError):
+                    log.warning("cannot show %s.%s=%r locally", name, field.name, value)
 
     def _apply_layers(self, layers: list[dict[str, Any]]) -> None:
         wanted = [layer["id"] for layer in layers]
@@ -426,11 +431,8 @@ class ViewerBridge:
         if self._applying:
             lo, hi = layer.contrast_limits
             return float(lo), float(hi)
-        layer_id = self.id_of(layer)
-        if layer_id is None:
-            raise ValueError(f"layer {layer.name!r} is not on the server")
-        result = self._ask(Op.LAYER_DATA_RANGE, {"layer": layer_id, "mode": mode},
-                           f"the data range of {layer.name!r}")
+        result = self.connection.request(Op.LAYER_DATA_RANGE, {
+            "layer": self._server_id(layer), "mode": mode}, timeout=ASK_TIMEOUT_S)
         lo, hi = result["range"]
         return float(lo), float(hi)
 
@@ -438,26 +440,16 @@ class ViewerBridge:
                   ) -> tuple[list[float], list[float]]:
         """napari's histogram of ``layer`` (``canvas``: the displayed slice, ``full``:
         all of it), computed by napari's model on the server's data."""
+        result = self.connection.request(Op.LAYER_HISTOGRAM, {
+            "layer": self._server_id(layer), "mode": mode, "bins": bins,
+            "log_scale": log_scale}, timeout=ASK_TIMEOUT_S)
+        return list(result["bin_edges"]), list(result["counts"])
+
+    def _server_id(self, layer: Layer) -> int:
         layer_id = self.id_of(layer)
         if layer_id is None:
             raise ValueError(f"layer {layer.name!r} is not on the server")
-        result = self._ask(Op.LAYER_HISTOGRAM, {"layer": layer_id, "mode": mode,
-                                                "bins": bins, "log_scale": log_scale},
-                           f"the histogram of {layer.name!r}")
-        return list(result["bin_edges"]), list(result["counts"])
-
-    def _ask(self, op: Op, args: dict[str, Any], what: str) -> Any:
-        """Send ``op`` and wait for its answer (any thread but the connection's)."""
-        answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self.connection.send_command(op, args, on_reply=answer.set_result)
-        try:
-            result = answer.result(DATA_RANGE_TIMEOUT_S)
-        except TimeoutError:
-            raise TimeoutError(f"the server did not say {what} within "
-                               f"{DATA_RANGE_TIMEOUT_S:.0f} s") from None
-        if isinstance(result, BaseException):
-            raise result
-        return result
+        return layer_id
 
     def _send(self, op: Op, args: dict[str, Any], local: Local | None = None,
               on_reply: Callable[[Any], None] | None = None) -> None:

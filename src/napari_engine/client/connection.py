@@ -174,7 +174,7 @@ class Connection:
 
     def on_frame(self, listener: FrameListener) -> None:
         """``listener(frame)`` for each streamed frame, assembled (frame worker thread;
-        each tiles frame then carries a copy of the picture)."""
+        each tiles frame then carries its picture, which later frames never change)."""
         self._frame_listeners.append(listener)
 
     def on_connection(self, listener: Callable[[str], None]) -> None:

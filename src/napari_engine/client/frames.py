@@ -64,10 +64,10 @@ class Picture:
     """A connection's latest picture, and what changed in it since a window last looked.
 
     The frame worker records each frame; the window paints straight from ``current()``
-    (under ``lock``, so the worker never changes the pixels mid-paint), and ``take()``
-    tells it which part of the screen to repaint, however many frames came in between
-    (moves add up, boxes merge): it never falls behind by more than one picture, and
-    copies nothing.
+    (under ``lock``, so the worker never changes the pixels mid-paint), and
+    ``take_current()`` tells it which part of the screen to repaint, however many frames
+    came in between (moves add up, boxes merge): it never falls behind by more than one
+    picture, and copies nothing.
     """
 
     def __init__(self) -> None:
@@ -125,11 +125,6 @@ class Picture:
         """Whether it changed since the last take."""
         return self._changed
 
-    def take(self) -> PictureChange | None:
-        """What changed since the last take (None: nothing)."""
-        with self.lock:
-            return self._take()
-
     def take_current(self) -> tuple[PictureChange | None, FrameHeader | None]:
         """What changed since the last take, and the header the picture answers now (one
         look: no frame can come in between)."""
@@ -155,9 +150,9 @@ def _clip(box: Box, shape: tuple[int, ...]) -> Box | None:
 
 
 class FrameAssembler:
-    """Turns one connection's streamed frames, in order, into pictures: a copy on each
-    frame for whoever keeps frames (``keep``), and the shared ``picture`` a window
-    watches (``show``)."""
+    """Turns one connection's streamed frames, in order, into pictures: each frame's own
+    for whoever keeps frames (``keep``), and the shared ``picture`` a window watches
+    (``show``)."""
 
     def __init__(self) -> None:
         self._tiles: np.ndarray | None = None
@@ -173,9 +168,10 @@ class FrameAssembler:
         self._video = None
 
     def assemble(self, frame: Frame, *, keep: bool = True, show: bool = False) -> Frame:
-        """The frame, with its picture where the picture depends on earlier frames (a
-        copy, when ``keep``); a whole frame is decoded only when a window shows it
-        (``show``) and otherwise left to decode when someone looks (``Frame.decode``)."""
+        """The frame, with its picture where the picture depends on earlier frames (when
+        ``keep``: never written again, copy on write); a whole frame is decoded only when
+        a window shows it (``show``) and otherwise left to decode when someone looks
+        (``Frame.decode``)."""
         h = frame.header
         if h.encoding == "tiles":
             image = self._paint(frame, show)

@@ -62,13 +62,12 @@ class InputReceiver(Protocol):
     def keyReleaseEvent(self, event: Any) -> None: ...
 
 
-def picture_image(pixels: np.ndarray, pixel_ratio: float = 1.0) -> QImage:
+def picture_image(pixels: np.ndarray) -> QImage:
     """A QImage over ``pixels`` (rows of RGB or RGBX; no copy: keep ``pixels`` alive and
     unchanged while the image is used)."""
     height, width, channels = pixels.shape
     new_image: Any = QImage  # PyQt6's stubs lack the (buffer, w, h, stride, format) form
     image: QImage = new_image(pixels.data, width, height, pixels.strides[0], _FORMATS[channels])
-    image.setDevicePixelRatio(pixel_ratio)
     return image
 
 

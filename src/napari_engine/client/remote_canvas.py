@@ -240,7 +240,6 @@ class RemoteCanvas(LayerlessCanvas):
         return self._widget.grab().toImage()
 
 
-
 def _highlight() -> tuple[tuple[float, ...], float]:
     """napari's highlight colour and thickness (its settings), as its zoom box uses."""
     from napari.settings import get_settings

@@ -201,7 +201,13 @@ class ProxyViewer(NewLabelsOnServer):
         return layer_id
 
     # -- layers: made on the server, mirrored here --------------------------------------
-    def _added(self, result: dict[str, Any]) -> list[Layer]:
+    def _make(self, op: Op, args: dict[str, Any], props: dict[str, Any] | None = None,
+              payload: bytes | None = None) -> list[Layer]:
+        """Ask the server to make layers (``props``: property name -> value), and
+        return them as mirrored here."""
+        if props:
+            args = {**args, "props": props}
+        result = self.connection.request(op, args, payload=payload)
         self.bridge.catch_up()
         layers = [self.bridge.layer(i) for i in result["layers"]]
         return [layer for layer in layers if layer is not None]
@@ -216,19 +222,17 @@ class ProxyViewer(NewLabelsOnServer):
         props = {p.name: to_wire(p, getattr(layer, p.name)) for p in properties_of(kind)
                  if p.initial is not None}
         if isinstance(layer, Points):
-            args: dict[str, Any] = {"data": np.asarray(layer.data, float).tolist(),
-                                    "props": props, "ndim": layer.ndim}
-            return self._added(self.connection.request(Op.LAYER_ADD_POINTS, args))[0]
+            return self._make(Op.LAYER_ADD_POINTS, {
+                "data": np.asarray(layer.data, float).tolist(), "ndim": layer.ndim}, props)[0]
         if isinstance(layer, Shapes):
-            args = {"data": [np.asarray(s, float).tolist() for s in layer.data],
-                    "shape_type": [str(t) for t in layer.shape_type] or "rectangle",
-                    "props": props, "ndim": layer.ndim}
-            return self._added(self.connection.request(Op.LAYER_ADD_SHAPES, args))[0]
+            return self._make(Op.LAYER_ADD_SHAPES, {
+                "data": [np.asarray(s, float).tolist() for s in layer.data],
+                "shape_type": [str(t) for t in layer.shape_type] or "rectangle",
+                "ndim": layer.ndim}, props)[0]
         if isinstance(layer, Image | Labels) and not layer.multiscale:
             op = Op.LAYER_ADD_LABELS if isinstance(layer, Labels) else Op.LAYER_ADD_IMAGE
             args, payload = _array(layer.data, kind)
-            args["props"] = props
-            return self._added(self.connection.request(op, args, payload=payload))[0]
+            return self._make(op, args, props, payload)[0]
         raise NotImplementedError(
             f"a {'multiscale ' if getattr(layer, 'multiscale', False) else ''}{kind} layer "
             "made here cannot be sent to the napari-engine server; open its data on the "
@@ -272,54 +276,41 @@ class ProxyViewer(NewLabelsOnServer):
     def new_labels_on_server(self) -> Layer:
         """napari's new labels layer (File > New Layer > Labels), made by the server at
         the size of its data, lazily: memory only where it is painted."""
-        return self._added(self.connection.request(Op.LAYER_NEW_LABELS))[0]
+        return self._make(Op.LAYER_NEW_LABELS, {})[0]
 
     def add_image(self, data: Any, **kwargs: Any) -> Layer | list[Layer]:
         """Add an image from an array (sent to the server once) or from a path the
         *server* can read (OME-Zarr, TIFF). Keyword arguments are napari's ``add_image``
         keywords the protocol carries. Returns the new layer (a list if the file has
         several channels)."""
-        args: dict[str, Any] = {}
-        props = _props(LayerKind.IMAGE, kwargs)
-        if props:
-            args["props"] = props
         payload = None
         if isinstance(data, str | os.PathLike):
-            args["path"] = data.as_posix() if isinstance(data, Path) else str(data)
+            args: dict[str, Any] = {
+                "path": data.as_posix() if isinstance(data, Path) else str(data)}
         else:
-            array_args, payload = _array(data, "image")
-            args.update(array_args)
-        layers = self._added(self.connection.request(Op.LAYER_ADD_IMAGE, args,
-                                                     payload=payload))
+            args, payload = _array(data, "image")
+        layers = self._make(Op.LAYER_ADD_IMAGE, args, _props(LayerKind.IMAGE, kwargs),
+                            payload)
         return layers[0] if len(layers) == 1 else layers
 
     def add_labels(self, data: Any, **kwargs: Any) -> Layer:
         """Add a labels layer from an integer array (sent to the server once)."""
         args, payload = _array(data, "labels")
-        props = _props(LayerKind.LABELS, kwargs)
-        if props:
-            args["props"] = props
-        return self._added(self.connection.request(Op.LAYER_ADD_LABELS, args,
-                                                   payload=payload))[0]
+        return self._make(Op.LAYER_ADD_LABELS, args, _props(LayerKind.LABELS, kwargs),
+                          payload)[0]
 
     def add_points(self, data: Any = None, **kwargs: Any) -> Layer:
         """Add a points layer from an (N, D) array of coordinates."""
         coords = np.zeros((0, 2)) if data is None else np.asarray(data, dtype=float)
-        args: dict[str, Any] = {"data": coords.tolist()}
-        props = _props(LayerKind.POINTS, kwargs)
-        if props:
-            args["props"] = props
-        return self._added(self.connection.request(Op.LAYER_ADD_POINTS, args))[0]
+        return self._make(Op.LAYER_ADD_POINTS, {"data": coords.tolist()},
+                          _props(LayerKind.POINTS, kwargs))[0]
 
     def add_shapes(self, data: Any = None, *, shape_type: str | list[str] = "rectangle",
                    **kwargs: Any) -> Layer:
         """Add a shapes layer from a list of (V, D) vertex arrays."""
-        args: dict[str, Any] = {"data": [np.asarray(s, dtype=float).tolist()
-                                         for s in (data or [])], "shape_type": shape_type}
-        props = _props(LayerKind.SHAPES, kwargs)
-        if props:
-            args["props"] = props
-        return self._added(self.connection.request(Op.LAYER_ADD_SHAPES, args))[0]
+        args = {"data": [np.asarray(s, dtype=float).tolist() for s in (data or [])],
+                "shape_type": shape_type}
+        return self._make(Op.LAYER_ADD_SHAPES, args, _props(LayerKind.SHAPES, kwargs))[0]
 
     # -- waiting for the server ----------------------------------------------------------
     def sync(self, timeout: float = 60.0) -> None:

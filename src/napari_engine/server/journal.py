@@ -55,8 +55,16 @@ class Journal:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self._count = len(list(self.entries()))
-        self._log: BinaryIO = open(folder / LOG_NAME, "ab")  # noqa: SIM115  # kept open
+        log_path = folder / LOG_NAME
+        written = log_path.read_bytes() if log_path.exists() else b""
+        # payload files are numbered on from the lines already there
+        self._count = written.count(b"\n")
+        self._log: BinaryIO = open(log_path, "ab")  # noqa: SIM115  # kept open
+        if written and not written.endswith(b"\n"):
+            # a line cut short by a kill: end it (it is skipped) so the next one stands
+            self._log.write(b"\n")
+            self._log.flush()
+            self._count += 1
 
     def record(self, op: str, args: dict[str, Any], payload: bytes | memoryview | None
                ) -> None:
