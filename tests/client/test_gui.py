@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,13 @@ ROOT = HERE.parents[1]
 
 def _window_env(display: str, **extra: str) -> dict[str, str]:
     """A window process's environment: the Xvfb display, Qt on X, a native traceback if
-    it crashes, this checkout importable (``tests.client.gui_tools``)."""
+    it crashes, this checkout importable (``tests.client.gui_tools``), and napari
+    settings of its own (napari saves the window's size and docks when it closes: shared,
+    one test's window would shape the next, and the person's own napari)."""
+    settings = Path(tempfile.mkdtemp(prefix="napari-settings-")) / "settings.yaml"
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
-           "PYTHONFAULTHANDLER": "1", "PYTHONPATH": str(ROOT), **extra}
+           "PYTHONFAULTHANDLER": "1", "PYTHONPATH": str(ROOT),
+           "NAPARI_CONFIG": str(settings), **extra}
     for key in ("EGL_PLATFORM", "PYOPENGL_PLATFORM"):  # the server's, not a window's
         env.pop(key, None)
     return env
