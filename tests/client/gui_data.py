@@ -30,6 +30,9 @@ def main() -> None:
 
 
     pump(lambda: len(viewer.layers) > 0)
+    # napari's first window, laid out as napari lays out its own: the canvas gets room
+    native = window.canvas.native
+    result["canvas"] = [native.width(), native.height()]
     layer = viewer.layers[0]
     pump(lambda: bool(layer.thumbnail[..., :3].max() > 0))
     result["thumbnail_max"] = int(layer.thumbnail[..., :3].max())

@@ -166,6 +166,8 @@ def test_what_napari_computes_from_data_comes_from_the_server(
     server = start_server("--size", "640x480", "--data", str(path))
     result = _run_window("gui_data.py", server.url, str(output_dir),
                          display=xvfb_display)
+    # a first window (fresh napari settings) sizes its canvas as napari's own would
+    assert min(result["canvas"]) >= 400, result["canvas"]
     assert result["thumbnail_max"] > 0, "the thumbnail is black"
     assert {"once", "continuous"} <= set(result["buttons"])
     assert result["once_plane_2"] == [0.0, 3000.0]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
-from qtpy.QtCore import QEvent, QRect, Qt
+from qtpy.QtCore import QEvent, QRect, QSize, Qt
 from qtpy.QtGui import (
     QColor,
     QImage,
@@ -104,6 +104,12 @@ class PictureWidget(QWidget):
         self.setMouseTracking(True)  # moves without a button: napari's status and cursor
         self.setFocusPolicy(Qt.FocusPolicy.WheelFocus)
         self.setMinimumSize(10, 10)
+
+    def sizeHint(self) -> QSize:
+        """The size napari's own canvas widget asks for (its window is laid out as
+        napari's: without it the docks take all the room and the canvas gets none)."""
+        hint = getattr(self.receiver, "sizeHint", None)
+        return hint() if hint is not None else super().sizeHint()
 
     def paintEvent(self, event: QPaintEvent | None) -> None:
         if self.before_paint is not None:
