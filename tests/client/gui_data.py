@@ -73,7 +73,7 @@ def main() -> None:
     pump(lambda: len(server_layers()) == 4)
     result["server_layers"] = [(state["type"], state.get("shape", None))
                                for state in server_layers()]
-    result["window_layers"] = [type(x).__name__ for x in viewer.layers]
+    result["window_layers"] = [x._type_string for x in viewer.layers]  # napari's kind names
     result["notices"] = notices
     viewer.window._qt_window.grab().save(str(out / "gui_data_new_layers.png"))
     print(json.dumps(result))

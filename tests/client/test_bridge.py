@@ -12,6 +12,7 @@ import pytest
 from napari.components import ViewerModel
 
 from napari_engine.client.bridge import ViewerBridge
+from napari_engine.client.remote_data import RemoteArray
 from tests.client.pair import MemoryConnection, MemoryServer, QueuePoster
 
 
@@ -29,7 +30,8 @@ def test_the_model_starts_as_the_session_without_voxels() -> None:
     assert [x.name for x in viewer.layers] == ["nuclei", "membrane"]
     data = viewer.layers[0].data
     assert data.shape == (8, 64, 64) and data.dtype == np.uint16
-    assert all(s == 0 for s in data.strides)
+    assert isinstance(data, RemoteArray)  # the voxels are the server's, read on demand
+    assert all(s == 0 for s in viewer.layers[0]._slice.image.raw.strides)  # none held
     assert viewer.dims.current_step[0] == 4
     assert tuple(viewer.canvas.size) == (300, 400)
     assert viewer.layers.selection.active is viewer.layers[1]

@@ -176,7 +176,7 @@ def test_what_napari_computes_from_data_comes_from_the_server(
     # the new-layer buttons: a labels layer the size of the image's data, points, shapes
     assert result["server_layers"] == [["image", [5, 64, 64]], ["labels", [5, 64, 64]],
                                        ["points", None], ["shapes", None]], result
-    assert result["window_layers"] == ["Image", "Labels", "Points", "Shapes"]
+    assert result["window_layers"] == ["image", "labels", "points", "shapes"]
     assert result["notices"] == []
 
 

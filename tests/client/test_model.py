@@ -15,6 +15,7 @@ import napari_engine
 from napari_engine import ProxyViewer
 from napari_engine.client.bridge import ViewerBridge
 from napari_engine.client.connection import Connection, Frame
+from napari_engine.client.remote_data import RemoteArray
 from napari_engine.server.process import ServerProcess
 from tests.client.pair import QueuePoster
 
@@ -79,7 +80,8 @@ def test_model_starts_as_the_server_session(pair: tuple[Mirrored, ProxyViewer]) 
     assert layer.multiscale and len(layer.data) == server["levels"] == 10
     assert layer.data[0].shape == tuple(server["shape"])
     assert layer.data[0].dtype == np.uint16
-    assert all(s == 0 for s in layer.data[0].strides)  # no voxels held locally
+    assert isinstance(layer.data[0], RemoteArray)  # no voxels held locally
+    assert all(s == 0 for s in layer._slice.image.raw.strides)
     assert tuple(layer.contrast_limits) == tuple(server["contrast_limits"])
     assert layer.colormap.name == server["colormap"]
     assert local.viewer.dims.ndim == remote.dims.ndim
@@ -167,7 +169,7 @@ def test_status_bar_value_comes_from_the_server(pair: tuple[Mirrored, ProxyViewe
     local.viewer.cursor.position = (0.0, 10.0, 20.0)  # dims: the sample's z, then y, x
     expected = str(int(data[10, 20]))  # 1660: only the server holds these voxels
     local.pump(lambda: expected in str(local.viewer.status))
-    assert local.viewer.layers["ramp"].data.strides == (0, 0)
+    assert local.viewer.layers["ramp"]._slice.image.raw.strides == (0, 0)
 
 
 def test_points_and_shapes_are_mirrored(pair: tuple[Mirrored, ProxyViewer]) -> None:

@@ -29,3 +29,45 @@ def test_a_placeholder_slice_is_displayed_without_converting_every_pixel() -> No
     real.refresh()
     assert real._slice.image.view.strides != (0, 0)
     assert len(np.unique(real._slice.image.view)) > 1
+
+
+def test_layer_data_is_the_servers_but_napari_slices_the_placeholder() -> None:
+    """A z step or a label control's dtype check must not fetch a plane; a script's
+    ``layer.data[...]`` must read the server's voxels."""
+    import importlib
+
+    from napari.layers.labels._labels_utils import get_dtype
+
+    from napari_engine.client.napari_compat import (
+        PLACEHOLDER_READERS,
+        ServerImage,
+        ServerLabels,
+        bind_server_data,
+        kind_of,
+    )
+    from napari_engine.client.remote_data import RemoteArray
+
+    for module, function in PLACEHOLDER_READERS:  # still napari's names for them
+        source = open(importlib.import_module(module).__file__ or "").read()
+        assert f"def {function}(" in source and "layer.data" in source, (module, function)
+    reads: list[object] = []
+    truth = np.arange(8 * 32 * 32, dtype=np.int32).reshape(8, 32, 32)
+
+    def read(level: int, region: list[tuple[int, int, int]]) -> np.ndarray:
+        reads.append(region)
+        return truth[tuple(slice(*r) for r in region)]
+
+    viewer = ViewerModel()
+    labels = ServerLabels(placeholder([8, 32, 32], "int32"), name="cells")
+    image = ServerImage(placeholder([8, 32, 32], "int32"), name="raw")
+    for layer in (labels, image):
+        bind_server_data(layer, [RemoteArray((8, 32, 32), "int32", read)])
+        viewer.layers.append(layer)
+    for z in range(8):
+        viewer.dims.set_current_step(0, z)
+    assert get_dtype(labels) == np.int32
+    labels.selected_label = 5
+    assert reads == []  # napari's own slicing and dtype checks read the placeholder
+    assert (kind_of(labels), kind_of(image)) == ("labels", "image")
+    np.testing.assert_array_equal(image.data[3, 4:9, ::5], truth[3, 4:9, ::5])
+    assert labels.data[7, 31, 31] == truth[7, 31, 31] and len(reads) == 2

@@ -17,6 +17,7 @@ from napari.layers import Image
 import napari_engine
 from napari_engine import ProxyViewer
 from napari_engine.client.connection import ConnectionLost, RemoteError
+from napari_engine.client.remote_data import RemoteArray
 from napari_engine.server.process import ServerProcess
 
 
@@ -47,7 +48,8 @@ def test_sample_session_state(viewer: ProxyViewer) -> None:
     assert isinstance(layer, Image) and layer.multiscale
     assert layer.level_shapes[0][-1] >= 100_000  # level 0 is far larger than memory
     assert layer.dtype == np.uint16
-    assert all(s == 0 for s in layer.data[0].strides)  # voxels never cross to the client
+    assert isinstance(layer.data[0], RemoteArray)  # voxels cross only when read
+    assert all(s == 0 for s in layer._slice.image.raw.strides)
     assert tuple(viewer.canvas.size) == (300, 400)
 
 
@@ -255,3 +257,46 @@ def test_a_layer_put_in_the_list_is_made_on_the_server_where_it_was_put(
     assert viewer.connection.layers()[0]["data"] == [[3.0, 4.0]]
     with pytest.raises(NotImplementedError, match="vectors layers are not mirrored"):
         viewer.add_vectors(np.zeros((2, 2, 2)))
+
+
+def test_layer_data_is_the_servers_read_region_by_region(viewer: ProxyViewer,
+                                                         server: ServerProcess) -> None:
+    """``layer.data`` of an image on the server: what numpy would give on the same array,
+    only the region asked for crossing; a labels layer's data written from the script is
+    the server's, for every client of the session."""
+    volume = np.random.default_rng(3).integers(0, 60000, (6, 70, 90), dtype=np.uint16)
+    image = viewer.add_image(volume, name="vol")
+    for key in [(2, slice(10, 50, 3), slice(None, None, -5)), (Ellipsis, 7), 4,
+                (slice(None), 69, slice(80, None))]:
+        np.testing.assert_array_equal(image.data[key], volume[key])
+    np.testing.assert_array_equal(np.asarray(image.data), volume)
+    before = viewer.connection.traffic.get("data", 0)
+    assert image.data[3, 20:30, 40:50].sum() == volume[3, 20:30, 40:50].sum()
+    assert viewer.connection.traffic["data"] - before < 10 * 10 * 2 + 1024  # one box
+    with pytest.raises(TypeError, match="read-only"):
+        image.data[0, 0, 0] = 1
+    with pytest.raises(NotImplementedError, match="not replaced from here"):
+        image.data = volume
+
+    sample = viewer.layers[0]  # the petabyte sample: any region of any level
+    level0 = sample.data[0]
+    assert level0.shape[-1] >= 100_000
+    corner = level0[level0.shape[0] // 2, 5000:5016, 7000:7032]
+    assert corner.shape == (16, 32) and corner.dtype == np.uint16 and corner.any()
+    with pytest.raises(MemoryError, match="index a region"):
+        np.asarray(level0[0])
+
+    labels = viewer.add_labels(np.zeros((6, 70, 90), np.uint8), name="painted")
+    labels.data[2, 10:20, 30:40] = 5
+    labels.data[volume > 59000] = 9
+    expected = np.zeros(volume.shape, np.uint8)
+    expected[2, 10:20, 30:40] = 5
+    expected[volume > 59000] = 9
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        np.testing.assert_array_equal(np.asarray(other.layers["painted"].data), expected)
+    finally:
+        other.close()
+    with pytest.raises(RemoteError, match="ends at 91"):  # the server checks regions too
+        viewer.connection.request("layer.read", {
+            "layer": viewer.layer_id(labels), "region": [[0, 1, 1], [0, 1, 1], [0, 91, 1]]})

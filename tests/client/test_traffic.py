@@ -38,4 +38,5 @@ def test_client_receives_frames_and_metadata_only(start_server: ServerFactory) -
     # (the 30 planes browsed hold 30 x 131072^2 voxels; one raw frame is 1.2 MB)
     assert frame_sizes and max(frame_sizes) <= 640 * 480 * 4
     assert frames <= sum(frame_sizes) + 8 * 1024 * len(frame_sizes)  # and headers under 8 KiB
-    assert all(s == 0 for s in level0.strides)  # and the client holds no voxels
+    # and the client holds no voxels: browsing read none ("data" messages: layer.data)
+    assert all(s == 0 for s in layer._slice.image.raw.strides)

@@ -159,8 +159,8 @@ def test_refused_arguments_say_which(op: str, args: dict[str, Any], payload: boo
     assert named in info.value.message, info.value.message
 
 
-@pytest.mark.parametrize("op", [op for op in Op if op not in (Op.LAYER_ADD_IMAGE,
-                                                              Op.LAYER_ADD_LABELS)])
+@pytest.mark.parametrize("op", [op for op in Op if op not in (
+    Op.LAYER_ADD_IMAGE, Op.LAYER_ADD_LABELS, Op.LAYER_WRITE)])
 def test_a_payload_is_refused_where_none_belongs(op: Op) -> None:
     with pytest.raises(ProtocolError) as info:
         OPERATIONS[op].validate({}, True)
@@ -198,3 +198,12 @@ def test_dims_moves_merge_only_where_the_order_does_not_matter(
         first: dict[str, Any], second: dict[str, Any], merged: dict[str, Any] | None) -> None:
     merge = OPERATIONS[Op.DIMS_SET].merge
     assert merge is not None and merge(first, second) == merged
+
+
+def test_a_write_needs_its_values_and_a_label_dtype() -> None:
+    args = {"layer": 1, "region": [[0, 2, 1], [0, 3, 1]], "dtype": "uint8"}
+    with pytest.raises(ProtocolError, match="binary payload"):
+        validate_command_args(Op.LAYER_WRITE, args, has_payload=False)
+    with pytest.raises(ProtocolError, match="'dtype'"):
+        validate_command_args(Op.LAYER_WRITE, {**args, "dtype": "float32"}, has_payload=True)
+    assert validate_command_args(Op.LAYER_WRITE, args, has_payload=True)["nbytes"] == 6

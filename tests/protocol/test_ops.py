@@ -28,14 +28,14 @@ def test_operation_table_is_closed() -> None:
                                "layer.add_labels", "layer.add_points", "layer.add_shapes",
                                "view.reset", "screenshot", "sync", "overlay.set",
                                "layer.data_range", "layer.new_labels", "layer.save",
-                               "layer.histogram"}
+                               "layer.histogram", "layer.read", "layer.write"}
 
 
 def test_the_registry_says_which_merge_and_which_need_an_id() -> None:
     assert {str(op) for op, spec in OPERATIONS.items() if spec.coalesces} == {
         "camera.set", "dims.set", "canvas.resize", "cursor.set"}
     assert {str(op) for op, spec in OPERATIONS.items() if spec.needs_id} == {
-        "screenshot", "sync", "layer.data_range", "layer.histogram"}
+        "screenshot", "sync", "layer.data_range", "layer.histogram", "layer.read"}
 
 
 def test_data_range_takes_a_layer_and_a_mode() -> None:

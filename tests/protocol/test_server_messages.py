@@ -60,7 +60,8 @@ def test_each_message_survives_the_wire(message: Any) -> None:
 
 
 def test_the_table_names_every_message_type() -> None:
-    assert set(SERVER_MESSAGES) == {"welcome", "state", "reply", "error", "pong", "frame"}
+    assert set(SERVER_MESSAGES) == {"welcome", "state", "reply", "error", "pong", "frame",
+                                    "data"}
     for kind, cls in SERVER_MESSAGES.items():
         assert kind == cls.TYPE
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from napari_engine.protocol import encode_binary
 from napari_engine.server.journal import Journal
 from napari_engine.server.process import ServerProcess
 from tests.server.wire import RawClient
@@ -42,6 +43,11 @@ def test_a_killed_server_restores_every_acknowledged_edit(tmp_path: Path) -> Non
     for i, x in enumerate(range(125, 200, 5)):  # a stroke, each move acknowledged
         client.command("input.mouse", {"event": "move", "pos": [x, 100], "button": 1,
                                        "modifiers": []}, cid=6 + i)
+    # a script's ``labels.data[0, :4, :4] = 3`` (binary values, acknowledged)
+    client.send(encode_binary({"type": "command", "id": 90, "op": "layer.write", "args": {
+        "layer": labels, "region": [[0, 1, 1], [0, 4, 1], [0, 4, 1]], "dtype": "uint8"}},
+        np.full((1, 4, 4), 3, np.uint8).tobytes()))
+    assert client.expect("reply", id=90)
     _save_labels(client, labels, "before.tif", 100)
     first.proc.kill()  # SIGKILL in the middle of the stroke: no release, no clean exit
     first.proc.wait(10)
@@ -58,6 +64,7 @@ def test_a_killed_server_restores_every_acknowledged_edit(tmp_path: Path) -> Non
         _save_labels(again, labels, "after.tif", 1)
         before, after = (tifffile.imread(saved / n) for n in ("before.tif", "after.tif"))
         assert (before == 7).sum() > 100  # the stroke painted something
+        assert (before[0, :4, :4] == 3).all()  # and the script wrote
         np.testing.assert_array_equal(after, before)
         again.close()
 

@@ -30,10 +30,17 @@ from typing import Any, Protocol
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer, Points, Shapes
+from napari.layers import Layer, Points, Shapes
 
 from napari_engine.client.core import Local
-from napari_engine.client.napari_compat import compute_where_the_data_is
+from napari_engine.client.napari_compat import (
+    ServerImage,
+    ServerLabels,
+    bind_server_data,
+    compute_where_the_data_is,
+    kind_of,
+)
+from napari_engine.client.remote_data import RemoteArray
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.overlays import OVERLAYS, OverlayField, overlay_to_wire
@@ -44,6 +51,7 @@ from napari_engine.protocol.properties import (
     properties_of,
     to_wire,
 )
+from napari_engine.protocol.regions import Region
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +81,7 @@ class SessionLink(Protocol):
                      local: Local | None = None, t: float | None = None) -> int: ...
 
     def request(self, op: str, args: dict[str, Any] | None = None, *,
-                timeout: float = 60.0) -> Any:
+                payload: bytes | None = None, timeout: float = 60.0) -> Any:
         """Send a command and wait for its answer (raises the server's refusal)."""
         ...
 
@@ -136,10 +144,6 @@ def _wire_numbers(value: Any, cast: type) -> Any:
 def _flat(section: str, key: str, value: Any) -> Local:
     """Record an optimistic change of ``section.key`` in the mirror under the command id."""
     return lambda mirror, cid: mirror.set_local(section, key, value, cid)
-
-
-def _kind(layer: Layer) -> str:
-    return type(layer).__name__.lower()
 
 
 class ViewerBridge:
@@ -310,18 +314,43 @@ class ViewerBridge:
             shapes = Shapes(ndim=state["ndim"], **common)
             self._apply_shapes(shapes, state)
             return shapes
-        levels = [placeholder(s, state["dtype"]) for s in state.get("level_shapes")
-                  or [state["shape"]]]
+        shapes = state.get("level_shapes") or [state["shape"]]
+        levels = [placeholder(s, state["dtype"]) for s in shapes]
         data: Any = levels if len(levels) > 1 else levels[0]
         layer: Layer
         if kind == LayerKind.LABELS:
-            layer = Labels(data, multiscale=len(levels) > 1, **common)
+            layer = ServerLabels(data, multiscale=len(levels) > 1, **common)
         else:
-            layer = Image(data, multiscale=len(levels) > 1, rgb=state.get("rgb", False),
-                          contrast_limits=state.get("contrast_limits"), **common)
+            layer = ServerImage(data, multiscale=len(levels) > 1, rgb=state.get("rgb", False),
+                                contrast_limits=state.get("contrast_limits"), **common)
         # napari slices it on every z step, and computes from its data: the server does
         compute_where_the_data_is(layer, self.data_range, self.histogram)
+        layer_id = int(state["id"])
+        bind_server_data(layer, [
+            RemoteArray(tuple(shape), state["dtype"], self._reader(layer_id), level=level,
+                        write=self._writer(layer_id) if kind == LayerKind.LABELS
+                        and len(shapes) == 1 else None, name=state["name"])
+            for level, shape in enumerate(shapes)])
         return layer
+
+    def _reader(self, layer_id: int) -> Callable[[int, Region], np.ndarray]:
+        """Reads of a layer's voxels (``layer.data[...]``), from the server."""
+        def read(level: int, region: Region) -> np.ndarray:
+            values = self.connection.request(Op.LAYER_READ, {
+                "layer": layer_id, "level": level, "region": [list(r) for r in region]},
+                timeout=ASK_TIMEOUT_S)
+            assert isinstance(values, np.ndarray)
+            return values
+        return read
+
+    def _writer(self, layer_id: int) -> Callable[[Region, np.ndarray], None]:
+        """Writes into a labels layer's data, on the server (waits for them to apply)."""
+        def write(region: Region, values: np.ndarray) -> None:
+            values = np.ascontiguousarray(values)
+            self.connection.request(Op.LAYER_WRITE, {
+                "layer": layer_id, "region": [list(r) for r in region],
+                "dtype": values.dtype.name}, payload=values.tobytes(), timeout=ASK_TIMEOUT_S)
+        return write
 
     @staticmethod
     def _points(state: dict[str, Any]) -> np.ndarray:
@@ -352,7 +381,7 @@ class ViewerBridge:
     def _apply_layer(self, layer: Layer, state: dict[str, Any]) -> None:
         """Coordinates first (a selection refers to them), then every property."""
         self._apply_coordinates(layer, state)
-        for prop in properties_of(_kind(layer)):
+        for prop in properties_of(kind_of(layer)):
             if prop.name in _AT_CREATION or prop.name not in state:
                 continue
             value = state[prop.name]
@@ -534,7 +563,7 @@ class ViewerBridge:
                    lambda mirror, cid: mirror.set_local_layer(layer_id, prop.name, value, cid))
 
     def _watched(self, layer: Layer) -> list[LayerProperty]:
-        return [p for p in properties_of(_kind(layer)) if p.settable]
+        return [p for p in properties_of(kind_of(layer)) if p.settable]
 
     def _watch(self, layer: Layer, watch: bool) -> None:
         """(Dis)connect the layer's property events that are mirrored to the server."""

@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from napari_engine.client.frames import Frame
 from napari_engine.protocol import (
     Ack,
     Command,
+    DataReply,
     ErrorCode,
     ErrorMessage,
     FrameHeader,
@@ -70,10 +73,11 @@ class StateChanged:
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    """Command ``id`` was answered: its result, a screenshot ``Frame``, or the error."""
+    """Command ``id`` was answered: its result, a screenshot ``Frame``, the voxels of a
+    ``layer.read``, or the error."""
 
     id: int
-    result: dict[str, Any] | Frame | RemoteError
+    result: dict[str, Any] | Frame | np.ndarray | RemoteError
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +169,10 @@ class ClientCore:
             raw, payload = decode_binary(data)
             self._count(str(raw.get("type")), len(data))
             header = parse_server_message(raw)
+            if isinstance(header, DataReply):
+                return [*self._confirm(header.id), Answered(header.id, _voxels(header, payload))]
             if not isinstance(header, FrameHeader):
-                raise _malformed("binary messages from the server are frames")
+                raise _malformed("binary messages from the server are frames and data")
             return self._frame(Frame(header, bytes(payload), now, waited=waited))
         raw = decode_text(data)
         self._count(str(raw["type"]), len(data))
@@ -214,6 +220,18 @@ def encode_command(command: Command, payload: bytes | None = None) -> str | byte
     """A command as a websocket message (binary when it carries a payload)."""
     message = command.to_message()
     return encode_binary(message, payload) if payload is not None else encode_text(message)
+
+
+def _voxels(header: DataReply, payload: bytes | memoryview) -> np.ndarray:
+    """A ``data`` reply's voxels (a copy: the message buffer is not kept)."""
+    try:
+        dtype = np.dtype(header.dtype)
+        if dtype.kind not in "biuf":
+            raise TypeError(dtype)
+        return np.frombuffer(payload, dtype).reshape(header.shape).copy()
+    except (TypeError, ValueError):
+        raise _malformed(f"a data reply of {len(payload)} bytes is not {header.dtype} "
+                         f"{list(header.shape)}") from None
 
 
 def _malformed(message: str) -> ProtocolError:

@@ -11,6 +11,11 @@ Supported: napari >=0.9.2,<0.10 (as the server).
 * ``ViewerModel._new_labels`` (File > New Layer > Labels, the new-labels button) makes
   the zeros here, the size of the server's data (256 TiB for the petabyte sample);
   ``NewLabelsOnServer`` asks the server to make them instead.
+* ``Image.data`` / ``Labels.data`` of a layer whose voxels are on the server is the
+  server's data (``remote_data.RemoteArray``: ``ServerImage``, ``ServerLabels``),
+  except for the napari functions in ``PLACEHOLDER_READERS``, by name: its slicing
+  (``_make_slice_request_internal`` reads ``layer.data``: every z step would fetch a
+  plane) and ``get_dtype`` (the label controls: it indexes the data to find a dtype).
 * ``napari.plugins._initialize_plugins`` registers napari's builtin writers (napari's
   Viewer does it, a ``ViewerModel`` does not): ``napari_writers``.
 * ``compute_where_the_data_is``: napari computes thumbnails (``_update_thumbnail``) and
@@ -24,6 +29,7 @@ Supported: napari >=0.9.2,<0.10 (as the server).
 from __future__ import annotations
 
 import functools
+import sys
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,7 +37,8 @@ from typing import Any
 import numpy as np
 from napari.components import ViewerModel
 from napari.components.histogram import HistogramModel
-from napari.layers import Image, Layer
+from napari.layers import Image, Labels, Layer
+from napari.layers._multiscale_data import MultiScaleData
 from napari.layers._scalar_field.scalar_field import ScalarFieldSlicingState
 from pydantic import PrivateAttr
 
@@ -87,6 +94,73 @@ class NewLabelsOnServer(StatusFromServer):
 
     def new_labels_on_server(self) -> Any:
         raise NotImplementedError
+
+
+#: napari's functions that read a layer's ``data`` for what its placeholder has too
+#: (shape, dtype), or to slice it for drawing, which the server does: they get the
+#: placeholder (a z step would otherwise fetch a plane, a label control a plane)
+PLACEHOLDER_READERS = frozenset({
+    ("napari.layers._scalar_field.scalar_field", "_make_slice_request_internal"),
+    ("napari.layers.labels._labels_utils", "get_dtype"),
+})
+
+
+def _data_property(base: type[Layer]) -> property:
+    """``base.data``, except where the server's data is bound (``bind_server_data``):
+    then it is that, for everyone but ``PLACEHOLDER_READERS``."""
+    own: property = base.data
+
+    def get(self: Layer) -> Any:
+        server = self.__dict__.get("_server_data")
+        if server is None:
+            return own.fget(self)  # type: ignore[misc]
+        caller = sys._getframe(1)
+        if (caller.f_globals.get("__name__"), caller.f_code.co_name) in PLACEHOLDER_READERS:
+            return own.fget(self)  # type: ignore[misc]
+        return server
+
+    def set_(self: Layer, value: Any) -> None:
+        if self.__dict__.get("_server_data") is not None:
+            raise NotImplementedError(
+                f"{self.name!r}: its data is on the napari-engine server and is not "
+                "replaced from here; write into it (labels: layer.data[...] = values) or "
+                "add a new layer")
+        own.fset(self, value)  # type: ignore[misc]
+
+    return property(get, set_, doc=own.__doc__)
+
+
+class ServerImage(Image):
+    """napari's ``Image`` whose ``data`` can be the server's (``bind_server_data``)."""
+
+    data = _data_property(Image)
+
+    @property
+    def _type_string(self) -> str:
+        return "image"  # napari's writers and actions go by it
+
+
+class ServerLabels(Labels):
+    """napari's ``Labels`` whose ``data`` can be the server's (``bind_server_data``)."""
+
+    data = _data_property(Labels)
+
+    @property
+    def _type_string(self) -> str:
+        return "labels"
+
+
+def kind_of(layer: Layer) -> str:
+    """napari's name for a layer's kind ("image", "points", ...: ``_type_string``, which
+    its writers and actions use; a ``ServerImage`` is an "image")."""
+    return str(layer._type_string)
+
+
+def bind_server_data(layer: Layer, levels: list[Any]) -> None:
+    """From now on ``layer.data`` is ``levels`` (one array a level, the server's: see
+    ``remote_data``), except for napari's ``PLACEHOLDER_READERS``."""
+    layer.__dict__["_server_data"] = (MultiScaleData(levels) if layer.multiscale
+                                      else levels[0])
 
 
 DataRange = Callable[[Layer, str], tuple[float, float]]

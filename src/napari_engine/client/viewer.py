@@ -30,7 +30,7 @@ from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.client.bridge import Poster, ViewerBridge
 from napari_engine.client.connection import Connection, Frame
-from napari_engine.client.napari_compat import NewLabelsOnServer, napari_writers
+from napari_engine.client.napari_compat import NewLabelsOnServer, kind_of, napari_writers
 from napari_engine.protocol import LayerKind, Op
 from napari_engine.protocol.ops import ARRAY_DTYPES
 from napari_engine.protocol.properties import initial_keywords, properties_of, to_wire
@@ -218,7 +218,7 @@ class ProxyViewer(NewLabelsOnServer):
         properties, and the server's layer (mirrored here) is returned. A layer that
         cannot travel (a kind the protocol does not mirror, data too large to send)
         raises, and napari's window says why."""
-        kind = type(layer).__name__.lower()
+        kind = kind_of(layer)
         props = {p.name: to_wire(p, getattr(layer, p.name)) for p in properties_of(kind)
                  if p.initial is not None}
         if isinstance(layer, Points):

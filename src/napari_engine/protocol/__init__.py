@@ -35,6 +35,7 @@ from napari_engine.protocol.ops import OPERATIONS, Op, OpSpec, validate_command_
 from napari_engine.protocol.properties import LAYER_PROPERTIES, LayerKind, LayerProperty, Wire
 from napari_engine.protocol.server_messages import (
     SERVER_MESSAGES,
+    DataReply,
     FrameHeader,
     FrameView,
     Pong,
@@ -59,6 +60,7 @@ __all__ = [
     "Ack",
     "ClientMessage",
     "Command",
+    "DataReply",
     "ErrorCode",
     "ErrorMessage",
     "FrameCredits",

@@ -24,6 +24,7 @@ from napari_engine.protocol import validate as v
 from napari_engine.protocol.errors import ErrorCode, ProtocolError
 from napari_engine.protocol.overlays import validate_overlay_set
 from napari_engine.protocol.properties import LayerKind, validate_props
+from napari_engine.protocol.regions import MAX_REGION_BYTES, region_shape, validate_region
 
 
 class Op(StrEnum):
@@ -43,6 +44,8 @@ class Op(StrEnum):
     LAYER_NEW_LABELS = "layer.new_labels"
     LAYER_SAVE = "layer.save"
     LAYER_HISTOGRAM = "layer.histogram"
+    LAYER_READ = "layer.read"
+    LAYER_WRITE = "layer.write"
     OVERLAY_SET = "overlay.set"
     CANVAS_RESIZE = "canvas.resize"
     CURSOR_SET = "cursor.set"
@@ -304,6 +307,32 @@ def _data_range(args: Args) -> Args:
     return {"layer": _layer_id(args, op), "mode": mode}
 
 
+def _layer_read(args: Args) -> Args:
+    """A region of one level of a layer's data, answered with the voxels (``data``)."""
+    op = Op.LAYER_READ
+    return {"layer": _layer_id(args, op),
+            "level": v.integer(args.get("level", 0), "level", hi=64),
+            "region": validate_region(v.require(args, "region", op), op)}
+
+
+def _layer_write(args: Args, has_payload: bool) -> Args:
+    """A box of a labels layer replaced by the payload's values (the layer's dtype, C
+    order): what a script's ``labels.data[...] = values`` does."""
+    op = Op.LAYER_WRITE
+    if not has_payload:
+        raise v.fail(f"{op} needs the values as a binary payload")
+    v.only(args, {"layer", "region", "dtype", "nbytes"}, op)
+    region = validate_region(v.require(args, "region", op), op, unit_steps=True)
+    dtype = v.require(args, "dtype", op)
+    if dtype not in LABEL_DTYPES:
+        raise v.fail(f"{op}: 'dtype' must be one of {', '.join(LABEL_DTYPES)}")
+    nbytes = math.prod(region_shape(region)) * ARRAY_DTYPES[dtype]
+    if nbytes > MAX_REGION_BYTES:
+        raise v.fail(f"{op}: at most {MAX_REGION_BYTES >> 20} MiB at once")
+    return {"layer": _layer_id(args, op), "region": region, "dtype": dtype,
+            "nbytes": nbytes}
+
+
 def _layer_select(args: Args) -> Args:
     layers = v.require(args, "layers", Op.LAYER_SELECT)
     if not isinstance(layers, list) or not all(v.is_int(x) for x in layers):
@@ -406,6 +435,9 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_NEW_LABELS: OpSpec(_plain(Op.LAYER_NEW_LABELS, set(), _nothing)),
     Op.LAYER_DATA_RANGE: OpSpec(_plain(Op.LAYER_DATA_RANGE, {"layer", "mode"}, _data_range),
                                 needs_id=True, journal=False),
+    Op.LAYER_READ: OpSpec(_plain(Op.LAYER_READ, {"layer", "level", "region"}, _layer_read),
+                          needs_id=True, journal=False),
+    Op.LAYER_WRITE: OpSpec(_layer_write),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},
                                   lambda args: validate_overlay_set(args, Op.OVERLAY_SET))),
     Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height", "pixel_ratio"},

@@ -11,6 +11,8 @@ window; so parsing checks that every required field is there, and nothing more.
 * ``error``: a message was refused (``errors.ErrorMessage``).
 * ``pong``: the answer to ``ping``.
 * ``frame``: the JSON header of a binary frame message (``FrameHeader``).
+* ``data``: the JSON header of a binary message answering ``layer.read`` with voxels
+  (``DataReply``).
 """
 
 from __future__ import annotations
@@ -90,6 +92,29 @@ class Reply:
     def parse(cls, msg: dict[str, Any]) -> Self:
         return cls(id=_need(msg, "id", cls.TYPE), result=msg.get("result") or {},
                    version=msg.get("version", -1))
+
+
+@dataclass(frozen=True, slots=True)
+class DataReply:
+    """Command ``id`` (a ``layer.read``) succeeded: its voxels, ``shape`` and ``dtype``
+    in C order, are the binary message's payload (``payload``, not in the header)."""
+
+    TYPE: ClassVar[str] = "data"
+    id: int
+    shape: tuple[int, ...]
+    dtype: str
+    version: int
+    payload: bytes = b""
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "id": self.id, "shape": list(self.shape),
+                "dtype": self.dtype, "version": self.version}
+
+    @classmethod
+    def parse(cls, msg: dict[str, Any]) -> Self:
+        shape = _need(msg, "shape", cls.TYPE)
+        return cls(id=_need(msg, "id", cls.TYPE), shape=tuple(int(s) for s in shape),
+                   dtype=str(_need(msg, "dtype", cls.TYPE)), version=msg.get("version", -1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,11 +242,12 @@ class FrameHeader:
         return replace(self, **changes)
 
 
-ServerMessage = Welcome | StatePatch | Reply | ErrorMessage | Pong | FrameHeader
+ServerMessage = Welcome | StatePatch | Reply | ErrorMessage | Pong | FrameHeader | DataReply
 
 #: Every server message type, by its ``type`` string.
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
-    cls.TYPE: cls for cls in (Welcome, StatePatch, Reply, ErrorMessage, Pong, FrameHeader)}
+    cls.TYPE: cls for cls in (Welcome, StatePatch, Reply, ErrorMessage, Pong, FrameHeader,
+                              DataReply)}
 
 
 def parse_server_message(msg: dict[str, Any]) -> ServerMessage:

@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Layer
+from napari.layers import Image, Labels, Layer
 
 from napari_engine.protocol import (
     OPERATIONS,
     Command,
+    DataReply,
     ErrorCode,
     Hello,
     LayerKind,
@@ -33,6 +34,7 @@ from napari_engine.protocol import (
     StreamMode,
 )
 from napari_engine.protocol.properties import initial_keywords
+from napari_engine.protocol.regions import region_shape, region_slices
 from napari_engine.server import napari_compat, saving
 from napari_engine.server.jobs import RunCommand
 from napari_engine.server.session import ClientRecord, Session
@@ -144,6 +146,9 @@ class _NoSink:
         pass
 
     def send_frame(self, header: Any, payload: bytes, sent: Any = None) -> None:
+        pass
+
+    def send_data(self, reply: Any) -> None:
         pass
 
     def command_done(self) -> None:
@@ -429,6 +434,66 @@ def _layer_data_range(ctx: Context) -> Result:
     layer = _layer(ctx, ctx.args["layer"])
     lo, hi = napari_compat.data_range(layer, ctx.args["mode"])
     return {"range": [lo, hi]}
+
+
+def _voxels(layer: Layer, level: int) -> Any:
+    """One level of an image or labels layer's data (napari's own array)."""
+    if not isinstance(layer, Image | Labels):
+        raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r} is a {type(layer).__name__} "
+                            "layer: only image and labels layers have voxels to read")
+    levels = layer.data if layer.multiscale else [layer.data]
+    if level >= len(levels):
+        raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r} has {len(levels)} level(s); "
+                            f"there is no level {level}")
+    return levels[level]
+
+
+def _region(array: Any, region: list[tuple[int, int, int]]) -> tuple[slice, ...]:
+    try:
+        return region_slices(region, array.shape, np.dtype(array.dtype).itemsize)
+    except ValueError as exc:
+        raise ProtocolError(ErrorCode.INVALID, str(exc)) from None
+
+
+@handles(Op.LAYER_READ)
+def _layer_read(ctx: Context) -> Result:
+    """A region of a layer's real data, answered as voxels (a binary ``data`` reply):
+    what a script's ``layer.data[...]`` reads."""
+    array = _voxels(_layer(ctx, ctx.args["layer"]), ctx.args["level"])
+    values = np.asarray(array[_region(array, ctx.args["region"])])
+    if values.dtype.kind not in "biuf":
+        raise ProtocolError(ErrorCode.INVALID, f"data of dtype {values.dtype} cannot travel")
+    values = np.ascontiguousarray(values.astype(values.dtype.newbyteorder("="), copy=False))
+    assert ctx.command.id is not None  # the registry makes it carry one
+    ctx.client.pending_replies.append(DataReply(ctx.command.id, values.shape,
+                                                values.dtype.name, -1, values.tobytes()))
+    return None
+
+
+@handles(Op.LAYER_WRITE)
+def _layer_write(ctx: Context) -> Result:
+    """A box of a labels layer's data replaced (a script's ``labels.data[...] = v``), and
+    the layer redrawn."""
+    args, payload = ctx.args, ctx.command.payload
+    layer = _layer(ctx, args["layer"])
+    if not isinstance(layer, Labels) or layer.multiscale:
+        raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r}: only a (single-scale) "
+                            "labels layer's data is written")
+    data = layer.data
+    if np.dtype(data.dtype) != np.dtype(args["dtype"]):
+        raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r} holds {data.dtype} labels, "
+                            f"not {args['dtype']}")
+    if payload is None or len(payload) != args["nbytes"]:
+        raise ProtocolError(ErrorCode.INVALID, f"the values are {len(payload or b'')} "
+                            f"bytes; the region needs {args['nbytes']}")
+    box = _region(data, args["region"])
+    values = np.frombuffer(payload, args["dtype"]).reshape(region_shape(args["region"]))
+    try:
+        data[box] = values
+    except (ValueError, TypeError) as exc:
+        raise _refusal(f"{layer.name!r} cannot be written", exc) from None
+    layer.refresh()
+    return {}
 
 
 # -- the session: its render target, input, answers ---------------------------------------

@@ -29,6 +29,7 @@ from napari_engine.protocol import (
     MAX_BINARY_BYTES,
     Ack,
     Command,
+    DataReply,
     ErrorCode,
     FrameHeader,
     Hello,
@@ -91,6 +92,10 @@ class Connection:
                    sent: Callable[[float], None] | None = None) -> None:
         frame = _Frame(encode_binary(header.to_message(), payload), sent)
         self.loop.call_soon_threadsafe(self.put, frame)
+
+    def send_data(self, reply: DataReply) -> None:
+        data = encode_binary(reply.to_message(), reply.payload)
+        self.loop.call_soon_threadsafe(self.put, data)
 
     def command_done(self) -> None:
         self.loop.call_soon_threadsafe(self.slots.release)

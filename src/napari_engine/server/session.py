@@ -24,6 +24,7 @@ from napari_engine.encode import motion
 from napari_engine.encode.tiles import TileState
 from napari_engine.encode.video import VideoEncoder
 from napari_engine.protocol import (
+    DataReply,
     ErrorMessage,
     FrameCredits,
     FrameHeader,
@@ -65,6 +66,9 @@ class ClientSink(Protocol):
     def send_frame(self, header: FrameHeader, payload: bytes,
                    sent: Callable[[float], None] | None = None) -> None:
         """Queue a frame; ``sent(time.perf_counter())`` once it is on the socket."""
+
+    def send_data(self, reply: DataReply) -> None:
+        """Queue a binary ``data`` answer (its header, then its payload)."""
 
     def command_done(self) -> None: ...
 
@@ -227,6 +231,9 @@ class Session:
             return
         self.publish_state()
         for reply in client.pending_replies:
+            if isinstance(reply, DataReply):
+                client.sink.send_data(dataclasses.replace(reply, version=self.version))
+                continue
             if isinstance(reply, Reply):
                 reply = dataclasses.replace(reply, version=self.version)
             client.sink.send_control(reply)
