@@ -300,3 +300,26 @@ def test_layer_data_is_the_servers_read_region_by_region(viewer: ProxyViewer,
     with pytest.raises(RemoteError, match="ends at 91"):  # the server checks regions too
         viewer.connection.request("layer.read", {
             "layer": viewer.layer_id(labels), "region": [[0, 1, 1], [0, 1, 1], [0, 91, 1]]})
+
+
+def test_a_layer_too_large_to_download_is_saved_on_the_server(viewer: ProxyViewer) -> None:
+    from napari_engine.client.viewer import _downloadable
+
+    small = viewer.add_image(np.zeros((8, 8), np.uint8))
+    assert _downloadable(small) and _downloadable(viewer.add_points([[1.0, 2.0]]))
+    assert not _downloadable(viewer.layers[0])  # the petabyte sample
+
+
+def test_a_scripts_status_and_values_are_the_servers(viewer: ProxyViewer) -> None:
+    """napari's ``get_value`` and status text in a script: from the real voxels."""
+    data = np.arange(12 * 16, dtype=np.uint16).reshape(12, 16) + 1000
+    layer = viewer.add_image(data, name="values")
+    assert layer.get_value((5, 7)) == data[5, 7]
+    assert layer.get_value((50, 7)) is None
+    viewer.dims.ndisplay = 2
+    viewer.mouse_over_canvas = True
+    viewer.cursor.position = (0.0, 5.0, 7.0)[-viewer.dims.ndim:]
+    status, _tooltip = viewer._calc_status_from_cursor()
+    assert str(data[5, 7]) in str(status)
+    viewer.mouse_over_canvas = False
+    assert viewer._calc_status_from_cursor() is None

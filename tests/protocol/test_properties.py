@@ -113,4 +113,13 @@ def test_the_table_names_its_add_keywords() -> None:
     assert LAYER_PROPERTIES["opacity"].initial == "opacity"
     assert LAYER_PROPERTIES["current_size"].initial == "size"
     assert LAYER_PROPERTIES["mode"].initial is None
-    assert LAYER_PROPERTIES["axis_labels"].check is None
+    assert LAYER_PROPERTIES["thumbnail"].check is None  # the server's alone
+    rgb = LAYER_PROPERTIES["rgb"]  # given when a layer is made, never set after
+    assert rgb.initial == "rgb" and rgb.fixed and not rgb.settable
+    assert validate_props({"rgb": True}, "layer.add_image", "image") == {"rgb": True}
+    with pytest.raises(ProtocolError, match="unknown layer property rgb"):
+        validate_props({"rgb": True}, "layer.set")
+    rotate = validate_props({"rotate": [[0, -1], [1, 0]]}, "layer.set")["rotate"]
+    assert rotate == [[0.0, -1.0], [1.0, 0.0]]
+    with pytest.raises(ProtocolError, match="square matrix"):
+        validate_props({"affine": [[1, 0], [0]]}, "layer.set")

@@ -1,5 +1,5 @@
-"""Saving where the data is: napari's writers on the server, atomically, never a file of
-placeholder zeros."""
+"""Saving: napari's writers, on the server's data, never a file of placeholder zeros;
+written where the data is (atomically) when it is large, downloaded when it is not."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ def test_layers_save_writes_the_servers_data_with_napari_writers(
     server = start_server("--size", "320x240", "--data", str(source), "--save-dir", str(saved))
     viewer = napari_engine.connect(server.url, stream="none")
     try:
-        written = viewer.layers.save(str(tmp_path / "client-side" / "copy.tif"))
+        # small: napari writes it here, its voxels read from the server
+        here = tmp_path / "copy.tif"
+        assert viewer.layers.save(str(here)) == [str(here)]
+        np.testing.assert_array_equal(tifffile.imread(here), volume)
+        # large data is written on the server, by napari's writers there
+        written = viewer.save_on_server("copy.tif", [viewer.layers[0]])
         assert written == [str((saved / "copy.tif").resolve())]
         np.testing.assert_array_equal(tifffile.imread(saved / "copy.tif"), volume)
         assert sorted(p.name for p in saved.iterdir()) == ["copy.tif"]  # no scratch left

@@ -22,6 +22,7 @@ many state changes arrive, one apply waits at a time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Layer, Points, Shapes
+from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.client.core import Local
 from napari_engine.client.napari_compat import (
@@ -41,6 +42,7 @@ from napari_engine.client.napari_compat import (
     kind_of,
 )
 from napari_engine.client.remote_data import RemoteArray
+from napari_engine.client.uploads import layer_command
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.overlays import OVERLAYS, OverlayField, overlay_to_wire
@@ -174,6 +176,9 @@ class ViewerBridge:
         self._apply_lock = threading.Lock()
         self._apply_waiting = False
         self._connect_model()
+        # napari puts every layer in the list through ``insert``: a layer made here is
+        # made on the server there (``_insert``)
+        viewer.layers.insert = functools.partial(self._insert, viewer.layers.insert)
         connection.on_state(lambda _changed: self.request_apply())
         connection.on_connection(lambda state: self.post(lambda: self._on_connection(state)))
         self.request_apply()
@@ -325,13 +330,18 @@ class ViewerBridge:
                                 contrast_limits=state.get("contrast_limits"), **common)
         # napari slices it on every z step, and computes from its data: the server does
         compute_where_the_data_is(layer, self.data_range, self.histogram)
-        layer_id = int(state["id"])
-        bind_server_data(layer, [
-            RemoteArray(tuple(shape), state["dtype"], self._reader(layer_id), level=level,
-                        write=self._writer(layer_id) if kind == LayerKind.LABELS
-                        and len(shapes) == 1 else None, name=state["name"])
-            for level, shape in enumerate(shapes)])
+        self._bind(layer, int(state["id"]), [tuple(shape) for shape in shapes],
+                   state["dtype"])
         return layer
+
+    def _bind(self, layer: Layer, layer_id: int, shapes: list[tuple[int, ...]],
+              dtype: str) -> None:
+        """``layer.data`` reads (and a labels layer's writes) go to the server's layer."""
+        writable = isinstance(layer, Labels) and len(shapes) == 1
+        bind_server_data(layer, [
+            RemoteArray(shape, dtype, self._reader(layer_id), level=level,
+                        write=self._writer(layer_id) if writable else None, name=layer.name)
+            for level, shape in enumerate(shapes)])
 
     def _reader(self, layer_id: int) -> Callable[[int, Region], np.ndarray]:
         """Reads of a layer's voxels (``layer.data[...]``), from the server."""
@@ -577,29 +587,49 @@ class ViewerBridge:
                 emitter.disconnect(self._on_layer_property)
 
     def _on_inserted(self, event: Any) -> None:
-        layer = event.value
-        self._watch(layer, True)
-        if not self._applying and self.id_of(layer) is None:
-            # a layer put straight into the list (``layers.append``): once napari has
-            # finished inserting it, the server makes it and its copy replaces this one
-            self.post(lambda: self._send_local_layer(layer))
+        self._watch(event.value, True)
 
-    def _send_local_layer(self, layer: Layer) -> None:
-        layers = self.viewer.layers
-        if layer not in layers or self.id_of(layer) is not None:
+    def _insert(self, insert: Callable[[int, Layer], None], index: int, layer: Any) -> None:
+        """``viewer.layers.insert``, through which napari puts every layer in the list
+        (``append``, ``extend``, every ``add_*``, readers, plugins, the new-layer
+        buttons). A layer made here is made on the server first, from its data and
+        properties, and this very object becomes the mirror of the server's layer (the
+        object napari's ``add_*`` returned stays the layer). What cannot travel raises
+        in a script, before anything is inserted; in a window the layer stays in the
+        window only, and napari's notification says why."""
+        if self._applying or not isinstance(layer, Layer) or self.id_of(layer) is not None:
+            insert(index, layer)
             return
-        index = layers.index(layer)
         try:
-            made = self.viewer.add_layer(layer)  # ``ProxyViewer.add_layer``: on the server
+            layer_id = self._make_on_server(layer)
         except Exception as exc:
+            if self.strict:
+                raise
             from napari.utils.notifications import show_warning
 
             show_warning(f"layer {layer.name!r} stays in this window only, without its "
                          f"data on the server: {exc}")
+            insert(index, layer)
             return
-        layers.remove(layer)
-        if made in layers and layers.index(made) != index:
-            layers.move(layers.index(made), index)  # where it was put
+        insert(index, layer)
+        layers = self.viewer.layers
+        if layer in layers and layers.index(layer) != len(layers) - 1:
+            # the server appended it: put it where it was put here
+            self._send(Op.LAYER_MOVE, {"layer": layer_id, "index": layers.index(layer)},
+                       self._local_order())
+
+    def _make_on_server(self, layer: Layer) -> int:
+        """Make ``layer`` on the server; this object then mirrors the server's layer
+        (an image's or labels' ``data`` becomes the server's: ``bind_server_data``)."""
+        op, args, payload = layer_command(layer)
+        result = self.connection.request(op, args, payload=payload)
+        layer_id = int(result["layers"][0])
+        if isinstance(layer, Image | Labels):
+            layer.__class__ = ServerLabels if isinstance(layer, Labels) else ServerImage
+            compute_where_the_data_is(layer, self.data_range, self.histogram)
+            self._bind(layer, layer_id, [tuple(layer.data.shape)], layer.dtype.name)
+        self._by_id[layer_id] = layer
+        return layer_id
 
     def _on_removed(self, event: Any) -> None:
         layer = event.value

@@ -53,6 +53,9 @@ class StatusFromServer(ViewerModel):
     """
 
     _remote_status: tuple[Any, str] | None = None
+    #: a script's viewer asks the server there and then (a window shows the status of
+    #: each ``cursor.set`` reply as it comes: napari asks from its status thread)
+    _status_now: Callable[[], tuple[Any, str]] | None = None
 
     def set_remote_status(self, status: Any, tooltip: str) -> None:
         self._remote_status = (status, tooltip)
@@ -60,6 +63,8 @@ class StatusFromServer(ViewerModel):
     def _calc_status_from_cursor(self) -> tuple[Any, str] | None:
         if not self.mouse_over_canvas:
             return None
+        if self._status_now is not None:
+            return self._status_now()
         return self._remote_status
 
 
@@ -130,10 +135,32 @@ def _data_property(base: type[Layer]) -> property:
     return property(get, set_, doc=own.__doc__)
 
 
+def _value_there(layer: Layer, position: Any) -> Any:
+    """napari's ``_get_value`` (the value at a data position, which ``get_value`` and
+    ``get_status`` report), read from the server's data: one voxel."""
+    server = layer.__dict__["_server_data"]
+    if layer.multiscale:
+        level = layer.data_level
+        array = server[level]
+        coord = layer._transforms["tile2data"].inverse(position)
+    else:
+        array, coord = server, position
+    index = tuple(int(c) for c in np.round(np.asarray(coord, float)))[-array.ndim:]
+    inside = len(index) == array.ndim and all(
+        0 <= c < n for c, n in zip(index, array.shape, strict=True))
+    value = array[index] if inside else None
+    return (layer.data_level, value) if layer.multiscale else value
+
+
 class ServerImage(Image):
     """napari's ``Image`` whose ``data`` can be the server's (``bind_server_data``)."""
 
     data = _data_property(Image)
+
+    def _get_value(self, position: Any) -> Any:
+        if self.__dict__.get("_server_data") is None:
+            return super()._get_value(position)
+        return _value_there(self, position)
 
     @property
     def _type_string(self) -> str:
@@ -144,6 +171,11 @@ class ServerLabels(Labels):
     """napari's ``Labels`` whose ``data`` can be the server's (``bind_server_data``)."""
 
     data = _data_property(Labels)
+
+    def _get_value(self, position: Any) -> Any:
+        if self.__dict__.get("_server_data") is None:
+            return super()._get_value(position)
+        return _value_there(self, position)
 
     @property
     def _type_string(self) -> str:

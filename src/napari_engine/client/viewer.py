@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from napari.layers import Image, Labels, Layer, Points, Shapes
+from napari.layers import Layer, Points, Shapes
 
 from napari_engine.client.bridge import Poster, ViewerBridge
 from napari_engine.client.connection import Connection, Frame
-from napari_engine.client.napari_compat import NewLabelsOnServer, kind_of, napari_writers
+from napari_engine.client.napari_compat import NewLabelsOnServer, napari_writers
 from napari_engine.protocol import LayerKind, Op
-from napari_engine.protocol.ops import ARRAY_DTYPES
-from napari_engine.protocol.properties import initial_keywords, properties_of, to_wire
+from napari_engine.protocol.properties import LayerProperty, Wire, initial_keywords, to_wire
+from napari_engine.protocol.regions import MAX_REGION_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -91,34 +91,31 @@ def _called_by_the_script() -> bool:
 
 
 def _props(kind: LayerKind, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """napari ``add_*`` keywords -> the protocol's ``props`` (property name -> value)."""
+    """napari ``add_*`` keywords -> the protocol's ``props`` (property name -> value),
+    for a layer the server makes from its own file."""
     table = initial_keywords(kind)
     unknown = sorted(set(kwargs) - set(table))
     if unknown:
-        raise TypeError(f"add_{kind} got argument(s) the server does not take yet: "
-                        f"{', '.join(unknown)}; it takes {', '.join(sorted(table))}")
-    return {table[key].name: _plain(value) for key, value in kwargs.items()
+        raise TypeError(f"add_{kind} of a file on the server got argument(s) it does not "
+                        f"take: {', '.join(unknown)}; it takes {', '.join(sorted(table))}")
+    return {table[key].name: _wire(table[key], value) for key, value in kwargs.items()
             if value is not None}
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple | list | np.ndarray):
-        return [float(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def _wire(prop: LayerProperty, value: Any) -> Any:
+    """A keyword's value as the wire carries it (a colormap may be given by name)."""
+    if prop.wire is Wire.NAME and isinstance(value, str):
+        return value
+    return to_wire(prop, value)
 
 
-def _array(data: Any, kind: str) -> tuple[dict[str, Any], bytes]:
-    array = np.ascontiguousarray(np.asarray(data))
-    if array.dtype.name not in ARRAY_DTYPES or (kind == "labels" and array.dtype.kind not in "iu"):
-        raise TypeError(f"{kind} data of dtype {array.dtype} cannot be sent; use one of "
-                        f"{', '.join(ARRAY_DTYPES)}")
-    return {"shape": list(array.shape), "dtype": array.dtype.name}, array.tobytes()
-
-
-_NOT_MIRRORED = ("{kind} layers are not mirrored by napari-engine yet: image, labels, "
-                 "points and shapes layers are")
+def _downloadable(layer: Layer) -> bool:
+    """Whether napari can write ``layer`` here: its data is here (points, shapes) or
+    comes in one read from the server."""
+    if isinstance(layer, Points | Shapes):
+        return True
+    return (not getattr(layer, "multiscale", False)
+            and int(getattr(layer.data, "nbytes", MAX_REGION_BYTES + 1)) <= MAX_REGION_BYTES)
 
 
 class ProxyViewer(NewLabelsOnServer):
@@ -142,6 +139,7 @@ class ProxyViewer(NewLabelsOnServer):
         self._bridge.on_status = lambda r: self.set_remote_status(r["status"],
                                                                    r.get("tooltip", ""))
         if script:
+            self._status_now = self._ask_status
             self._bridge.catch_up()  # a window's viewer fills once the window is there
         # napari's File > Save ... and scripts call ``layers.save``: here the pixels of
         # images and labels are placeholders, so those are written where the data is
@@ -178,6 +176,7 @@ class ProxyViewer(NewLabelsOnServer):
         self.bridge.post = post  # first: an update arriving now goes to the GUI thread
         self.bridge.strict = False  # a widget's failed edit is logged, not raised in Qt
         self.bridge.mirror_canvas = False
+        self._status_now = None  # napari's status thread shows each reply as it comes
         if waiting is not None:
             waiting.drain()  # what waited for the script runs here, on the GUI thread
 
@@ -187,6 +186,13 @@ class ProxyViewer(NewLabelsOnServer):
         if self._window is None:
             raise AttributeError("no window: open one with napari_engine.client.gui.open_gui")
         return self._window
+
+    def _ask_status(self) -> tuple[Any, str]:
+        """napari's status bar text and tooltip at the cursor, computed by the server
+        from the real data (what ``_calc_status_from_cursor`` returns in a script)."""
+        result = self.connection.request(Op.CURSOR_SET, {
+            "position": [float(x) for x in self.cursor.position]})
+        return result["status"], result.get("tooltip", "")
 
     @property
     def session(self) -> str:
@@ -212,32 +218,6 @@ class ProxyViewer(NewLabelsOnServer):
         layers = [self.bridge.layer(i) for i in result["layers"]]
         return [layer for layer in layers if layer is not None]
 
-    def add_layer(self, layer: Layer) -> Layer:
-        """napari's ``add_layer``, which its new-layer buttons, readers and plugins call
-        with a layer made here: the layer is made on the server, from its data and its
-        properties, and the server's layer (mirrored here) is returned. A layer that
-        cannot travel (a kind the protocol does not mirror, data too large to send)
-        raises, and napari's window says why."""
-        kind = kind_of(layer)
-        props = {p.name: to_wire(p, getattr(layer, p.name)) for p in properties_of(kind)
-                 if p.initial is not None}
-        if isinstance(layer, Points):
-            return self._make(Op.LAYER_ADD_POINTS, {
-                "data": np.asarray(layer.data, float).tolist(), "ndim": layer.ndim}, props)[0]
-        if isinstance(layer, Shapes):
-            return self._make(Op.LAYER_ADD_SHAPES, {
-                "data": [np.asarray(s, float).tolist() for s in layer.data],
-                "shape_type": [str(t) for t in layer.shape_type] or "rectangle",
-                "ndim": layer.ndim}, props)[0]
-        if isinstance(layer, Image | Labels) and not layer.multiscale:
-            op = Op.LAYER_ADD_LABELS if isinstance(layer, Labels) else Op.LAYER_ADD_IMAGE
-            args, payload = _array(layer.data, kind)
-            return self._make(op, args, props, payload)[0]
-        raise NotImplementedError(
-            f"a {'multiscale ' if getattr(layer, 'multiscale', False) else ''}{kind} layer "
-            "made here cannot be sent to the napari-engine server; open its data on the "
-            "server instead")
-
     def save_on_server(self, path: str, layers: list[Layer] | None = None) -> list[str]:
         """Write ``layers`` (default: all) with napari's writers on the *server*, under
         its save directory (``--save-dir``), as ``path`` (a file name there; napari picks
@@ -249,14 +229,16 @@ class ProxyViewer(NewLabelsOnServer):
 
     def _save_layers(self, path: str, *, selected: bool = False, plugin: str | None = None,
                      _writer: Any = None) -> list[str]:
-        """napari's ``LayerList.save``: points and shapes (their coordinates are here)
-        are written here by napari; anything with pixels is written by the server, under
-        its save directory with the chosen file name, and napari says where."""
+        """napari's ``LayerList.save`` (File > Save, scripts): layers that fit in one
+        read of their data (``MAX_REGION_BYTES``; points and shapes always) are written
+        here, at ``path``, by napari's writers, their voxels read from the server;
+        larger ones are written by the server, under its save directory with the chosen
+        file name, and napari says where."""
         from napari.components import LayerList
         from napari.utils.notifications import show_info
 
         layers = list(self.layers.selection) if selected else list(self.layers)
-        if layers and all(isinstance(layer, Points | Shapes) for layer in layers):
+        if all(_downloadable(layer) for layer in layers):
             napari_writers()
             return list(LayerList.save(self.layers, path, selected=selected, plugin=plugin,
                                        _writer=_writer))
@@ -264,53 +246,22 @@ class ProxyViewer(NewLabelsOnServer):
         show_info(f"Saved on the server, where the data is: {', '.join(written)}")
         return written
 
-    def add_vectors(self, *args: Any, **kwargs: Any) -> Layer:
-        raise NotImplementedError(_NOT_MIRRORED.format(kind="vectors"))
-
-    def add_tracks(self, *args: Any, **kwargs: Any) -> Layer:
-        raise NotImplementedError(_NOT_MIRRORED.format(kind="tracks"))
-
-    def add_surface(self, *args: Any, **kwargs: Any) -> Layer:
-        raise NotImplementedError(_NOT_MIRRORED.format(kind="surface"))
-
     def new_labels_on_server(self) -> Layer:
         """napari's new labels layer (File > New Layer > Labels), made by the server at
         the size of its data, lazily: memory only where it is painted."""
         return self._make(Op.LAYER_NEW_LABELS, {})[0]
 
-    def add_image(self, data: Any, **kwargs: Any) -> Layer | list[Layer]:
-        """Add an image from an array (sent to the server once) or from a path the
-        *server* can read (OME-Zarr, TIFF). Keyword arguments are napari's ``add_image``
-        keywords the protocol carries. Returns the new layer (a list if the file has
-        several channels)."""
-        payload = None
-        if isinstance(data, str | os.PathLike):
-            args: dict[str, Any] = {
-                "path": data.as_posix() if isinstance(data, Path) else str(data)}
-        else:
-            args, payload = _array(data, "image")
-        layers = self._make(Op.LAYER_ADD_IMAGE, args, _props(LayerKind.IMAGE, kwargs),
-                            payload)
+    def add_image(self, data: Any = None, **kwargs: Any) -> Any:
+        """napari's ``add_image``. ``data`` is an array (napari makes the layer, with all
+        its keywords, and the server makes it from the array, sent once) or a path the
+        *server* can read (OME-Zarr, TIFF; then the keywords the protocol carries for a
+        new image apply). Returns the new layer (a list if there are several channels)."""
+        if not isinstance(data, str | os.PathLike):
+            return super().add_image(data, **kwargs)
+        path = data.as_posix() if isinstance(data, Path) else str(data)
+        layers = self._make(Op.LAYER_ADD_IMAGE, {"path": path},
+                            _props(LayerKind.IMAGE, kwargs))
         return layers[0] if len(layers) == 1 else layers
-
-    def add_labels(self, data: Any, **kwargs: Any) -> Layer:
-        """Add a labels layer from an integer array (sent to the server once)."""
-        args, payload = _array(data, "labels")
-        return self._make(Op.LAYER_ADD_LABELS, args, _props(LayerKind.LABELS, kwargs),
-                          payload)[0]
-
-    def add_points(self, data: Any = None, **kwargs: Any) -> Layer:
-        """Add a points layer from an (N, D) array of coordinates."""
-        coords = np.zeros((0, 2)) if data is None else np.asarray(data, dtype=float)
-        return self._make(Op.LAYER_ADD_POINTS, {"data": coords.tolist()},
-                          _props(LayerKind.POINTS, kwargs))[0]
-
-    def add_shapes(self, data: Any = None, *, shape_type: str | list[str] = "rectangle",
-                   **kwargs: Any) -> Layer:
-        """Add a shapes layer from a list of (V, D) vertex arrays."""
-        args = {"data": [np.asarray(s, dtype=float).tolist() for s in (data or [])],
-                "shape_type": shape_type}
-        return self._make(Op.LAYER_ADD_SHAPES, args, _props(LayerKind.SHAPES, kwargs))[0]
 
     # -- waiting for the server ----------------------------------------------------------
     def sync(self, timeout: float = 60.0) -> None:

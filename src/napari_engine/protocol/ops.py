@@ -83,8 +83,9 @@ class OpSpec:
 
 #: dtypes a client may send as raw array data, with their item size in bytes.
 ARRAY_DTYPES = {"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "uint32": 4, "int32": 4,
+                "uint64": 8, "int64": 8,
                 "float32": 4, "float64": 8, "bool": 1}
-LABEL_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32")
+LABEL_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 #: Points and shapes travel as JSON coordinates: far fewer than voxels, but bounded.
 MAX_POINTS = 100_000
 MAX_VERTICES = 10_000

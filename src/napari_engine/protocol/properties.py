@@ -51,6 +51,7 @@ class Wire(StrEnum):
     TEXTS = "texts"  # a tuple of strings (axis labels, units)
     INTS = "ints"  # a set of indices, sorted (a selection)
     PICTURE = "picture"  # a small RGBA uint8 array (a thumbnail): shape + zlib, base64
+    MATRIX = "matrix"  # a square matrix of floats (a rotation; an affine transform's)
 
 
 Check = Callable[[Any, str], Any]
@@ -70,10 +71,12 @@ class LayerProperty:
     check: Check | None = None
     #: the keyword an ``add_*`` operation takes it under for a new layer (None: not at add)
     initial: str | None = None
+    #: given when the layer is made, never changed after (napari's ``rgb``)
+    fixed: bool = False
 
     @property
     def settable(self) -> bool:
-        return self.check is not None
+        return self.check is not None and not self.fixed
 
     def applies_to(self, kind: str) -> bool:
         """Whether layers of ``kind`` have it (rows for every layer apply to layer types
@@ -94,9 +97,9 @@ def _floats(value: Any, key: str) -> list[float]:
 
 
 def _row(name: str, wire: Wire, kinds: frozenset[LayerKind], check: Check | None = None,
-         initial: bool | str = False) -> LayerProperty:
+         initial: bool | str = False, fixed: bool = False) -> LayerProperty:
     keyword = (name if initial is True else initial) or None
-    return LayerProperty(name, wire, kinds, check, keyword)
+    return LayerProperty(name, wire, kinds, check, keyword, fixed)
 
 
 LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
@@ -107,8 +110,11 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("scale", Wire.FLOATS, ALL, _floats, initial=True),
     _row("translate", Wire.FLOATS, ALL, _floats, initial=True),
     _row("mode", Wire.TEXT, ALL, v.enum_text),
-    _row("axis_labels", Wire.TEXTS, ALL),
-    _row("units", Wire.TEXTS, ALL),
+    _row("axis_labels", Wire.TEXTS, ALL, v.texts, initial=True),
+    _row("units", Wire.TEXTS, ALL, v.texts, initial=True),
+    _row("rotate", Wire.MATRIX, ALL, v.matrix, initial=True),
+    _row("shear", Wire.FLOATS, ALL, _floats, initial=True),
+    _row("affine", Wire.MATRIX, ALL, v.matrix, initial=True),
     # the range first: napari fits the limits into it when it changes
     _row("contrast_limits_range", Wire.FLOATS, frozenset({LayerKind.IMAGE})),
     _row("contrast_limits", Wire.FLOATS, frozenset({LayerKind.IMAGE}), v.limits, initial=True),
@@ -124,7 +130,7 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("projection_mode", Wire.TEXT, SLICED, v.enum_text, initial=True),
     _row("iso_threshold", Wire.FLOAT, frozenset({LayerKind.IMAGE}), v.number),
     _row("attenuation", Wire.FLOAT, frozenset({LayerKind.IMAGE}), _range(0.0, 1e9)),
-    _row("rgb", Wire.BOOL, frozenset({LayerKind.IMAGE})),
+    _row("rgb", Wire.BOOL, frozenset({LayerKind.IMAGE}), v.boolean, initial=True, fixed=True),
     _row("auto_contrast", Wire.BOOL, frozenset({LayerKind.IMAGE}), v.boolean, initial=True),
     # napari computes it from the data: where the data is
     _row("thumbnail", Wire.PICTURE, SLICED),
@@ -164,7 +170,7 @@ def validate_props(props: Any, op: str, kind: str | None = None) -> dict[str, An
     ``add_*`` operation (``kind``: the new layer's initial keywords), returning clean
     values keyed by property name."""
     table = settable() if kind is None else {
-        p.name: p for p in properties_of(kind) if p.initial is not None}
+        p.name: p for p in properties_of(kind) if p.initial is not None}  # fixed ones too
     if not isinstance(props, dict) or not props:
         raise v.fail(f"{op}: 'props' must be a non-empty object")
     unknown = sorted(set(props) - set(table))
@@ -223,6 +229,9 @@ TO_WIRE: dict[Wire, Callable[[Any], Any]] = {
     Wire.TEXTS: lambda value: [str(x) for x in value],
     Wire.INTS: lambda value: sorted(int(i) for i in value),
     Wire.PICTURE: _picture,
+    # napari's ``affine`` is a transform object, its ``rotate`` an array
+    Wire.MATRIX: lambda value: np.asarray(getattr(value, "affine_matrix", value),
+                                          float).tolist(),
 }
 FROM_WIRE: dict[Wire, Callable[[Any], Any]] = {
     Wire.INTS: set,

@@ -85,6 +85,25 @@ def boolean(value: Any, key: str) -> bool:
     return value
 
 
+def texts(value: Any, key: str) -> list[str]:
+    """A list of 1 to ``MAX_NDIM`` short strings (axis labels, units)."""
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_NDIM:
+        raise fail(f"'{key}' must be a list of 1 to {MAX_NDIM} strings")
+    return [enum_text(x, key) for x in value]
+
+
+def matrix(value: Any, key: str) -> list[list[float]]:
+    """A square matrix of finite numbers, at most ``MAX_NDIM + 1`` a side (a rotation,
+    an affine transform)."""
+    side = len(value) if isinstance(value, list) else 0
+    if not 1 <= side <= MAX_NDIM + 1 or not all(
+            isinstance(row, list) and len(row) == side and all(is_number(x) for x in row)
+            for row in value):
+        raise fail(f"'{key}' must be a square matrix of finite numbers, at most "
+                   f"{MAX_NDIM + 1} a side")
+    return [[float(x) for x in row] for row in value]
+
+
 def limits(value: Any, key: str) -> list[float]:
     """[low, high] with low < high (contrast limits)."""
     lo, hi = numbers(value, key, min_len=2, max_len=2)

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", action="append", default=[], metavar="PATH_OR_URL",
                         help="OME-Zarr or TIFF to open as layers (repeatable); without it a "
                              "built-in procedural petabyte-scale sample is served")
+    parser.add_argument("--empty", action="store_true",
+                        help="start each session with no layers, as a new napari viewer "
+                             "(instead of the built-in sample when there is no --data)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
@@ -101,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not args.data:
+    if not args.data and not args.empty:
         specs = sample_layers()
 
     from napari_engine.server.network import NetworkServer
