@@ -145,6 +145,7 @@ def test_layer_list_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -
     assert [x.name for x in remote.layers.selection] == [unselected[0].name]
     assert remote.layers.selection.active.name == unselected[0].name
     local.viewer.layers.remove(local.viewer.layers[0])
+    local.pump()  # the removal leaves once napari is done (the GUI thread's next turn)
     remote.sync()
     time.sleep(0.2)
     assert [x.name for x in remote.layers] == [names[0]]

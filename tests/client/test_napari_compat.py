@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from napari.components import ViewerModel
 
@@ -48,7 +50,7 @@ def test_layer_data_is_the_servers_but_napari_slices_the_placeholder() -> None:
     from napari_engine.client.remote_data import RemoteArray
 
     for module, function in PLACEHOLDER_READERS:  # still napari's names for them
-        source = open(importlib.import_module(module).__file__ or "").read()
+        source = Path(importlib.import_module(module).__file__ or "").read_text()
         assert f"def {function}(" in source and "layer.data" in source, (module, function)
     reads: list[object] = []
     truth = np.arange(8 * 32 * 32, dtype=np.int32).reshape(8, 32, 32)
@@ -61,7 +63,7 @@ def test_layer_data_is_the_servers_but_napari_slices_the_placeholder() -> None:
     labels = ServerLabels(placeholder([8, 32, 32], "int32"), name="cells")
     image = ServerImage(placeholder([8, 32, 32], "int32"), name="raw")
     for layer in (labels, image):
-        bind_server_data(layer, [RemoteArray((8, 32, 32), "int32", read)])
+        bind_server_data(layer, [RemoteArray((8, 32, 32), "int32", read)], print)
         viewer.layers.append(layer)
     for z in range(8):
         viewer.dims.set_current_step(0, z)

@@ -255,8 +255,22 @@ def test_a_layer_put_in_the_list_is_made_on_the_server_where_it_was_put(
     assert viewer.layers[0].name == "mine" and len(viewer.layers) == count + 1
     assert viewer.connection.layers()[0]["name"] == "mine"
     assert viewer.connection.layers()[0]["data"] == [[3.0, 4.0]]
-    with pytest.raises(NotImplementedError, match="vectors layers are not mirrored"):
-        viewer.add_vectors(np.zeros((2, 2, 2)))
+    # every napari layer kind, made by napari's own add_*: this very object is the layer
+    vectors = viewer.add_vectors(np.array([[[1.0, 1.0], [2.0, 0.0]]]), edge_width=3)
+    tracks = viewer.add_tracks(np.array([[0, 0, 1.0, 1.0], [0, 1, 2.0, 2.0]]))
+    surface = viewer.add_surface((np.array([[0.0, 0.0], [0.0, 5.0], [5.0, 0.0]]),
+                                  np.array([[0, 1, 2]])))
+    viewer.sync()
+    assert viewer.layers[-3:] == [vectors, tracks, surface]
+    assert [x["type"] for x in viewer.connection.layers()[-3:]] == [
+        "vectors", "tracks", "surface"]
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:  # and another client of the session has them too
+        assert [x._type_string for x in other.layers[-3:]] == ["vectors", "tracks", "surface"]
+        np.testing.assert_array_equal(other.layers[-3].data, vectors.data)
+        np.testing.assert_array_equal(other.layers[-1].data[1], [[0, 1, 2]])
+    finally:
+        other.close()
 
 
 def test_layer_data_is_the_servers_read_region_by_region(viewer: ProxyViewer,
@@ -275,8 +289,10 @@ def test_layer_data_is_the_servers_read_region_by_region(viewer: ProxyViewer,
     assert viewer.connection.traffic["data"] - before < 10 * 10 * 2 + 1024  # one box
     with pytest.raises(TypeError, match="read-only"):
         image.data[0, 0, 0] = 1
-    with pytest.raises(NotImplementedError, match="not replaced from here"):
-        image.data = volume
+    image.data = volume[:3, ::2]  # napari's ``layer.data = ...``: the server's layer too
+    assert image.data.shape == (3, 35, 90)
+    np.testing.assert_array_equal(np.asarray(image.data), volume[:3, ::2])
+    assert viewer.connection.layers()[-1]["shape"] == [3, 35, 90]
 
     sample = viewer.layers[0]  # the petabyte sample: any region of any level
     level0 = sample.data[0]

@@ -160,7 +160,8 @@ def test_refused_arguments_say_which(op: str, args: dict[str, Any], payload: boo
 
 
 @pytest.mark.parametrize("op", [op for op in Op if op not in (
-    Op.LAYER_ADD_IMAGE, Op.LAYER_ADD_LABELS, Op.LAYER_WRITE)])
+    Op.LAYER_ADD_IMAGE, Op.LAYER_ADD_LABELS, Op.LAYER_WRITE, Op.LAYER_ADD_VECTORS,
+    Op.LAYER_ADD_TRACKS, Op.LAYER_ADD_SURFACE, Op.LAYER_SET_DATA)])
 def test_a_payload_is_refused_where_none_belongs(op: Op) -> None:
     with pytest.raises(ProtocolError) as info:
         OPERATIONS[op].validate({}, True)
@@ -207,3 +208,16 @@ def test_a_write_needs_its_values_and_a_label_dtype() -> None:
     with pytest.raises(ProtocolError, match="'dtype'"):
         validate_command_args(Op.LAYER_WRITE, {**args, "dtype": "float32"}, has_payload=True)
     assert validate_command_args(Op.LAYER_WRITE, args, has_payload=True)["nbytes"] == 6
+
+
+def test_arrays_in_one_payload_are_checked_and_sized() -> None:
+    arrays = [{"shape": [4, 3], "dtype": "float64"}, {"shape": [2, 3], "dtype": "int64"}]
+    args = validate_command_args(Op.LAYER_ADD_SURFACE, {"arrays": arrays}, has_payload=True)
+    assert args["nbytes"] == 4 * 3 * 8 + 2 * 3 * 8
+    with pytest.raises(ProtocolError, match="binary payload"):
+        validate_command_args(Op.LAYER_ADD_SURFACE, {"arrays": arrays}, has_payload=False)
+    with pytest.raises(ProtocolError, match="1 to 1"):
+        validate_command_args(Op.LAYER_ADD_VECTORS, {"arrays": arrays}, has_payload=True)
+    with pytest.raises(ProtocolError, match="dtype"):
+        validate_command_args(Op.LAYER_ADD_IMAGE, {"arrays": [
+            {"shape": [4, 4], "dtype": "complex128"}] * 2}, has_payload=True)

@@ -28,7 +28,9 @@ def test_operation_table_is_closed() -> None:
                                "layer.add_labels", "layer.add_points", "layer.add_shapes",
                                "view.reset", "screenshot", "sync", "overlay.set",
                                "layer.data_range", "layer.new_labels", "layer.save",
-                               "layer.histogram", "layer.read", "layer.write"}
+                               "layer.histogram", "layer.read", "layer.write",
+                               "layer.add_vectors", "layer.add_tracks", "layer.add_surface",
+                               "layer.set_data"}
 
 
 def test_the_registry_says_which_merge_and_which_need_an_id() -> None:

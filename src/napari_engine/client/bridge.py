@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer, Points, Shapes
+from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks, Vectors
 
 from napari_engine.client.core import Local
 from napari_engine.client.napari_compat import (
@@ -42,13 +42,12 @@ from napari_engine.client.napari_compat import (
     kind_of,
 )
 from napari_engine.client.remote_data import RemoteArray
-from napari_engine.client.uploads import layer_command
+from napari_engine.client.uploads import array_payload, arrays_payload, layer_command
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.overlays import OVERLAYS, OverlayField, overlay_to_wire
 from napari_engine.protocol.properties import (
     LAYER_PROPERTIES,
-    LayerProperty,
     from_wire,
     properties_of,
     to_wire,
@@ -148,6 +147,13 @@ def _flat(section: str, key: str, value: Any) -> Local:
     return lambda mirror, cid: mirror.set_local(section, key, value, cid)
 
 
+def _data_shapes(layer: Layer) -> list[tuple[int, ...]]:
+    """The shape of each level of an image's or labels layer's data as it is here
+    (an RGB image's colour axis included, unlike napari's ``level_shapes``)."""
+    levels = list(layer.data) if layer.multiscale else [layer.data]
+    return [tuple(int(n) for n in level.shape) for level in levels]
+
+
 class ViewerBridge:
     """Mirrors one server session into ``viewer`` and sends ``viewer``'s edits back.
 
@@ -168,6 +174,8 @@ class ViewerBridge:
         self.pixel_ratio = 1.0
         self._local = threading.local()
         self._by_id: dict[int, Layer] = {}
+        #: layers taken out of the list whose removal has not been sent yet
+        self._removing: dict[int, Layer] = {}
         #: where applying the server's state is timed (a window's ``WindowStats``)
         self.stats: WindowStats | None = None
         #: called with each status reply before the model shows it (the GUI keeps a copy
@@ -244,6 +252,7 @@ class ViewerBridge:
         callback during the apply): ``local_edits`` counts them, and if one arrived
         meanwhile the model is brought up to the mirror again rather than left with the
         value read before it."""
+        self._flush_removals()  # the server's list, and ours, without them
         for _ in range(MAX_APPLY_ROUNDS):
             edits, state = self.connection.read(lambda s: (self.connection.local_edits(), {
                 "layers": [dict(layer) for layer in s["layers"]], "dims": dict(s["dims"]),
@@ -319,6 +328,8 @@ class ViewerBridge:
             shapes = Shapes(ndim=state["ndim"], **common)
             self._apply_shapes(shapes, state)
             return shapes
+        if kind in (LayerKind.VECTORS, LayerKind.TRACKS, LayerKind.SURFACE):
+            return self._coordinate_layer(kind, state, common)
         shapes = state.get("level_shapes") or [state["shape"]]
         levels = [placeholder(s, state["dtype"]) for s in shapes]
         data: Any = levels if len(levels) > 1 else levels[0]
@@ -341,7 +352,21 @@ class ViewerBridge:
         bind_server_data(layer, [
             RemoteArray(shape, dtype, self._reader(layer_id), level=level,
                         write=self._writer(layer_id) if writable else None, name=layer.name)
-            for level, shape in enumerate(shapes)])
+            for level, shape in enumerate(shapes)],
+            lambda value: self._replace_data(layer, layer_id, value))
+
+    def _replace_data(self, layer: Layer, layer_id: int, value: Any) -> Callable[[], None]:
+        """``layer.data = value``: the server's layer takes it (waits: a refusal raises
+        before anything changes here); returns what binds ``layer`` to the new data."""
+        kind = kind_of(layer)
+        args, payload = (arrays_payload(list(value), kind) if layer.multiscale
+                         else array_payload(value, kind))
+        self.connection.request(Op.LAYER_SET_DATA, {"layer": layer_id, **args},
+                                payload=payload)
+
+        def rebind() -> None:
+            self._bind(layer, layer_id, _data_shapes(layer), np.dtype(layer.dtype).name)
+        return rebind
 
     def _reader(self, layer_id: int) -> Callable[[int, Region], np.ndarray]:
         """Reads of a layer's voxels (``layer.data[...]``), from the server."""
@@ -361,6 +386,23 @@ class ViewerBridge:
                 "layer": layer_id, "region": [list(r) for r in region],
                 "dtype": values.dtype.name}, payload=values.tobytes(), timeout=ASK_TIMEOUT_S)
         return write
+
+    @staticmethod
+    def _coordinate_layer(kind: str, state: dict[str, Any],
+                          common: dict[str, Any]) -> Layer | None:
+        """A vectors, tracks or surface layer from its coordinates (small metadata, as
+        points are: they are drawn by the server)."""
+        data = state.get("data")
+        if data is None:
+            log.warning("layer %r: %s layer too large to mirror", state.get("name"), kind)
+            return None
+        if kind == LayerKind.VECTORS:
+            return Vectors(np.asarray(data, float).reshape(-1, 2, state["ndim"]), **common)
+        if kind == LayerKind.TRACKS:
+            return Tracks(np.asarray(data, float), **common)
+        vertices, faces, values = (np.asarray(part) for part in data)
+        return Surface((vertices.astype(float), faces.astype(int), values.astype(float)),
+                       **common)
 
     @staticmethod
     def _points(state: dict[str, Any]) -> np.ndarray:
@@ -560,9 +602,11 @@ class ViewerBridge:
         if self._applying:
             return
         layer = event.source
-        layer_id = self.id_of(layer)
         prop = LAYER_PROPERTIES.get(event.type)
-        if layer_id is None or prop is None or not prop.settable:
+        if prop is None or not prop.settable or not prop.applies_to(kind_of(layer)):
+            return
+        layer_id = self.id_of(layer)
+        if layer_id is None:
             return
         value = to_wire(prop, getattr(event, "value", None) if getattr(event, "value", None)
                         is not None else getattr(layer, prop.name))
@@ -572,19 +616,14 @@ class ViewerBridge:
         self._send(Op.LAYER_SET, {"layer": layer_id, "props": {prop.name: value}},
                    lambda mirror, cid: mirror.set_local_layer(layer_id, prop.name, value, cid))
 
-    def _watched(self, layer: Layer) -> list[LayerProperty]:
-        return [p for p in properties_of(kind_of(layer)) if p.settable]
-
     def _watch(self, layer: Layer, watch: bool) -> None:
-        """(Dis)connect the layer's property events that are mirrored to the server."""
-        for prop in self._watched(layer):
-            emitter = getattr(layer.events, prop.name, None)
-            if emitter is None:
-                continue
-            if watch:
-                emitter.connect(self._on_layer_property)
-            else:
-                emitter.disconnect(self._on_layer_property)
+        """(Dis)connect the layer's events: those of the properties that are mirrored to
+        the server go out (``_on_layer_property``). One connection to the layer's event
+        group, not one per property: napari counts the callbacks on some of them."""
+        if watch:
+            layer.events.connect(self._on_layer_property)
+        else:
+            layer.events.disconnect(self._on_layer_property)
 
     def _on_inserted(self, event: Any) -> None:
         self._watch(event.value, True)
@@ -627,19 +666,36 @@ class ViewerBridge:
         if isinstance(layer, Image | Labels):
             layer.__class__ = ServerLabels if isinstance(layer, Labels) else ServerImage
             compute_where_the_data_is(layer, self.data_range, self.histogram)
-            self._bind(layer, layer_id, [tuple(layer.data.shape)], layer.dtype.name)
+            self._bind(layer, layer_id, _data_shapes(layer), np.dtype(layer.dtype).name)
         self._by_id[layer_id] = layer
         return layer_id
 
     def _on_removed(self, event: Any) -> None:
+        """A layer taken out of the list goes from the server once napari has finished
+        what it is doing: napari reorders a list by taking layers out and putting them
+        back (``layers[:] = ...``), and a layer put back is the same server layer,
+        moved, not a new one (its data went with it otherwise)."""
         layer = event.value
         self._watch(layer, False)
         if self._applying:
             return
         layer_id = self.id_of(layer)
-        if layer_id is not None:
-            del self._by_id[layer_id]
-            self._send(Op.LAYER_REMOVE, {"layer": layer_id}, self._local_order())
+        if layer_id is not None and layer_id not in self._removing:
+            self._removing[layer_id] = layer
+            self.post(self._flush_removals)
+
+    def _flush_removals(self) -> None:
+        """Send the removals napari's last change left (see ``_on_removed``); a layer
+        back in the list by now is moved to where it is instead."""
+        removing, self._removing = self._removing, {}
+        layers = self.viewer.layers
+        for layer_id, layer in removing.items():
+            if layer in layers:
+                self._send(Op.LAYER_MOVE, {"layer": layer_id, "index": layers.index(layer)},
+                           self._local_order())
+            elif self._by_id.get(layer_id) is layer:
+                del self._by_id[layer_id]
+                self._send(Op.LAYER_REMOVE, {"layer": layer_id}, self._local_order())
 
     def _on_moved(self, event: Any) -> None:
         if self._applying:
@@ -687,9 +743,6 @@ class ViewerBridge:
         selection = self.viewer.layers.selection
         ids = [i for i, layer in self._by_id.items() if layer in selection]
         active = self.id_of(selection.active) if selection.active is not None else None
-        if active in ids:  # the server makes the last one active
-            ids.remove(active)
-            ids.append(active)
         mirrored = self.connection.read(lambda state: dict(state["selection"]))
         if set(ids) == set(mirrored.get("selected", [])) and active == mirrored.get("active"):
             return  # already the server's selection

@@ -125,29 +125,35 @@ def _data_property(base: type[Layer]) -> property:
         return server
 
     def set_(self: Layer, value: Any) -> None:
-        if self.__dict__.get("_server_data") is not None:
-            raise NotImplementedError(
-                f"{self.name!r}: its data is on the napari-engine server and is not "
-                "replaced from here; write into it (labels: layer.data[...] = values) or "
-                "add a new layer")
+        send = self.__dict__.get("_send_data")
+        if self.__dict__.get("_server_data") is None or send is None:
+            own.fset(self, value)  # type: ignore[misc]
+            return
+        rebind = send(value)  # the server's layer has it now (or this raised)
+        self.__dict__["_server_data"] = None
         own.fset(self, value)  # type: ignore[misc]
+        rebind()
 
     return property(get, set_, doc=own.__doc__)
 
 
 def _value_there(layer: Layer, position: Any) -> Any:
     """napari's ``_get_value`` (the value at a data position, which ``get_value`` and
-    ``get_status`` report), read from the server's data: one voxel."""
+    ``get_status`` report), read from the server's data: one voxel of the displayed
+    slice (napari's own reads its slice: the position on the displayed axes, the slice
+    point on the others)."""
     server = layer.__dict__["_server_data"]
+    coord = np.asarray(layer._data_slice.point, float)
+    displayed = list(layer._slice_input.displayed)
+    where = np.asarray(position, float)
+    coord[displayed] = where[displayed] if len(where) == len(coord) else where[-len(
+        displayed):]
+    array = server
     if layer.multiscale:
-        level = layer.data_level
-        array = server[level]
-        coord = layer._transforms["tile2data"].inverse(position)
-    else:
-        array, coord = server, position
-    index = tuple(int(c) for c in np.round(np.asarray(coord, float)))[-array.ndim:]
-    inside = len(index) == array.ndim and all(
-        0 <= c < n for c, n in zip(index, array.shape, strict=True))
+        array = server[layer.data_level]
+        coord = coord / np.asarray(layer.downsample_factors[layer.data_level])
+    index = tuple(int(c) for c in np.round(coord))
+    inside = all(0 <= c < n for c, n in zip(index, array.shape, strict=False))
     value = array[index] if inside else None
     return (layer.data_level, value) if layer.multiscale else value
 
@@ -188,11 +194,15 @@ def kind_of(layer: Layer) -> str:
     return str(layer._type_string)
 
 
-def bind_server_data(layer: Layer, levels: list[Any]) -> None:
+def bind_server_data(layer: Layer, levels: list[Any],
+                     send: Callable[[Any], Callable[[], None]]) -> None:
     """From now on ``layer.data`` is ``levels`` (one array a level, the server's: see
-    ``remote_data``), except for napari's ``PLACEHOLDER_READERS``."""
+    ``remote_data``), except for napari's ``PLACEHOLDER_READERS``; ``layer.data = new``
+    calls ``send(new)`` (which makes the server's layer take it, and returns what binds
+    the layer to it once napari has it here too)."""
     layer.__dict__["_server_data"] = (MultiScaleData(levels) if layer.multiscale
                                       else levels[0])
+    layer.__dict__["_send_data"] = send
 
 
 DataRange = Callable[[Layer, str], tuple[float, float]]

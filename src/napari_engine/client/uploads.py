@@ -14,34 +14,64 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from napari.layers import Image, Labels, Layer, Points, Shapes
+from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks, Vectors
 
 from napari_engine.client.napari_compat import kind_of
 from napari_engine.protocol import Op
+from napari_engine.protocol.codec import MAX_BINARY_BYTES
 from napari_engine.protocol.ops import ARRAY_DTYPES, LABEL_DTYPES
 from napari_engine.protocol.properties import properties_of, to_wire
 
-NOT_MIRRORED = ("{kind} layers are not mirrored by napari-engine yet: image, labels, "
-                "points and shapes layers are")
+NOT_MIRRORED = "{kind} layers are not mirrored by napari-engine"
+#: a multiscale layer's levels, a surface's parts: what one message may carry (and some
+#: room for its header)
+MAX_ARRAYS_BYTES = MAX_BINARY_BYTES - (1 << 20)
 
 
-def array_payload(data: Any, kind: str) -> tuple[dict[str, Any], bytes]:
-    """An array as ``add_image``/``add_labels`` arguments and payload."""
+def _sendable(data: Any, kind: str) -> np.ndarray:
     array = np.ascontiguousarray(np.asarray(data))
     allowed = LABEL_DTYPES if kind == "labels" else tuple(ARRAY_DTYPES)
     if array.dtype.name not in allowed:
         raise TypeError(f"{kind} data of dtype {array.dtype} cannot be sent; use one of "
                         f"{', '.join(allowed)}")
+    return array
+
+
+def array_payload(data: Any, kind: str) -> tuple[dict[str, Any], bytes]:
+    """An array as ``add_image``/``add_labels`` arguments and payload."""
+    array = _sendable(data, kind)
     return {"shape": list(array.shape), "dtype": array.dtype.name}, array.tobytes()
+
+
+def arrays_payload(parts: list[Any], kind: str) -> tuple[dict[str, Any], bytes]:
+    """Several arrays (levels, a surface's parts) as ``arrays`` and one payload."""
+    arrays = [_sendable(part, kind) for part in parts]
+    nbytes = sum(a.nbytes for a in arrays)
+    if nbytes > MAX_ARRAYS_BYTES:
+        raise NotImplementedError(
+            f"this {kind} layer's data is {nbytes / 2**20:.0f} MiB, more than one message "
+            f"carries ({MAX_ARRAYS_BYTES >> 20} MiB); open its data on the server instead")
+    return ({"arrays": [{"shape": list(a.shape), "dtype": a.dtype.name} for a in arrays]},
+            b"".join(a.tobytes() for a in arrays))
+
+
+def colormap_definition(colormap: Any) -> dict[str, Any]:
+    """A napari ``Colormap`` as the wire defines one (the server makes the same)."""
+    return {"name": str(colormap.name),
+            "colors": np.asarray(colormap.colors, float).tolist(),
+            "controls": np.asarray(colormap.controls, float).tolist(),
+            "interpolation": str(colormap.interpolation)}
 
 
 def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     """The operation, arguments and payload that make ``layer`` on the server. Raises
     ``NotImplementedError`` for what cannot travel (a layer kind the protocol does not
-    mirror, a multiscale image made here) and ``TypeError`` for data it refuses."""
+    mirror, more data than one message carries) and ``TypeError`` for data it refuses."""
     kind = kind_of(layer)
     props = {p.name: to_wire(p, getattr(layer, p.name)) for p in properties_of(kind)
              if p.initial is not None}
+    if isinstance(layer, Image):  # its colormap may be one made here: sent defined
+        props["colormap"] = colormap_definition(layer.colormap)
     if isinstance(layer, Points):
         return Op.LAYER_ADD_POINTS, {
             "data": np.asarray(layer.data, float).tolist(), "ndim": layer.ndim,
@@ -52,11 +82,17 @@ def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
             "shape_type": [str(t) for t in layer.shape_type] or "rectangle",
             "ndim": layer.ndim, "props": props}, None
     if isinstance(layer, Image | Labels):
-        if layer.multiscale:
-            raise NotImplementedError(
-                f"a multiscale {kind} layer made here cannot be sent to the napari-engine "
-                "server; open its data on the server instead")
-        args, payload = array_payload(layer.data, kind)
         op = Op.LAYER_ADD_LABELS if isinstance(layer, Labels) else Op.LAYER_ADD_IMAGE
+        args, payload = (arrays_payload(list(layer.data), kind) if layer.multiscale
+                         else array_payload(layer.data, kind))
         return op, {**args, "props": props}, payload
+    if isinstance(layer, Vectors | Tracks):
+        op = Op.LAYER_ADD_VECTORS if isinstance(layer, Vectors) else Op.LAYER_ADD_TRACKS
+        args, payload = arrays_payload([np.asarray(layer.data, float)], kind)
+        return op, {**args, "props": props}, payload
+    if isinstance(layer, Surface):
+        vertices, faces, values = layer.data[:3]
+        args, payload = arrays_payload([np.asarray(vertices, float), np.asarray(faces),
+                                        np.asarray(values, float)], kind)
+        return Op.LAYER_ADD_SURFACE, {**args, "props": props}, payload
     raise NotImplementedError(NOT_MIRRORED.format(kind=kind))

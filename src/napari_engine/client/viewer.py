@@ -31,6 +31,7 @@ from napari.layers import Layer, Points, Shapes
 from napari_engine.client.bridge import Poster, ViewerBridge
 from napari_engine.client.connection import Connection, Frame
 from napari_engine.client.napari_compat import NewLabelsOnServer, napari_writers
+from napari_engine.client.uploads import colormap_definition
 from napari_engine.protocol import LayerKind, Op
 from napari_engine.protocol.properties import LayerProperty, Wire, initial_keywords, to_wire
 from napari_engine.protocol.regions import MAX_REGION_BYTES
@@ -106,6 +107,10 @@ def _wire(prop: LayerProperty, value: Any) -> Any:
     """A keyword's value as the wire carries it (a colormap may be given by name)."""
     if prop.wire is Wire.NAME and isinstance(value, str):
         return value
+    if prop.name == "colormap":  # napari's other forms (a Colormap, a tuple, a dict)
+        from napari.utils.colormaps import ensure_colormap
+
+        return colormap_definition(ensure_colormap(value))
     return to_wire(prop, value)
 
 
@@ -136,8 +141,8 @@ class ProxyViewer(NewLabelsOnServer):
             post = self._script_poster
         self._bridge = ViewerBridge(connection, self, post, strict=True,
                                     own_canvas=own_canvas)
-        self._bridge.on_status = lambda r: self.set_remote_status(r["status"],
-                                                                   r.get("tooltip", ""))
+        self._bridge.on_status = lambda r: self.set_remote_status(
+            r["status"], r.get("tooltip", "") if self.tooltip.visible else "")
         if script:
             self._status_now = self._ask_status
             self._bridge.catch_up()  # a window's viewer fills once the window is there
@@ -192,7 +197,7 @@ class ProxyViewer(NewLabelsOnServer):
         from the real data (what ``_calc_status_from_cursor`` returns in a script)."""
         result = self.connection.request(Op.CURSOR_SET, {
             "position": [float(x) for x in self.cursor.position]})
-        return result["status"], result.get("tooltip", "")
+        return result["status"], result.get("tooltip", "") if self.tooltip.visible else ""
 
     @property
     def session(self) -> str:

@@ -37,6 +37,9 @@ class Op(StrEnum):
     LAYER_ADD_LABELS = "layer.add_labels"
     LAYER_ADD_POINTS = "layer.add_points"
     LAYER_ADD_SHAPES = "layer.add_shapes"
+    LAYER_ADD_VECTORS = "layer.add_vectors"
+    LAYER_ADD_TRACKS = "layer.add_tracks"
+    LAYER_ADD_SURFACE = "layer.add_surface"
     LAYER_REMOVE = "layer.remove"
     LAYER_MOVE = "layer.move"
     LAYER_SELECT = "layer.select"
@@ -45,6 +48,7 @@ class Op(StrEnum):
     LAYER_SAVE = "layer.save"
     LAYER_HISTOGRAM = "layer.histogram"
     LAYER_READ = "layer.read"
+    LAYER_SET_DATA = "layer.set_data"
     LAYER_WRITE = "layer.write"
     OVERLAY_SET = "overlay.set"
     CANVAS_RESIZE = "canvas.resize"
@@ -187,15 +191,42 @@ def _array_args(args: Args, op: str, dtypes: tuple[str, ...] | None = None) -> A
     return {"shape": shape, "dtype": dtype, "nbytes": math.prod(shape) * ARRAY_DTYPES[dtype]}
 
 
+MAX_ARRAYS = 16  # the levels of a multiscale image; a surface's vertices, faces, values
+
+
+def _arrays_args(args: Args, op: str, count: tuple[int, int],
+                 dtypes: tuple[str, ...] | None = None) -> Args:
+    """``arrays``: the payload is several arrays one after the other, each
+    ``{"shape", "dtype"}`` (C order): a multiscale image's levels, a surface's parts."""
+    arrays = v.require(args, "arrays", op)
+    lo, hi = count
+    if not isinstance(arrays, list) or not lo <= len(arrays) <= hi or not all(
+            isinstance(a, dict) for a in arrays):
+        raise v.fail(f"{op}: 'arrays' must be a list of {lo} to {hi} {{shape, dtype}}")
+    allowed = dtypes or tuple(ARRAY_DTYPES)
+    out = []
+    for array in arrays:
+        v.only(array, {"shape", "dtype"}, op)
+        dtype = v.require(array, "dtype", op)
+        if dtype not in allowed:
+            raise v.fail(f"{op}: an array's 'dtype' must be one of {', '.join(allowed)}")
+        out.append({"shape": v.integers(v.require(array, "shape", op), "shape"),
+                    "dtype": dtype})
+    nbytes = sum(math.prod(a["shape"]) * ARRAY_DTYPES[a["dtype"]] for a in out)
+    return {"arrays": out, "nbytes": nbytes}
+
+
 def _add_image(args: Args, has_payload: bool) -> Args:
     op = Op.LAYER_ADD_IMAGE
-    v.only(args, {"path", "shape", "dtype", "props", "nbytes"}, op)
+    v.only(args, {"path", "shape", "dtype", "arrays", "props", "nbytes"}, op)
     out: Args = {}
     if "props" in args:
         out["props"] = validate_props(args["props"], op, LayerKind.IMAGE)
     if has_payload:
         if "path" in args:
             raise v.fail(f"{op}: give either 'path' or array data, not both")
+        if "arrays" in args:  # a multiscale image: its levels, largest first
+            return {**out, **_arrays_args(args, op, (2, MAX_ARRAYS))}
         return {**out, **_array_args(args, op)}
     out["path"] = v.text(v.require(args, "path", op), "path", max_len=4096)
     return out
@@ -205,11 +236,25 @@ def _add_labels(args: Args, has_payload: bool) -> Args:
     op = Op.LAYER_ADD_LABELS
     if not has_payload:
         raise v.fail(f"{op} needs the label array as a binary payload")
-    v.only(args, {"shape", "dtype", "props", "nbytes"}, op)
-    out = _array_args(args, op, LABEL_DTYPES)
+    v.only(args, {"shape", "dtype", "arrays", "props", "nbytes"}, op)
+    out = (_arrays_args(args, op, (2, MAX_ARRAYS), LABEL_DTYPES) if "arrays" in args
+           else _array_args(args, op, LABEL_DTYPES))
     if "props" in args:
         out["props"] = validate_props(args["props"], op, LayerKind.LABELS)
     return out
+
+
+def _add_arrays(op: Op, kind: LayerKind, count: tuple[int, int]) -> Validator:
+    """A layer made from arrays in the payload (vectors, tracks, a surface)."""
+    def validate(args: Args, has_payload: bool) -> Args:
+        if not has_payload:
+            raise v.fail(f"{op} needs its data as a binary payload")
+        v.only(args, {"arrays", "props", "nbytes"}, op)
+        out = _arrays_args(args, op, count)
+        if "props" in args:
+            out["props"] = validate_props(args["props"], op, kind)
+        return out
+    return validate
 
 
 def _add_points(args: Args) -> Args:
@@ -314,6 +359,18 @@ def _layer_read(args: Args) -> Args:
     return {"layer": _layer_id(args, op),
             "level": v.integer(args.get("level", 0), "level", hi=64),
             "region": validate_region(v.require(args, "region", op), op)}
+
+
+def _layer_set_data(args: Args, has_payload: bool) -> Args:
+    """An image or labels layer's data replaced whole (``layer.data = array``): one
+    array (``shape``, ``dtype``) or a multiscale layer's levels (``arrays``)."""
+    op = Op.LAYER_SET_DATA
+    if not has_payload:
+        raise v.fail(f"{op} needs the new data as a binary payload")
+    v.only(args, {"layer", "shape", "dtype", "arrays", "nbytes"}, op)
+    data = (_arrays_args(args, op, (2, MAX_ARRAYS)) if "arrays" in args
+            else _array_args(args, op))
+    return {"layer": _layer_id(args, op), **data}
 
 
 def _layer_write(args: Args, has_payload: bool) -> Args:
@@ -425,6 +482,11 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_ADD_SHAPES: OpSpec(_plain(Op.LAYER_ADD_SHAPES,
                                               {"data", "shape_type", "props", "ndim"},
                                               _add_shapes)),
+    Op.LAYER_ADD_VECTORS: OpSpec(_add_arrays(Op.LAYER_ADD_VECTORS, LayerKind.VECTORS, (1, 1))),
+    Op.LAYER_ADD_TRACKS: OpSpec(_add_arrays(Op.LAYER_ADD_TRACKS, LayerKind.TRACKS, (1, 1))),
+    # vertices, faces and (optionally) values per vertex
+    Op.LAYER_ADD_SURFACE: OpSpec(_add_arrays(Op.LAYER_ADD_SURFACE, LayerKind.SURFACE,
+                                             (2, 3))),
     Op.LAYER_REMOVE: OpSpec(_plain(Op.LAYER_REMOVE, {"layer"}, _layer_only)),
     Op.LAYER_MOVE: OpSpec(_plain(Op.LAYER_MOVE, {"layer", "index"}, _layer_move)),
     Op.LAYER_SELECT: OpSpec(_plain(Op.LAYER_SELECT, {"layers"}, _layer_select)),
@@ -439,6 +501,7 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_READ: OpSpec(_plain(Op.LAYER_READ, {"layer", "level", "region"}, _layer_read),
                           needs_id=True, journal=False),
     Op.LAYER_WRITE: OpSpec(_layer_write),
+    Op.LAYER_SET_DATA: OpSpec(_layer_set_data),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},
                                   lambda args: validate_overlay_set(args, Op.OVERLAY_SET))),
     Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height", "pixel_ratio"},

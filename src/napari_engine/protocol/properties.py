@@ -36,6 +36,9 @@ class LayerKind(StrEnum):
     LABELS = "labels"
     POINTS = "points"
     SHAPES = "shapes"
+    VECTORS = "vectors"
+    TRACKS = "tracks"
+    SURFACE = "surface"
 
 
 class Wire(StrEnum):
@@ -52,6 +55,7 @@ class Wire(StrEnum):
     INTS = "ints"  # a set of indices, sorted (a selection)
     PICTURE = "picture"  # a small RGBA uint8 array (a thumbnail): shape + zlib, base64
     MATRIX = "matrix"  # a square matrix of floats (a rotation; an affine transform's)
+    TABLE = "table"  # columns of equal length: {name: [values]} (a features table)
 
 
 Check = Callable[[Any, str], Any]
@@ -118,7 +122,8 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     # the range first: napari fits the limits into it when it changes
     _row("contrast_limits_range", Wire.FLOATS, frozenset({LayerKind.IMAGE})),
     _row("contrast_limits", Wire.FLOATS, frozenset({LayerKind.IMAGE}), v.limits, initial=True),
-    _row("colormap", Wire.NAME, frozenset({LayerKind.IMAGE}), v.enum_text, initial=True),
+    # a name, or (from a client) the definition of a colormap the server may not know
+    _row("colormap", Wire.NAME, frozenset({LayerKind.IMAGE}), v.colormap, initial=True),
     _row("gamma", Wire.FLOAT, frozenset({LayerKind.IMAGE}), _range(0.0, 100.0, lo_open=True),
          initial=True),
     _row("interpolation2d", Wire.TEXT, frozenset({LayerKind.IMAGE}), v.enum_text,
@@ -146,6 +151,9 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("current_edge_color", Wire.COLOR, frozenset({LayerKind.SHAPES}), v.enum_text,
          initial="edge_color"),
     _row("selected_data", Wire.INTS, VECTOR),
+    _row("features", Wire.TABLE, frozenset({LayerKind.LABELS, LayerKind.POINTS,
+                                            LayerKind.SHAPES, LayerKind.VECTORS,
+                                            LayerKind.TRACKS}), v.table, initial=True),
 )}
 
 
@@ -192,6 +200,17 @@ def _hex(color: Any) -> str:
     return "#" + "".join(f"{int(c * 255 + 0.5):02x}" for c in rgba[:4])
 
 
+def _cell(value: Any) -> Any:
+    """One value of a features table as JSON: a number, a string, a boolean or null."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # JSON has no NaN: a missing value
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # a categorical's category, a timestamp
+
+
 MAX_PICTURE_BYTES = 1 << 16
 
 
@@ -229,6 +248,8 @@ TO_WIRE: dict[Wire, Callable[[Any], Any]] = {
     Wire.TEXTS: lambda value: [str(x) for x in value],
     Wire.INTS: lambda value: sorted(int(i) for i in value),
     Wire.PICTURE: _picture,
+    Wire.TABLE: lambda value: {str(name): [_cell(x) for x in value[name].tolist()]
+                               for name in value.columns},
     # napari's ``affine`` is a transform object, its ``rotate`` an array
     Wire.MATRIX: lambda value: np.asarray(getattr(value, "affine_matrix", value),
                                           float).tolist(),

@@ -104,6 +104,54 @@ def matrix(value: Any, key: str) -> list[list[float]]:
     return [[float(x) for x in row] for row in value]
 
 
+MAX_COLORMAP_COLORS = 1024
+
+
+def colormap(value: Any, key: str) -> str | dict[str, Any]:
+    """A colormap by name, or defined: ``{name, colors: [[r, g, b, a], ...], controls,
+    interpolation}`` (one a client made itself, which the server does not know)."""
+    if isinstance(value, str):
+        return enum_text(value, key)
+    if not isinstance(value, dict):
+        raise fail(f"'{key}' must be a colormap name or {{name, colors, controls, "
+                   "interpolation}")
+    only(value, {"name", "colors", "controls", "interpolation"}, key)
+    colors = require(value, "colors", key)
+    if not isinstance(colors, list) or not 1 <= len(colors) <= MAX_COLORMAP_COLORS:
+        raise fail(f"'{key}': 'colors' must be a list of 1 to {MAX_COLORMAP_COLORS} colors")
+    out: dict[str, Any] = {
+        "name": enum_text(require(value, "name", key), key),
+        "colors": [numbers(c, "color", min_len=4, max_len=4) for c in colors],
+        "interpolation": enum_text(value.get("interpolation", "linear"), key)}
+    if "controls" in value:
+        out["controls"] = numbers(value["controls"], "controls", max_len=MAX_COLORMAP_COLORS + 1)
+    return out
+
+
+MAX_TABLE_ROWS = 100_000
+MAX_TABLE_COLUMNS = 64
+
+
+def table(value: Any, key: str) -> dict[str, list[Any]]:
+    """Columns of equal length, of numbers, strings, booleans or nulls (a layer's
+    features table, one value a point or label)."""
+    if not isinstance(value, dict) or len(value) > MAX_TABLE_COLUMNS:
+        raise fail(f"'{key}' must be an object of at most {MAX_TABLE_COLUMNS} columns")
+    lengths = set()
+    for name, column in value.items():
+        if not isinstance(column, list) or len(column) > MAX_TABLE_ROWS or not all(
+                x is None or isinstance(x, bool | str) or is_number(x) for x in column):
+            raise fail(f"'{key}': column {name!r} must be a list of at most "
+                       f"{MAX_TABLE_ROWS} numbers, strings, booleans or nulls")
+        if any(isinstance(x, str) and len(x) > MAX_NAME for x in column):
+            raise fail(f"'{key}': column {name!r} holds a string over {MAX_NAME} characters")
+        text(name, f"{key} column name")
+        lengths.add(len(column))
+    if len(lengths) > 1:
+        raise fail(f"'{key}': every column must have the same length")
+    return {name: list(column) for name, column in value.items()}
+
+
 def limits(value: Any, key: str) -> list[float]:
     """[low, high] with low < high (contrast limits)."""
     lo, hi = numbers(value, key, min_len=2, max_len=2)

@@ -215,10 +215,39 @@ def _array(args: dict[str, Any], payload: bytes | memoryview | None) -> np.ndarr
     return np.frombuffer(payload, dtype=args["dtype"]).reshape(args["shape"])
 
 
+def _arrays(args: dict[str, Any], payload: bytes | memoryview | None) -> list[np.ndarray]:
+    """The client's arrays (``arrays``: shape and dtype of each) from one payload, in
+    order (read-only views of the message)."""
+    size = 0 if payload is None else len(payload)
+    if payload is None or size != args["nbytes"]:
+        raise ProtocolError(ErrorCode.INVALID, f"array payload has {size} bytes; the "
+                            f"arrays' shapes and dtypes need {args['nbytes']}")
+    out, start = [], 0
+    for array in args["arrays"]:
+        dtype = np.dtype(array["dtype"])
+        count = int(np.prod(array["shape"]))
+        out.append(np.frombuffer(payload, dtype, count, start).reshape(array["shape"]))
+        start += count * dtype.itemsize
+    return out
+
+
 def _kwargs(props: dict[str, Any], kind: LayerKind) -> dict[str, Any]:
     """A new layer's properties (by name) as napari's ``add_*`` keywords."""
     keyword = {p.name: key for key, p in initial_keywords(kind).items()}
-    return {keyword[name]: value for name, value in props.items()}
+    return {keyword[name]: _napari_value(name, value) for name, value in props.items()}
+
+
+def _napari_value(prop: str, value: Any) -> Any:
+    """A property's wire value as napari takes it: a colormap a client defined becomes
+    napari's ``Colormap`` (by name, napari looks it up)."""
+    if prop == "colormap" and isinstance(value, dict):
+        from napari.utils.colormaps import Colormap
+
+        try:
+            return Colormap(**value)
+        except (ValueError, TypeError) as exc:
+            raise _refusal("colormap", exc) from None
+    return value
 
 
 # -- viewer ------------------------------------------------------------------------------
@@ -279,6 +308,7 @@ def _cursor_set(ctx: Context) -> Result:
     if len(position) != viewer.dims.ndim:
         raise ProtocolError(ErrorCode.INVALID, f"'position' must have {viewer.dims.ndim} entries")
     viewer.mouse_over_canvas = True
+    viewer.tooltip.visible = True  # computed always: each client shows it or not
     viewer.cursor.position = tuple(position)
     viewer.update_status_from_cursor()
     return {"status": viewer.status, "tooltip": viewer.tooltip.text, "help": viewer.help}
@@ -302,7 +332,7 @@ def _layer_set(ctx: Context) -> Result:
         if not hasattr(layer, prop):
             raise ProtocolError(ErrorCode.INVALID,
                                 f"{type(layer).__name__} layers have no property '{prop}'")
-        _set(layer, prop, value, prop)
+        _set(layer, prop, _napari_value(prop, value), prop)
     return {}
 
 
@@ -311,6 +341,10 @@ def _add_image(ctx: Context) -> Result:
     args = ctx.args
     props = _kwargs(args.get("props", {}), LayerKind.IMAGE)
     if ctx.command.payload is not None:
+        if "arrays" in args:  # a multiscale image's levels
+            return _added(ctx, _add(ctx, ctx.viewer.add_image,
+                                    _arrays(args, ctx.command.payload),
+                                    {**props, "multiscale": True}))
         return _added(ctx, _add(ctx, ctx.viewer.add_image, _array(args, ctx.command.payload),
                                 props))
     from napari_engine.data import DataError, open_data  # deferred: readers import zarr
@@ -330,10 +364,35 @@ def _add_image(ctx: Context) -> Result:
 
 @handles(Op.LAYER_ADD_LABELS)
 def _add_labels(ctx: Context) -> Result:
+    kwargs = _kwargs(ctx.args.get("props", {}), LayerKind.LABELS)
+    if "arrays" in ctx.args:  # a multiscale labels layer's levels (writable copies)
+        levels = [level.copy() for level in _arrays(ctx.args, ctx.command.payload)]
+        return _added(ctx, _add(ctx, ctx.viewer.add_labels, levels,
+                                {**kwargs, "multiscale": True}))
     # a writable copy: painting changes it
     data = _array(ctx.args, ctx.command.payload).copy()
-    return _added(ctx, _add(ctx, ctx.viewer.add_labels, data,
-                            _kwargs(ctx.args.get("props", {}), LayerKind.LABELS)))
+    return _added(ctx, _add(ctx, ctx.viewer.add_labels, data, kwargs))
+
+
+@handles(Op.LAYER_ADD_VECTORS)
+def _add_vectors(ctx: Context) -> Result:
+    (data,) = _arrays(ctx.args, ctx.command.payload)
+    return _added(ctx, _add(ctx, ctx.viewer.add_vectors, data.copy(),
+                            _kwargs(ctx.args.get("props", {}), LayerKind.VECTORS)))
+
+
+@handles(Op.LAYER_ADD_TRACKS)
+def _add_tracks(ctx: Context) -> Result:
+    (data,) = _arrays(ctx.args, ctx.command.payload)
+    return _added(ctx, _add(ctx, ctx.viewer.add_tracks, data.copy(),
+                            _kwargs(ctx.args.get("props", {}), LayerKind.TRACKS)))
+
+
+@handles(Op.LAYER_ADD_SURFACE)
+def _add_surface(ctx: Context) -> Result:
+    parts = tuple(part.copy() for part in _arrays(ctx.args, ctx.command.payload))
+    return _added(ctx, _add(ctx, ctx.viewer.add_surface, parts,
+                            _kwargs(ctx.args.get("props", {}), LayerKind.SURFACE)))
 
 
 @handles(Op.LAYER_ADD_POINTS)
@@ -378,8 +437,7 @@ def _layer_select(ctx: Context) -> Result:
     chosen = [_layer(ctx, layer_id) for layer_id in ctx.args["layers"]]
     selection = ctx.viewer.layers.selection
     selection.clear()
-    selection.update(chosen)
-    selection.active = chosen[-1] if chosen else None
+    selection.update(chosen)  # napari's: one layer chosen is the active one, several none
     return {}
 
 
@@ -468,6 +526,24 @@ def _layer_read(ctx: Context) -> Result:
     ctx.client.pending_replies.append(DataReply(ctx.command.id, values.shape,
                                                 values.dtype.name, -1, values.tobytes()))
     return None
+
+
+@handles(Op.LAYER_SET_DATA)
+def _layer_set_data(ctx: Context) -> Result:
+    """An image or labels layer's data replaced whole (a script's ``layer.data = a``)."""
+    args, payload = ctx.args, ctx.command.payload
+    layer = _layer(ctx, args["layer"])
+    if not isinstance(layer, Image | Labels):
+        raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r}: only an image's or a "
+                            "labels layer's data is replaced this way")
+    levels = ([level.copy() for level in _arrays(args, payload)] if "arrays" in args
+              else [_array(args, payload).copy()])
+    if len(levels) > 1 and not layer.multiscale:
+        raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r} is not multiscale")
+    if isinstance(layer, Labels) and levels[0].dtype.kind not in "iu":
+        raise ProtocolError(ErrorCode.INVALID, "labels are integers")
+    _set(layer, "data", levels if layer.multiscale else levels[0], "data")
+    return {}
 
 
 @handles(Op.LAYER_WRITE)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer, Points, Shapes
+from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks, Vectors
 
 from napari_engine.protocol.overlays import OVERLAYS, overlay_to_wire
 from napari_engine.protocol.properties import properties_of, to_wire
@@ -99,6 +99,16 @@ def _structure(layer: Layer) -> dict[str, Any]:
         return {"count": count,
                 "data": [shape.tolist() for shape in layer.data] if small else None,
                 "shape_type": [str(t) for t in layer.shape_type] if small else None}
+    if isinstance(layer, Vectors | Tracks):
+        count = len(layer.data)
+        return {"count": count,
+                "data": layer.data.tolist() if count <= MAX_POINTS_IN_STATE else None}
+    if isinstance(layer, Surface):
+        vertices, faces, values = layer.data[:3]
+        small = len(vertices) <= MAX_POINTS_IN_STATE and len(faces) <= MAX_POINTS_IN_STATE
+        return {"count": len(vertices),
+                "data": [np.asarray(part).tolist() for part in (vertices, faces, values)]
+                if small else None}
     return {}
 
 
