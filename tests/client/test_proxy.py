@@ -339,3 +339,42 @@ def test_a_scripts_status_and_values_are_the_servers(viewer: ProxyViewer) -> Non
     assert str(data[5, 7]) in str(status)
     viewer.mouse_over_canvas = False
     assert viewer._calc_status_from_cursor() is None
+
+
+def test_open_reads_where_the_file_is(viewer: ProxyViewer, shared_data: Path,
+                                      tmp_path: Path) -> None:
+    """napari's ``viewer.open``: a file the server reads is opened there; one it cannot
+    (a points table) is read here by napari's readers and made on the server."""
+    count = len(viewer.layers)
+    opened = viewer.open(shared_data / "chromosomes_zyx_u16.tif")
+    assert len(opened) == 1 and isinstance(opened[0].data, RemoteArray)
+    table = tmp_path / "spots.csv"
+    viewer.add_points([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], name="spots")
+    viewer.layers.selection = {viewer.layers["spots"]}
+    viewer.layers.save(str(table), selected=True)
+    (points,) = viewer.open(table)
+    viewer.sync()
+    assert points._type_string == "points" and len(points.data) == 2
+    assert len(viewer.layers) == count + 3
+    assert viewer.connection.layers()[-1]["data"] == points.data.tolist()
+
+
+def test_grid_mode_is_the_servers(viewer: ProxyViewer) -> None:
+    """napari's grid mode (the viewer button, ``viewer.canvas.grid``) draws on the server."""
+    square = np.zeros((40, 40), np.uint8)
+    square[10:30, 10:30] = 255
+    viewer.add_image(square, colormap="red")
+    viewer.add_image(square, colormap="green", blending="additive")
+    before = viewer.screenshot()
+    viewer.canvas.grid.enabled = True
+    viewer.canvas.grid.spacing = 0.1
+    viewer.sync()
+    assert viewer.connection.section("overlays")["grid"]["enabled"] is True
+    after = viewer.screenshot()
+    assert not np.array_equal(before, after)
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        assert other.canvas.grid.enabled and other.canvas.grid.spacing == pytest.approx(0.1)
+    finally:
+        other.close()
+    viewer.canvas.grid.enabled = False

@@ -45,7 +45,7 @@ from napari_engine.client.remote_data import RemoteArray
 from napari_engine.client.uploads import array_payload, arrays_payload, layer_command
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
-from napari_engine.protocol.overlays import OVERLAYS, OverlayField, overlay_to_wire
+from napari_engine.protocol.overlays import OVERLAYS, OverlayField, model_of, overlay_to_wire
 from napari_engine.protocol.properties import (
     LAYER_PROPERTIES,
     from_wire,
@@ -288,7 +288,7 @@ class ViewerBridge:
 
     def _apply_overlays(self, overlays: dict[str, dict[str, Any]]) -> None:
         for name, fields in OVERLAYS.items():
-            values, overlay = overlays.get(name, {}), self.viewer.canvas.overlays[name]
+            values, overlay = overlays.get(name, {}), model_of(self.viewer.canvas, name)
             for field in fields:
                 value = values.get(field.name)
                 if field.name not in values or same(
@@ -499,7 +499,7 @@ class ViewerBridge:
         viewer.cursor.events.position.connect(self._on_cursor)
         viewer.canvas.events.size.connect(self.send_canvas_size)
         for name, fields in OVERLAYS.items():
-            overlay = viewer.canvas.overlays[name]
+            overlay = model_of(viewer.canvas, name)
             for field in fields:
                 getattr(overlay.events, field.name).connect(
                     lambda _event, name=name: self._send_overlay(name))
@@ -569,7 +569,7 @@ class ViewerBridge:
         server draws the overlay into its picture)."""
         if self._applying:
             return
-        overlay = self.viewer.canvas.overlays[name]
+        overlay = model_of(self.viewer.canvas, name)
         mirrored = self.connection.read(lambda state: dict(state["overlays"].get(name, {})))
         fields: tuple[OverlayField, ...] = OVERLAYS[name]
         changed = {f.name: value for f in fields

@@ -29,10 +29,10 @@ import numpy as np
 from napari.layers import Layer, Points, Shapes
 
 from napari_engine.client.bridge import Poster, ViewerBridge
-from napari_engine.client.connection import Connection, Frame
+from napari_engine.client.connection import Connection, Frame, RemoteError
 from napari_engine.client.napari_compat import NewLabelsOnServer, napari_writers
 from napari_engine.client.uploads import colormap_definition
-from napari_engine.protocol import LayerKind, Op
+from napari_engine.protocol import ErrorCode, LayerKind, Op
 from napari_engine.protocol.properties import LayerProperty, Wire, initial_keywords, to_wire
 from napari_engine.protocol.regions import MAX_REGION_BYTES
 
@@ -267,6 +267,30 @@ class ProxyViewer(NewLabelsOnServer):
         layers = self._make(Op.LAYER_ADD_IMAGE, {"path": path},
                             _props(LayerKind.IMAGE, kwargs))
         return layers[0] if len(layers) == 1 else layers
+
+    def open(self, path: Any, *, stack: Any = False, plugin: str | None = "napari",
+             layer_type: str | None = None, **kwargs: Any) -> list[Layer]:
+        """napari's ``open``: each path the *server* can read (OME-Zarr, TIFF, where the
+        data is) is opened there; a path it does not have is read here by napari's
+        readers, as napari would, and its layers are made on the server from what they
+        read (as every layer put in the list is)."""
+        paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+        if stack or layer_type not in (None, "image") or kwargs:
+            return list(super().open(path, stack=stack, plugin=plugin,
+                                     layer_type=layer_type, **kwargs))
+        opened: list[Layer] = []
+        here = []
+        for one in paths:
+            name = one.as_posix() if isinstance(one, Path) else str(one)
+            try:
+                opened += self._make(Op.LAYER_ADD_IMAGE, {"path": name})
+            except RemoteError as exc:
+                if exc.code != ErrorCode.NOT_FOUND.value:
+                    raise
+                here.append(one)
+        if here:
+            opened += super().open(here, plugin=plugin)
+        return opened
 
     # -- waiting for the server ----------------------------------------------------------
     def sync(self, timeout: float = 60.0) -> None:

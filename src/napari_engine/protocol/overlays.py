@@ -9,6 +9,9 @@ server's napari draws them exactly as napari does. The overlays that follow the 
 as it moves (the labels brush circle, the zoom box) are not here: the window draws
 those itself, with no round trip.
 
+The canvas's grid mode (``viewer.canvas.grid``: layers side by side) travels the same
+way, as the row ``grid`` (``model_of`` finds it).
+
 Adding a field: a row here.
 """
 
@@ -85,6 +88,35 @@ OVERLAYS: dict[str, tuple[OverlayField, ...]] = {
              OverlayField("size", Wire.INT, lambda value, key: v.integer(value, key, lo=1,
                                                                           hi=10_000))),
 }
+
+
+def _grid_shape(value: Any, key: str) -> list[float]:
+    rows_columns = v.numbers(value, key, min_len=2, max_len=2)
+    if not all(x == int(x) and -1 <= x <= 1000 for x in rows_columns):
+        raise v.fail(f"'{key}' must be [rows, columns], whole numbers (-1: automatic)")
+    return rows_columns
+
+
+def _grid_stride(value: Any, key: str) -> int:
+    stride = v.integer(value, key, lo=-50, hi=50)
+    if stride == 0:
+        raise v.fail(f"'{key}' must not be 0")
+    return stride
+
+
+OVERLAYS["grid"] = (  # not an overlay: the canvas's grid mode (``model_of``)
+    OverlayField("enabled", Wire.BOOL, v.boolean),
+    OverlayField("stride", Wire.INT, _grid_stride),
+    OverlayField("shape", Wire.FLOATS, _grid_shape),
+    OverlayField("spacing", Wire.FLOAT, lambda value, key: v.number(value, key, lo=0.0,
+                                                                    hi=1e6)),
+)
+
+
+def model_of(canvas: Any, name: str) -> Any:
+    """The napari model of a row of the table on a viewer's ``canvas``: an overlay, or
+    the grid."""
+    return canvas.grid if name == "grid" else canvas.overlays[name]
 
 
 #: napari's overlays that follow the pointer: each window draws its own (at once, and

@@ -33,6 +33,7 @@ from napari_engine.protocol import (
     Reply,
     StreamMode,
 )
+from napari_engine.protocol.overlays import model_of
 from napari_engine.protocol.properties import initial_keywords
 from napari_engine.protocol.regions import region_shape, region_slices
 from napari_engine.server import napari_compat, saving
@@ -318,7 +319,7 @@ def _cursor_set(ctx: Context) -> Result:
 def _overlay_set(ctx: Context) -> Result:
     """A canvas overlay's fields (the scale bar, the text box, ...), drawn here."""
     name = ctx.args["overlay"]
-    overlay = ctx.viewer.canvas.overlays[name]
+    overlay = model_of(ctx.viewer.canvas, name)
     for field, value in ctx.args["props"].items():
         _set(overlay, field, value, f"{name}.{field}")
     return {}

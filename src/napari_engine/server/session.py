@@ -35,7 +35,7 @@ from napari_engine.protocol import (
     StatePatch,
     StreamMode,
 )
-from napari_engine.protocol.overlays import OVERLAYS
+from napari_engine.protocol.overlays import OVERLAYS, model_of
 from napari_engine.server import napari_compat, policy, state
 from napari_engine.server.adapt import RenderScale
 from napari_engine.server.journal import Journal
@@ -165,7 +165,7 @@ class Session:
                       viewer.canvas.events):
             group.connect(self._on_event)
         for name in OVERLAYS:  # the overlays the server draws for its clients (psygnal)
-            viewer.canvas.overlays[name].events.connect(self._on_overlay)
+            model_of(viewer.canvas, name).events.connect(self._on_overlay)
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
         viewer.layers.events.removed.connect(self._on_layer_removed)
 

@@ -18,7 +18,7 @@ import numpy as np
 from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks, Vectors
 
-from napari_engine.protocol.overlays import OVERLAYS, overlay_to_wire
+from napari_engine.protocol.overlays import OVERLAYS, model_of, overlay_to_wire
 from napari_engine.protocol.properties import properties_of, to_wire
 
 
@@ -135,8 +135,7 @@ def selection_state(viewer: ViewerModel, ids: LayerIds) -> dict[str, Any]:
 
 def overlays_state(viewer: ViewerModel) -> dict[str, Any]:
     """The canvas overlays the server draws, as the overlay table says."""
-    overlays = viewer.canvas.overlays
-    return {name: {f.name: overlay_to_wire(f, getattr(overlays[name], f.name))
+    return {name: {f.name: overlay_to_wire(f, getattr(model_of(viewer.canvas, name), f.name))
                    for f in fields} for name, fields in OVERLAYS.items()}
 
 
