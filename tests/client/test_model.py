@@ -135,15 +135,18 @@ def test_layer_list_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -
     remote.sync()
     time.sleep(0.2)
     assert [x.name for x in remote.layers] == names[::-1]
-    # select the layer that is not selected yet (the server started with the other one)
+    # select the layer that is not selected yet (the server started with the other one):
+    # the server acts with it for this client, and the other client keeps its own
     unselected = [x for x in local.viewer.layers if x not in local.viewer.layers.selection]
     assert unselected, "every layer is selected already: the check below would prove nothing"
+    theirs = [x.name for x in remote.layers.selection]
     local.viewer.layers.selection.active = unselected[0]
+    chosen = local.bridge.id_of(unselected[0])
+    local.pump(lambda: local.connection.section("selection") == {
+        "selected": [chosen], "active": chosen} and local.connection.pending() == 0)
     remote.sync()
-    time.sleep(0.2)
-    remote.sync()
-    assert [x.name for x in remote.layers.selection] == [unselected[0].name]
-    assert remote.layers.selection.active.name == unselected[0].name
+    assert [x.name for x in remote.layers.selection] == theirs
+    assert [x.name for x in local.viewer.layers.selection] == [unselected[0].name]
     local.viewer.layers.remove(local.viewer.layers[0])
     local.pump()  # the removal leaves once napari is done (the GUI thread's next turn)
     remote.sync()
@@ -157,15 +160,13 @@ def test_status_bar_value_comes_from_the_server(pair: tuple[Mirrored, ProxyViewe
     remote.add_image(data, name="ramp")
     remote.sync()
     local.pump(lambda: "ramp" in local.viewer.layers)
-    # the server's active layer is the one whose value the status bar shows: make another
-    # one active first, so that choosing "ramp" in the window is what selects it
-    remote.layers.selection.active = remote.layers[0]
-    remote.sync()
-    local.pump(lambda: local.viewer.layers.selection.active is not None
-               and local.viewer.layers.selection.active.name == remote.layers[0].name)
+    # the active layer is the one whose value the status bar shows: this window's own
+    # (the script that added "ramp" has it active; the window chooses it itself)
+    local.viewer.layers.selection.active = local.viewer.layers[0]
+    local.pump(lambda: local.connection.pending() == 0)
     local.viewer.layers.selection.active = local.viewer.layers["ramp"]
-    local.pump(lambda: remote.sync() is None
-               and set(remote.layers.selection) == {remote.layers["ramp"]})
+    ramp = local.bridge.id_of(local.viewer.layers["ramp"])
+    local.pump(lambda: local.connection.section("selection")["active"] == ramp)
     local.viewer.mouse_over_canvas = True
     local.viewer.cursor.position = (0.0, 10.0, 20.0)  # dims: the sample's z, then y, x
     expected = str(int(data[10, 20]))  # 1660: only the server holds these voxels

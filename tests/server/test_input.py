@@ -124,3 +124,39 @@ def test_drawing_a_rectangle_with_forwarded_input(viewer: ProxyViewer) -> None:
     corners = np.asarray(shapes.data[-1])
     assert corners.min(axis=0) == pytest.approx([20.0, 20.0], abs=1.0)
     assert corners.max(axis=0) == pytest.approx([50.0, 60.0], abs=1.0)
+
+
+def test_each_client_has_its_own_selection_and_tool(viewer: ProxyViewer) -> None:
+    """A colleague in the same session selects another layer and keeps the pan tool:
+    this client's selection and paint brush stay its own, and the colleague's clicks
+    do not paint; the layers and what is painted are shared."""
+    labels = viewer.add_labels(np.zeros((100, 100), np.uint8), name="cells")
+    viewer.add_points([[5.0, 5.0]], name="spots")
+    look(viewer)
+    viewer.layers.selection.active = labels
+    labels.mode = "paint"
+    labels.selected_label = 3
+    labels.brush_size = 6
+    viewer.sync()
+    colleague = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        assert colleague.layers["cells"].mode == "pan_zoom"  # a new window: napari's own
+        colleague.layers.selection.active = colleague.layers["spots"]
+        colleague.scene.camera.center, colleague.scene.camera.zoom = (CENTER, CENTER), ZOOM
+        colleague.sync()
+        viewer.sync()
+        assert [x.name for x in viewer.layers.selection] == ["cells"]  # still its own
+        assert [x.name for x in colleague.layers.selection] == ["spots"]
+        colleague.layers.selection.active = colleague.layers["cells"]
+        click(colleague, pos(colleague, 30, 30))  # pans: it has not picked the brush
+        colleague.sync()
+        viewer.sync()
+        assert labels.mode == "paint" and colleague.layers["cells"].mode == "pan_zoom"
+        click(viewer, pos(viewer, 60, 60))  # this client's click paints
+        viewer.sync()
+        colleague.sync()
+        painted = np.asarray(colleague.layers["cells"].data)
+        assert painted[60, 60] == 3 and painted[30, 30] == 0
+        assert [x.name for x in viewer.layers.selection] == ["cells"]
+    finally:
+        colleague.close()

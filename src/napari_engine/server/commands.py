@@ -82,6 +82,7 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
     """Apply one (possibly merged) command and queue every answer it owes."""
     cmd = job.command
     try:
+        session.act_as(client)  # its own selection and tools
         result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
         if session.journal is not None and OPERATIONS[cmd.op].journal:
             _journal(session, cmd)  # before any answer
@@ -97,6 +98,7 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
         log.exception("client %d: %s failed", client.id, cmd.op)
         _refuse(client, job, ErrorCode.FAILED, f"{cmd.op} failed: {exc}".splitlines()[0])
     finally:
+        session.remember(client)
         client.last_applied = max(client.last_applied, cmd.id if cmd.id is not None else -1,
                                   *job.merged_ids)
         if cmd.t is not None:

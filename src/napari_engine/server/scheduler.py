@@ -206,6 +206,9 @@ class Scheduler:
             session.resize(*hello.size)
         state = session.full_state()  # other clients get what changed first
         client = ClientRecord.joining(job.client_id, job.sink, hello)
+        # its own selection starts as the session's; its tools as napari's for new layers
+        client.own_selection = dict(state["selection"])
+        state = session.own_view(client, state)
         session.clients[job.client_id] = client
         session.empty_since = None
         job.sink.send_control(Welcome(

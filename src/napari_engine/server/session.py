@@ -54,6 +54,8 @@ _QUIET_EVENTS = frozenset({
     "mouse_wheel_callbacks", "mouse_double_click_callbacks", "title", "reload",
     "_extent_augmented", "_overlays", "highlight", "extent", "mouse_pan", "mouse_zoom",
 })
+#: a layer's tool for a client that has not picked one (napari's own for a new layer)
+DEFAULT_MODE = "pan_zoom"
 #: napari events that change the state clients see, never the picture
 _STATE_ONLY_EVENTS = frozenset({"thumbnail"})
 
@@ -92,6 +94,14 @@ class ClientRecord:
     moving_codec: str | None = None  # how its last moving frame was encoded (for the log)
     pending_replies: list[ServerMessage] = field(default_factory=list)
     press_event: Any = None  # the mouse press of a drag this client is making
+    #: what is each client's own in a shared session (``Session.act_as``): its layer
+    #: selection ({selected, active}, layer ids) and its tool (layer id -> napari's
+    #: ``mode``; a layer not there is in ``DEFAULT_MODE``)
+    own_selection: dict[str, Any] | None = None
+    own_modes: dict[int, str] = field(default_factory=dict)
+    #: what this client was last told of its own (``Session.own_view``)
+    sent_selection: dict[str, Any] | None = None
+    sent_modes: dict[int, str] = field(default_factory=dict)
     tiles: TileState | None = None  # what a tiles-mode client shows (encoder thread only)
     video: VideoEncoder = field(default_factory=VideoEncoder)  # encoder thread only
 
@@ -215,14 +225,69 @@ class Session:
         return self.last_snapshot
 
     def publish_state(self) -> None:
-        """Send the sections that changed since the last patch to every client."""
+        """Send the sections that changed since the last patch to every client (each
+        with its own selection and tools: ``own_view``)."""
         if not self.state_dirty:
             return
-        patch = self.take_patch()
-        if not patch:
-            return
+        patch = self.take_patch()  # a new version if what all share changed
+        bumped = bool(patch)
         for client in self.clients.values():
-            client.sink.send_control(StatePatch(self.version, client.last_applied, patch))
+            sections = self.own_view(client, patch)
+            if not sections:
+                continue
+            if not bumped:  # only this client's own changed
+                self.version += 1
+                bumped = True
+            client.sink.send_control(StatePatch(self.version, client.last_applied, sections))
+
+    # -- what each client has of its own ---------------------------------------------
+    def act_as(self, client: ClientRecord) -> None:
+        """Before ``client``'s command: the viewer takes ``client``'s own selection and
+        tools, so its clicks, keys and new layers act as in its own napari, whatever a
+        colleague selected or picked since."""
+        viewer, ids = self.viewer, self.ids
+        if client.own_selection is None:  # new: it starts from the session's
+            self.remember(client)
+            return
+        chosen = [layer for i in client.own_selection["selected"]
+                  if (layer := ids.find(viewer, i)) is not None]
+        selection = viewer.layers.selection
+        if set(chosen) != set(selection):
+            selection.clear()
+            selection.update(chosen)
+        for layer in viewer.layers:
+            mode = client.own_modes.get(ids.id_of(layer), DEFAULT_MODE)
+            if str(layer.mode) != mode:
+                try:
+                    layer.mode = mode
+                except (ValueError, TypeError):
+                    log.info("layer %r cannot take mode %r", layer.name, mode)
+
+    def remember(self, client: ClientRecord) -> None:
+        """After ``client``'s command: what it has selected and its tools now."""
+        selection = state.selection_state(self.viewer, self.ids)
+        modes = {self.ids.id_of(layer): str(layer.mode) for layer in self.viewer.layers}
+        if (selection, modes) != (client.own_selection, client.own_modes):
+            self.state_dirty = True  # it is told, even when what all share is the same
+        client.own_selection, client.own_modes = selection, modes
+
+    def own_view(self, client: ClientRecord, sections: dict[str, Any]) -> dict[str, Any]:
+        """State ``sections`` as ``client`` sees them: its own selection and tools, also
+        when only those changed (what all share may be as it was: another client's
+        selection was the viewer's in between)."""
+        if client.own_selection is None:
+            return sections
+        out = dict(sections)
+        if "selection" in out or client.own_selection != client.sent_selection:
+            out["selection"] = client.own_selection
+        live = (self.ids.id_of(layer) for layer in self.viewer.layers)
+        modes = {i: client.own_modes.get(i, DEFAULT_MODE) for i in live}
+        if "layers" in out or modes != client.sent_modes:
+            layers = out.get("layers") or (self.last_snapshot or {}).get("layers", [])
+            out["layers"] = [{**layer, "mode": modes.get(layer["id"], DEFAULT_MODE)}
+                             if "mode" in layer else layer for layer in layers]
+        client.sent_selection, client.sent_modes = client.own_selection, modes
+        return out
 
     def flush_replies(self, client: ClientRecord) -> None:
         """Send ``client``'s answers, after the state patch that shows their outcome
