@@ -115,8 +115,9 @@ def main() -> None:
     local_labels.mode = "paint"
     local_labels.selected_label = 5
     local_labels.brush_size = 40
-    pump(lambda: checker.layers["mask"].mode == "paint" and checker.layers["mask"].selected_label
-         == 5, timeout=10)
+    # the tool is this window's own (the checker keeps its own); the label is the layer's
+    pump(lambda: window.viewer.connection.pending() == 0
+         and checker.layers["mask"].selected_label == 5, timeout=10)
     window.viewer.reset_view()
     pump(lambda: False, timeout=1.0)
     left = QPoint(native.width() // 3, native.height() // 2)
@@ -162,7 +163,7 @@ def main() -> None:
     spots = window.viewer.layers["spots"]
     window.viewer.layers.selection.active = spots
     spots.mode = "add"
-    pump(lambda: checker.layers["spots"].mode == "add", timeout=10)
+    pump(lambda: window.viewer.connection.pending() == 0, timeout=10)
     click = QPoint(native.width() // 2, native.height() // 3)
     QTest.mouseClick(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, click)
     result["point_added"] = pump(lambda: len(spots.data) == 2, timeout=10)

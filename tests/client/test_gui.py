@@ -191,3 +191,29 @@ def test_napari_engine_is_a_napari_plugin_that_connects(
     assert result["layers"] == ["sample nuclei", "sample membrane"]
     assert result["status"].startswith("Connected to ws://127.0.0.1:")
     assert result["remembered"] == [server.url]
+
+
+def test_file_open_in_the_window_lists_the_servers_folders(
+        start_server: ServerFactory, xvfb_display: str, output_dir: Path,
+        tmp_path: Path) -> None:
+    """napari's File > Open File(s) shows the server's folders (``--browse``), and what
+    is picked there opens on the server: its data stays there."""
+    import numpy as np
+    import tifffile
+
+    images = tmp_path / "served" / "images"
+    images.mkdir(parents=True)
+    tifffile.imwrite(images / "cells.tif", np.arange(3 * 40 * 50, dtype=np.uint16)
+                     .reshape(3, 40, 50), photometric="minisblack")
+    (images / "notes.txt").write_text("not an image")
+    (tmp_path / "served" / ".hidden").mkdir()
+    server = start_server("--size", "640x480", "--browse", str(tmp_path / "served"))
+    result = _run_window("gui_files.py", server.url, str(output_dir), "images",
+                         "cells.tif", display=xvfb_display)
+    assert result["dialog"] and result["roots"] == [str((tmp_path / "served").resolve())]
+    assert result["top_entries"] == ["images/"]  # hidden entries are not listed
+    assert result["where"].endswith("images")
+    assert result["entries"][0].startswith("cells.tif") and "notes.txt" in result["entries"][1]
+    assert result["opened"] and result["closed"]
+    assert result["layer"] == "cells" and result["server_layers"][-1] == "cells"
+    assert result["server_data"] and result["shape"] == [3, 40, 50]

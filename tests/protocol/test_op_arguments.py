@@ -221,3 +221,13 @@ def test_arrays_in_one_payload_are_checked_and_sized() -> None:
     with pytest.raises(ProtocolError, match="dtype"):
         validate_command_args(Op.LAYER_ADD_IMAGE, {"arrays": [
             {"shape": [4, 4], "dtype": "complex128"}] * 2}, has_payload=True)
+
+
+def test_a_listed_path_stays_below_its_folder() -> None:
+    assert validate_command_args(Op.FILES_LIST, {}, has_payload=False) == {
+        "root": 0, "path": ""}
+    assert validate_command_args(Op.FILES_LIST, {"root": 1, "path": "a/b"},
+                                 has_payload=False)["path"] == "a/b"
+    for bad in ("../x", "/etc", "~/x", "a/../../b", "c:/x"):
+        with pytest.raises(ProtocolError, match="path"):
+            validate_command_args(Op.FILES_LIST, {"path": bad}, has_payload=False)

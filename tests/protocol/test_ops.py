@@ -30,14 +30,15 @@ def test_operation_table_is_closed() -> None:
                                "layer.data_range", "layer.new_labels", "layer.save",
                                "layer.histogram", "layer.read", "layer.write",
                                "layer.add_vectors", "layer.add_tracks", "layer.add_surface",
-                               "layer.set_data"}
+                               "layer.set_data", "files.list"}
 
 
 def test_the_registry_says_which_merge_and_which_need_an_id() -> None:
     assert {str(op) for op, spec in OPERATIONS.items() if spec.coalesces} == {
         "camera.set", "dims.set", "canvas.resize", "cursor.set"}
     assert {str(op) for op, spec in OPERATIONS.items() if spec.needs_id} == {
-        "screenshot", "sync", "layer.data_range", "layer.histogram", "layer.read"}
+        "screenshot", "sync", "layer.data_range", "layer.histogram", "layer.read",
+        "files.list"}
 
 
 def test_data_range_takes_a_layer_and_a_mode() -> None:

@@ -92,12 +92,15 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     follows the link (JPEG, H.264 when thin), ``tiles`` sends only changed tiles and
     reuses the picture during pans, ``video`` is always H.264 while moving."""
     from napari_engine.client.qt_napari_compat import (
+        open_files_from,
         open_window,
         qt_viewer_of,
+        qt_window_of,
         remote_canvas_windows,
     )
     from napari_engine.client.qt_post import GuiPoster, LatestOnly
     from napari_engine.client.remote_canvas import RemoteCanvas
+    from napari_engine.client.server_files import open_server_file_dialog
 
     post = GuiPoster()
     viewer = _viewer_for(target, stream, post)
@@ -107,6 +110,9 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
         viewer.attach_window(open_window(viewer, show=show), post)
     if had_layers:
         viewer.bridge.show_selection_again()
+    # File > Open File(s) lists the server's folders, where the data is
+    open_files_from(qt_viewer_of(viewer.window), lambda here: open_server_file_dialog(
+        viewer, here, parent=qt_window_of(viewer.window)))
     canvas: RemoteCanvas = qt_viewer_of(viewer.window).canvas
     canvas.stats = viewer.bridge.stats = connection.stats
 

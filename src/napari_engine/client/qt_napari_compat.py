@@ -23,6 +23,11 @@ napari's own window, so it needs hooks napari does not offer publicly:
   which napari connects to vispy's draw event); ``redirect_redraws`` makes every redraw
   vispy asks of its widget (a camera moved, a colour changed) repaint the client's.
 
+* napari's File > Open File(s) (``QtViewer._open_files_dialog``) asks
+  ``_open_file_dialog_uni`` for files on this computer; ``open_files_from`` makes it
+  show the server's folders instead (``server_files``), with napari's own dialog one
+  button away.
+
 Supported vispy: >=0.15,<0.18 (its Qt backend's ``_vispy_set_physical_size`` and
 ``_vispy_update``; ``SceneCanvas._update_pending``).
 """
@@ -193,6 +198,25 @@ def open_window(viewer: ViewerModel, *, show: bool = True) -> Any:
 
     _initialize_plugins()
     return Window(viewer, show=show)
+
+
+def open_files_from(qt_viewer: Any, show_dialog: Callable[[Callable[[], None]], Any]
+                    ) -> None:
+    """napari's File > Open File(s) in this window calls ``show_dialog(here)`` (which
+    opens on the server what it picks) instead of napari's dialog over this computer's
+    disk; ``here()`` shows napari's own and opens what it picked, as napari does."""
+    own = type(qt_viewer)._open_file_dialog_uni
+
+    def here() -> None:
+        filenames = own(qt_viewer, "Select file(s)...")
+        if filenames:
+            qt_viewer._qt_open(filenames, choose_plugin=False, stack=False)
+
+    def instead(caption: str) -> list[str]:
+        show_dialog(here)
+        return []  # napari opens nothing more itself
+
+    qt_viewer._open_file_dialog_uni = instead
 
 
 def qt_viewer_of(window: Any) -> Any:

@@ -51,6 +51,7 @@ class Op(StrEnum):
     LAYER_SET_DATA = "layer.set_data"
     LAYER_WRITE = "layer.write"
     OVERLAY_SET = "overlay.set"
+    FILES_LIST = "files.list"
     CANVAS_RESIZE = "canvas.resize"
     CURSOR_SET = "cursor.set"
     INPUT_MOUSE = "input.mouse"
@@ -313,19 +314,36 @@ def _layer_move(args: Args) -> Args:
             "index": v.integer(v.require(args, "index", Op.LAYER_MOVE), "index", hi=10_000)}
 
 
+def _relative(path: str, op: str, under: str) -> str:
+    """A path below a server folder: no absolute path, no '..', no drive."""
+    parts = path.replace("\\", "/").split("/")
+    if (not path or path.startswith(("/", "~")) or ":" in path
+            or any(part in ("", ".", "..") for part in parts)):
+        raise v.fail(f"{op}: 'path' is a path under {under} (no absolute path, no '..'); "
+                     f"got {path!r}")
+    return "/".join(parts)
+
+
 def _layer_save(args: Args) -> Args:
     """Layers and a path relative to the server's save directory (never outside it)."""
     op = Op.LAYER_SAVE
     layers = v.require(args, "layers", op)
     if not isinstance(layers, list) or not layers or not all(v.is_int(x) for x in layers):
         raise v.fail(f"{op}: 'layers' must be a non-empty list of layer ids")
-    path = v.text(v.require(args, "path", op), "path")
-    parts = path.replace("\\", "/").split("/")
-    if (not path or path.startswith(("/", "~")) or ":" in path
-            or any(part in ("", ".", "..") for part in parts)):
-        raise v.fail(f"{op}: 'path' is a file name under the server's save directory "
-                     f"(no absolute path, no '..'); got {path!r}")
-    return {"layers": [int(x) for x in layers], "path": "/".join(parts)}
+    path = _relative(v.text(v.require(args, "path", op), "path"), op,
+                     "the server's save directory")
+    return {"layers": [int(x) for x in layers], "path": path}
+
+
+def _files_list(args: Args) -> Args:
+    """A folder the server offers to browse (``root``: its index) and a path below it
+    ("" for the folder itself)."""
+    op = Op.FILES_LIST
+    path = args.get("path", "")
+    if not isinstance(path, str) or len(path) > 4096:
+        raise v.fail(f"{op}: 'path' must be a string")
+    return {"root": v.integer(args.get("root", 0), "root", hi=64),
+            "path": _relative(path, op, "a browsed folder") if path else ""}
 
 
 HISTOGRAM_MODES = ("canvas", "full")
@@ -502,6 +520,8 @@ OPERATIONS: dict[Op, OpSpec] = {
                           needs_id=True, journal=False),
     Op.LAYER_WRITE: OpSpec(_layer_write),
     Op.LAYER_SET_DATA: OpSpec(_layer_set_data),
+    Op.FILES_LIST: OpSpec(_plain(Op.FILES_LIST, {"root", "path"}, _files_list),
+                          needs_id=True, journal=False),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},
                                   lambda args: validate_overlay_set(args, Op.OVERLAY_SET))),
     Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height", "pixel_ratio"},

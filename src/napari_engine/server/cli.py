@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--empty", action="store_true",
                         help="start each session with no layers, as a new napari viewer "
                              "(instead of the built-in sample when there is no --data)")
+    parser.add_argument("--browse", action="append", default=[], metavar="DIR",
+                        help="a folder clients may browse to open files from (the "
+                             "window's File > Open; repeatable); default: the folders of "
+                             "the --data paths and the save directory")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
@@ -107,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.data and not args.empty:
         specs = sample_layers()
 
+    from napari_engine.server.browsing import default_roots
     from napari_engine.server.network import NetworkServer
     from napari_engine.server.scheduler import Scheduler, SchedulerConfig
     from napari_engine.server.streams import StreamConfig
@@ -116,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         size=args.size, idle_timeout=args.session_idle, pan_strips=args.pan_redraw == "strips",
         save_dir=args.save_dir,
         journal_dir=None if args.journal_dir == "none" else Path(args.journal_dir),
+        browse_roots=tuple(Path(p).expanduser().resolve() for p in args.browse)
+        or tuple(default_roots(args.data, args.save_dir)),
         stream=StreamConfig(still_delay=args.still_delay,
                             interactive_scale=args.interactive_scale)))
     network = NetworkServer(scheduler.submit, args.host, args.port, token)

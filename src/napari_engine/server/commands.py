@@ -36,7 +36,7 @@ from napari_engine.protocol import (
 from napari_engine.protocol.overlays import model_of
 from napari_engine.protocol.properties import initial_keywords
 from napari_engine.protocol.regions import region_shape, region_slices
-from napari_engine.server import napari_compat, saving
+from napari_engine.server import browsing, napari_compat, saving
 from napari_engine.server.jobs import RunCommand
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import Streamer
@@ -573,6 +573,22 @@ def _layer_write(ctx: Context) -> Result:
         raise _refusal(f"{layer.name!r} cannot be written", exc) from None
     layer.refresh()
     return {}
+
+
+@handles(Op.FILES_LIST)
+def _files_list(ctx: Context) -> Result:
+    """A folder the server offers to browse, listed (File > Open in a window)."""
+    roots = ctx.session.browse_roots
+    if not roots:
+        raise ProtocolError(ErrorCode.INVALID, "this server offers no folders to browse "
+                            "(start it with --browse DIR)")
+    if ctx.args["root"] >= len(roots):
+        raise ProtocolError(ErrorCode.INVALID, f"there are {len(roots)} browsed folders")
+    try:
+        listed = browsing.listing(roots[ctx.args["root"]], ctx.args["path"])
+    except (ValueError, OSError) as exc:
+        raise ProtocolError(ErrorCode.NOT_FOUND, str(exc)) from None
+    return {"roots": [str(root) for root in roots], "root": ctx.args["root"], **listed}
 
 
 # -- the session: its render target, input, answers ---------------------------------------

@@ -75,6 +75,8 @@ class SchedulerConfig:
     save_dir: Path | None = None
     #: where sessions journal their edits, to be restored after a restart; None: off
     journal_dir: Path | None = None
+    #: the folders clients may browse (``files.list``)
+    browse_roots: tuple[Path, ...] = ()
 
 
 class Scheduler:
@@ -175,7 +177,8 @@ class Scheduler:
             log.info("opening session %r", name)
             session = Session(name, self.specs, self._gl_app, self._font_family,
                               self.config.size, pan_strips=self.config.pan_strips,
-                              save_dir=self.config.save_dir)
+                              save_dir=self.config.save_dir,
+                              browse_roots=self.config.browse_roots)
             if self.config.journal_dir is not None:
                 self._restore(session, self.config.journal_dir)
             self.sessions[name] = session

@@ -122,10 +122,13 @@ class Session:
 
     def __init__(self, name: str, specs: list[LayerSpec], gl_app: Any, font_family: str,
                  size: tuple[int, int], *, pan_strips: bool = True,
-                 save_dir: Path | None = None) -> None:
+                 save_dir: Path | None = None,
+                 browse_roots: tuple[Path, ...] = ()) -> None:
         self.name = name
         #: where ``layer.save`` writes (napari's writers); None: saving is off
         self.save_dir = save_dir
+        #: the folders clients may list (``files.list``: the window's File > Open)
+        self.browse_roots = browse_roots
         #: the session's journal (``journal.py``); None: edits are not journaled
         self.journal: Journal | None = None
         self.viewer = ViewerModel(title=f"napari-engine session {name}")
