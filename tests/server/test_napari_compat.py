@@ -159,3 +159,22 @@ def test_destroy_frees_the_canvas(gl_app: Any) -> None:
     # the model calls into nothing of the canvas any more (its cameras included)
     assert _model_callbacks(viewer) == before
     viewer.scene.camera.zoom = 3.0  # and changing the model is harmless
+
+
+def test_a_removed_layer_leaves_the_picture_without_a_full_collection(
+        scene: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from napari._vispy.canvas import VispyCanvas
+
+    assert hasattr(VispyCanvas, "_clean_and_update_scenegraph")  # still napari's hook
+    viewer, canvas = scene
+    renderer = FrameRenderer(canvas)
+    layer = viewer.add_image(np.full((20, 20), 255, np.uint8))
+    viewer.reset_view()
+    with_layer = renderer.render().pixels.copy()
+    collections: list[Any] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(a) or 0)
+    viewer.layers.remove(layer)
+    without = renderer.render().pixels
+    assert collections == [] and not np.array_equal(with_layer, without)
