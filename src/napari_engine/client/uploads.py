@@ -11,6 +11,7 @@ client's layer object becomes the mirror of it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,24 @@ NOT_MIRRORED = "{kind} layers are not mirrored by napari-engine"
 MAX_ARRAYS_BYTES = MAX_BINARY_BYTES - (1 << 20)
 
 
+def _nbytes(data: Any) -> int:
+    """What an array-like holds, from its shape and dtype (nothing is read)."""
+    shape = getattr(data, "shape", None)
+    if shape is None:
+        return int(np.asarray(data).nbytes)
+    return math.prod(int(n) for n in shape) * np.dtype(getattr(data, "dtype", float)).itemsize
+
+
+def _fits(parts: list[Any], kind: str) -> None:
+    """Refuse, before reading a voxel, what one message cannot carry (a lazy array of
+    terabytes read by a local reader must not be pulled into memory to be refused)."""
+    nbytes = sum(_nbytes(part) for part in parts)
+    if nbytes > MAX_ARRAYS_BYTES:
+        raise NotImplementedError(
+            f"this {kind} layer's data is {nbytes / 2**20:.0f} MiB, more than one message "
+            f"carries ({MAX_ARRAYS_BYTES >> 20} MiB); open its data on the server instead")
+
+
 def _sendable(data: Any, kind: str) -> np.ndarray:
     array = np.ascontiguousarray(np.asarray(data))
     allowed = LABEL_DTYPES if kind == "labels" else tuple(ARRAY_DTYPES)
@@ -39,18 +58,15 @@ def _sendable(data: Any, kind: str) -> np.ndarray:
 
 def array_payload(data: Any, kind: str) -> tuple[dict[str, Any], bytes]:
     """An array as ``add_image``/``add_labels`` arguments and payload."""
+    _fits([data], kind)
     array = _sendable(data, kind)
     return {"shape": list(array.shape), "dtype": array.dtype.name}, array.tobytes()
 
 
 def arrays_payload(parts: list[Any], kind: str) -> tuple[dict[str, Any], bytes]:
     """Several arrays (levels, a surface's parts) as ``arrays`` and one payload."""
+    _fits(parts, kind)
     arrays = [_sendable(part, kind) for part in parts]
-    nbytes = sum(a.nbytes for a in arrays)
-    if nbytes > MAX_ARRAYS_BYTES:
-        raise NotImplementedError(
-            f"this {kind} layer's data is {nbytes / 2**20:.0f} MiB, more than one message "
-            f"carries ({MAX_ARRAYS_BYTES >> 20} MiB); open its data on the server instead")
     return ({"arrays": [{"shape": list(a.shape), "dtype": a.dtype.name} for a in arrays]},
             b"".join(a.tobytes() for a in arrays))
 

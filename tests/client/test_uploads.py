@@ -1,0 +1,49 @@
+"""A layer made on the client, as the command that makes it on the server."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+from napari.layers import Image, Points, Surface, Vectors
+
+from napari_engine.client.uploads import layer_command
+from napari_engine.protocol import Op, validate_command_args
+
+
+def test_each_layer_kind_becomes_a_valid_command() -> None:
+    image = Image(np.arange(12, dtype=np.uint16).reshape(3, 4), name="img", colormap="red",
+                  rotate=30, axis_labels=("row", "col"))
+    op, args, payload = layer_command(image)
+    assert op is Op.LAYER_ADD_IMAGE and payload == image.data.tobytes()
+    clean = validate_command_args(op, args, has_payload=True)
+    assert clean["props"]["axis_labels"] == ["row", "col"]
+    assert clean["props"]["colormap"]["name"] == "red"  # defined: the server may not know it
+    assert len(clean["props"]["rotate"]) == 2
+    multiscale = Image([np.zeros((8, 8)), np.zeros((4, 4))], multiscale=True)
+    op, args, payload = layer_command(multiscale)
+    assert [a["shape"] for a in args["arrays"]] == [[8, 8], [4, 4]] and len(payload) == 80 * 8
+    points = Points(np.array([[1.0, 2.0]]), features={"kind": ["a"]})
+    op, args, payload = layer_command(points)
+    assert payload is None and args["props"]["features"] == {"kind": ["a"]}
+    for layer, expected in ((Vectors(np.zeros((2, 2, 2))), Op.LAYER_ADD_VECTORS),
+                            (Surface((np.zeros((3, 2)), np.array([[0, 1, 2]]))),
+                             Op.LAYER_ADD_SURFACE)):
+        op, args, payload = layer_command(layer)
+        assert op is expected
+        validate_command_args(op, args, has_payload=True)
+
+
+def test_a_huge_lazy_layer_is_refused_before_a_voxel_is_read() -> None:
+    computed: list[object] = []
+
+    def block(chunk: np.ndarray) -> np.ndarray:
+        computed.append(chunk.shape)
+        return chunk
+
+    huge = da.zeros((600, 1024, 1024), dtype=np.uint16, chunks=(1, 1024, 1024))
+    layer = Image(huge.map_blocks(block, dtype=np.uint16), contrast_limits=(0, 1))
+    computed.clear()  # napari read the plane it shows
+    with pytest.raises(NotImplementedError, match="open its data on the server"):
+        layer_command(layer)  # 1.2 GB: more than one message carries
+    assert computed == []
