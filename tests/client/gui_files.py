@@ -1,8 +1,10 @@
-"""File > Open in the window lists the server's folders (run under Xvfb by test_gui.py).
+"""File > Open and File > Save in the window use the server's folders (run under Xvfb
+by test_gui.py).
 
 ``python gui_files.py URL OUT_DIR FOLDER FILE`` prints one JSON line: what napari's
 File > Open File(s) action showed, after entering ``FOLDER`` (a folder below the
-server's first browsed folder) and opening ``FILE`` there.
+server's first browsed folder) and opening ``FILE`` there; then what napari's Save
+Selected Layers did with that layer, saved as ``copy-FILE`` in the server's save folder.
 """
 
 from __future__ import annotations
@@ -55,6 +57,33 @@ def main() -> None:
     result["shape"] = list(layer.data.shape)
     result["server_layers"] = [state["name"] for state in viewer.connection.layers()]
     viewer.window._qt_window.grab().save(str(out / "gui_files_opened.png"))
+
+    # File > Save Selected Layers: the server's save folder, a name, Save
+    from qtpy.QtCore import QTimer
+
+    from napari_engine.client.server_files import ServerSaveDialog
+
+    viewer.layers.selection.active = layer
+    seen: dict[str, object] = {}
+
+    def fill_in() -> None:
+        found = [w for w in QApplication.topLevelWidgets()
+                 if isinstance(w, ServerSaveDialog) and w.isVisible()]
+        if not found:
+            QTimer.singleShot(50, fill_in)
+            return
+        save = found[0]
+        seen["name_offered"] = save.name.text()
+        seen["save_where"] = save.where.text()
+        save.name.setText(f"copy-{name}")
+        save.grab().save(str(out / "gui_files_save.png"))
+        save.open_button.click()
+
+    QTimer.singleShot(50, fill_in)
+    get_app_model().commands.execute_command(
+        "napari.window.file.save_layers_dialog.selected")
+    pump(lambda: "name_offered" in seen, timeout=10)
+    result.update(seen)
     print(json.dumps(result))
     window.close()
 

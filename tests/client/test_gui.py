@@ -207,7 +207,9 @@ def test_file_open_in_the_window_lists_the_servers_folders(
                      .reshape(3, 40, 50), photometric="minisblack")
     (images / "notes.txt").write_text("not an image")
     (tmp_path / "served" / ".hidden").mkdir()
-    server = start_server("--size", "640x480", "--browse", str(tmp_path / "served"))
+    saved = tmp_path / "saved"
+    server = start_server("--size", "640x480", "--browse", str(tmp_path / "served"),
+                          "--save-dir", str(saved))
     result = _run_window("gui_files.py", server.url, str(output_dir), "images",
                          "cells.tif", display=xvfb_display)
     assert result["dialog"] and result["roots"] == [str((tmp_path / "served").resolve())]
@@ -217,3 +219,8 @@ def test_file_open_in_the_window_lists_the_servers_folders(
     assert result["opened"] and result["closed"]
     assert result["layer"] == "cells" and result["server_layers"][-1] == "cells"
     assert result["server_data"] and result["shape"] == [3, 40, 50]
+    # File > Save Selected Layers offers the server's save folder, and writes there
+    assert result["name_offered"] == "cells.tif"
+    assert result["save_where"] == str(saved.resolve())
+    np.testing.assert_array_equal(tifffile.imread(saved / "copy-cells.tif"),
+                                  tifffile.imread(images / "cells.tif"))

@@ -57,24 +57,38 @@ def _outcomes(report: Path) -> dict[str, str]:
     return outcomes
 
 
+def _run_suite(module: str, url: str, workdir: Path) -> tuple[subprocess.Popen[str], Path]:
+    """napari's test ``module`` against the server at ``url``, started (not waited on)."""
+    workdir.mkdir()
+    ini = workdir / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    env = {**os.environ, "NAPARI_ENGINE_SUITE_URL": url,
+           "NAPARI_CONFIG": str(workdir / "napari.yaml"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    report = workdir / "suite.xml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+         "tests.napari_suites.plugin", "-c", str(ini), "--rootdir", str(SUITES),
+         "--confcutdir", str(SUITES), "-W", "ignore", "--tb=line",
+         f"--junitxml={report}", str(SUITES / module)],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, report
+
+
 def test_napari_viewer_model_and_layer_list_suites_on_a_server(
         tmp_path: Path, output_dir: Path) -> None:
-    with ServerProcess(["--empty", "--token", "t", "--size", "200x150", "--session-idle",
-                        "1", "--journal-dir", "none", "--log-level", "WARNING"]) as server:
-        ini = tmp_path / "pytest.ini"
-        ini.write_text("[pytest]\n")
-        env = {**os.environ, "NAPARI_ENGINE_SUITE_URL": server.url,
-               "NAPARI_CONFIG": str(tmp_path / "napari.yaml"),
-               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        report = tmp_path / "suites.xml"
-        run = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-             "tests.napari_suites.plugin", "-c", str(ini), "--rootdir", str(SUITES),
-             "--confcutdir", str(SUITES), "-W", "ignore", "--tb=line",
-             f"--junitxml={report}", *(str(SUITES / m) for m in MODULES)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert report.exists(), run.stdout[-3000:] + run.stderr[-3000:]
-    outcomes = _outcomes(report)
+    args = ["--empty", "--token", "t", "--size", "200x150", "--session-idle", "1",
+            "--journal-dir", "none", "--log-level", "WARNING"]
+    # one server and one pytest a module, side by side (each server draws on its own)
+    with ServerProcess(args) as first, ServerProcess(args) as second:
+        runs = [_run_suite(module, server.url, tmp_path / module.removesuffix(".py"))
+                for module, server in zip(MODULES, (first, second), strict=True)]
+        output = [proc.communicate(timeout=600)[0] for proc, _report in runs]
+    tail = "\n".join(out[-2000:] for out in output)
+    outcomes: dict[str, str] = {}
+    for _proc, report in runs:
+        assert report.exists(), tail
+        outcomes.update(_outcomes(report))
     failed = sorted(t for t, status in outcomes.items() if status == "failed")
     passed = sum(status == "passed" for status in outcomes.values())
     lines = [f"napari {napari.__version__}: {passed} of {len(outcomes)} of napari's "
@@ -82,8 +96,8 @@ def test_napari_viewer_model_and_layer_list_suites_on_a_server(
     lines += [f"{status:8} {test}" + (f"  -- {CANNOT_PASS[test]}" if test in CANNOT_PASS
                                        else "") for test, status in sorted(outcomes.items())]
     (output_dir / "napari_suites.txt").write_text("\n".join(lines) + "\n")
-    assert len(outcomes) > 150, run.stdout[-3000:]  # the suites ran, all of them
+    assert len(outcomes) > 150, tail  # the suites ran, all of them
     unexpected = [t for t in failed if t not in CANNOT_PASS]
-    assert not unexpected, f"{unexpected}\n{run.stdout[-4000:]}"
+    assert not unexpected, f"{unexpected}\n{tail}"
     passing_now = [t for t in CANNOT_PASS if outcomes.get(t) == "passed"]
     assert not passing_now, f"listed as failing, but pass: {passing_now}"

@@ -97,10 +97,11 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
         qt_viewer_of,
         qt_window_of,
         remote_canvas_windows,
+        save_files_to,
     )
     from napari_engine.client.qt_post import GuiPoster, LatestOnly
     from napari_engine.client.remote_canvas import RemoteCanvas
-    from napari_engine.client.server_files import open_server_file_dialog
+    from napari_engine.client.server_files import open_server_file_dialog, save_question
 
     post = GuiPoster()
     viewer = _viewer_for(target, stream, post)
@@ -112,6 +113,9 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
         viewer.bridge.show_selection_again()
     # File > Open File(s) lists the server's folders, where the data is
     open_files_from(qt_viewer_of(viewer.window), lambda here: open_server_file_dialog(
+        viewer, here, parent=qt_window_of(viewer.window)))
+    # File > Save ... offers the server's save directory, where the data is
+    save_files_to(qt_viewer_of(viewer.window), lambda here: save_question(
         viewer, here, parent=qt_window_of(viewer.window)))
     canvas: RemoteCanvas = qt_viewer_of(viewer.window).canvas
     canvas.stats = viewer.bridge.stats = connection.stats

@@ -26,7 +26,10 @@ napari's own window, so it needs hooks napari does not offer publicly:
 * napari's File > Open File(s) (``QtViewer._open_files_dialog``) asks
   ``_open_file_dialog_uni`` for files on this computer; ``open_files_from`` makes it
   show the server's folders instead (``server_files``), with napari's own dialog one
-  button away.
+  button away. Save Selected/All Layers (``QtViewer._save_layers_dialog``) asks
+  ``QFileDialog.getSaveFileName`` of napari's ``qt_viewer`` module; ``save_files_to``
+  routes that question, for a remote window only, to a dialog over the server's save
+  directory.
 
 Supported vispy: >=0.15,<0.18 (its Qt backend's ``_vispy_set_physical_size`` and
 ``_vispy_update``; ``SceneCanvas._update_pending``).
@@ -217,6 +220,37 @@ def open_files_from(qt_viewer: Any, show_dialog: Callable[[Callable[[], None]], 
         return []  # napari opens nothing more itself
 
     qt_viewer._open_file_dialog_uni = instead
+
+
+#: what a remote window's QtViewer answers napari's save question with (its attribute)
+_SAVE_HOOK = "_napari_engine_save"
+
+
+def _routed_file_dialog() -> type:
+    """napari's ``QFileDialog``, but a save question asked by a QtViewer that carries
+    ``_SAVE_HOOK`` is answered by that hook (local windows are not affected)."""
+    from qtpy.QtWidgets import QFileDialog
+
+    class RoutedFileDialog(QFileDialog):
+        @staticmethod
+        def getSaveFileName(parent: Any = None, *args: Any, **kwargs: Any) -> Any:
+            hook = getattr(parent, _SAVE_HOOK, None)
+            if hook is not None:
+                return hook(lambda: QFileDialog.getSaveFileName(parent, *args, **kwargs))
+            return QFileDialog.getSaveFileName(parent, *args, **kwargs)
+
+    return RoutedFileDialog
+
+
+def save_files_to(qt_viewer: Any, ask: Callable[[Callable[[], Any]], Any]) -> None:
+    """napari's File > Save Selected/All Layers in this window asks ``ask(here)`` for
+    ``(filename, filter)`` instead of napari's dialog over this computer's disk;
+    ``here()`` asks napari's own."""
+    from napari._qt import qt_viewer as qt_viewer_module
+
+    if getattr(qt_viewer_module.QFileDialog, "__name__", "") != "RoutedFileDialog":
+        qt_viewer_module.QFileDialog = _routed_file_dialog()
+    setattr(qt_viewer, _SAVE_HOOK, ask)
 
 
 def qt_viewer_of(window: Any) -> Any:

@@ -1,10 +1,11 @@
-"""File > Open in the window: a dialog over the *server's* folders, where the data is.
+"""File > Open and File > Save in the window: dialogs over the *server's* folders.
 
-napari's File > Open shows the person's own disk; in a window on a napari-engine
-session the data is on the server, so Open File(s) and Open Folder list the folders the
-server offers (``files.list``; ``--browse``) and open what is picked there
-(``ProxyViewer.open``). "This computer..." falls back to napari's own dialog: napari reads
-those files here and their layers are made on the server.
+napari's file dialogs show the person's own disk; in a window on a napari-engine
+session the data is on the server, so Open File(s) lists the folders the server offers
+(``files.list``; ``--browse``) and opens what is picked there (``ProxyViewer.open``),
+and Save Selected/All Layers lists the server's save directory and writes there with
+napari's writers. "This computer..." falls back to napari's own dialog: napari reads
+those files here (their layers are made on the server), or downloads what it saves.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from qtpy.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -50,7 +52,8 @@ class ServerFileDialog(QDialog):
         self.setWindowTitle("Open from the napari-engine server")
         self.viewer = viewer
         self._on_this_computer = on_this_computer
-        self._root, self._path, self._folder = 0, "", ""
+        self._root: int | str = 0
+        self._path, self._folder = "", ""
         self.opened: list[Any] = []
         self.roots = QComboBox()
         self.where = QLabel()
@@ -82,10 +85,14 @@ class ServerFileDialog(QDialog):
         layout.addWidget(self.entries, 1)
         layout.addLayout(buttons)
         self.resize(640, 480)
-        self.show_folder(0, "")
+        self._buttons = buttons
+        self.show_folder(self.first_root, "")
         self.roots.currentIndexChanged.connect(lambda index: self.show_folder(index, ""))
 
-    def show_folder(self, root: int, path: str) -> None:
+    #: the folder listed first (an index of the server's browsed folders)
+    first_root: int | str = 0
+
+    def show_folder(self, root: int | str, path: str) -> None:
         """List ``path`` under the server's ``root``-th folder (an error is shown in
         place of the list)."""
         try:
@@ -100,7 +107,7 @@ class ServerFileDialog(QDialog):
             self.roots.clear()
             self.roots.addItems(listed["roots"])
             self.roots.blockSignals(False)
-        self.roots.setCurrentIndex(root)
+        self.roots.setCurrentIndex(root if isinstance(root, int) else 0)
         self.where.setText(listed["folder"] + ("  (first entries only)"
                                                if listed.get("truncated") else ""))
         self.up.setEnabled(bool(self._path))
@@ -159,6 +166,42 @@ class ServerFileDialog(QDialog):
             self._on_this_computer()
 
 
+class ServerSaveDialog(ServerFileDialog):
+    """The server's save directory: a file name (and a folder below it) to save to;
+    ``chosen`` is that path, relative to the save directory (None: not saved there)."""
+
+    first_root = "save"
+
+    def __init__(self, viewer: Any, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(viewer, lambda: setattr(self, "here", True), parent)
+        self.chosen: str | None = None
+        self.here = False  # "This computer..." was pressed
+        self.setWindowTitle("Save on the napari-engine server")
+        self.roots.setEnabled(False)
+        self.name = QLineEdit(name)
+        self._buttons.insertWidget(1, QLabel("File name:"))
+        self._buttons.insertWidget(2, self.name, 1)
+        self.open_button.setText("Save")
+
+    def _open(self, entry: dict[str, Any]) -> None:
+        if entry["dir"]:  # a folder (an OME-Zarr too): save into it is not meant
+            self.show_folder(self._root, posixpath.join(self._path, entry["name"]))
+        else:
+            self.name.setText(entry["name"])
+
+    def _activate(self, item: QListWidgetItem) -> None:
+        self._open(item.data(Qt.ItemDataRole.UserRole))
+
+    def _open_selected(self) -> None:
+        name = self.name.text().strip()
+        if not name or "/" in name or name in (".", ".."):
+            self.where.setText("type a file name (napari picks the writer from its "
+                               "extension: .tif, .csv, .zarr, ...)")
+            return
+        self.chosen = posixpath.join(self._path, name)
+        self.accept()
+
+
 def open_server_file_dialog(viewer: Any, on_this_computer: Callable[[], None] | None,
                             parent: QWidget | None = None) -> ServerFileDialog:
     """Show the dialog (non-blocking: napari's own stays responsive) and return it."""
@@ -166,3 +209,23 @@ def open_server_file_dialog(viewer: Any, on_this_computer: Callable[[], None] | 
     dialog.setModal(True)
     dialog.show()
     return dialog
+
+
+def save_question(viewer: Any, here: Callable[[], Any], parent: QWidget | None = None
+                  ) -> tuple[str, str]:
+    """napari's save question (``getSaveFileName``: a file name and a filter), answered
+    with the server's save directory: a path there (``SERVER_SAVE_PREFIX``, which the
+    viewer's ``layers.save`` writes on the server), napari's own answer for "This
+    computer...", or nothing."""
+    from napari_engine.client.viewer import SERVER_SAVE_PREFIX
+
+    active = viewer.layers.selection.active
+    dialog = ServerSaveDialog(viewer, f"{active.name}.tif" if active is not None else "",
+                              parent)
+    dialog.exec()
+    if dialog.chosen is not None:
+        return SERVER_SAVE_PREFIX + dialog.chosen, ""
+    if dialog.here:
+        filename, selected = here()
+        return str(filename), str(selected)
+    return "", ""

@@ -114,6 +114,10 @@ def _wire(prop: LayerProperty, value: Any) -> Any:
     return to_wire(prop, value)
 
 
+#: a path in the server's save directory, as the window's save dialog names it
+SERVER_SAVE_PREFIX = "napari-engine-server:"
+
+
 def _downloadable(layer: Layer) -> bool:
     """Whether napari can write ``layer`` here: its data is here (points, shapes) or
     comes in one read from the server."""
@@ -243,6 +247,10 @@ class ProxyViewer(NewLabelsOnServer):
         from napari.utils.notifications import show_info
 
         layers = list(self.layers.selection) if selected else list(self.layers)
+        if path.startswith(SERVER_SAVE_PREFIX):  # picked in the server's save dialog
+            written = self.save_on_server(path.removeprefix(SERVER_SAVE_PREFIX), layers)
+            show_info(f"Saved on the server: {', '.join(written)}")
+            return written
         if all(_downloadable(layer) for layer in layers):
             napari_writers()
             return list(LayerList.save(self.layers, path, selected=selected, plugin=plugin,

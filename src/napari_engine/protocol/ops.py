@@ -336,13 +336,14 @@ def _layer_save(args: Args) -> Args:
 
 
 def _files_list(args: Args) -> Args:
-    """A folder the server offers to browse (``root``: its index) and a path below it
-    ("" for the folder itself)."""
+    """A folder the server offers to browse (``root``: its index, or "save": the save
+    directory) and a path below it ("" for the folder itself)."""
     op = Op.FILES_LIST
     path = args.get("path", "")
     if not isinstance(path, str) or len(path) > 4096:
         raise v.fail(f"{op}: 'path' must be a string")
-    return {"root": v.integer(args.get("root", 0), "root", hi=64),
+    root = args.get("root", 0)
+    return {"root": root if root == "save" else v.integer(root, "root", hi=64),
             "path": _relative(path, op, "a browsed folder") if path else ""}
 
 

@@ -578,17 +578,21 @@ def _layer_write(ctx: Context) -> Result:
 @handles(Op.FILES_LIST)
 def _files_list(ctx: Context) -> Result:
     """A folder the server offers to browse, listed (File > Open in a window)."""
-    roots = ctx.session.browse_roots
+    roots, root = list(ctx.session.browse_roots), ctx.args["root"]
+    if root == "save":  # where ``layer.save`` writes (File > Save's dialog)
+        if ctx.session.save_dir is None:
+            raise ProtocolError(ErrorCode.INVALID, "this server does not save (no --save-dir)")
+        roots, root = [ctx.session.save_dir], 0
     if not roots:
         raise ProtocolError(ErrorCode.INVALID, "this server offers no folders to browse "
                             "(start it with --browse DIR)")
-    if ctx.args["root"] >= len(roots):
+    if root >= len(roots):
         raise ProtocolError(ErrorCode.INVALID, f"there are {len(roots)} browsed folders")
     try:
-        listed = browsing.listing(roots[ctx.args["root"]], ctx.args["path"])
+        listed = browsing.listing(roots[root], ctx.args["path"])
     except (ValueError, OSError) as exc:
         raise ProtocolError(ErrorCode.NOT_FOUND, str(exc)) from None
-    return {"roots": [str(root) for root in roots], "root": ctx.args["root"], **listed}
+    return {"roots": [str(r) for r in roots], "root": ctx.args["root"], **listed}
 
 
 # -- the session: its render target, input, answers ---------------------------------------

@@ -87,6 +87,8 @@ class Scheduler:
         self.specs = specs
         self.config = config or SchedulerConfig()
         self.sessions: dict[str, Session] = {}
+        #: the next session, made ahead of time while the engine is idle
+        self._spare: Session | None = None
         self.loading = loading or InlineLoading()
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -129,15 +131,31 @@ class Scheduler:
         self._start_gl()
         try:
             while not self._stop.is_set():
-                for job in coalesce(self._next_batch(self._timeout())):
+                batch = self._next_batch(self._timeout())
+                for job in coalesce(batch):
                     self._handle(job)
                 self._after_batch()
                 self._timers()
+                if not batch:
+                    self._prepare_spare()
                 self._qt_app.processEvents()
         finally:
             for name in list(self.sessions):
                 self._close_session(name)
+            if self._spare is not None:
+                self._spare.close()
             self.streamer.encoder.close()
+
+    def _prepare_spare(self) -> None:
+        """While nothing else waits, make the next session ahead of time (a viewer, its
+        canvas, the data's layers: ~0.1 s), so a new session (a new window, a script's
+        ``connect``) opens without that wait."""
+        if self._spare is not None or self._stop.is_set():
+            return
+        try:
+            self._spare = self._new_session("")
+        except Exception:
+            log.exception("could not prepare a session ahead of time")
 
     def _timeout(self) -> float:
         if any(s.render_dirty for s in self.sessions.values()):
@@ -175,10 +193,10 @@ class Scheduler:
         session = self.sessions.get(name)
         if session is None:
             log.info("opening session %r", name)
-            session = Session(name, self.specs, self._gl_app, self._font_family,
-                              self.config.size, pan_strips=self.config.pan_strips,
-                              save_dir=self.config.save_dir,
-                              browse_roots=self.config.browse_roots)
+            session, self._spare = self._spare, None
+            if session is None:
+                session = self._new_session(name)
+            session.rename(name)
             if self.config.journal_dir is not None:
                 self._restore(session, self.config.journal_dir)
             self.sessions[name] = session
@@ -194,6 +212,11 @@ class Scheduler:
         restored = commands.replay(session, self.streamer)
         if restored:
             log.info("session %r: %d journaled commands restored", session.name, restored)
+
+    def _new_session(self, name: str) -> Session:
+        return Session(name, self.specs, self._gl_app, self._font_family,
+                       self.config.size, pan_strips=self.config.pan_strips,
+                       save_dir=self.config.save_dir, browse_roots=self.config.browse_roots)
 
     def _join(self, job: Join) -> None:
         try:

@@ -384,6 +384,11 @@ class Session:
         height, width = self.viewer.canvas.size
         return round(int(width) * int(height) * self.pixel_ratio ** 2)
 
+    def rename(self, name: str) -> None:
+        """A session made ahead of time takes its name when a client asks for it."""
+        self.name = name
+        self.viewer.title = f"napari-engine session {name}"
+
     def close(self) -> None:
         """Free the viewer's layers and the GL context (the journal stays on disk)."""
         if self.journal is not None:
