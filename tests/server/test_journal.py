@@ -105,3 +105,36 @@ def test_a_journal_that_cannot_be_written_is_reported_and_given_up(tmp_path: Pat
     commands._journal(session, Command(op=Op.LAYER_SET, args={}))  # type: ignore[arg-type]
     assert session.journal is None  # the session goes on, unjournaled
     assert len(told) == 1 and "No space left" in told[0].message  # type: ignore[attr-defined]
+
+
+def test_every_layer_kind_and_replaced_data_come_back(tmp_path: Path) -> None:
+    """Layers made from arrays a client sent (vectors, a surface, a multiscale image)
+    and data replaced whole are journaled with their payloads."""
+    import napari_engine
+
+    args = ["--token", "t", "--size", "200x150", "--empty",
+            "--journal-dir", str(tmp_path / "journal")]
+    vectors = np.array([[[1.0, 1.0], [3.0, 0.0]], [[5.0, 5.0], [0.0, 2.0]]])
+    surface = (np.array([[0.0, 0.0], [0.0, 9.0], [9.0, 0.0]]), np.array([[0, 1, 2]]))
+    levels = [np.arange(64, dtype=np.uint8).reshape(8, 8), np.zeros((4, 4), np.uint8)]
+    with ServerProcess(args) as first:
+        viewer = napari_engine.connect(first.url, stream="none")
+        viewer.add_vectors(vectors, name="flow")
+        viewer.add_surface(surface, name="mesh")
+        viewer.add_image(levels, multiscale=True, name="pyramid")
+        image = viewer.add_image(np.zeros((6, 6), np.uint16), name="replaced")
+        image.data = np.full((5, 7), 9, np.uint16)
+        viewer.sync()
+        viewer.close()
+    with ServerProcess(args) as second:
+        again = napari_engine.connect(second.url, stream="none")
+        try:
+            assert [x.name for x in again.layers] == ["flow", "mesh", "pyramid", "replaced"]
+            np.testing.assert_array_equal(again.layers["flow"].data, vectors)
+            np.testing.assert_array_equal(again.layers["mesh"].data[1], surface[1])
+            np.testing.assert_array_equal(np.asarray(again.layers["pyramid"].data[0]),
+                                          levels[0])
+            np.testing.assert_array_equal(np.asarray(again.layers["replaced"].data),
+                                          np.full((5, 7), 9, np.uint16))
+        finally:
+            again.close()
