@@ -3,6 +3,7 @@ labels, adding and deleting points, drawing shapes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -160,3 +161,31 @@ def test_each_client_has_its_own_selection_and_tool(viewer: ProxyViewer) -> None
         assert [x.name for x in viewer.layers.selection] == ["cells"]
     finally:
         colleague.close()
+
+
+def test_clients_taking_turns_do_not_redraw_the_scene(start_server: ServerFactory) -> None:
+    """Two clients with selections of their own take turns (cursor moves): putting each
+    one's selection back is no change of the picture, so no frame is drawn for it."""
+    from tests.server.wire import recording_client
+
+    server = start_server("--size", "320x240", "--still-delay", "60")
+    first = napari_engine.connect(server.url, stream="none")
+    second = napari_engine.connect(server.url, stream="none")
+    watcher, frames = recording_client(server.url, "jpeg")
+    try:
+        first.layers.selection.active = first.layers[0]
+        second.layers.selection.active = second.layers[1]
+        first.sync()
+        second.sync()
+        time.sleep(1.0)  # the frames of the selection changes themselves
+        before = len(frames)
+        for step in range(10):
+            for viewer in (first, second):
+                viewer.connection.request("cursor.set", {"position": [0.0, step, step]})
+        time.sleep(1.0)
+        assert len(frames) == before, "a turn redrew the scene"
+        assert [x.name for x in first.layers.selection] == [first.layers[0].name]
+        assert [x.name for x in second.layers.selection] == [second.layers[1].name]
+    finally:
+        for closing in (first, second, watcher):
+            closing.close()

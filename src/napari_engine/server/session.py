@@ -129,6 +129,8 @@ class Session:
         self.save_dir = save_dir
         #: the folders clients may list (``files.list``: the window's File > Open)
         self.browse_roots = browse_roots
+        #: ``act_as`` is putting a client's own selection and tools in place
+        self._switching_client = False
         #: the session's journal (``journal.py``); None: edits are not journaled
         self.journal: Journal | None = None
         self.viewer = ViewerModel(title=f"napari-engine session {name}")
@@ -187,7 +189,7 @@ class Session:
         if kind in _QUIET_EVENTS:
             return
         self.state_dirty = True
-        if kind in _STATE_ONLY_EVENTS:
+        if kind in _STATE_ONLY_EVENTS or self._switching_client:
             return
         if not self.rendering:
             self.render_dirty = True
@@ -248,10 +250,20 @@ class Session:
         """Before ``client``'s command: the viewer takes ``client``'s own selection and
         tools, so its clicks, keys and new layers act as in its own napari, whatever a
         colleague selected or picked since."""
-        viewer, ids = self.viewer, self.ids
         if client.own_selection is None:  # new: it starts from the session's
             self.remember(client)
             return
+        # putting a client's own selection and tools back is no change of the picture:
+        # two windows taking turns must not redraw the scene at each turn
+        self._switching_client = True
+        try:
+            self._take_own(client)
+        finally:
+            self._switching_client = False
+
+    def _take_own(self, client: ClientRecord) -> None:
+        assert client.own_selection is not None
+        viewer, ids = self.viewer, self.ids
         chosen = [layer for i in client.own_selection["selected"]
                   if (layer := ids.find(viewer, i)) is not None]
         selection = viewer.layers.selection
