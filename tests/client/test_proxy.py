@@ -378,3 +378,20 @@ def test_grid_mode_is_the_servers(viewer: ProxyViewer) -> None:
     finally:
         other.close()
     viewer.canvas.grid.enabled = False
+
+
+def test_a_colormap_made_here_is_drawn_by_the_server(viewer: ProxyViewer) -> None:
+    from napari.utils.colormaps import Colormap
+
+    for other in list(viewer.layers):
+        viewer.layers.remove(other)
+    layer = viewer.add_image(np.full((16, 16), 255, np.uint8), contrast_limits=(0, 255))
+    layer.colormap = Colormap([[0, 0, 0, 1], [1.0, 0.5, 0.0, 1]], name="my_orange")
+    viewer.sync()
+    assert viewer.connection.layers()[-1]["colormap"] == "my_orange"
+    viewer.layers.selection.active = layer
+    viewer.reset_view()
+    shot = viewer.screenshot()
+    h, w = shot.shape[:2]
+    r, g, b = (int(c) for c in shot[h // 2, w // 2, :3])
+    assert r > 200 and 90 < g < 170 and b < 40, (r, g, b)

@@ -42,7 +42,12 @@ from napari_engine.client.napari_compat import (
     kind_of,
 )
 from napari_engine.client.remote_data import RemoteArray
-from napari_engine.client.uploads import array_payload, arrays_payload, layer_command
+from napari_engine.client.uploads import (
+    array_payload,
+    arrays_payload,
+    colormap_definition,
+    layer_command,
+)
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.overlays import OVERLAYS, OverlayField, model_of, overlay_to_wire
@@ -613,7 +618,10 @@ class ViewerBridge:
         mirrored = self.connection.layer(layer_id)
         if mirrored is not None and same(mirrored.get(prop.name), value):
             return
-        self._send(Op.LAYER_SET, {"layer": layer_id, "props": {prop.name: value}},
+        # a colormap goes defined (it may be one made here, which the server does not
+        # know by name); the state carries its name
+        sent = colormap_definition(layer.colormap) if prop.name == "colormap" else value
+        self._send(Op.LAYER_SET, {"layer": layer_id, "props": {prop.name: sent}},
                    lambda mirror, cid: mirror.set_local_layer(layer_id, prop.name, value, cid))
 
     def _watch(self, layer: Layer, watch: bool) -> None:
