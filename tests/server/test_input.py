@@ -159,6 +159,17 @@ def test_each_client_has_its_own_selection_and_tool(viewer: ProxyViewer) -> None
         painted = np.asarray(colleague.layers["cells"].data)
         assert painted[60, 60] == 3 and painted[30, 30] == 0
         assert [x.name for x in viewer.layers.selection] == ["cells"]
+        # the colleague takes its own brush and label: each paints with its own
+        theirs = colleague.layers["cells"]
+        theirs.mode, theirs.selected_label = "paint", 9
+        colleague.sync()
+        click(colleague, pos(colleague, 80, 80))
+        click(viewer, pos(viewer, 20, 60))
+        colleague.sync()
+        viewer.sync()
+        painted = np.asarray(viewer.layers["cells"].data)
+        assert painted[80, 80] == 9 and painted[20, 60] == 3
+        assert labels.selected_label == 3 and theirs.selected_label == 9
     finally:
         colleague.close()
 

@@ -77,6 +77,9 @@ class LayerProperty:
     initial: str | None = None
     #: given when the layer is made, never changed after (napari's ``rgb``)
     fixed: bool = False
+    #: each client of a shared session has its own (the tool: napari's ``mode``, the
+    #: label and brush it paints with); the state tells each client its own
+    per_client: bool = False
 
     @property
     def settable(self) -> bool:
@@ -101,9 +104,10 @@ def _floats(value: Any, key: str) -> list[float]:
 
 
 def _row(name: str, wire: Wire, kinds: frozenset[LayerKind], check: Check | None = None,
-         initial: bool | str = False, fixed: bool = False) -> LayerProperty:
+         initial: bool | str = False, fixed: bool = False,
+         per_client: bool = False) -> LayerProperty:
     keyword = (name if initial is True else initial) or None
-    return LayerProperty(name, wire, kinds, check, keyword, fixed)
+    return LayerProperty(name, wire, kinds, check, keyword, fixed, per_client)
 
 
 LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
@@ -113,7 +117,7 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("blending", Wire.TEXT, ALL, v.enum_text, initial=True),
     _row("scale", Wire.FLOATS, ALL, _floats, initial=True),
     _row("translate", Wire.FLOATS, ALL, _floats, initial=True),
-    _row("mode", Wire.TEXT, ALL, v.enum_text),
+    _row("mode", Wire.TEXT, ALL, v.enum_text, per_client=True),
     _row("axis_labels", Wire.TEXTS, ALL, v.texts, initial=True),
     _row("units", Wire.TEXTS, ALL, v.texts, initial=True),
     _row("rotate", Wire.MATRIX, ALL, v.matrix, initial=True),
@@ -139,9 +143,10 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("auto_contrast", Wire.BOOL, frozenset({LayerKind.IMAGE}), v.boolean, initial=True),
     # napari computes it from the data: where the data is
     _row("thumbnail", Wire.PICTURE, SLICED),
-    _row("selected_label", Wire.INT, frozenset({LayerKind.LABELS}), _int_range(2**31)),
+    _row("selected_label", Wire.INT, frozenset({LayerKind.LABELS}), _int_range(2**31),
+         per_client=True),
     _row("brush_size", Wire.FLOAT, frozenset({LayerKind.LABELS}),
-         _range(0.0, 10_000.0, lo_open=True)),
+         _range(0.0, 10_000.0, lo_open=True), per_client=True),
     _row("contour", Wire.INT, frozenset({LayerKind.LABELS}), _int_range(1000)),
     _row("current_size", Wire.FLOAT, frozenset({LayerKind.POINTS}), _range(0.0, 1e9),
          initial="size"),
@@ -166,6 +171,11 @@ def settable(kind: str | None = None) -> dict[str, LayerProperty]:
     """Properties a client may set (on layers of ``kind``, or on any layer)."""
     return {p.name: p for p in LAYER_PROPERTIES.values()
             if p.settable and (kind is None or p.applies_to(kind))}
+
+
+def per_client(kind: str) -> list[LayerProperty]:
+    """The properties of a ``kind`` layer that each client has of its own."""
+    return [p for p in properties_of(kind) if p.per_client]
 
 
 def initial_keywords(kind: str) -> dict[str, LayerProperty]:

@@ -36,6 +36,7 @@ from napari_engine.protocol import (
     StreamMode,
 )
 from napari_engine.protocol.overlays import OVERLAYS, model_of
+from napari_engine.protocol.properties import LAYER_PROPERTIES, per_client, to_wire
 from napari_engine.server import napari_compat, policy, state
 from napari_engine.server.adapt import RenderScale
 from napari_engine.server.journal import Journal
@@ -95,13 +96,13 @@ class ClientRecord:
     pending_replies: list[ServerMessage] = field(default_factory=list)
     press_event: Any = None  # the mouse press of a drag this client is making
     #: what is each client's own in a shared session (``Session.act_as``): its layer
-    #: selection ({selected, active}, layer ids) and its tool (layer id -> napari's
-    #: ``mode``; a layer not there is in ``DEFAULT_MODE``)
+    #: selection ({selected, active}, layer ids) and its tools (layer id -> the
+    #: ``per_client`` properties of the table, as the wire carries them)
     own_selection: dict[str, Any] | None = None
-    own_modes: dict[int, str] = field(default_factory=dict)
+    own_tools: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: what this client was last told of its own (``Session.own_view``)
     sent_selection: dict[str, Any] | None = None
-    sent_modes: dict[int, str] = field(default_factory=dict)
+    sent_tools: dict[int, dict[str, Any]] = field(default_factory=dict)
     tiles: TileState | None = None  # what a tiles-mode client shows (encoder thread only)
     video: VideoEncoder = field(default_factory=VideoEncoder)  # encoder thread only
 
@@ -271,20 +272,30 @@ class Session:
             selection.clear()
             selection.update(chosen)
         for layer in viewer.layers:
-            mode = client.own_modes.get(ids.id_of(layer), DEFAULT_MODE)
-            if str(layer.mode) != mode:
-                try:
-                    layer.mode = mode
-                except (ValueError, TypeError):
-                    log.info("layer %r cannot take mode %r", layer.name, mode)
+            for prop, value in self._own_tools(client, ids.id_of(layer)).items():
+                row = LAYER_PROPERTIES[prop]
+                if (row.applies_to(state.layer_kind(layer))
+                        and to_wire(row, getattr(layer, prop)) != value):
+                    try:
+                        setattr(layer, prop, value)
+                    except (ValueError, TypeError):
+                        log.info("layer %r cannot take %s=%r", layer.name, prop, value)
+
+    @staticmethod
+    def _own_tools(client: ClientRecord, layer_id: int) -> dict[str, Any]:
+        """``client``'s own tool properties of a layer; a layer it has not acted on
+        since it appeared is in napari's tool for a new layer (the rest as it is)."""
+        return client.own_tools.get(layer_id, {"mode": DEFAULT_MODE})
 
     def remember(self, client: ClientRecord) -> None:
         """After ``client``'s command: what it has selected and its tools now."""
         selection = state.selection_state(self.viewer, self.ids)
-        modes = {self.ids.id_of(layer): str(layer.mode) for layer in self.viewer.layers}
-        if (selection, modes) != (client.own_selection, client.own_modes):
+        tools = {self.ids.id_of(layer): {
+            p.name: to_wire(p, getattr(layer, p.name))
+            for p in per_client(state.layer_kind(layer))} for layer in self.viewer.layers}
+        if (selection, tools) != (client.own_selection, client.own_tools):
             self.state_dirty = True  # it is told, even when what all share is the same
-        client.own_selection, client.own_modes = selection, modes
+        client.own_selection, client.own_tools = selection, tools
 
     def own_view(self, client: ClientRecord, sections: dict[str, Any]) -> dict[str, Any]:
         """State ``sections`` as ``client`` sees them: its own selection and tools, also
@@ -296,12 +307,12 @@ class Session:
         if "selection" in out or client.own_selection != client.sent_selection:
             out["selection"] = client.own_selection
         live = (self.ids.id_of(layer) for layer in self.viewer.layers)
-        modes = {i: client.own_modes.get(i, DEFAULT_MODE) for i in live}
-        if "layers" in out or modes != client.sent_modes:
+        tools = {i: self._own_tools(client, i) for i in live}
+        if "layers" in out or tools != client.sent_tools:
             layers = out.get("layers") or (self.last_snapshot or {}).get("layers", [])
-            out["layers"] = [{**layer, "mode": modes.get(layer["id"], DEFAULT_MODE)}
-                             if "mode" in layer else layer for layer in layers]
-        client.sent_selection, client.sent_modes = client.own_selection, modes
+            out["layers"] = [{**layer, **{k: v for k, v in tools.get(layer["id"], {}).items()
+                                          if k in layer}} for layer in layers]
+        client.sent_selection, client.sent_tools = client.own_selection, tools
         return out
 
     def flush_replies(self, client: ClientRecord) -> None:
