@@ -115,9 +115,8 @@ def main() -> None:
     local_labels.mode = "paint"
     local_labels.selected_label = 5
     local_labels.brush_size = 40
-    # the tool is this window's own (the checker keeps its own); the label is the layer's
-    pump(lambda: window.viewer.connection.pending() == 0
-         and checker.layers["mask"].selected_label == 5, timeout=10)
+    # the tool, label and brush are this window's own (the checker keeps its own)
+    pump(lambda: window.viewer.connection.pending() == 0, timeout=10)
     window.viewer.reset_view()
     pump(lambda: False, timeout=1.0)
     left = QPoint(native.width() // 3, native.height() // 2)
