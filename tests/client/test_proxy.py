@@ -395,3 +395,66 @@ def test_a_colormap_made_here_is_drawn_by_the_server(viewer: ProxyViewer) -> Non
     h, w = shot.shape[:2]
     r, g, b = (int(c) for c in shot[h // 2, w // 2, :3])
     assert r > 200 and 90 < g < 170 and b < 40, (r, g, b)
+
+
+def test_coordinates_edited_in_a_script_are_the_servers(viewer: ProxyViewer) -> None:
+    """napari's ways of editing points and shapes (``data = ...``, ``add``,
+    ``remove_selected``, ``add_rectangles``) change the server's layers, and stay."""
+    points = viewer.add_points(np.array([[1.0, 1.0]]), name="p")
+    points.data = np.array([[5.0, 5.0], [6.0, 6.0]])
+    points.add([3.0, 3.0])
+    points.selected_data = {0}
+    points.remove_selected()
+    shapes = viewer.add_shapes(name="s")
+    shapes.add_rectangles(np.array([[0.0, 0.0], [5.0, 5.0]]))
+    viewer.sync()
+    assert points.data.tolist() == [[6.0, 6.0], [3.0, 3.0]]  # not undone by the server
+    assert len(shapes.data) == 1
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        assert other.layers["p"].data.tolist() == [[6.0, 6.0], [3.0, 3.0]]
+        assert len(other.layers["s"].data) == 1
+        assert [str(t) for t in other.layers["s"].shape_type] == ["rectangle"]
+        other.layers["p"].add([9.0, 9.0])  # and the other way round
+        other.sync()
+    finally:
+        other.close()
+    viewer.sync()
+    assert viewer.layers["p"].data.tolist()[-1] == [9.0, 9.0]
+
+
+def test_what_a_new_user_tried_behaves_as_napari(viewer: ProxyViewer, tmp_path: Path
+                                                  ) -> None:
+    """Found trying the scripting client as a new user: names, units, reverse, numpy
+    arithmetic and index errors, data replaced seen by another client, screenshot path."""
+    myimg = np.arange(16, dtype=np.uint16).reshape(4, 4)
+    assert viewer.add_image(myimg).name == "myimg"  # napari names it after the variable
+    assert viewer.add_image(np.ones((4, 4))).name.startswith("Image")
+    layer = viewer.add_image(np.zeros((4, 8, 8), np.uint8), name="u",
+                             units=("um", "nm", "nm"), axis_labels=("z", "y", "x"))
+    np.testing.assert_array_equal(viewer.layers["myimg"].data + 1, myimg + 1)
+    with pytest.raises(IndexError, match="valid indices"):
+        viewer.layers["myimg"].data[1.5]
+    with pytest.raises(IndexError, match="boolean index"):
+        viewer.layers["myimg"].data[np.array([True, False])]
+    names = [x.name for x in viewer.layers]
+    viewer.layers.reverse()
+    viewer.sync()
+    assert [x.name for x in viewer.layers] == names[::-1]
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        assert [x.name for x in other.layers] == names[::-1]
+        assert [str(u) for u in other.layers["u"].units] == ["micrometer", "nanometer",
+                                                             "nanometer"]
+        layer.data = np.full((2, 3, 3), 7, np.uint8)
+        viewer.sync()
+        other.sync()
+        replaced = other.layers["u"]
+        assert replaced.data.shape == (2, 3, 3)
+        assert np.unique(np.asarray(replaced.data)).tolist() == [7]
+    finally:
+        other.close()
+    shot = viewer.screenshot(tmp_path / "shot.png")
+    assert (tmp_path / "shot.png").exists() and shot.ndim == 3
+    with pytest.raises(NotImplementedError, match="canvas"):
+        viewer.screenshot(size=(100, 100))

@@ -67,7 +67,7 @@ MIRRORED_KINDS = frozenset(LayerKind)
 #: applies in a row while scripts keep editing (each round sees their edits so far)
 MAX_APPLY_ROUNDS = 3
 #: properties a layer is made with, not set afterwards
-_AT_CREATION = frozenset({"axis_labels", "units", "rgb"})
+_AT_CREATION = frozenset({"rgb"})
 #: how long napari's questions about the data (auto-contrast, histogram) wait for the server
 ASK_TIMEOUT_S = 30.0
 
@@ -157,6 +157,16 @@ def _data_shapes(layer: Layer) -> list[tuple[int, ...]]:
     (an RGB image's colour axis included, unlike napari's ``level_shapes``)."""
     levels = list(layer.data) if layer.multiscale else [layer.data]
     return [tuple(int(n) for n in level.shape) for level in levels]
+
+
+def _reshaped(layer: Layer, state: dict[str, Any]) -> bool:
+    """Whether an image's or labels layer's data here no longer has the shapes and
+    dtype of the server's (another client replaced it)."""
+    if not isinstance(layer, Image | Labels) or "shape" not in state:
+        return False
+    shapes = [tuple(shape) for shape in state.get("level_shapes") or [state["shape"]]]
+    return (_data_shapes(layer) != shapes
+            or np.dtype(layer.dtype) != np.dtype(state.get("dtype", layer.dtype)))
 
 
 class ViewerBridge:
@@ -310,6 +320,10 @@ class ViewerBridge:
             self.viewer.layers.remove(self._by_id.pop(layer_id))
         for index, state in enumerate(layers):
             local = self._by_id.get(state["id"])
+            if local is not None and _reshaped(local, state):
+                # its data was replaced elsewhere (``layer.data = a``): made anew here
+                self.viewer.layers.remove(self._by_id.pop(state["id"]))
+                local = None
             if local is None:
                 local = self._create_layer(state)
                 if local is None:
@@ -325,7 +339,8 @@ class ViewerBridge:
             log.warning("layer %r: %s layers are not mirrored yet", state.get("name"), kind)
             return None
         common = {"name": state["name"], "scale": state.get("scale"),
-                  "translate": state.get("translate"), "axis_labels": state.get("axis_labels")}
+                  "translate": state.get("translate"), "axis_labels": state.get("axis_labels"),
+                  "units": state.get("units")}
         if kind == LayerKind.POINTS:
             # coordinates are small metadata and are mirrored; they are drawn by the server
             return Points(self._points(state), ndim=state["ndim"], **common)
@@ -499,6 +514,7 @@ class ViewerBridge:
                 emitter.connect(self._on_dims)
         viewer.layers.events.removed.connect(self._on_removed)
         viewer.layers.events.moved.connect(self._on_moved)
+        viewer.layers.events.reordered.connect(self._on_reordered)
         viewer.layers.events.inserted.connect(self._on_inserted)
         viewer.layers.selection.events.changed.connect(self._on_selection)
         viewer.cursor.events.position.connect(self._on_cursor)
@@ -607,6 +623,9 @@ class ViewerBridge:
         if self._applying:
             return
         layer = event.source
+        if event.type == "data" and isinstance(layer, Points | Shapes):
+            self._send_coordinates(layer, event)
+            return
         prop = LAYER_PROPERTIES.get(event.type)
         if prop is None or not prop.settable or not prop.applies_to(kind_of(layer)):
             return
@@ -623,6 +642,33 @@ class ViewerBridge:
         sent = colormap_definition(layer.colormap) if prop.name == "colormap" else value
         self._send(Op.LAYER_SET, {"layer": layer_id, "props": {prop.name: sent}},
                    lambda mirror, cid: mirror.set_local_layer(layer_id, prop.name, value, cid))
+
+    def _send_coordinates(self, layer: Points | Shapes, event: Any) -> None:
+        """A points or shapes layer's coordinates changed here (``data = ...``, ``add``,
+        ``remove_selected``, ...): the server's layer takes them whole, and this model
+        keeps them meanwhile (an older state from the server must not undo them)."""
+        action = str(getattr(event, "action", "") or "")
+        layer_id = self.id_of(layer)
+        if layer_id is None or action.endswith("ing"):  # napari's "adding": not yet
+            return
+        if isinstance(layer, Points):
+            data: Any = np.asarray(layer.data, float).tolist()
+            args: dict[str, Any] = {"layer": layer_id, "data": data}
+        else:
+            data = [np.asarray(shape, float).tolist() for shape in layer.data]
+            kinds = [str(kind) for kind in layer.shape_type]
+            args = {"layer": layer_id, "data": data, "shape_type": kinds or "rectangle"}
+        mirrored = self.connection.layer(layer_id)
+        if mirrored is not None and mirrored.get("data") == data and (
+                isinstance(layer, Points) or mirrored.get("shape_type") == args["shape_type"]):
+            return  # the server's already (the answer to an edit made there)
+
+        def local(mirror: StateMirror, cid: int) -> None:
+            mirror.set_local_layer(layer_id, "data", data, cid)
+            if isinstance(layer, Shapes):
+                mirror.set_local_layer(layer_id, "shape_type", args["shape_type"], cid)
+
+        self._send(Op.LAYER_SET_COORDINATES, args, local)
 
     def _watch(self, layer: Layer, watch: bool) -> None:
         """(Dis)connect the layer's events: those of the properties that are mirrored to
@@ -714,6 +760,17 @@ class ViewerBridge:
             self._send(Op.LAYER_MOVE, {"layer": layer_id,
                                        "index": self.viewer.layers.index(layer)},
                        self._local_order())
+
+    def _on_reordered(self, _event: Any) -> None:
+        """``layers.reverse()`` (and napari's other whole-list reorders): each layer goes
+        where it now is, bottom first."""
+        if self._applying:
+            return
+        for index, layer in enumerate(self.viewer.layers):
+            layer_id = self.id_of(layer)
+            if layer_id is not None:
+                self._send(Op.LAYER_MOVE, {"layer": layer_id, "index": index},
+                           self._local_order())
 
     def _local_order(self) -> Local:
         """Record the model's layer list (its server layers, in order) as this client's

@@ -34,8 +34,21 @@ Read = Callable[[int, Region], np.ndarray]
 Write = Callable[[Region, np.ndarray], None]
 
 
-class RemoteArray:
-    """One level of a layer's data on the server, as a read-mostly numpy-like array."""
+def _check_advanced(key: Any, shape: tuple[int, ...]) -> None:
+    """numpy's ``IndexError`` for an index it refuses, before anything is read (a float,
+    a boolean mask of another shape)."""
+    for k in key if isinstance(key, tuple) else (key,):
+        if isinstance(k, float | np.floating):
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
+                             "(`None`) and integer or boolean arrays are valid indices")
+    if isinstance(key, np.ndarray) and key.dtype == bool and key.shape != shape[:key.ndim]:
+        raise IndexError(f"boolean index did not match the data: shape {key.shape}, data "
+                         f"{shape}")
+
+
+class RemoteArray(np.lib.mixins.NDArrayOperatorsMixin):
+    """One level of a layer's data on the server, as a read-mostly numpy-like array
+    (numpy's ufuncs and operators read it whole, as ``np.asarray`` does)."""
 
     def __init__(self, shape: tuple[int, ...], dtype: Any, read: Read, *, level: int = 0,
                  write: Write | None = None, name: str = "") -> None:
@@ -75,6 +88,7 @@ class RemoteArray:
     def __getitem__(self, key: Any) -> Any:
         plan = plan_read(key, self.shape)
         if plan is None:  # advanced indexing: on the whole array (capped)
+            _check_advanced(key, self.shape)
             return self._fetch(whole(self.shape))[key]
         box = (np.zeros(region_shape(plan.region), self.dtype) if plan.empty
                else self._fetch(plan.region))
@@ -83,6 +97,10 @@ class RemoteArray:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         values = self._fetch(whole(self.shape))
         return values if dtype is None else values.astype(dtype, copy=False)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        arrays = tuple(np.asarray(x) if isinstance(x, RemoteArray) else x for x in inputs)
+        return getattr(ufunc, method)(*arrays, **kwargs)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """numpy's assignment, done on the server: a box (basic indexing) is sent as it

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from napari.layers import Layer, Points, Shapes
+from napari.utils.naming import magic_name
 
 from napari_engine.client.bridge import Poster, ViewerBridge
 from napari_engine.client.connection import Connection, Frame, RemoteError
@@ -37,6 +38,8 @@ from napari_engine.protocol.properties import LayerProperty, Wire, initial_keywo
 from napari_engine.protocol.regions import MAX_REGION_BYTES
 
 log = logging.getLogger(__name__)
+#: this package's folder (frames in it are not the script's)
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 class ScriptPoster:
@@ -270,6 +273,10 @@ class ProxyViewer(NewLabelsOnServer):
         *server* can read (OME-Zarr, TIFF; then the keywords the protocol carries for a
         new image apply). Returns the new layer (a list if there are several channels)."""
         if not isinstance(data, str | os.PathLike):
+            if kwargs.get("name") is None and kwargs.get("channel_axis") is None:
+                # napari names the layer after the caller's variable; from here it would
+                # find this method's own ``data``
+                kwargs["name"] = magic_name(data, path_prefix=_PACKAGE) or "Image"
             return super().add_image(data, **kwargs)
         path = data.as_posix() if isinstance(data, Path) else str(data)
         layers = self._make(Op.LAYER_ADD_IMAGE, {"path": path},
@@ -307,12 +314,28 @@ class ProxyViewer(NewLabelsOnServer):
         self.connection.request(Op.SYNC, timeout=timeout)
         self.bridge.catch_up(timeout)
 
-    def screenshot(self, timeout: float = 60.0) -> np.ndarray:
-        """The canvas as an (h, w, 4) uint8 RGBA array, losslessly encoded, rendered after
-        every change made before this call."""
+    def screenshot(self, path: str | os.PathLike[str] | None = None, *,
+                   size: Any = None, scale: float | None = None, canvas_only: bool = True,
+                   flash: bool = False, timeout: float = 60.0) -> np.ndarray:
+        """napari's ``Viewer.screenshot`` of the canvas: an (h, w, 4) uint8 RGBA array,
+        losslessly encoded, rendered by the server after every change made before this
+        call (saved at ``path`` too, when given). The server draws at the canvas's size:
+        ``size`` and ``scale`` are refused (resize the canvas instead), and so is
+        ``canvas_only=False`` (the server has no window; a window on this viewer takes
+        its own with ``viewer.window.screenshot``)."""
+        if size is not None or scale is not None or not canvas_only:
+            raise NotImplementedError(
+                "the napari-engine server draws the canvas at its size: size, scale and "
+                "canvas_only=False are not available (resize the canvas instead)")
+        del flash  # nothing flashes: there is no window here
         frame: Frame = self.connection.request(Op.SCREENSHOT, timeout=timeout)
         self.bridge.catch_up(timeout)
-        return frame.decode()
+        image = frame.decode()
+        if path is not None:
+            from napari.utils.io import imsave
+
+            imsave(str(path), image)
+        return image
 
     def close(self) -> None:
         self.connection.close()

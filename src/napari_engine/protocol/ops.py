@@ -49,6 +49,7 @@ class Op(StrEnum):
     LAYER_HISTOGRAM = "layer.histogram"
     LAYER_READ = "layer.read"
     LAYER_SET_DATA = "layer.set_data"
+    LAYER_SET_COORDINATES = "layer.set_coordinates"
     LAYER_WRITE = "layer.write"
     OVERLAY_SET = "overlay.set"
     FILES_LIST = "files.list"
@@ -392,6 +393,16 @@ def _layer_set_data(args: Args, has_payload: bool) -> Args:
     return {"layer": _layer_id(args, op), **data}
 
 
+def _set_coordinates(args: Args) -> Args:
+    """A points or shapes layer's coordinates replaced whole (a script's
+    ``points.data = ...``, ``points.add``, ``shapes.add_rectangles``, ...): as
+    ``add_points`` takes them, or as ``add_shapes`` does when ``shape_type`` is given."""
+    layer = _layer_id(args, Op.LAYER_SET_COORDINATES)
+    rest = {key: value for key, value in args.items() if key != "layer"}
+    coordinates = _add_shapes(rest) if "shape_type" in rest else _add_points(rest)
+    return {"layer": layer, **coordinates}
+
+
 def _layer_write(args: Args, has_payload: bool) -> Args:
     """A box of a labels layer replaced by the payload's values (the layer's dtype, C
     order): what a script's ``labels.data[...] = values`` does."""
@@ -521,6 +532,9 @@ OPERATIONS: dict[Op, OpSpec] = {
                           needs_id=True, journal=False),
     Op.LAYER_WRITE: OpSpec(_layer_write),
     Op.LAYER_SET_DATA: OpSpec(_layer_set_data),
+    Op.LAYER_SET_COORDINATES: OpSpec(_plain(Op.LAYER_SET_COORDINATES,
+                                            {"layer", "data", "shape_type"},
+                                            _set_coordinates)),
     Op.FILES_LIST: OpSpec(_plain(Op.FILES_LIST, {"root", "path"}, _files_list),
                           needs_id=True, journal=False),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},

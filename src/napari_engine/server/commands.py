@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer
+from napari.layers import Image, Labels, Layer, Points, Shapes
 
 from napari_engine.protocol import (
     OPERATIONS,
@@ -546,6 +546,31 @@ def _layer_set_data(ctx: Context) -> Result:
     if isinstance(layer, Labels) and levels[0].dtype.kind not in "iu":
         raise ProtocolError(ErrorCode.INVALID, "labels are integers")
     _set(layer, "data", levels if layer.multiscale else levels[0], "data")
+    return {}
+
+
+@handles(Op.LAYER_SET_COORDINATES)
+def _layer_set_coordinates(ctx: Context) -> Result:
+    """A points or shapes layer's coordinates replaced whole."""
+    layer = _layer(ctx, ctx.args["layer"])
+    data = ctx.args["data"]
+    if isinstance(layer, Points) and "shape_type" not in ctx.args:
+        coords = np.asarray(data, float) if data else np.zeros((0, layer.ndim))
+        if coords.shape[1:] != (layer.ndim,):
+            raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r} has {layer.ndim} "
+                                "dimensions")
+        _set(layer, "data", coords, "data")
+    elif isinstance(layer, Shapes) and "shape_type" in ctx.args:
+        kinds = ctx.args["shape_type"]
+        try:
+            layer.data = []
+            if data:
+                layer.add([np.asarray(shape, float) for shape in data], shape_type=kinds)
+        except _NAPARI_REFUSALS as exc:
+            raise _refusal("data", exc) from None
+    else:
+        raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r}: coordinates are set on "
+                            "points (data) and shapes (data and shape_type) layers")
     return {}
 
 
