@@ -458,3 +458,13 @@ def test_what_a_new_user_tried_behaves_as_napari(viewer: ProxyViewer, tmp_path: 
     assert (tmp_path / "shot.png").exists() and shot.ndim == 3
     with pytest.raises(NotImplementedError, match="canvas"):
         viewer.screenshot(size=(100, 100))
+
+
+def test_a_property_the_server_does_not_get_is_said_not_silently_dropped(
+        viewer: ProxyViewer) -> None:
+    points = viewer.add_points([[1.0, 2.0]])
+    with pytest.warns(UserWarning, match="'symbol' is not sent to the napari-engine server"):
+        points.symbol = "square"
+    points.opacity = 0.5  # one it carries: no warning
+    viewer.sync()
+    assert viewer.connection.layers()[-1]["opacity"] == 0.5

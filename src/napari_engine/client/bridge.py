@@ -26,6 +26,7 @@ import functools
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -68,6 +69,12 @@ MIRRORED_KINDS = frozenset(LayerKind)
 MAX_APPLY_ROUNDS = 3
 #: properties a layer is made with, not set afterwards
 _AT_CREATION = frozenset({"rgb"})
+#: napari layer properties that are the window's or the script's own business (the
+#: pointer, napari's help text, locks, metadata, what a new feature row defaults to)
+_LOCAL_ONLY = frozenset({
+    "cursor", "cursor_size", "help", "mouse_pan", "mouse_zoom", "editable", "thumbnail",
+    "data", "metadata", "locked", "scale_factor", "feature_defaults", "current_properties",
+    "properties"})
 #: how long napari's questions about the data (auto-contrast, histogram) wait for the server
 ASK_TIMEOUT_S = 30.0
 
@@ -189,6 +196,8 @@ class ViewerBridge:
         self.pixel_ratio = 1.0
         self._local = threading.local()
         self._by_id: dict[int, Layer] = {}
+        #: (layer kind, property) changed here that the protocol does not carry, told
+        self._warned: set[tuple[str, str]] = set()
         #: layers taken out of the list whose removal has not been sent yet
         self._removing: dict[int, Layer] = {}
         #: where applying the server's state is timed (a window's ``WindowStats``)
@@ -627,7 +636,10 @@ class ViewerBridge:
             self._send_coordinates(layer, event)
             return
         prop = LAYER_PROPERTIES.get(event.type)
-        if prop is None or not prop.settable or not prop.applies_to(kind_of(layer)):
+        if prop is None:
+            self._not_sent(layer, str(event.type))
+            return
+        if not prop.settable or not prop.applies_to(kind_of(layer)):
             return
         layer_id = self.id_of(layer)
         if layer_id is None:
@@ -642,6 +654,20 @@ class ViewerBridge:
         sent = colormap_definition(layer.colormap) if prop.name == "colormap" else value
         self._send(Op.LAYER_SET, {"layer": layer_id, "props": {prop.name: sent}},
                    lambda mirror, cid: mirror.set_local_layer(layer_id, prop.name, value, cid))
+
+    def _not_sent(self, layer: Layer, name: str) -> None:
+        """A napari layer property the protocol does not carry changed here: say so once
+        (a warning: napari's window shows it), rather than let the server draw without
+        it in silence."""
+        kind = kind_of(layer)
+        attr = getattr(type(layer), name, None)
+        if (name in _LOCAL_ONLY or (kind, name) in self._warned
+                or not isinstance(attr, property) or attr.fset is None):
+            return
+        self._warned.add((kind, name))
+        warnings.warn(f"{kind} layers' {name!r} is not sent to the napari-engine server "
+                      f"yet: the server draws {layer.name!r} without this change",
+                      stacklevel=2)
 
     def _send_coordinates(self, layer: Points | Shapes, event: Any) -> None:
         """A points or shapes layer's coordinates changed here (``data = ...``, ``add``,
