@@ -150,7 +150,9 @@ class MemoryServer:
             for prop, value in args["props"].items():
                 if any(prop == p and value == v for p, v in self.refuse):
                     raise ProtocolError(ErrorCode.INVALID, f"{prop}: refused")
-                layer[prop] = value
+                # a colormap sent defined is reported by name, as the server does
+                layer[prop] = value["name"] if isinstance(value, dict) and prop == "colormap" \
+                    else value
         elif command.op == "layer.remove":
             state["layers"] = [x for x in state["layers"] if x["id"] != args["layer"]]
         elif command.op == "canvas.resize":

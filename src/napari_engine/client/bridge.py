@@ -70,11 +70,12 @@ MAX_APPLY_ROUNDS = 3
 #: properties a layer is made with, not set afterwards
 _AT_CREATION = frozenset({"rgb"})
 #: napari layer properties that are the window's or the script's own business (the
-#: pointer, napari's help text, locks, metadata, what a new feature row defaults to)
+#: pointer, napari's help text, locks, metadata, what a new feature row defaults to; the
+#: ``current_*`` that napari takes from a selected point as it is selected)
 _LOCAL_ONLY = frozenset({
     "cursor", "cursor_size", "help", "mouse_pan", "mouse_zoom", "editable", "thumbnail",
     "data", "metadata", "locked", "scale_factor", "feature_defaults", "current_properties",
-    "properties"})
+    "properties", "current_symbol", "current_border_color", "current_border_width"})
 #: how long napari's questions about the data (auto-contrast, histogram) wait for the server
 ASK_TIMEOUT_S = 30.0
 
