@@ -28,14 +28,22 @@ def main() -> None:
     viewer = window.viewer
     pump(lambda: len(viewer.layers) >= 2, timeout=30)
     before = len(viewer.layers)
-    get_app_model().commands.execute_command("napari.window.file.open_files_dialog")
 
     def dialog() -> ServerFileDialog | None:
         found = [w for w in QApplication.topLevelWidgets()
                  if isinstance(w, ServerFileDialog) and w.isVisible()]
         return found[0] if found else None
 
-    result: dict[str, object] = {"dialog": pump(lambda: dialog() is not None, timeout=10)}
+    # File > Open Folder shows the server's folders too (an OME-Zarr is a folder)
+    get_app_model().commands.execute_command("napari.window.file.open_folder_dialog")
+    result: dict[str, object] = {
+        "folder_dialog": pump(lambda: dialog() is not None, timeout=10)}
+    folder_dialog = dialog()
+    if folder_dialog is not None:
+        folder_dialog.reject()
+        pump(lambda: dialog() is None, timeout=5)
+    get_app_model().commands.execute_command("napari.window.file.open_files_dialog")
+    result["dialog"] = pump(lambda: dialog() is not None, timeout=10)
     shown = dialog()
     assert shown is not None
     result["roots"] = [shown.roots.itemText(i) for i in range(shown.roots.count())]

@@ -212,6 +212,7 @@ def test_file_open_in_the_window_lists_the_servers_folders(
                           "--save-dir", str(saved))
     result = _run_window("gui_files.py", server.url, str(output_dir), "images",
                          "cells.tif", display=xvfb_display)
+    assert result["folder_dialog"]  # File > Open Folder lists the server's folders too
     assert result["dialog"] and result["roots"] == [str((tmp_path / "served").resolve())]
     assert result["top_entries"] == ["images/"]  # hidden entries are not listed
     assert result["where"].endswith("images")

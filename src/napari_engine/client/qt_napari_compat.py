@@ -24,9 +24,11 @@ napari's own window, so it needs hooks napari does not offer publicly:
   vispy asks of its widget (a camera moved, a colour changed) repaint the client's.
 
 * napari's File > Open File(s) (``QtViewer._open_files_dialog``) asks
-  ``_open_file_dialog_uni`` for files on this computer; ``open_files_from`` makes it
-  show the server's folders instead (``server_files``), with napari's own dialog one
-  button away. Save Selected/All Layers (``QtViewer._save_layers_dialog``) asks
+  ``_open_file_dialog_uni`` for files on this computer, and Open Folder asks
+  ``QFileDialog.getExistingDirectory`` of napari's ``qt_viewer`` module;
+  ``open_files_from`` makes both show the server's folders instead (``server_files``),
+  with napari's own dialog one button away. Save Selected/All Layers
+  (``QtViewer._save_layers_dialog``) asks
   ``QFileDialog.getSaveFileName`` of napari's ``qt_viewer`` module; ``save_files_to``
   routes that question, for a remote window only, to a dialog over the server's save
   directory.
@@ -221,9 +223,20 @@ def open_files_from(qt_viewer: Any, show_dialog: Callable[[Callable[[], None]], 
 
     qt_viewer._open_file_dialog_uni = instead
 
+    def folder_here(ask: Callable[[], Any]) -> None:
+        folder = ask()
+        if folder:
+            qt_viewer._qt_open([folder], stack=False, choose_plugin=False)
 
-#: what a remote window's QtViewer answers napari's save question with (its attribute)
+    # File > Open Folder asks ``QFileDialog.getExistingDirectory`` of napari's module
+    _route_file_dialogs()
+    setattr(qt_viewer, _OPEN_FOLDER_HOOK,
+            lambda ask: show_dialog(lambda: folder_here(ask)))
+
+
+#: what a remote window's QtViewer answers napari's save and open-folder questions with
 _SAVE_HOOK = "_napari_engine_save"
+_OPEN_FOLDER_HOOK = "_napari_engine_open_folder"
 
 
 def _routed_file_dialog() -> type:
@@ -239,6 +252,15 @@ def _routed_file_dialog() -> type:
                 return hook(lambda: QFileDialog.getSaveFileName(parent, *args, **kwargs))
             return QFileDialog.getSaveFileName(parent, *args, **kwargs)
 
+        @staticmethod
+        def getExistingDirectory(parent: Any = None, *args: Any, **kwargs: Any) -> Any:
+            # File > Open Folder: the remote window's open dialog (folders, OME-Zarr)
+            hook = getattr(parent, _OPEN_FOLDER_HOOK, None)
+            if hook is not None:
+                hook(lambda: QFileDialog.getExistingDirectory(parent, *args, **kwargs))
+                return ""  # the dialog opens what it picks; napari opens nothing more
+            return QFileDialog.getExistingDirectory(parent, *args, **kwargs)
+
     return RoutedFileDialog
 
 
@@ -246,11 +268,16 @@ def save_files_to(qt_viewer: Any, ask: Callable[[Callable[[], Any]], Any]) -> No
     """napari's File > Save Selected/All Layers in this window asks ``ask(here)`` for
     ``(filename, filter)`` instead of napari's dialog over this computer's disk;
     ``here()`` asks napari's own."""
+    _route_file_dialogs()
+    setattr(qt_viewer, _SAVE_HOOK, ask)
+
+
+def _route_file_dialogs() -> None:
+    """napari's ``qt_viewer`` module asks ``RoutedFileDialog`` from now on (once)."""
     from napari._qt import qt_viewer as qt_viewer_module
 
     if getattr(qt_viewer_module.QFileDialog, "__name__", "") != "RoutedFileDialog":
         qt_viewer_module.QFileDialog = _routed_file_dialog()
-    setattr(qt_viewer, _SAVE_HOOK, ask)
 
 
 def qt_viewer_of(window: Any) -> Any:
