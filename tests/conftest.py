@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +90,21 @@ def output_dir() -> Path:
 
 
 ServerFactory = Callable[..., ServerProcess]
+
+
+def write_contrast_volume(folder: Path) -> tuple[Any, Path]:
+    """A 5-plane uint16 TIFF whose planes differ in range (plane 2 goes to 3000, the
+    others to 1000): what napari's contrast range, auto-contrast and histogram are
+    checked on. Returns the array and the file."""
+    import numpy as np
+    import tifffile
+
+    volume = np.zeros((5, 64, 64), np.uint16)
+    volume[:, 16:48, 16:48] = 1000
+    volume[2, 20:30, 20:30] = 3000
+    path = folder / "contrast.tif"
+    tifffile.imwrite(path, volume)
+    return volume, path
 
 
 @pytest.fixture

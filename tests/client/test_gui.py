@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_engine.server.process import ServerProcess
-from tests.conftest import ServerFactory
+from tests.conftest import ServerFactory, write_contrast_volume
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -155,14 +155,7 @@ def test_a_hidpi_window_gets_a_picture_of_its_physical_pixels(
 def test_what_napari_computes_from_data_comes_from_the_server(
         start_server: ServerFactory, xvfb_display: str, output_dir: Path,
         tmp_path: Path) -> None:
-    import numpy as np
-    import tifffile
-
-    volume = np.zeros((5, 64, 64), np.uint16)
-    volume[:, 16:48, 16:48] = 1000
-    volume[2, 20:30, 20:30] = 3000
-    path = tmp_path / "contrast.tif"
-    tifffile.imwrite(path, volume)
+    _volume, path = write_contrast_volume(tmp_path)
     server = start_server("--size", "640x480", "--data", str(path))
     result = _run_window("gui_data.py", server.url, str(output_dir),
                          display=xvfb_display)

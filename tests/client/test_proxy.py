@@ -19,6 +19,7 @@ from napari_engine import ProxyViewer
 from napari_engine.client.connection import ConnectionLost, RemoteError
 from napari_engine.client.remote_data import RemoteArray
 from napari_engine.server.process import ServerProcess
+from tests.conftest import write_contrast_volume
 
 
 @pytest.fixture(scope="module")
@@ -213,13 +214,7 @@ def test_what_napari_computes_from_data_is_the_servers(start_server: Any,
                                                        tmp_path: Path) -> None:
     """The histogram, the data range (auto-contrast) and the thumbnail of a layer whose
     pixels stay on the server, against local napari on the same data."""
-    import tifffile
-
-    volume = np.zeros((5, 64, 64), np.uint16)
-    volume[:, 16:48, 16:48] = 1000
-    volume[2, 20:30, 20:30] = 3000
-    path = tmp_path / "contrast.tif"
-    tifffile.imwrite(path, volume)
+    volume, path = write_contrast_volume(tmp_path)
     server = start_server("--size", "320x240", "--data", str(path))
     local = ViewerModel().add_image(volume)
     viewer = napari_engine.connect(server.url, stream="none")
@@ -318,7 +313,9 @@ def test_layer_data_is_the_servers_read_region_by_region(viewer: ProxyViewer,
             "layer": viewer.layer_id(labels), "region": [[0, 1, 1], [0, 1, 1], [0, 91, 1]]})
 
 
-def test_a_layer_too_large_to_download_is_saved_on_the_server(viewer: ProxyViewer) -> None:
+def test_only_layers_that_come_in_one_read_are_downloaded(viewer: ProxyViewer) -> None:
+    """``layers.save`` writes here what comes in one read; the rest is written on the
+    server (test_saving checks the writing)."""
     from napari_engine.client.viewer import _downloadable
 
     small = viewer.add_image(np.zeros((8, 8), np.uint8))

@@ -46,8 +46,8 @@ from napari_engine.client.remote_data import RemoteArray
 from napari_engine.client.uploads import (
     array_payload,
     arrays_payload,
-    colormap_definition,
     layer_command,
+    sent,
 )
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
@@ -650,10 +650,8 @@ class ViewerBridge:
         mirrored = self.connection.layer(layer_id)
         if mirrored is not None and same(mirrored.get(prop.name), value):
             return
-        # a colormap goes defined (it may be one made here, which the server does not
-        # know by name); the state carries its name
-        sent = colormap_definition(layer.colormap) if prop.name == "colormap" else value
-        self._send(Op.LAYER_SET, {"layer": layer_id, "props": {prop.name: sent}},
+        self._send(Op.LAYER_SET, {"layer": layer_id, "props": {
+            prop.name: sent(prop, getattr(layer, prop.name))}},
                    lambda mirror, cid: mirror.set_local_layer(layer_id, prop.name, value, cid))
 
     def _not_sent(self, layer: Layer, name: str) -> None:

@@ -32,7 +32,7 @@ import functools
 import sys
 import types
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from napari.components import ViewerModel
@@ -158,34 +158,34 @@ def _value_there(layer: Layer, position: Any) -> Any:
     return (layer.data_level, value) if layer.multiscale else value
 
 
-class ServerImage(Image):
+class _OnServer:
+    """What a layer whose voxels are on the server does differently: napari's value at
+    a position is read there (``_value_there``), and it keeps napari's kind name."""
+
+    KIND: ClassVar[str]
+
+    def _get_value(self, position: Any) -> Any:
+        if self.__dict__.get("_server_data") is None:
+            return super()._get_value(position)  # type: ignore[misc]
+        return _value_there(self, position)
+
+    @property
+    def _type_string(self) -> str:
+        return self.KIND  # napari's writers and actions go by it
+
+
+class ServerImage(_OnServer, Image):
     """napari's ``Image`` whose ``data`` can be the server's (``bind_server_data``)."""
 
+    KIND = "image"
     data = _data_property(Image)
 
-    def _get_value(self, position: Any) -> Any:
-        if self.__dict__.get("_server_data") is None:
-            return super()._get_value(position)
-        return _value_there(self, position)
 
-    @property
-    def _type_string(self) -> str:
-        return "image"  # napari's writers and actions go by it
-
-
-class ServerLabels(Labels):
+class ServerLabels(_OnServer, Labels):
     """napari's ``Labels`` whose ``data`` can be the server's (``bind_server_data``)."""
 
+    KIND = "labels"
     data = _data_property(Labels)
-
-    def _get_value(self, position: Any) -> Any:
-        if self.__dict__.get("_server_data") is None:
-            return super()._get_value(position)
-        return _value_there(self, position)
-
-    @property
-    def _type_string(self) -> str:
-        return "labels"
 
 
 def kind_of(layer: Layer) -> str:

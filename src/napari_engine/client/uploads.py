@@ -21,7 +21,7 @@ from napari_engine.client.napari_compat import kind_of
 from napari_engine.protocol import Op
 from napari_engine.protocol.codec import MAX_BINARY_BYTES
 from napari_engine.protocol.ops import ARRAY_DTYPES, LABEL_DTYPES
-from napari_engine.protocol.properties import properties_of, to_wire
+from napari_engine.protocol.properties import LayerProperty, properties_of, to_wire
 
 NOT_MIRRORED = "{kind} layers are not mirrored by napari-engine"
 #: a multiscale layer's levels, a surface's parts: what one message may carry (and some
@@ -79,15 +79,20 @@ def colormap_definition(colormap: Any) -> dict[str, Any]:
             "interpolation": str(colormap.interpolation)}
 
 
+def sent(prop: LayerProperty, value: Any) -> Any:
+    """A property's napari value as a client sends it: as the state carries it, but a
+    colormap goes defined (it may be one made here, which the server does not know by
+    name; the state carries its name)."""
+    return colormap_definition(value) if prop.name == "colormap" else to_wire(prop, value)
+
+
 def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     """The operation, arguments and payload that make ``layer`` on the server. Raises
     ``NotImplementedError`` for what cannot travel (a layer kind the protocol does not
     mirror, more data than one message carries) and ``TypeError`` for data it refuses."""
     kind = kind_of(layer)
-    props = {p.name: to_wire(p, getattr(layer, p.name)) for p in properties_of(kind)
+    props = {p.name: sent(p, getattr(layer, p.name)) for p in properties_of(kind)
              if p.initial is not None}
-    if isinstance(layer, Image):  # its colormap may be one made here: sent defined
-        props["colormap"] = colormap_definition(layer.colormap)
     if isinstance(layer, Points):
         return Op.LAYER_ADD_POINTS, {
             "data": np.asarray(layer.data, float).tolist(), "ndim": layer.ndim,

@@ -32,9 +32,9 @@ from napari.utils.naming import magic_name
 from napari_engine.client.bridge import Poster, ViewerBridge
 from napari_engine.client.connection import Connection, Frame, RemoteError
 from napari_engine.client.napari_compat import NewLabelsOnServer, napari_writers
-from napari_engine.client.uploads import colormap_definition
+from napari_engine.client.uploads import sent
 from napari_engine.protocol import ErrorCode, LayerKind, Op
-from napari_engine.protocol.properties import LayerProperty, Wire, initial_keywords, to_wire
+from napari_engine.protocol.properties import LayerProperty, Wire, initial_keywords
 from napari_engine.protocol.regions import MAX_REGION_BYTES
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,8 @@ def _wire(prop: LayerProperty, value: Any) -> Any:
     if prop.name == "colormap":  # napari's other forms (a Colormap, a tuple, a dict)
         from napari.utils.colormaps import ensure_colormap
 
-        return colormap_definition(ensure_colormap(value))
-    return to_wire(prop, value)
+        value = ensure_colormap(value)
+    return sent(prop, value)
 
 
 #: a path in the server's save directory, as the window's save dialog names it
