@@ -49,17 +49,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         session.viewer.dims.ndisplay = 3
         for spec in specs:
             session.viewer.add_image(spec.data, **spec.kwargs)
+        session.keep_shared_look()
     else:
         session = Session("local", specs, gl_app, font, (width, height))
     layer = session.viewer.layers[0]
     frames: list[float] = []
     levels: list[int] = []
+    key = (session.default_canvas, None)  # the picture a shared client would see
     while len(frames) < 6:
-        session.render()
+        session.render(key)
         qt_app.processEvents()
         frames.append(time.perf_counter() - t0)
         levels.append(int(getattr(layer, "data_level", 0)))
-        if not session.render_dirty and len(frames) > 1 and levels[-1] == levels[-2]:
+        if not session.dirty(key) and len(frames) > 1 and levels[-1] == levels[-2]:
             break
     full = next(t for t, lvl in zip(frames, levels, strict=True) if lvl == levels[-1])
     print(json.dumps({"metadata_s": t_meta, "first_frame_s": frames[0],

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import copy
+import dataclasses
 import logging
 import queue
 import threading
@@ -50,8 +51,10 @@ from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import (
     MAX_BINARY_BYTES,
     Hello,
+    Op,
     ProtocolError,
     StreamMode,
+    ViewMode,
     Welcome,
     validate_command_args,
 )
@@ -74,10 +77,11 @@ class Connection:
 
     def __init__(self, url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
                  jpeg_quality: int = 80, max_in_flight: int = 4, client: str = "napari-engine",
-                 reconnect: bool = False, show_pictures: bool = False) -> None:
+                 reconnect: bool = False, show_pictures: bool = False,
+                 view: str = "shared") -> None:
         self.url = url
         hello = Hello(client=client, stream=StreamMode(stream), jpeg_quality=jpeg_quality,
-                      max_in_flight=max_in_flight, size=size)
+                      max_in_flight=max_in_flight, size=size, view=ViewMode(view))
         self._core = ClientCore(hello)
         self.reconnect = reconnect
         self._lock = threading.RLock()  # guards the core (the mirror, the outgoing queue)
@@ -275,6 +279,19 @@ class Connection:
         if isinstance(result, BaseException):
             raise result
         return result
+
+    @property
+    def view(self) -> ViewMode:
+        """Whose camera and dims this connection looks through."""
+        return self._core.hello.view
+
+    def set_view(self, view: str) -> None:
+        """Look through the session's camera and dims ("shared") or keep one's own
+        ("own", starting where the session's are); a reconnect keeps the choice."""
+        mode = ViewMode(view)
+        self.request(Op.VIEW_OWN, {"own": mode is ViewMode.OWN})
+        with self._lock:
+            self._core.hello = dataclasses.replace(self._core.hello, view=mode)
 
     def _flush_soon(self) -> None:
         task = asyncio.ensure_future(self._flush())

@@ -218,6 +218,18 @@ class ProxyViewer(NewLabelsOnServer):
             raise LookupError(f"layer {layer.name!r} is not a layer of the server session")
         return layer_id
 
+    @property
+    def view_mode(self) -> str:
+        """"shared": this viewer moves, and follows, the session's camera and dims;
+        "own": it keeps its own (its canvas size is always its own)."""
+        return str(self.connection.view)
+
+    def set_view(self, view: str) -> None:
+        """Look through the session's camera and dims ("shared") or keep one's own
+        ("own", starting where the session's are now)."""
+        self.connection.set_view(view)
+        self.bridge.catch_up()
+
     # -- layers: made on the server, mirrored here --------------------------------------
     def _make(self, op: Op, args: dict[str, Any], props: dict[str, Any] | None = None,
               payload: bytes | None = None) -> list[Layer]:
@@ -351,15 +363,19 @@ class ProxyViewer(NewLabelsOnServer):
 
 
 def connect(url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
-            timeout: float = 30.0) -> ProxyViewer:
+            view: str = "shared", timeout: float = 30.0) -> ProxyViewer:
     """Connect to a napari-engine server and return a ``ProxyViewer`` for its session.
 
     ``url`` is what the server printed, e.g. ``ws://127.0.0.1:8765/?token=...``; add
     ``/session/NAME`` to the path to join or create a named session. ``stream`` picks
     how frames are streamed ("auto", "tiles", "video", "jpeg", "lossless" or "none" for
-    screenshots only).
+    screenshots only). ``size`` is this viewer's canvas (width, height; each client of a
+    session has its own). ``view="own"`` keeps a camera and dims of this viewer's own
+    (starting where the session's are) instead of the session's, which every "shared"
+    client moves; ``viewer.set_view(...)`` changes it later.
     """
-    connection = Connection(url, stream=stream, size=size, client="napari_engine.connect")
+    connection = Connection(url, stream=stream, size=size, client="napari_engine.connect",
+                            view=view)
     connection.open(timeout)
     return ProxyViewer(connection)
 

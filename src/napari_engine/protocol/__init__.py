@@ -17,6 +17,7 @@ from napari_engine.protocol.client_messages import (
     Hello,
     Ping,
     StreamMode,
+    ViewMode,
     parse_client_message,
 )
 from napari_engine.protocol.codec import (
@@ -81,6 +82,7 @@ __all__ = [
     "StreamMode",
     "Tile",
     "Timings",
+    "ViewMode",
     "Welcome",
     "Wire",
     "decode_binary",

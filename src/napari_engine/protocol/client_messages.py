@@ -42,6 +42,13 @@ class StreamMode(StrEnum):
     NONE = "none"  # no streamed frames; only frames asked for with ``screenshot``
 
 
+class ViewMode(StrEnum):
+    """Whose camera and dims a client looks through (its canvas size is always its own)."""
+
+    SHARED = "shared"  # the session's: every shared client sees what the others move to
+    OWN = "own"  # its own: it starts where the session is, then moves alone
+
+
 def _without_none(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if v is not None}
 
@@ -57,13 +64,15 @@ class Hello:
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     size: tuple[int, int] | None = None  # (width, height) of the client's canvas
+    view: ViewMode = ViewMode.SHARED
 
     def to_message(self) -> dict[str, Any]:
         return _without_none({
             "type": self.TYPE, "protocol": self.protocol, "client": self.client,
             "stream": str(self.stream), "jpeg_quality": self.jpeg_quality,
             "max_in_flight": self.max_in_flight,
-            "size": list(self.size) if self.size is not None else None})
+            "size": list(self.size) if self.size is not None else None,
+            "view": str(self.view)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +174,11 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
     except ValueError:
         modes = ", ".join(m.value for m in StreamMode)
         raise ProtocolError(ErrorCode.INVALID, f"'stream' must be one of: {modes}") from None
+    try:
+        view = ViewMode(msg.get("view", ViewMode.SHARED))
+    except ValueError:
+        views = ", ".join(m.value for m in ViewMode)
+        raise ProtocolError(ErrorCode.INVALID, f"'view' must be one of: {views}") from None
     return Hello(
         protocol=protocol,
         client=client,
@@ -173,6 +187,7 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
         max_in_flight=_int(msg, "max_in_flight", lo=1, hi=MAX_IN_FLIGHT_LIMIT,
                            default=DEFAULT_MAX_IN_FLIGHT),
         size=_size(msg.get("size")),
+        view=view,
     )
 
 

@@ -58,6 +58,7 @@ class Op(StrEnum):
     INPUT_MOUSE = "input.mouse"
     INPUT_KEY = "input.key"
     VIEW_RESET = "view.reset"
+    VIEW_OWN = "view.own"
     SCREENSHOT = "screenshot"
     SYNC = "sync"
 
@@ -81,6 +82,12 @@ class OpSpec:
     #: applied commands go to the session's journal (``server/journal.py``): edits, and
     #: the view and canvas moves that input events depend on
     journal: bool = True
+    #: the command moves only its client's camera, dims or canvas: no other client's
+    #: picture changes (a shared camera's clients see the move through their own look)
+    moves_view: bool = False
+    #: the command acts where its client looks (canvas pixels: mouse and keys); the
+    #: journal records that view before it, so a replay acts at the same place
+    in_view: bool = False
 
     @property
     def coalesces(self) -> bool:
@@ -485,6 +492,13 @@ def _key(args: Args) -> Args:
             "modifiers": _modifiers(args), "text": text_value}
 
 
+def _view_own(args: Args) -> Args:
+    own = v.require(args, "own", Op.VIEW_OWN)
+    if not isinstance(own, bool):
+        raise v.fail("'own' must be true (a camera and dims of its own) or false (shared)")
+    return {"own": own}
+
+
 def _nothing(_args: Args) -> Args:
     return {}
 
@@ -501,9 +515,10 @@ def _screenshot(args: Args) -> Args:
 OPERATIONS: dict[Op, OpSpec] = {
     Op.CAMERA_SET: OpSpec(_plain(Op.CAMERA_SET, {"center", "zoom", "angles",
                                                         "perspective"}, _camera),
-                          merge=_latest),
+                          merge=_latest, moves_view=True),
     Op.DIMS_SET: OpSpec(_plain(Op.DIMS_SET, {"current_step", "step", "ndisplay",
-                                                    "order"}, _dims), merge=_merge_dims),
+                                                    "order"}, _dims), merge=_merge_dims,
+                        moves_view=True),
     Op.LAYER_SET: OpSpec(_plain(Op.LAYER_SET, {"layer", "props"}, _layer_set)),
     Op.LAYER_ADD_IMAGE: OpSpec(_add_image),
     Op.LAYER_ADD_LABELS: OpSpec(_add_labels),
@@ -540,14 +555,19 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},
                                   lambda args: validate_overlay_set(args, Op.OVERLAY_SET))),
     Op.CANVAS_RESIZE: OpSpec(_plain(Op.CANVAS_RESIZE, {"width", "height", "pixel_ratio"},
-                                           _canvas_resize), merge=_latest),
+                                           _canvas_resize), merge=_latest,
+                             moves_view=True),
     Op.CURSOR_SET: OpSpec(_plain(Op.CURSOR_SET, {"position"}, _cursor),
                           merge=_latest, journal=False),
     Op.INPUT_MOUSE: OpSpec(_plain(Op.INPUT_MOUSE, {"event", "pos", "button",
-                                                          "modifiers"}, _mouse)),
+                                                          "modifiers"}, _mouse),
+                           in_view=True),
     Op.INPUT_KEY: OpSpec(_plain(Op.INPUT_KEY, {"event", "key", "modifiers", "text"},
-                                       _key)),
-    Op.VIEW_RESET: OpSpec(_plain(Op.VIEW_RESET, set(), _nothing)),
+                                       _key), in_view=True),
+    Op.VIEW_RESET: OpSpec(_plain(Op.VIEW_RESET, set(), _nothing), moves_view=True),
+    # whose view a client looks through is its own business, not the session's edit
+    Op.VIEW_OWN: OpSpec(_plain(Op.VIEW_OWN, {"own"}, _view_own), moves_view=True,
+                        journal=False),
     Op.SCREENSHOT: OpSpec(_plain(Op.SCREENSHOT, {"encoding"}, _screenshot),
                           needs_id=True, journal=False),
     Op.SYNC: OpSpec(_plain(Op.SYNC, set(), _nothing), needs_id=True, journal=False),

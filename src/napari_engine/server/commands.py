@@ -40,6 +40,7 @@ from napari_engine.server import browsing, napari_compat, saving
 from napari_engine.server.jobs import RunCommand
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import Streamer
+from napari_engine.server.views import CanvasSize
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,17 @@ def handles(op: Op) -> Callable[[Handler], Handler]:
 def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Streamer) -> None:
     """Apply one (possibly merged) command and queue every answer it owes."""
     cmd = job.command
+    spec = OPERATIONS[cmd.op]
     try:
-        session.act_as(client)  # its own selection and tools
-        result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
-        if session.journal is not None and OPERATIONS[cmd.op].journal:
+        session.act_as(client)  # its own canvas, look, selection and tools
+        if spec.in_view and session.journal is not None:
+            _journal_view(session, client)  # where it acts, for a replay
+        session.moving_view = spec.moves_view
+        try:
+            result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
+        finally:
+            session.moving_view = False
+        if session.journal is not None and spec.journal:
             _journal(session, cmd)  # before any answer
         # the version is the state's when the replies leave (``Session.flush_replies``)
         replies = [Reply(i, {}, -1) for i in job.merged_ids]
@@ -107,10 +115,36 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
             client.sink.command_done()
 
 
+def _journal_view(session: Session, client: ClientRecord) -> None:
+    """Before a command that acts where its client looks (a mouse stroke), the journal
+    records that client's canvas, look, selection and tools, unless they are the ones it
+    recorded last: clients of other sizes, looks and brushes take turns, and a replay
+    must paint where, and with what, each painted."""
+    canvas, look = client.canvas, session.look_of(client)
+    selected = (client.own_selection or {}).get("selected", [])
+    seen = (canvas, look.key, selected, client.own_tools)
+    if seen == session.journaled_view:
+        return
+    session.journaled_view = seen
+    camera, dims = look.camera, look.dims
+    commands: list[tuple[Op, dict[str, Any]]] = [
+        (Op.CANVAS_RESIZE, {"width": canvas.width, "height": canvas.height,
+                            "pixel_ratio": canvas.pixel_ratio}),
+        (Op.DIMS_SET, {"ndisplay": dims["ndisplay"], "order": dims["order"],
+                       "current_step": dims["current_step"]}),
+        (Op.CAMERA_SET, {k: camera[k] for k in ("center", "zoom", "angles", "perspective")}),
+        (Op.LAYER_SELECT, {"layers": list(selected)}),
+        *((Op.LAYER_SET, {"layer": layer, "props": dict(tools)})
+          for layer, tools in client.own_tools.items() if tools)]
+    for op, args in commands:
+        _journal(session, Command(op=op, args=args))
+
+
 def _journal(session: Session, cmd: Command) -> None:
     """Journal an applied command; a journal that cannot be written (a full disk) is
     reported once and given up, and the session goes on unjournaled."""
-    assert session.journal is not None
+    if session.journal is None:
+        return
     try:
         session.journal.record(cmd.op, cmd.args, cmd.payload)
     except OSError as exc:
@@ -128,17 +162,21 @@ def replay(session: Session, streamer: Streamer) -> int:
     fails now (its data gone) is logged and skipped."""
     if session.journal is None:
         return 0
-    client = ClientRecord.joining(0, _NoSink(), Hello(client="journal", stream=StreamMode.NONE))
+    client = ClientRecord.joining(0, _NoSink(), Hello(client="journal", stream=StreamMode.NONE),
+                                  session.default_canvas)
     applied = 0
     for entry in session.journal.entries():
         try:
             op = Op(entry.op)
             command = Command(op=op, args=entry.args, payload=entry.payload)
+            session.act_as(client)
             HANDLERS[op](Context(session, client, command, streamer))
             applied += 1
         except Exception as exc:
             log.warning("session %r: journaled %s not restored: %s", session.name, entry.op,
                         getattr(exc, "message", exc))
+        finally:
+            session.remember(client)
     return applied
 
 
@@ -269,7 +307,8 @@ def _camera_set(ctx: Context) -> Result:
     if "angles" in args:
         _set(cam, "angles", tuple(args["angles"]), "camera.angles")
     if (tuple(cam.center), cam.zoom, tuple(cam.angles), cam.perspective) != before:
-        ctx.session.view_fitted = False  # someone looked elsewhere: keep their view
+        # someone looked elsewhere: keep their view
+        ctx.session.look_of(ctx.client).fitted = False
     return {}
 
 
@@ -299,8 +338,22 @@ def _dims_set(ctx: Context) -> Result:
 @handles(Op.VIEW_RESET)
 def _view_reset(ctx: Context) -> Result:
     ctx.viewer.reset_view()
-    ctx.session.view_fitted = True
+    ctx.session.look_of(ctx.client).fitted = True
     return {}
+
+
+@handles(Op.VIEW_OWN)
+def _view_own(ctx: Context) -> Result:
+    """The client keeps a camera and dims of its own (starting where the session's
+    are), or looks through the session's again."""
+    session, client = ctx.session, ctx.client
+    if ctx.args["own"] and client.own_look is None:
+        client.own_look = session.shared.copy()
+    elif not ctx.args["own"] and client.own_look is not None:
+        client.own_look = None
+        session.show(client.canvas, session.shared)  # what ``remember`` keeps
+    session.state_dirty = True
+    return {"own": client.own_look is not None}
 
 
 @handles(Op.CURSOR_SET)
@@ -623,10 +676,15 @@ def _files_list(ctx: Context) -> Result:
 # -- the session: its render target, input, answers ---------------------------------------
 @handles(Op.CANVAS_RESIZE)
 def _canvas_resize(ctx: Context) -> Result:
-    session = ctx.session
-    size = session.viewer.canvas.size
-    session.resize(ctx.args["width"], ctx.args["height"], ctx.args.get("pixel_ratio", 1.0))
-    if session.view_fitted and tuple(session.viewer.canvas.size) != tuple(size):
+    session, client = ctx.session, ctx.client
+    canvas = CanvasSize(ctx.args["width"], ctx.args["height"], ctx.args.get("pixel_ratio", 1.0))
+    if canvas == client.canvas:
+        return {}
+    resized = (canvas.width, canvas.height) != (client.canvas.width, client.canvas.height)
+    client.canvas = canvas  # its own: other clients keep theirs
+    look = session.look_of(client)
+    session.show(canvas, look)
+    if look.fitted and resized:
         # the view nobody has moved yet is fitted to the canvas it is shown on, as
         # napari fits its first view to its window
         session.viewer.reset_view()

@@ -11,7 +11,9 @@ backend four spots need handling:
 * the ``cursor`` setter calls ``native.setCursor``: we record the shape instead, which is
   what a remote client needs to know.
 * vispy's EGL backend never emits ``resize`` events (Qt widgets do), so napari's view
-  boxes would keep their first size; the ``size`` setter emits one.
+  boxes would keep their first size; the ``size`` setter emits one, and runs napari's
+  camera catch-up (``VispyCamera.on_draw``) at once: clients of several canvas sizes
+  take turns, and a click must map through its own size before anything is drawn.
 * ``QtViewer`` normally creates layer visuals (``create_vispy_layer`` +
   ``add_layer_visual_mapping``); ``attach_layer_visuals`` does that job here.
 * vispy's EGL backend reports its logical size as its physical one
@@ -158,6 +160,10 @@ class HeadlessVispyCanvas(_napari_canvas.VispyCanvas):
         scene_canvas = self._scene_canvas
         scene_canvas.events.resize(size=scene_canvas.size,
                                    physical_size=scene_canvas.physical_size)
+        # napari's camera fits its view box to a new size at the next draw
+        # (``VispyCamera.on_draw``); clients of other sizes take turns here, and a
+        # click must map through the size it was made on before anything is drawn
+        self.camera.on_draw(None)
 
 
 @contextlib.contextmanager

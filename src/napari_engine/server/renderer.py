@@ -28,6 +28,10 @@ from napari_engine.server.napari_compat import (
 )
 
 
+#: framebuffers kept for the sizes a session draws (each client's canvas, reduced frames)
+MAX_FRAMEBUFFERS = 4
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedFrame:
     """One frame's pixels (top row first, RGBA) and how long each phase took."""
@@ -58,17 +62,20 @@ class FrameRenderer:
 
     def __init__(self, canvas: HeadlessVispyCanvas) -> None:
         self._canvas = canvas
-        self._fbo: gloo.FrameBuffer | None = None
-        self._fbo_size: tuple[int, int] = (0, 0)
+        #: one framebuffer per size drawn lately (clients of several sizes take turns)
+        self._fbos: dict[tuple[int, int], gloo.FrameBuffer] = {}
         self._recycler = Recycler()  # pictures a pan may be drawn into again
 
     def _framebuffer(self, size: tuple[int, int]) -> gloo.FrameBuffer:
-        if self._fbo is None or self._fbo_size != size:
+        fbo = self._fbos.pop(size, None)
+        if fbo is None:
             shape = (size[1], size[0])
-            self._fbo = gloo.FrameBuffer(color=gloo.RenderBuffer(shape),
-                                         depth=gloo.RenderBuffer(shape))
-            self._fbo_size = size
-        return self._fbo
+            fbo = gloo.FrameBuffer(color=gloo.RenderBuffer(shape),
+                                   depth=gloo.RenderBuffer(shape))
+            if len(self._fbos) >= MAX_FRAMEBUFFERS:
+                self._fbos.pop(next(iter(self._fbos))).delete()  # the least recently used
+        self._fbos[size] = fbo
+        return fbo
 
     def render(self, scale: float = 1.0) -> RenderedFrame:
         """Draw the canvas; ``scale`` < 1 draws the same view into a smaller framebuffer
@@ -147,6 +154,6 @@ class FrameRenderer:
                              readback_s=t3 - t2, scale=scale)
 
     def close(self) -> None:
-        if self._fbo is not None:
-            self._fbo.delete()
-            self._fbo = None
+        for fbo in self._fbos.values():
+            fbo.delete()
+        self._fbos.clear()

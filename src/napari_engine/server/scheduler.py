@@ -32,6 +32,7 @@ from napari_engine.protocol import (
     PROTOCOL_VERSION,
     ErrorCode,
     ProtocolError,
+    ViewMode,
     Welcome,
 )
 from napari_engine.server import commands
@@ -52,6 +53,7 @@ from napari_engine.server.journal import Journal, session_folder
 from napari_engine.server.loading import InlineLoading, LoadingStage
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import StreamConfig, Streamer
+from napari_engine.server.views import CanvasSize
 
 if TYPE_CHECKING:
     from napari_engine.data import LayerSpec
@@ -228,10 +230,11 @@ class Scheduler:
             job.sink.close("could not open session")
             return
         hello = job.hello
-        if hello.size is not None:
-            session.resize(*hello.size)
+        canvas = session.default_canvas if hello.size is None else CanvasSize(*hello.size)
         state = session.full_state()  # other clients get what changed first
-        client = ClientRecord.joining(job.client_id, job.sink, hello)
+        client = ClientRecord.joining(job.client_id, job.sink, hello, canvas)
+        if hello.view is ViewMode.OWN:  # it starts where the session is, then moves alone
+            client.own_look = session.shared.copy()
         # its own selection starts as the session's; its tools as napari's for new layers
         client.own_selection = dict(state["selection"])
         state = session.own_view(client, state)
@@ -241,7 +244,9 @@ class Scheduler:
             protocol=PROTOCOL_VERSION, server="napari-engine", session=session.name,
             client_id=job.client_id, version=session.version, state=state,
             operations=tuple(sorted(OPERATIONS))))
-        if session.latest is not None and not session.render_dirty and client.streams:
+        key = session.key_of(client)
+        if (session.picture(key).latest is not None and not session.dirty(key)
+                and client.streams):
             # a moving-quality frame first: the still follows once its acknowledgement
             # has told the link's round trip (a lossless first still could hold a thin
             # link for seconds)
@@ -252,6 +257,7 @@ class Scheduler:
         if session is None:
             return
         session.clients.pop(job.client_id, None)
+        session.prune()
         if not session.clients:
             session.empty_since = time.monotonic()
 
@@ -288,7 +294,7 @@ class Scheduler:
     def _data_ready(self, job: DataReady) -> None:
         session = self.sessions.get(job.session)
         if session is not None:
-            session.render_dirty = True  # draw what arrived (step 4 of the loop)
+            session.data_arrived()  # draw what arrived (step 4 of the loop)
 
     # -- after each batch, and timers ------------------------------------------------
     def _after_batch(self) -> None:
@@ -306,7 +312,7 @@ class Scheduler:
         """A render or state snapshot raised (bad data, a napari bug): tell the clients,
         stop retrying until something changes, and keep serving everyone else."""
         log.exception("session %r: drawing failed", session.name)
-        session.render_dirty = False
+        session.settle()
         session.state_dirty = False
         session.tell_all(ProtocolError(ErrorCode.FAILED, f"the server could not draw this "
                                        f"view: {exc}".splitlines()[0][:500]).to_error())

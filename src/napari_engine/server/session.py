@@ -1,9 +1,14 @@
 """One session: a napari ViewerModel, its headless canvas, and the clients that share it.
 
 Everything here runs on the engine thread, the only thread that touches napari, Qt or GL.
-The session turns napari's own events into two flags (the state changed, the picture
-must be redrawn); the scheduler acts on the flags after each batch of commands, so a
-burst of commands costs one state patch and one frame.
+The session turns napari's own events into a flag (the state changed) and a counter
+(the scene changed); the scheduler acts on them after each batch of commands, so a burst
+of commands costs one state patch and one frame per picture.
+
+Each client has its own canvas, and looks through the session's camera and dims or its
+own (``views``); clients with the same canvas and look see one picture (``pictures``).
+The viewer holds one canvas and look at a time: ``act_as`` puts a client's in place
+before its command, ``render`` a picture's before drawing it.
 """
 
 from __future__ import annotations
@@ -37,11 +42,13 @@ from napari_engine.protocol import (
 )
 from napari_engine.protocol.overlays import OVERLAYS, model_of
 from napari_engine.protocol.properties import LAYER_PROPERTIES, per_client, to_wire
-from napari_engine.server import napari_compat, policy, state
+from napari_engine.server import napari_compat, policy, state, views
 from napari_engine.server.adapt import RenderScale
 from napari_engine.server.journal import Journal
-from napari_engine.server.policy import ClientStream, FrameEncoding
-from napari_engine.server.renderer import FrameRenderer, RenderedFrame
+from napari_engine.server.pictures import Picture, PictureKey
+from napari_engine.server.policy import ClientStream
+from napari_engine.server.renderer import FrameRenderer
+from napari_engine.server.views import CanvasSize, Look
 
 if TYPE_CHECKING:
     from napari_engine.data import LayerSpec
@@ -59,6 +66,8 @@ _QUIET_EVENTS = frozenset({
 DEFAULT_MODE = "pan_zoom"
 #: napari events that change the state clients see, never the picture
 _STATE_ONLY_EVENTS = frozenset({"thumbnail"})
+#: state sections each client has of its own (``Session.own_view``)
+_OWN_SECTIONS = frozenset({"camera", "dims", "canvas", "selection"})
 
 
 class ClientSink(Protocol):
@@ -87,6 +96,10 @@ class ClientRecord:
     hello: Hello
     credits: FrameCredits
     stream: ClientStream
+    #: its own canvas (``views``): a window's size and display, a script's ``size``
+    canvas: CanvasSize
+    #: its own camera and dims (``ViewMode.OWN``); None: it looks through the session's
+    own_look: Look | None = None
     last_applied: int = -1  # id of the last command from this client that was applied
     last_t: float | None = None  # client timestamp of the last applied command
     echoed_t: float | None = None  # the last timestamp echoed in a frame
@@ -100,17 +113,19 @@ class ClientRecord:
     #: ``per_client`` properties of the table, as the wire carries them)
     own_selection: dict[str, Any] | None = None
     own_tools: dict[int, dict[str, Any]] = field(default_factory=dict)
-    #: what this client was last told of its own (``Session.own_view``)
-    sent_selection: dict[str, Any] | None = None
+    #: the sections of its own it was last sent (``Session.own_view``): camera, dims,
+    #: canvas, selection; and its tools
+    sent: dict[str, Any] = field(default_factory=dict)
     sent_tools: dict[int, dict[str, Any]] = field(default_factory=dict)
     tiles: TileState | None = None  # what a tiles-mode client shows (encoder thread only)
     video: VideoEncoder = field(default_factory=VideoEncoder)  # encoder thread only
 
     @classmethod
-    def joining(cls, client_id: int, sink: ClientSink, hello: Hello) -> ClientRecord:
+    def joining(cls, client_id: int, sink: ClientSink, hello: Hello,
+                canvas: CanvasSize) -> ClientRecord:
         stream = ClientStream.for_client(hello.stream, hello.jpeg_quality)
         return cls(id=client_id, sink=sink, hello=hello,
-                   credits=FrameCredits(hello.max_in_flight), stream=stream,
+                   credits=FrameCredits(hello.max_in_flight), stream=stream, canvas=canvas,
                    tiles=TileState() if stream.gets_tiles else None)
 
     @property
@@ -130,10 +145,19 @@ class Session:
         self.save_dir = save_dir
         #: the folders clients may list (``files.list``: the window's File > Open)
         self.browse_roots = browse_roots
-        #: ``act_as`` is putting a client's own selection and tools in place
+        #: a client's canvas, look, selection or tools are being put in place (``show``,
+        #: ``act_as``): napari's events then change nothing anyone sees
         self._switching_client = False
+        #: a command that moves only its client's look or canvas is running
+        self.moving_view = False
+        #: the client whose command runs (its look is fitted when a first layer comes)
+        self._acting: ClientRecord | None = None
         #: the session's journal (``journal.py``); None: edits are not journaled
         self.journal: Journal | None = None
+        #: the canvas and look the journal last recorded (``commands._journal``)
+        self.journaled_view: tuple[Any, ...] | None = None
+        #: a client's canvas when it names none (a script)
+        self.default_canvas = CanvasSize(*size)
         self.viewer = ViewerModel(title=f"napari-engine session {name}")
         self.viewer.canvas.size = (size[1], size[0])
         self.canvas = napari_compat.create_headless_canvas(self.viewer, gl_app, size,
@@ -143,28 +167,20 @@ class Session:
         self.clients: dict[int, ClientRecord] = {}
         self.version = 0
         self.last_snapshot: dict[str, Any] | None = None
-        self.render_dirty = True
         self.state_dirty = True
-        self.scene_changed = True  # since the last render, anything but the camera center
-        #: the camera is napari's fit of the layers (nobody has moved it since): a new
-        #: canvas size fits it again
-        self.view_fitted = True
+        #: bumped by every change a picture shows, except a look (``pictures``)
+        self.scene = 0
+        self.pictures: dict[PictureKey, Picture] = {}
         #: draw a whole-pixel 2D pan as strips over the moved last frame (``renderer``)
         self.pan_strips = pan_strips
         # for ``--interactive-scale auto``; drawing and encoding take turns on one core
         self.render_scale = RenderScale(serial=len(os.sched_getaffinity(0)) < 2)
         self.rendering = False
-        self.render_count = 0
-        self.latest: RenderedFrame | None = None
-        self.latest_version = -1
-        self.latest_t: dict[int, float | None] = {}
-        self.latest_view: FrameView | None = None
-        #: whole-frame encodings of the latest render, with their seconds
-        self.latest_encoded: dict[FrameEncoding, tuple[bytes, float]] = {}
-        self.latest_render_started = 0.0
-        self.last_render_time = 0.0
+        self.renders = 0
         self.encoding_busy = 0
         self.empty_since: float | None = time.monotonic()
+        #: the camera and dims every client shares unless it keeps its own
+        self.shared = views.capture(self.viewer)
         self._connect_events()
         try:
             for spec in specs:
@@ -172,6 +188,7 @@ class Session:
         except BaseException:
             self.close()  # free the GL context of a session that never opened
             raise
+        self.keep_shared_look()  # napari's fit of the data
 
     # -- napari events -> flags ----------------------------------------------------
     def _connect_events(self) -> None:
@@ -190,22 +207,26 @@ class Session:
         if kind in _QUIET_EVENTS:
             return
         self.state_dirty = True
-        if kind in _STATE_ONLY_EVENTS or self._switching_client:
+        if (kind in _STATE_ONLY_EVENTS or self._switching_client or self.rendering
+                or self.moving_view):
             return
-        if not self.rendering:
-            self.render_dirty = True
-            if not (event.type == "center" and event.source is self.viewer.scene.camera):
-                self.scene_changed = True  # more than a pan: the next frame is drawn whole
+        source = getattr(event, "source", None)
+        viewer = self.viewer
+        if (source is viewer.scene.camera or source is viewer.dims
+                or (source is viewer.canvas and kind == "size")):
+            return  # a look or a canvas: pictures compare theirs (``Picture.shows``)
+        self.scene += 1
 
     def _on_overlay(self, *_info: Any) -> None:
         self.state_dirty = True
-        if not self.rendering:
-            self.render_dirty = self.scene_changed = True
+        if not (self.rendering or self._switching_client):
+            self.scene += 1
 
     def _on_layer_inserted(self, event: Any) -> None:
         layer: Layer = event.value
         if len(self.viewer.layers) == 1:
-            self.view_fitted = True  # napari fits the view to a first layer
+            # napari fits the view to a first layer: the look it acts in is fitted
+            self.look_of(self._acting).fitted = True
         napari_compat.attach_layer_visual(self.canvas, layer)
         layer.events.connect(self._on_event)
         self.ids.id_of(layer)
@@ -213,11 +234,20 @@ class Session:
     def _on_layer_removed(self, event: Any) -> None:
         event.value.events.disconnect(self._on_event)
 
+    def data_arrived(self) -> None:
+        """Data the last draw waited for is there: every picture is drawn again."""
+        self.scene += 1
+
     # -- state ---------------------------------------------------------------------
     def take_patch(self) -> dict[str, Any]:
-        """The sections changed since the last call; bumps the version if any did."""
+        """The sections all clients share that changed since the last call (camera and
+        dims through the shared look; canvases are each client's, ``own_view``); bumps
+        the version if any did."""
         self.state_dirty = False
-        snap = state.snapshot(self.viewer, self.ids, self.pixel_ratio)
+        snap = state.snapshot(self.viewer, self.ids)
+        del snap["canvas"]
+        snap["camera"] = self.shared.camera
+        snap["dims"] = self.shared.dims_section(snap["dims"])
         patch = state.diff(self.last_snapshot, snap)
         self.last_snapshot = snap
         if patch:
@@ -232,7 +262,7 @@ class Session:
 
     def publish_state(self) -> None:
         """Send the sections that changed since the last patch to every client (each
-        with its own selection and tools: ``own_view``)."""
+        with its own canvas, look, selection and tools: ``own_view``)."""
         if not self.state_dirty:
             return
         patch = self.take_patch()  # a new version if what all share changed
@@ -247,10 +277,32 @@ class Session:
             client.sink.send_control(StatePatch(self.version, client.last_applied, sections))
 
     # -- what each client has of its own ---------------------------------------------
+    def look_of(self, client: ClientRecord | None) -> Look:
+        """The camera and dims ``client`` looks through (the session's unless its own)."""
+        if client is None or client.own_look is None:
+            return self.shared
+        return client.own_look
+
+    def show(self, canvas: CanvasSize, look: Look) -> None:
+        """Put a canvas and a look into the viewer (for a command or a picture), with
+        nothing anyone sees changed by it."""
+        self._switching_client = True
+        try:
+            height, width = (int(v) for v in self.viewer.canvas.size)
+            if (height, width) != (canvas.height, canvas.width):
+                self.viewer.canvas.size = (canvas.height, canvas.width)
+            if canvas.pixel_ratio != self.canvas.pixel_ratio:
+                self.canvas.pixel_ratio = canvas.pixel_ratio
+            views.put(self.viewer, look)
+        finally:
+            self._switching_client = False
+
     def act_as(self, client: ClientRecord) -> None:
-        """Before ``client``'s command: the viewer takes ``client``'s own selection and
-        tools, so its clicks, keys and new layers act as in its own napari, whatever a
-        colleague selected or picked since."""
+        """Before ``client``'s command: the viewer takes ``client``'s canvas, look,
+        selection and tools, so its clicks, keys and new layers act as in its own
+        napari, whatever a colleague selected, picked or looked at since."""
+        self._acting = client
+        self.show(client.canvas, self.look_of(client))
         if client.own_selection is None:  # new: it starts from the session's
             self.remember(client)
             return
@@ -288,7 +340,10 @@ class Session:
         return client.own_tools.get(layer_id, {"mode": DEFAULT_MODE})
 
     def remember(self, client: ClientRecord) -> None:
-        """After ``client``'s command: what it has selected and its tools now."""
+        """After ``client``'s command: where it looks, what it has selected and its
+        tools now."""
+        self._acting = None
+        self._keep_look(client)
         selection = state.selection_state(self.viewer, self.ids)
         tools = {self.ids.id_of(layer): {
             p.name: to_wire(p, getattr(layer, p.name))
@@ -297,23 +352,49 @@ class Session:
             self.state_dirty = True  # it is told, even when what all share is the same
         client.own_selection, client.own_tools = selection, tools
 
+    def _keep_look(self, client: ClientRecord) -> None:
+        """The viewer's camera and dims become ``client``'s look; looks taken of data of
+        other dimensions (a layer of more dimensions came) start again from it."""
+        now = views.capture(self.viewer)
+        look = self.look_of(client)
+        if now.key != look.key:
+            look.camera, look.dims = now.camera, now.dims
+            self.state_dirty = True
+        others = [self.shared, *(c.own_look for c in self.clients.values() if c.own_look)]
+        for other in others:
+            if not views.matches(other, self.viewer):
+                other.camera, other.dims, other.fitted = dict(now.camera), dict(now.dims), True
+
+    def keep_shared_look(self) -> None:
+        """The viewer's camera and dims become the session's look (for a program that
+        drives the viewer itself, outside any client's command)."""
+        self.shared = views.capture(self.viewer)
+
     def own_view(self, client: ClientRecord, sections: dict[str, Any]) -> dict[str, Any]:
-        """State ``sections`` as ``client`` sees them: its own selection and tools, also
-        when only those changed (what all share may be as it was: another client's
-        selection was the viewer's in between)."""
-        if client.own_selection is None:
-            return sections
-        out = dict(sections)
-        if "selection" in out or client.own_selection != client.sent_selection:
-            out["selection"] = client.own_selection
+        """State ``sections`` as ``client`` sees them: its own canvas, look, selection
+        and tools, also when only those changed."""
+        out = {k: v for k, v in sections.items() if k not in _OWN_SECTIONS}
+        for name, value in self._own_sections(client).items():
+            if client.sent.get(name) != value:
+                out[name] = client.sent[name] = value
         live = (self.ids.id_of(layer) for layer in self.viewer.layers)
         tools = {i: self._own_tools(client, i) for i in live}
         if "layers" in out or tools != client.sent_tools:
             layers = out.get("layers") or (self.last_snapshot or {}).get("layers", [])
             out["layers"] = [{**layer, **{k: v for k, v in tools.get(layer["id"], {}).items()
                                           if k in layer}} for layer in layers]
-        client.sent_selection, client.sent_tools = client.own_selection, tools
+        client.sent_tools = tools
         return out
+
+    def _own_sections(self, client: ClientRecord) -> dict[str, Any]:
+        look = self.look_of(client)
+        snapshot = self.last_snapshot or {}
+        own = {"camera": look.camera, "dims": look.dims_section(snapshot.get("dims", {})),
+               "canvas": client.canvas.section()}
+        selection = client.own_selection or snapshot.get("selection")
+        if selection is not None:
+            own["selection"] = selection
+        return own
 
     def flush_replies(self, client: ClientRecord) -> None:
         """Send ``client``'s answers, after the state patch that shows their outcome
@@ -334,6 +415,54 @@ class Session:
         for client in self.clients.values():
             client.sink.send_control(error)
 
+    # -- pictures ------------------------------------------------------------------
+    def key_of(self, client: ClientRecord) -> PictureKey:
+        return client.canvas, (client.id if client.own_look is not None else None)
+
+    def picture_of(self, client: ClientRecord) -> Picture:
+        return self.picture(self.key_of(client))
+
+    def picture(self, key: PictureKey) -> Picture:
+        picture = self.pictures.get(key)
+        if picture is None:
+            picture = self.pictures[key] = Picture(key)
+        return picture
+
+    def _look_for(self, key: PictureKey) -> Look:
+        owner = key[1]
+        return self.look_of(self.clients.get(owner) if owner is not None else None)
+
+    def groups(self) -> dict[PictureKey, list[ClientRecord]]:
+        """The streaming clients, by the picture they see."""
+        out: dict[PictureKey, list[ClientRecord]] = {}
+        for client in self.clients.values():
+            if client.streams:
+                out.setdefault(self.key_of(client), []).append(client)
+        return out
+
+    def dirty(self, key: PictureKey) -> bool:
+        """The picture's latest frame does not show the scene through its look."""
+        picture = self.pictures.get(key)
+        return picture is None or not picture.shows(self.scene, self._look_for(key).key)
+
+    @property
+    def render_dirty(self) -> bool:
+        """Some client's picture is not up to date."""
+        return any(self.dirty(key) for key in self.groups())
+
+    def settle(self) -> None:
+        """Take every picture as up to date (its drawing failed: not retried until
+        something changes)."""
+        for key in self.groups():
+            picture = self.picture(key)
+            picture.scene, picture.look = self.scene, self._look_for(key).key
+
+    def prune(self) -> None:
+        """Forget the pictures no client sees any more."""
+        seen = {self.key_of(client) for client in self.clients.values()}
+        for key in [k for k in self.pictures if k not in seen]:
+            del self.pictures[key]
+
     # -- rendering -----------------------------------------------------------------
     def view(self) -> FrameView:
         """The camera and dims a frame drawn now would show."""
@@ -344,68 +473,54 @@ class Session:
                          angles=tuple(float(v) for v in camera.angles),
                          current_step=tuple(int(v) for v in dims.current_step))
 
-    def moving_scale(self, configured: float | None) -> float:
-        """The resolution of the next frame while the scene moves (``policy``)."""
+    def moving_scale(self, key: PictureKey, configured: float | None) -> float:
+        """The resolution of the picture's next frame while its scene moves (``policy``)."""
+        picture, look = self.picture(key), self._look_for(key)
         return policy.moving_scale(
             configured, render_scale=self.render_scale,
-            pan=self._pans_as_strips() and self.viewer.dims.ndisplay == 2,
-            since_last_render=time.monotonic() - self.last_render_time)
+            pan=self._pans_as_strips(picture, look) and look.dims["ndisplay"] == 2,
+            since_last_render=time.monotonic() - picture.last_render_time)
 
-    def _pans_as_strips(self) -> bool:
-        """A pan since the last frame may be drawn as strips over that frame moved
-        (``renderer``): nothing else changed, and nothing on the canvas stays put."""
-        return (self.pan_strips and not self.scene_changed
-                and not napari_compat.canvas_overlays_shown(self.viewer))
+    def _pans_as_strips(self, picture: Picture, look: Look) -> bool:
+        """A pan since the picture's last frame may be drawn as strips over that frame
+        moved (``renderer``): only the camera's center moved, and nothing on the canvas
+        stays put."""
+        if (not self.pan_strips or picture.look is None or picture.scene != self.scene
+                or napari_compat.canvas_overlays_shown(self.viewer)):
+            return False
+        camera, dims = picture.look
+        return dims == look.dims and _without_center(camera) == _without_center(look.camera)
 
-    def render(self, scale: float = 1.0) -> RenderedFrame:
+    def render(self, key: PictureKey, scale: float = 1.0) -> Picture:
+        """Draw the picture ``key`` names (its canvas, through its look)."""
+        picture, look = self.picture(key), self._look_for(key)
+        self.show(key[0], look)
         self.rendering = True
-        self.render_dirty = False
-        self.latest_render_started = time.perf_counter()
+        started = time.perf_counter()
         view = self.view()
         shift = None
-        if (scale == 1.0 and self._pans_as_strips() and self.latest is not None
-                and self.latest.scale == 1.0):
-            ratio = self.pixel_ratio  # frame pixels per canvas pixel
-            shift = motion.pan_shift(self.latest_view, ratio, view, ratio)
-        self.scene_changed = False
+        if (scale == 1.0 and picture.latest is not None and picture.latest.scale == 1.0
+                and self._pans_as_strips(picture, look)):
+            ratio = key[0].pixel_ratio  # frame pixels per canvas pixel
+            shift = motion.pan_shift(picture.view, ratio, view, ratio)
         try:
             if shift is not None:
-                assert self.latest is not None
-                frame = self.renderer.render_panned(self.latest, *shift)
+                assert picture.latest is not None
+                frame = self.renderer.render_panned(picture.latest, *shift)
             else:
                 frame = self.renderer.render(scale)
         finally:
             self.rendering = False
         if not frame.partial:
             self.render_scale.observe(frame.render_s + frame.readback_s, frame.scale)
-        self.render_count += 1
-        self.latest = frame
-        self.latest_view = view
-        self.latest_version = self.version
-        self.latest_t = {cid: c.last_t for cid, c in self.clients.items()}
-        self.latest_encoded = {}
-        self.last_render_time = time.monotonic()
-        return frame
-
-    def resize(self, width: int, height: int, pixel_ratio: float = 1.0) -> None:
-        """The canvas in logical pixels (napari's), drawn at ``pixel_ratio`` physical
-        pixels each (the client's display)."""
-        if tuple(self.viewer.canvas.size) != (height, width):
-            self.viewer.canvas.size = (height, width)
-            self.render_dirty = self.scene_changed = True
-        if pixel_ratio != self.canvas.pixel_ratio:
-            self.canvas.pixel_ratio = pixel_ratio
-            self.state_dirty = self.render_dirty = self.scene_changed = True
-
-    @property
-    def pixel_ratio(self) -> float:
-        return self.canvas.pixel_ratio
-
-    @property
-    def canvas_pixels(self) -> int:
-        """Physical pixels of a full frame."""
-        height, width = self.viewer.canvas.size
-        return round(int(width) * int(height) * self.pixel_ratio ** 2)
+        self.renders += 1
+        picture.latest, picture.render_no, picture.view = frame, self.renders, view
+        picture.scene, picture.look, picture.version = self.scene, look.key, self.version
+        picture.input_t = {cid: c.last_t for cid, c in self.clients.items()}
+        picture.encoded = {}
+        picture.render_started = started
+        picture.last_render_time = time.monotonic()
+        return picture
 
     def rename(self, name: str) -> None:
         """A session made ahead of time takes its name when a client asks for it."""
@@ -420,5 +535,8 @@ class Session:
         napari_compat.destroy_canvas(self.canvas)
         self.viewer.layers.clear()
         self.clients.clear()
-        self.latest = None
-        self.latest_encoded = {}
+        self.pictures.clear()
+
+
+def _without_center(camera: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in camera.items() if k != "center"}

@@ -1,9 +1,10 @@
 """Frames for the clients of each session: when to draw, who gets which frame, stills.
 
-Runs on the engine thread. A session is drawn only when it changed and some client has
-a frame credit (and fewer than ``MAX_ENCODES`` of its frames are being encoded); each
-client with a credit gets a frame of that render, encoded as ``policy.choose`` says, and
-its credit is taken at once; the encoder thread sends it. A client that had no credit
+Runs on the engine thread. A picture of a session (one canvas size, one look:
+``pictures``) is drawn only when it changed and one of its clients has a frame credit
+(and fewer than ``MAX_ENCODES`` of the session's frames are being encoded); each of its
+clients with a credit gets a frame of that render, encoded as ``policy.choose`` says,
+and its credit is taken at once; the encoder thread sends it. A client that had no credit
 gets the newest frame when its ack returns one (frame spoiling: fewer, newer frames,
 never a backlog). Once a scene has rested for ``still_delay`` seconds, clients that take
 stills get one (a full redraw first when the last frame was reduced or drawn as strips).
@@ -22,6 +23,7 @@ from napari_engine.server import policy
 from napari_engine.server.adapt import credit_window
 from napari_engine.server.encoder import EncodeJob, FrameEncoder, FrameOrder, encode_whole
 from napari_engine.server.jobs import FrameAck, FramesEncoded, FrameSent
+from napari_engine.server.pictures import Picture, PictureKey
 from napari_engine.server.policy import Codec, FrameEncoding
 from napari_engine.server.session import ClientRecord, Session
 
@@ -53,39 +55,45 @@ class Streamer:
         self._seq = itertools.count(1)
 
     # -- drawing -----------------------------------------------------------------------
-    def wants_frame(self, session: Session) -> bool:
-        return any(c.streams and c.credits.can_send() for c in session.clients.values())
+    @staticmethod
+    def _with_credit(clients: list[ClientRecord]) -> list[ClientRecord]:
+        return [c for c in clients if c.streams and c.credits.can_send()]
 
     def maybe_render(self, session: Session) -> None:
-        """Draw the session if it changed and a frame can go out now."""
-        if (not session.render_dirty or session.encoding_busy >= MAX_ENCODES
-                or not self.wants_frame(session)):
-            return
-        if time.monotonic() - session.last_render_time < 1.0 / self.config.max_fps:
-            return
-        self.render(session, scale=session.moving_scale(self.config.interactive_scale))
+        """Draw each picture that changed, if a frame of it can go out now."""
+        for key, clients in session.groups().items():
+            if (not session.dirty(key) or session.encoding_busy >= MAX_ENCODES
+                    or not self._with_credit(clients)):
+                continue
+            picture = session.picture(key)
+            if time.monotonic() - picture.last_render_time < 1.0 / self.config.max_fps:
+                continue
+            self.render(session, key,
+                        scale=session.moving_scale(key, self.config.interactive_scale))
 
-    def render(self, session: Session, *, scale: float = 1.0, still: bool = False) -> None:
-        """Draw, then reserve a frame of it for every client with a credit."""
-        session.render(scale)
+    def render(self, session: Session, key: PictureKey, *, scale: float = 1.0,
+               still: bool = False) -> None:
+        """Draw, then reserve a frame of it for every client of the picture with a
+        credit."""
+        picture = session.render(key, scale)
         session.publish_state()  # drawing may move napari state (multiscale level)
-        orders = [self._reserve(session, client, self._encoding(session, client, still),
-                                still=still)
-                  for client in session.clients.values()
-                  if client.streams and client.credits.can_send()]
-        self._submit(session, orders)
+        clients = session.groups().get(key, [])
+        orders = [self._reserve(picture, client,
+                                self._encoding(picture, client, still), still=still)
+                  for client in self._with_credit(clients)]
+        self._submit(session, picture, orders)
 
-    def needs_render(self, session: Session) -> bool:
-        """The last frame does not show the current state at full size."""
-        latest = session.latest
-        return (session.render_dirty or latest is None or latest.scale != 1.0
+    def needs_render(self, session: Session, key: PictureKey) -> bool:
+        """The picture's last frame does not show the current state at full size."""
+        latest = session.picture(key).latest
+        return (session.dirty(key) or latest is None or latest.scale != 1.0
                 or latest.partial)
 
     # -- frames ------------------------------------------------------------------------
-    def _encoding(self, session: Session, client: ClientRecord, still: bool) -> FrameEncoding:
+    def _encoding(self, picture: Picture, client: ClientRecord, still: bool) -> FrameEncoding:
         stream = client.stream
         encoding = policy.choose(stream, still=still, now=time.monotonic(),
-                                 canvas_pixels=session.canvas_pixels,
+                                 canvas_pixels=picture.canvas.physical_pixels,
                                  lossless=self.config.lossless)
         if not still and encoding.codec != client.moving_codec:
             client.moving_codec = encoding.codec
@@ -96,74 +104,80 @@ class Streamer:
                      stream.quality.step)
         return encoding
 
-    def _header(self, session: Session, client: ClientRecord, encoding: FrameEncoding, *,
+    def _header(self, picture: Picture, client: ClientRecord, encoding: FrameEncoding, *,
                 still: bool, reply_to: int | None = None) -> FrameHeader:
-        frame = session.latest
+        frame = picture.latest
         assert frame is not None
         step = encoding.step
-        input_t = session.latest_t.get(client.id)
+        input_t = picture.input_t.get(client.id)
         echo = input_t is not None and input_t != client.echoed_t
         if echo:
             client.echoed_t = input_t
         return FrameHeader(
-            seq=next(self._seq), render=session.render_count, version=session.latest_version,
+            seq=next(self._seq), render=picture.render_no, version=picture.version,
             width=-(-frame.width // step), height=-(-frame.height // step),
             encoding=encoding.codec.value, lossless=encoding.lossless,
-            scale=frame.scale * session.pixel_ratio / step, view=session.latest_view,
+            scale=frame.scale * picture.canvas.pixel_ratio / step, view=picture.view,
             still=still and reply_to is None and client.stream.gets_stills,
             timings=Timings(load_ms=frame.load_s * 1e3, render_ms=frame.render_s * 1e3,
                             readback_ms=frame.readback_s * 1e3),
             strips=frame.partial, input_t=input_t if echo else None, reply_to=reply_to)
 
-    def _reserve(self, session: Session, client: ClientRecord, encoding: FrameEncoding, *,
+    def _reserve(self, picture: Picture, client: ClientRecord, encoding: FrameEncoding, *,
                  still: bool) -> FrameOrder:
-        """The latest frame for ``client``, taking one of its credits."""
-        header = self._header(session, client, encoding, still=still)
+        """The picture's latest frame for ``client``, taking one of its credits."""
+        header = self._header(picture, client, encoding, still=still)
         client.credits.sent(header.seq)
-        client.last_sent_render = session.render_count
+        client.last_sent_render = picture.render_no
         client.last_sent_still = still
         return FrameOrder(client.id, client.sink, header, encoding, client.tiles,
                           client.video if encoding.codec is Codec.H264 else None)
 
-    def _submit(self, session: Session, orders: list[FrameOrder]) -> None:
-        """Hand frames of the latest render to the encoder thread. Every streamed frame
-        goes this way, so frames leave in the order they were reserved."""
-        if not orders or session.latest is None:
+    def _submit(self, session: Session, picture: Picture, orders: list[FrameOrder]) -> None:
+        """Hand frames of the picture's latest render to the encoder thread. Every
+        streamed frame goes this way, so frames leave in the order they were reserved."""
+        if not orders or picture.latest is None:
             return
         session.encoding_busy += 1
-        self.encoder.submit(EncodeJob(session.name, session.render_count,
-                                      session.latest.pixels, session.latest_render_started,
-                                      dict(session.latest_encoded), tuple(orders),
-                                      session.latest.pan))
+        self.encoder.submit(EncodeJob(session.name, picture.render_no,
+                                      picture.latest.pixels, picture.render_started,
+                                      dict(picture.encoded), tuple(orders),
+                                      picture.latest.pan))
 
     def send_latest(self, session: Session, client: ClientRecord, *,
                     may_be_still: bool = True) -> None:
-        """Send the last rendered frame (a late joiner, a caught-up client, a still)."""
-        if session.latest is None:
+        """Send the client's picture's last frame (a late joiner, a caught-up client, a
+        still)."""
+        key = session.key_of(client)
+        picture = session.picture(key)
+        if picture.latest is None:
             return
-        still = may_be_still and self._is_still(session)
-        encoding = self._encoding(session, client, still)
-        self._submit(session, [self._reserve(session, client, encoding, still=still)])
+        still = may_be_still and self._is_still(session, key)
+        encoding = self._encoding(picture, client, still)
+        self._submit(session, picture, [self._reserve(picture, client, encoding, still=still)])
 
     def screenshot(self, session: Session, client: ClientRecord, command: Command) -> None:
-        """Reply with a lossless frame that reflects every command applied so far."""
+        """Reply with a lossless frame of the client's picture that reflects every
+        command applied so far."""
         session.publish_state()
-        if self.needs_render(session):
+        key = session.key_of(client)
+        if self.needs_render(session, key):
             # streaming clients get this render too, or they would be left on an older one
-            self.render(session)
-        assert session.latest is not None
+            self.render(session, key)
+        picture = session.picture(key)
+        assert picture.latest is not None
         encoding = policy.screenshot_encoding(
             command.args.get("encoding", self.config.lossless.value))
-        cached = session.latest_encoded.get(encoding)
+        cached = picture.encoded.get(encoding)
         if cached is None:
             t0 = time.perf_counter()
-            cached = (encode_whole(session.latest.pixels, encoding), time.perf_counter() - t0)
-            session.latest_encoded[encoding] = cached
+            cached = (encode_whole(picture.latest.pixels, encoding), time.perf_counter() - t0)
+            picture.encoded[encoding] = cached
         session.flush_replies(client)
-        header = self._header(session, client, encoding, still=False, reply_to=command.id)
+        header = self._header(picture, client, encoding, still=False, reply_to=command.id)
         timings = dataclasses.replace(
             header.timings, encode_ms=cached[1] * 1e3,
-            server_ms=(time.perf_counter() - session.latest_render_started) * 1e3)
+            server_ms=(time.perf_counter() - picture.render_started) * 1e3)
         client.sink.send_frame(header.with_encoding(timings=timings), cached[0])
 
     # -- what the clients and the encoder say --------------------------------------------
@@ -172,8 +186,10 @@ class Streamer:
         stream = client.stream
         stream.link.acked(job.seq, time.perf_counter(), job.received, job.waited)
         client.credits.window = credit_window(stream.link, client.credits.max_in_flight)
-        behind = client.last_sent_render < session.render_count
-        if client.streams and behind and not session.render_dirty and client.credits.can_send():
+        key = session.key_of(client)
+        behind = client.last_sent_render < session.picture(key).render_no
+        if (client.streams and behind and not session.dirty(key)
+                and client.credits.can_send()):
             self.send_latest(session, client)
 
     @staticmethod
@@ -188,9 +204,10 @@ class Streamer:
         session.encoding_busy -= 1
         if job.moving is not None:
             session.render_scale.observe_encode(*job.moving)
-        if job.render_no == session.render_count:
-            for encoding, data, seconds in job.encoded:
-                session.latest_encoded[encoding] = (data, seconds)
+        for picture in session.pictures.values():
+            if picture.render_no == job.render_no:
+                for encoding, data, seconds in job.encoded:
+                    picture.encoded[encoding] = (data, seconds)
         for client_id, seq in job.unsent:
             client = session.clients.get(client_id)
             if client is not None:
@@ -198,22 +215,26 @@ class Streamer:
                 client.last_sent_render = -1
 
     # -- stills ------------------------------------------------------------------------
-    def _is_still(self, session: Session) -> bool:
-        return policy.is_still(render_dirty=session.render_dirty,
-                               since_last_render=time.monotonic() - session.last_render_time,
+    def _is_still(self, session: Session, key: PictureKey) -> bool:
+        picture = session.picture(key)
+        return policy.is_still(render_dirty=session.dirty(key),
+                               since_last_render=time.monotonic() - picture.last_render_time,
                                still_delay=self.config.still_delay)
 
     def stills(self, session: Session) -> None:
-        """Once the scene rests: a full redraw if the last frame was reduced or drawn as
-        strips, else the still to each client that takes one and has not had it."""
-        if session.latest is None or not self._is_still(session):
-            return
-        if session.latest.scale != 1.0 or session.latest.partial:
-            if self.wants_frame(session) and session.encoding_busy < MAX_ENCODES:
-                self.render(session, still=True)
-            return
-        for client in session.clients.values():
-            if (client.stream.gets_stills and not client.last_sent_still
-                    and client.last_sent_render == session.render_count
-                    and client.credits.can_send()):
-                self.send_latest(session, client)
+        """Once a picture's scene rests: a full redraw if its last frame was reduced or
+        drawn as strips, else the still to each of its clients that takes one and has
+        not had it."""
+        for key, clients in session.groups().items():
+            picture = session.picture(key)
+            if picture.latest is None or not self._is_still(session, key):
+                continue
+            if picture.latest.scale != 1.0 or picture.latest.partial:
+                if self._with_credit(clients) and session.encoding_busy < MAX_ENCODES:
+                    self.render(session, key, still=True)
+                continue
+            for client in clients:
+                if (client.stream.gets_stills and not client.last_sent_still
+                        and client.last_sent_render == picture.render_no
+                        and client.credits.can_send()):
+                    self.send_latest(session, client)
