@@ -218,3 +218,23 @@ def test_file_open_in_the_window_lists_the_servers_folders(
     assert result["save_where"] == str(saved.resolve())
     np.testing.assert_array_equal(tifffile.imread(saved / "copy-cells.tif"),
                                   tifffile.imread(images / "cells.tif"))
+
+
+def test_two_windows_have_their_own_canvas_and_one_its_own_view(
+        start_server: ServerFactory, xvfb_display: str, output_dir: Path) -> None:
+    """Each window gets frames of its own canvas size; camera and slice are shared until
+    a window ticks "Own view" in its status bar, and shared again when it unticks it."""
+    server = start_server("--size", "640x480", "--still-delay", "0.2")
+    result = _run_window("gui_views.py", server.url, str(output_dir), display=xvfb_display)
+    assert result["both_fit"], result
+    assert result["sizes"][0] != result["sizes"][1]
+    assert result["shared_follows"]
+    assert result["box_text"] == "Own view" and result["own_mode"]
+    assert result["big_moved"]
+    start = result["start"]
+    # the other window's scroll and zoom drew nothing for the own view, moved nothing
+    assert result["small_step"] == start + 3
+    assert all(step == start + 3 for step in result["small_frames_during"]), result
+    assert result["small_own_frame"]
+    assert result["big_kept"] == start + 6 and result["big_frame_kept"]
+    assert result["shared_again"], result

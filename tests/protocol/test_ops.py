@@ -31,7 +31,7 @@ def test_operation_table_is_closed() -> None:
                                "layer.histogram", "layer.read", "layer.write",
                                "layer.add_vectors", "layer.add_tracks", "layer.add_surface",
                                "layer.set_data", "files.list",
-                               "layer.set_coordinates"}
+                               "layer.set_coordinates", "view.own"}
 
 
 def test_the_registry_says_which_merge_and_which_need_an_id() -> None:

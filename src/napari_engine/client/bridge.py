@@ -613,8 +613,10 @@ class ViewerBridge:
 
     def send_canvas_size(self, _event: Any = None) -> None:
         """The model's canvas size is the server's render target (a window's canvas
-        changed size, or a script set it)."""
-        if self._applying:
+        changed size, or a script set it). A window's canvas may change size while the
+        server's state is applied (a layer's controls appear): that size is sent too;
+        a script's canvas follows its state, which is not echoed back."""
+        if self._applying and self.mirror_canvas:
             return
         height, width = (int(v) for v in self.viewer.canvas.size)
         if width < 16 or height < 16:

@@ -285,13 +285,18 @@ class Connection:
         """Whose camera and dims this connection looks through."""
         return self._core.hello.view
 
-    def set_view(self, view: str) -> None:
+    def set_view(self, view: str, *, wait: bool = True) -> None:
         """Look through the session's camera and dims ("shared") or keep one's own
-        ("own", starting where the session's are); a reconnect keeps the choice."""
+        ("own", starting where the session's are); a reconnect keeps the choice.
+        ``wait``: until the server has applied it (a script), or not (a window)."""
         mode = ViewMode(view)
-        self.request(Op.VIEW_OWN, {"own": mode is ViewMode.OWN})
         with self._lock:
             self._core.hello = dataclasses.replace(self._core.hello, view=mode)
+        args = {"own": mode is ViewMode.OWN}
+        if wait:
+            self.request(Op.VIEW_OWN, args)
+        else:
+            self.send_command(Op.VIEW_OWN, args)
 
     def _flush_soon(self) -> None:
         task = asyncio.ensure_future(self._flush())

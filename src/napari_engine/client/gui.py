@@ -32,6 +32,7 @@ class RemoteWindow:
 
     viewer: ProxyViewer
     canvas: Any  # RemoteCanvas
+    own_view_box: Any  # the status bar's "Own view" QCheckBox
 
     @property
     def connection(self) -> Connection:
@@ -47,14 +48,15 @@ class RemoteWindow:
         self.viewer.close()
 
 
-def _viewer_for(target: str | ProxyViewer, stream: str, post: Any) -> ProxyViewer:
+def _viewer_for(target: str | ProxyViewer, stream: str, view: str, post: Any
+                ) -> ProxyViewer:
     """A new connection's viewer, or an existing one (a window reconnects by itself)."""
     if isinstance(target, ProxyViewer):
         target.connection.reconnect = True
         target.connection.request_picture()
         return target
     connection = Connection(target, stream=stream, client="napari_engine.client",
-                            reconnect=True, show_pictures=True)
+                            reconnect=True, show_pictures=True, view=view)
     connection.open()
     return ProxyViewer(connection, post=post, own_canvas=True)
 
@@ -84,13 +86,37 @@ def _forward_input(canvas: Any, connection: Connection) -> None:
     canvas.key_forward = forward_key
 
 
-def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "auto"
-             ) -> RemoteWindow:
+def _own_view_box(viewer: ProxyViewer, qt_window: Any) -> Any:
+    """A checkbox in the status bar: this window keeps its own camera and slice (ticked)
+    or shares the session's (its canvas size is its own either way)."""
+    from qtpy.QtWidgets import QCheckBox
+
+    box = QCheckBox("Own view")
+    box.setToolTip("Ticked: this window's camera and slice are its own; the other windows "
+                   "of the session neither move it nor follow it. Layers and edits stay "
+                   "shared.")
+    box.setChecked(viewer.view_mode == "own")
+
+    def toggled(own: bool) -> None:
+        try:
+            viewer.connection.set_view("own" if own else "shared", wait=False)
+        except Exception as exc:  # a closed connection: say so, keep the box as it was
+            log.warning("view not changed: %s", exc)
+
+    box.toggled.connect(toggled)
+    qt_window.statusBar().addPermanentWidget(box)
+    return box
+
+
+def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "auto",
+             view: str = "shared") -> RemoteWindow:
     """Open napari's window on a server session (a URL, or an existing ProxyViewer).
 
     ``stream`` picks how a new connection's frames come (see ``StreamMode``): ``auto``
     follows the link (JPEG, H.264 when thin), ``tiles`` sends only changed tiles and
-    reuses the picture during pans, ``video`` is always H.264 while moving."""
+    reuses the picture during pans, ``video`` is always H.264 while moving. ``view``:
+    "own" keeps this window's camera and slice its own from the start (the status bar's
+    "Own view" box changes it later)."""
     from napari_engine.client.qt_napari_compat import (
         open_files_from,
         open_window,
@@ -104,7 +130,7 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     from napari_engine.client.server_files import open_server_file_dialog, save_question
 
     post = GuiPoster()
-    viewer = _viewer_for(target, stream, post)
+    viewer = _viewer_for(target, stream, view, post)
     connection = viewer.connection
     had_layers = len(viewer.layers) > 0
     with remote_canvas_windows(RemoteCanvas):
@@ -145,7 +171,8 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     connection.on_connection(lambda state: post(lambda: show_connection(state)))
     viewer.bridge.send_canvas_size()
     latest.put(None)  # a picture that came before the window
-    return RemoteWindow(viewer, canvas)
+    box = _own_view_box(viewer, qt_window_of(viewer.window))
+    return RemoteWindow(viewer, canvas, box)
 
 
 def _url(args: argparse.Namespace) -> str:
@@ -168,11 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stream", default="auto",
                         choices=["auto", "tiles", "video", "jpeg", "lossless"],
                         help="how frames are streamed (default: auto, which follows the link)")
+    parser.add_argument("--own-view", action="store_true",
+                        help="keep this window's camera and slice its own (not shared with "
+                             "the session's other windows; the status bar's box toggles it)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     try:
-        open_gui(_url(args), stream=args.stream)
+        open_gui(_url(args), stream=args.stream, view="own" if args.own_view else "shared")
     except (ConnectionRefusedError, OSError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -27,7 +27,6 @@ from napari_engine.server.napari_compat import (
     run_draw_hooks,
 )
 
-
 #: framebuffers kept for the sizes a session draws (each client's canvas, reduced frames)
 MAX_FRAMEBUFFERS = 4
 
