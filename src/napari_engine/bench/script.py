@@ -1,7 +1,8 @@
 """``python -m napari_engine.bench.script``: the scripting client's napari API over a
 server on loopback, timed: reading regions of ``layer.data`` (the built-in petabyte
 sample, and an array added by the script), writing labels, adding and removing layers,
-and opening a new session (a new window, a new ``connect``).
+opening a new session (a new window, a new ``connect``), and two clients taking turns
+(one picture, or a picture each with its own view).
 
 Each figure is the median of a few repeats, in milliseconds, measured on the client (a
 round trip included). A new session is opened after a pause: the server makes the next
@@ -71,6 +72,33 @@ def measure(repeats: int = 5) -> list[tuple[str, float]]:
         rows.append(("connect to a new session (the sample's)",
                      _median_ms(new_session, repeats, pause=0.5)))
         viewer.close()
+        rows += _taking_turns(server.url, repeats)
+    return rows
+
+
+def _taking_turns(url: str, repeats: int) -> list[tuple[str, float]]:
+    """Two clients of a session take turns: each steps z and takes a screenshot. Shared
+    clients of one size share one picture; a client of another size with its own view
+    has its own, and the server puts each one's canvas and slice in place in turn."""
+    import napari_engine
+
+    rows = []
+    for label, view, size in (("two shared clients of one size", "shared", (640, 480)),
+                              ("a shared client and an own view of another size", "own",
+                               (480, 360))):
+        session = url.replace("/?", f"/session/{uuid.uuid4().hex}?")
+        first = napari_engine.connect(session, stream="none", size=(640, 480))
+        other = napari_engine.connect(session, stream="none", view=view, size=size)
+        other.screenshot()
+
+        def turn(viewers: tuple[Any, ...] = (first, other)) -> None:
+            for viewer in viewers:
+                viewer.dims.set_current_step(0, viewer.dims.current_step[0] + 1)
+                viewer.screenshot()
+
+        rows.append((f"z-step + screenshot each, {label}", _median_ms(turn, repeats)))
+        first.close()
+        other.close()
     return rows
 
 
