@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", default=None,
                         help="access token clients must present (default: a random one)")
     parser.add_argument("--size", type=_size, default=(1920, 1080),
-                        help="initial render size WIDTHxHEIGHT (clients may resize)")
+                        help="the canvas of a client that names none, WIDTHxHEIGHT "
+                             "(each client has its own; a window sends its own)")
     parser.add_argument("--session-idle", type=float, default=60.0, metavar="SECONDS",
                         help="close a session this long after its last client left")
     parser.add_argument("--still-delay", type=float, default=0.3, metavar="SECONDS",
