@@ -180,9 +180,21 @@ def test_napari_engine_is_a_napari_plugin_that_connects(
     result = _run_window("gui_plugin.py", server.url, str(output_dir),
                          display=xvfb_display, NAPARI_ENGINE_CONFIG=str(tmp_path / "config"))
     assert result["widget"] == "ConnectWidget"
+    assert result["where"] == ["this window", "a new window"]
     assert not result["bad_token_window"] and "Not connected" in result["bad_token_status"]
-    assert result["layers"] == ["sample nuclei", "sample membrane"]
+    assert result["kept_after_bad_token"] == ["mine"]
+    # the person's own window became a client of the session
+    assert result["here_layers"] == ["sample nuclei", "sample membrane"], result
+    assert result["here_is_remote"] and result["current_viewer_remote"]
+    assert result["here_frames"] and result["own_view_box"]
+    assert result["here_layer_list_shown"] and result["own_layer_list_hidden"]
     assert result["status"].startswith("Connected to ws://127.0.0.1:")
+    # and Disconnect gave it back its own viewer and layers
+    assert result["back_is_own"] and result["back_layers"] == ["mine"], result
+    assert result["back_canvas_shown"] and result["back_layer_list_shown"]
+    # a new window instead leaves this one as it is
+    assert result["layers"] == ["sample nuclei", "sample membrane"]
+    assert result["new_window_left_this"]
     assert result["remembered"] == [server.url]
 
 

@@ -73,3 +73,23 @@ def test_layer_data_is_the_servers_but_napari_slices_the_placeholder() -> None:
     assert (kind_of(labels), kind_of(image)) == ("labels", "image")
     np.testing.assert_array_equal(image.data[3, 4:9, ::5], truth[3, 4:9, ::5])
     assert labels.data[7, 31, 31] == truth[7, 31, 31] and len(reads) == 2
+
+
+def test_what_taking_over_a_window_touches_is_still_napari_s() -> None:
+    """``qt_napari_compat.take_over_window`` re-points these at another viewer (the
+    window test drives it; this names what an upgrade must keep)."""
+    import inspect
+
+    from napari._qt import qt_main_window
+    from napari._qt.qt_viewer import QtViewer
+    from napari._qt.threads.status_checker import StatusChecker
+
+    window_source = inspect.getsource(qt_main_window.Window.__init__)
+    for handler in ("_help_changed", "_title_changed", "_update_theme", "_status_changed"):
+        assert f"self.{handler})" in window_source, handler
+    main_source = inspect.getsource(qt_main_window._QtMainWindow.__init__)
+    assert "self.status_thread = StatusChecker(" in main_source
+    assert "center.layout().addWidget(self._qt_viewer)" in main_source
+    assert "self.viewer_ref = " in inspect.getsource(StatusChecker.__init__)
+    for dock in ("dockLayerList", "dockLayerControls"):  # built on first use
+        assert isinstance(getattr(QtViewer, dock), property), dock

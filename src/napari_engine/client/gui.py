@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +33,8 @@ class RemoteWindow:
     viewer: ProxyViewer
     canvas: Any  # RemoteCanvas
     own_view_box: Any  # the status bar's "Own view" QCheckBox
+    #: gives a person's own window, taken over (``open_gui(window=...)``), its viewer back
+    give_back: Callable[[], None] | None = None
 
     @property
     def connection(self) -> Connection:
@@ -44,7 +46,13 @@ class RemoteWindow:
         return self.viewer.connection.stats
 
     def close(self) -> None:
-        self.viewer.window.close()
+        """Close the window and the connection; a person's own window taken over stays
+        open, showing its own viewer again."""
+        if self.give_back is None:
+            self.viewer.window.close()
+        else:
+            self.own_view_box.setParent(None)  # off the status bar
+            self.give_back()
         self.viewer.close()
 
 
@@ -109,14 +117,16 @@ def _own_view_box(viewer: ProxyViewer, qt_window: Any) -> Any:
 
 
 def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "auto",
-             view: str = "shared") -> RemoteWindow:
+             view: str = "shared", window: Any = None) -> RemoteWindow:
     """Open napari's window on a server session (a URL, or an existing ProxyViewer).
 
     ``stream`` picks how a new connection's frames come (see ``StreamMode``): ``auto``
     follows the link (JPEG, H.264 when thin), ``tiles`` sends only changed tiles and
     reuses the picture during pans, ``video`` is always H.264 while moving. ``view``:
     "own" keeps this window's camera and slice its own from the start (the status bar's
-    "Own view" box changes it later)."""
+    "Own view" box changes it later). ``window``: a person's own napari window (a
+    ``napari.Viewer``'s) to show the session in, instead of a new one; ``close()`` gives
+    it its own viewer back."""
     from napari_engine.client.qt_napari_compat import (
         open_files_from,
         open_window,
@@ -124,6 +134,8 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
         qt_window_of,
         remote_canvas_windows,
         save_files_to,
+        take_over_window,
+        unproxied,
     )
     from napari_engine.client.qt_post import GuiPoster, LatestOnly
     from napari_engine.client.remote_canvas import RemoteCanvas
@@ -133,8 +145,18 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     viewer = _viewer_for(target, stream, view, post)
     connection = viewer.connection
     had_layers = len(viewer.layers) > 0
-    with remote_canvas_windows(RemoteCanvas):
-        viewer.attach_window(open_window(viewer, show=show), post)
+    give_back = None
+    if window is None:
+        with remote_canvas_windows(RemoteCanvas):
+            window = open_window(viewer, show=show)
+    else:
+        window = unproxied(window)
+        try:
+            give_back = take_over_window(window, viewer, RemoteCanvas)
+        except BaseException:
+            viewer.close()  # the window stays the person's; no connection is left open
+            raise
+    viewer.attach_window(window, post)
     if had_layers:
         viewer.bridge.show_selection_again()
     # File > Open File(s) lists the server's folders, where the data is
@@ -172,7 +194,7 @@ def open_gui(target: str | ProxyViewer, *, show: bool = True, stream: str = "aut
     viewer.bridge.send_canvas_size()
     latest.put(None)  # a picture that came before the window
     box = _own_view_box(viewer, qt_window_of(viewer.window))
-    return RemoteWindow(viewer, canvas, box)
+    return RemoteWindow(viewer, canvas, box, give_back)
 
 
 def _url(args: argparse.Namespace) -> str:

@@ -1,10 +1,10 @@
 """napari-engine as a napari plugin: Plugins > napari-engine > Connect to remote viewer.
 
 The widget takes a server's URL (or host, port, token and session), remembers the
-servers it connected to, and opens napari's window on that server's session: a napari
-window whose canvas shows the server's frames and whose layers are the server's. The
-window it is docked in stays what it was (a napari viewer of local data): napari's
-window is built around its viewer model, and the remote one is another model.
+servers it connected to, and shows that server's session in the window it is docked in
+(the default: the person's own napari window becomes a client, its canvas the server's
+frames, its layers the server's) or in a new napari window. Disconnect gives the own
+window back its own viewer, with the local layers it had.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: how many servers the widget remembers
 RECENT = 10
+#: where a session is shown: the window the widget is docked in, or a new one
+THIS_WINDOW, NEW_WINDOW = "this window", "a new window"
 
 
 def recent_file() -> Path:
@@ -86,9 +88,17 @@ class ConnectWidget(QWidget):
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.session = QLineEdit()
+        self.napari_viewer = napari_viewer
+        self.where = QComboBox()
+        if getattr(napari_viewer, "window", None) is not None:
+            self.where.addItem(THIS_WINDOW)
+        self.where.addItem(NEW_WINDOW)
         self.connect_button = QPushButton("Connect")
         self.connect_button.clicked.connect(self.connect_to_server)
-        self.status = QLabel("Opens the server's session in a new napari window.")
+        self.disconnect_button = QPushButton("Disconnect")
+        self.disconnect_button.clicked.connect(self.disconnect)
+        self.disconnect_button.setEnabled(False)
+        self.status = QLabel("Shows the server's session in this window, or a new one.")
         self.status.setWordWrap(True)
         form = QFormLayout()
         form.addRow("URL", self.url)
@@ -96,25 +106,49 @@ class ConnectWidget(QWidget):
         form.addRow("port", self.port)
         form.addRow("token", self.token)
         form.addRow("session", self.session)
+        form.addRow("show in", self.where)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.connect_button)
+        layout.addWidget(self.disconnect_button)
         layout.addWidget(self.status)
         layout.addStretch(1)
 
+    @property
+    def here(self) -> Any:
+        """The session shown in this window (a ``RemoteWindow``), if any."""
+        return next((w for w in self.windows if w.give_back is not None), None)
+
     def connect_to_server(self) -> Any:
-        """Open napari's window on the server's session; returns it (None on failure,
-        with the reason shown in the widget)."""
+        """Show the server's session in this window or a new one; returns the
+        ``RemoteWindow`` (None on failure, with the reason shown in the widget)."""
         from napari_engine.client.gui import open_gui
 
+        in_here = self.where.currentText() == THIS_WINDOW
         try:
             url = server_url(self.url.currentText(), self.host.text(), self.port.value(),
                              self.token.text(), self.session.text())
-            window = open_gui(url)
+            if in_here and self.here is not None:
+                self.disconnect()  # one session at a time in this window
+            window = open_gui(url, window=self.napari_viewer.window if in_here else None)
         except Exception as exc:  # a bad URL, a refused token, no server: say so here
             self.status.setText(f"Not connected: {exc}")
             return None
         self.windows.append(window)
         remember(url)
-        self.status.setText(f"Connected to {url.split('?')[0]}")
+        where = "this window" if in_here else "a new window"
+        self.status.setText(f"Connected to {url.split('?')[0]} (in {where})")
+        self.disconnect_button.setEnabled(True)
         return window
+
+    def disconnect(self) -> None:
+        """Close the sessions this widget opened: this window shows its own viewer
+        again (the local layers it had), new windows close."""
+        for window in self.windows:
+            try:
+                window.close()
+            except Exception as exc:  # a window the person already closed
+                log.info("closing %s: %s", window, exc)
+        self.windows.clear()
+        self.disconnect_button.setEnabled(False)
+        self.status.setText("Disconnected.")

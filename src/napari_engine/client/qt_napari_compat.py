@@ -23,6 +23,12 @@ napari's own window, so it needs hooks napari does not offer publicly:
   which napari connects to vispy's draw event); ``redirect_redraws`` makes every redraw
   vispy asks of its widget (a camera moved, a colour changed) repaint the client's.
 
+* ``take_over_window`` turns a person's own napari window into a client (the plugin):
+  a second ``QtViewer`` replaces the first in ``_QtMainWindow``'s central widget and
+  ``_qt_viewer``, the layer list and controls docks show its widgets, and the main
+  window's event handlers (``Window._status_changed`` ...) and status thread
+  (``StatusChecker.viewer_ref``) follow its viewer. napari hands a plugin its viewer
+  wrapped in a ``PublicOnlyProxy`` (``__wrapped__`` is the window itself).
 * napari's File > Open File(s) (``QtViewer._open_files_dialog``) asks
   ``_open_file_dialog_uni`` for files on this computer, and Open Folder asks
   ``QFileDialog.getExistingDirectory`` of napari's ``qt_viewer`` module;
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import weakref
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -203,6 +210,65 @@ def open_window(viewer: ViewerModel, *, show: bool = True) -> Any:
 
     _initialize_plugins()
     return Window(viewer, show=show)
+
+
+def unproxied(obj: Any) -> Any:
+    """napari hands a plugin its viewer wrapped in a ``PublicOnlyProxy`` (which refuses
+    private attributes): the object itself."""
+    return getattr(obj, "__wrapped__", obj)
+
+
+#: the window's docks that show its viewer (their places stay the person's)
+_VIEWER_DOCKS = ("dockLayerList", "dockLayerControls")
+
+
+def take_over_window(window: Any, viewer: ViewerModel, canvas_class: type[VispyCanvas]
+                     ) -> Callable[[], None]:
+    """A person's own napari window (on their ``napari.Viewer``) shows ``viewer`` from
+    now on; the function returned gives it back its own viewer.
+
+    napari builds its window around one viewer: a ``QtViewer`` (canvas, dims sliders,
+    layer list, layer controls) in its central widget and docks, and the main window's
+    status, help, title and theme follow that viewer's events, its status thread polls
+    that viewer, and its menus act on ``_QtMainWindow._qt_viewer.viewer``. A second
+    ``QtViewer`` on ``viewer`` (with ``canvas_class``) takes the first one's place in
+    the central widget; the window's layer list and controls docks stay where the person
+    put them, showing the new viewer's; the rest is pointed at ``viewer``. Widgets the
+    person docked keep whatever viewer they were given."""
+    window = unproxied(window)
+    qt_window = window._qt_window
+    own = qt_window._qt_viewer
+    with remote_canvas_windows(canvas_class):
+        remote = qt_main_window.QtViewer(viewer, show_welcome_screen=False)
+    layout = qt_window.centralWidget().layout()
+    docks = {name: getattr(own, name) for name in _VIEWER_DOCKS}
+    inner = {id(own): {name: dock.widget() for name, dock in docks.items()},
+             id(remote): {name: getattr(remote, name).widget() for name in _VIEWER_DOCKS}}
+    handlers = (("help", window._help_changed), ("title", window._title_changed),
+                ("theme", window._update_theme), ("status", window._status_changed))
+    status = qt_window.status_thread
+    with contextlib.suppress(IndexError, ValueError):  # as napari's main window does
+        viewer.cursor.events.position.disconnect(viewer.update_status_from_cursor)
+
+    def show(out: Any, into: Any) -> None:
+        layout.replaceWidget(out, into)
+        out.hide()
+        into.show()
+        for name, dock in docks.items():
+            dock.setWidget(inner[id(into)][name])
+        qt_window._qt_viewer = into
+        for event, handler in handlers:
+            with contextlib.suppress(IndexError, ValueError):
+                getattr(out.viewer.events, event).disconnect(handler)
+            getattr(into.viewer.events, event).connect(handler)
+        with contextlib.suppress(IndexError, ValueError):
+            out.viewer.cursor.events.position.disconnect(status.trigger_status_update)
+        into.viewer.cursor.events.position.connect(status.trigger_status_update)
+        status.viewer_ref = weakref.ref(into.viewer)
+        qt_window.setWindowTitle(into.viewer.title)
+
+    show(own, remote)
+    return lambda: show(remote, own)
 
 
 def open_files_from(qt_viewer: Any, show_dialog: Callable[[Callable[[], None]], Any]
