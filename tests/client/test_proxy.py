@@ -460,8 +460,59 @@ def test_what_a_new_user_tried_behaves_as_napari(viewer: ProxyViewer, tmp_path: 
 def test_a_property_the_server_does_not_get_is_said_not_silently_dropped(
         viewer: ProxyViewer) -> None:
     points = viewer.add_points([[1.0, 2.0]])
-    with pytest.warns(UserWarning, match="'symbol' is not sent to the napari-engine server"):
-        points.symbol = "square"
+    with pytest.warns(UserWarning, match="'antialiasing' is not sent to the "
+                                         "napari-engine server"):
+        points.antialiasing = 0.5
     points.opacity = 0.5  # one it carries: no warning
     viewer.sync()
     assert viewer.connection.layers()[-1]["opacity"] == 0.5
+    # a row of the table for other kinds of layers only: said too
+    labels = viewer.add_labels(np.zeros((4, 4), np.uint8))
+    with pytest.warns(UserWarning, match="labels layers' 'colormap' is not sent"):
+        labels.colormap = {1: "red", None: "transparent"}
+
+
+def test_each_point_and_shape_keeps_its_own_size_and_colours(viewer: ProxyViewer) -> None:
+    """napari's per-point and per-shape values (size, symbol, face and border colours,
+    edge colours and widths) travel at creation and when a script sets them; the server
+    draws them and other clients see them."""
+    viewer.layers.clear()  # the sample's extent would make the points specks
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        points = viewer.add_points([[20.0, 20.0], [80.0, 80.0]], size=[8, 16],
+                                   face_color=["red", "blue"], symbol=["disc", "square"],
+                                   name="dots")
+        shapes = viewer.add_shapes([np.array([[10.0, 60.0], [40.0, 90.0]])],
+                                   shape_type="rectangle", edge_color=["lime"],
+                                   edge_width=[3.0], face_color=["magenta"], name="box")
+        viewer.sync()
+        other.sync()
+        seen = other.layers["dots"]
+        assert seen.size.tolist() == [8.0, 16.0]
+        assert [str(s) for s in seen.symbol] == ["disc", "square"]
+        np.testing.assert_allclose(seen.face_color, [[1, 0, 0, 1], [0, 0, 1, 1]])
+        np.testing.assert_allclose(other.layers["box"].edge_color, [[0, 1, 0, 1]])
+        assert other.layers["box"].edge_width == [3.0]
+        # the server draws each point in its own colour
+        picture = viewer.screenshot()[..., :3].astype(int)
+        red = (picture[..., 0] > 200) & (picture[..., 1] < 60) & (picture[..., 2] < 60)
+        blue = (picture[..., 2] > 200) & (picture[..., 0] < 60) & (picture[..., 1] < 60)
+        assert red.sum() > 10 and blue.sum() > 10
+        # set by a script afterwards (napari's ``size`` and ``edge_width`` setters emit
+        # no event of their own)
+        points.size = [30, 30]
+        points.face_color = ["yellow", "yellow"]
+        shapes.edge_width = [1.0]
+        viewer.sync()
+        other.sync()
+        assert other.layers["dots"].size.tolist() == [30.0, 30.0]
+        np.testing.assert_allclose(other.layers["dots"].face_color[:, :3], [[1, 1, 0]] * 2)
+        assert other.layers["box"].edge_width == [1.0]
+        # a point added keeps napari's current values, on both sides
+        points.current_size = 5
+        points.add([50.0, 50.0])
+        viewer.sync()
+        other.sync()
+        assert other.layers["dots"].size.tolist() == [30.0, 30.0, 5.0]
+    finally:
+        other.close()

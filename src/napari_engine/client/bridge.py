@@ -38,9 +38,12 @@ from napari_engine.client.core import Local
 from napari_engine.client.napari_compat import (
     ServerImage,
     ServerLabels,
+    ServerPoints,
+    ServerShapes,
     bind_server_data,
     compute_where_the_data_is,
     kind_of,
+    server_class,
 )
 from napari_engine.client.remote_data import RemoteArray
 from napari_engine.client.uploads import (
@@ -353,11 +356,11 @@ class ViewerBridge:
                   "units": state.get("units")}
         if kind == LayerKind.POINTS:
             # coordinates are small metadata and are mirrored; they are drawn by the server
-            return Points(self._points(state), ndim=state["ndim"], **common)
+            return ServerPoints(self._points(state), ndim=state["ndim"], **common)
         if kind == LayerKind.SHAPES:
-            shapes = Shapes(ndim=state["ndim"], **common)
-            self._apply_shapes(shapes, state)
-            return shapes
+            made = ServerShapes(ndim=state["ndim"], **common)
+            self._apply_shapes(made, state)
+            return made
         if kind in (LayerKind.VECTORS, LayerKind.TRACKS, LayerKind.SURFACE):
             return self._coordinate_layer(kind, state, common)
         shapes = state.get("level_shapes") or [state["shape"]]
@@ -464,9 +467,11 @@ class ViewerBridge:
         """Coordinates first (a selection refers to them), then every property."""
         self._apply_coordinates(layer, state)
         for prop in properties_of(kind_of(layer)):
-            if prop.name in _AT_CREATION or prop.name not in state:
+            value = state.get(prop.name)
+            if prop.name in _AT_CREATION or value is None or (prop.per_item and not value):
+                # None: per-item values of more items than the state carries; none for
+                # no items (napari turns an empty colour list into white, and warns)
                 continue
-            value = state[prop.name]
             if not same(to_wire(prop, getattr(layer, prop.name)), value):
                 try:
                     setattr(layer, prop.name, from_wire(prop, value))
@@ -639,10 +644,10 @@ class ViewerBridge:
             self._send_coordinates(layer, event)
             return
         prop = LAYER_PROPERTIES.get(event.type)
-        if prop is None:
+        if prop is None or not prop.applies_to(kind_of(layer)):
             self._not_sent(layer, str(event.type))
             return
-        if not prop.settable or not prop.applies_to(kind_of(layer)):
+        if not prop.settable:
             return
         layer_id = self.id_of(layer)
         if layer_id is None:
@@ -744,8 +749,10 @@ class ViewerBridge:
         op, args, payload = layer_command(layer)
         result = self.connection.request(op, args, payload=payload)
         layer_id = int(result["layers"][0])
+        adopted = server_class(layer)
+        if adopted is not None and not isinstance(layer, adopted):
+            layer.__class__ = adopted
         if isinstance(layer, Image | Labels):
-            layer.__class__ = ServerLabels if isinstance(layer, Labels) else ServerImage
             compute_where_the_data_is(layer, self.data_range, self.histogram)
             self._bind(layer, layer_id, _data_shapes(layer), np.dtype(layer.dtype).name)
         self._by_id[layer_id] = layer

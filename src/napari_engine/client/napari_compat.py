@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 from napari.components import ViewerModel
 from napari.components.histogram import HistogramModel
-from napari.layers import Image, Labels, Layer
+from napari.layers import Image, Labels, Layer, Points, Shapes
 from napari.layers._multiscale_data import MultiScaleData
 from napari.layers._scalar_field.scalar_field import ScalarFieldSlicingState
 from pydantic import PrivateAttr
@@ -186,6 +186,45 @@ class ServerLabels(_OnServer, Labels):
 
     KIND = "labels"
     data = _data_property(Labels)
+
+
+def _told(base: type, name: str) -> property:
+    """``base``'s property ``name``, whose setter also emits the layer's ``name`` event:
+    napari's ``Points.size`` and ``Shapes.edge_width`` setters emit none (its window
+    reads them at the next refresh), and the server must hear of a script's change."""
+    original: property = getattr(base, name)
+
+    def setter(layer: Any, value: Any) -> None:
+        assert original.fset is not None
+        original.fset(layer, value)
+        getattr(layer.events, name)()
+
+    return property(original.fget, setter, doc=original.__doc__)
+
+
+class ServerPoints(_OnServer, Points):
+    """napari's ``Points``, whose per-point sizes set by a script are told (``_told``)."""
+
+    KIND = "points"
+    size = _told(Points, "size")
+
+
+class ServerShapes(_OnServer, Shapes):
+    """napari's ``Shapes``, whose per-shape edge widths set by a script are told."""
+
+    KIND = "shapes"
+    edge_width = _told(Shapes, "edge_width")
+
+
+#: the class a client's layer of each napari kind takes once it mirrors a server layer
+SERVER_CLASSES: dict[type, type] = {Image: ServerImage, Labels: ServerLabels,
+                                    Points: ServerPoints, Shapes: ServerShapes}
+
+
+def server_class(layer: Layer) -> type | None:
+    """The class ``layer`` takes to mirror a server layer (None: it keeps its own)."""
+    return next((server for base, server in SERVER_CLASSES.items()
+                 if isinstance(layer, base)), None)
 
 
 def kind_of(layer: Layer) -> str:

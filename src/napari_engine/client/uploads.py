@@ -21,7 +21,12 @@ from napari_engine.client.napari_compat import kind_of
 from napari_engine.protocol import Op
 from napari_engine.protocol.codec import MAX_BINARY_BYTES
 from napari_engine.protocol.ops import ARRAY_DTYPES, LABEL_DTYPES
-from napari_engine.protocol.properties import LayerProperty, properties_of, to_wire
+from napari_engine.protocol.properties import (
+    MAX_ITEMS,
+    LayerProperty,
+    properties_of,
+    to_wire,
+)
 
 NOT_MIRRORED = "{kind} layers are not mirrored by napari-engine"
 #: a multiscale layer's levels, a surface's parts: what one message may carry (and some
@@ -91,8 +96,9 @@ def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     ``NotImplementedError`` for what cannot travel (a layer kind the protocol does not
     mirror, more data than one message carries) and ``TypeError`` for data it refuses."""
     kind = kind_of(layer)
+    items = len(layer.data) if isinstance(layer, Points | Shapes) else 0
     props = {p.name: sent(p, getattr(layer, p.name)) for p in properties_of(kind)
-             if p.initial is not None}
+             if p.initial is not None or (p.per_item and 0 < items <= MAX_ITEMS)}
     if isinstance(layer, Points):
         return Op.LAYER_ADD_POINTS, {
             "data": np.asarray(layer.data, float).tolist(), "ndim": layer.ndim,

@@ -56,6 +56,7 @@ class Wire(StrEnum):
     PICTURE = "picture"  # a small RGBA uint8 array (a thumbnail): shape + zlib, base64
     MATRIX = "matrix"  # a square matrix of floats (a rotation; an affine transform's)
     TABLE = "table"  # columns of equal length: {name: [values]} (a features table)
+    COLORS = "colors"  # one "#rrggbbaa" per point or shape
 
 
 Check = Callable[[Any, str], Any]
@@ -80,6 +81,10 @@ class LayerProperty:
     #: each client of a shared session has its own (the tool: napari's ``mode``, the
     #: label and brush it paints with); the state tells each client its own
     per_client: bool = False
+    #: one value per point or shape (napari's ``size``, ``face_color`` ...): a new layer
+    #: takes it once made (napari refuses empty arrays at creation), the state carries it
+    #: up to ``MAX_ITEMS`` items
+    per_item: bool = False
 
     @property
     def settable(self) -> bool:
@@ -103,11 +108,33 @@ def _floats(value: Any, key: str) -> list[float]:
     return v.numbers(value, key)
 
 
+#: points or shapes whose per-item values travel (past it, only their count: as for
+#: their coordinates in the state)
+MAX_ITEMS = 100_000
+
+
+def _per_item(one: Check) -> Check:
+    """A list of 0 to ``MAX_ITEMS`` values, each checked by ``one``."""
+    def check(value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list) or len(value) > MAX_ITEMS:
+            raise v.fail(f"'{key}' must be a list of at most {MAX_ITEMS} values, one per item")
+        return [one(x, key) for x in value]
+    return check
+
+
+def _size(value: Any, key: str) -> float:
+    return v.number(value, key, lo=0.0, hi=1e9)
+
+
 def _row(name: str, wire: Wire, kinds: frozenset[LayerKind], check: Check | None = None,
          initial: bool | str = False, fixed: bool = False,
-         per_client: bool = False) -> LayerProperty:
+         per_client: bool = False, per_item: bool = False) -> LayerProperty:
     keyword = (name if initial is True else initial) or None
-    return LayerProperty(name, wire, kinds, check, keyword, fixed, per_client)
+    return LayerProperty(name, wire, kinds, check, keyword, fixed, per_client, per_item)
+
+
+POINTS_ONLY = frozenset({LayerKind.POINTS})
+SHAPES_ONLY = frozenset({LayerKind.SHAPES})
 
 
 LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
@@ -156,6 +183,14 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("current_edge_color", Wire.COLOR, frozenset({LayerKind.SHAPES}), v.enum_text,
          initial="edge_color"),
     _row("selected_data", Wire.INTS, VECTOR),
+    # each point's and shape's own (after the current_* rows: those apply to the selected)
+    _row("size", Wire.FLOATS, POINTS_ONLY, _per_item(_size), per_item=True),
+    _row("symbol", Wire.TEXTS, POINTS_ONLY, _per_item(v.enum_text), per_item=True),
+    _row("face_color", Wire.COLORS, VECTOR, _per_item(v.enum_text), per_item=True),
+    _row("border_color", Wire.COLORS, POINTS_ONLY, _per_item(v.enum_text), per_item=True),
+    _row("border_width", Wire.FLOATS, POINTS_ONLY, _per_item(_size), per_item=True),
+    _row("edge_color", Wire.COLORS, SHAPES_ONLY, _per_item(v.enum_text), per_item=True),
+    _row("edge_width", Wire.FLOATS, SHAPES_ONLY, _per_item(_size), per_item=True),
     _row("features", Wire.TABLE, frozenset({LayerKind.LABELS, LayerKind.POINTS,
                                             LayerKind.SHAPES, LayerKind.VECTORS,
                                             LayerKind.TRACKS}), v.table, initial=True),
@@ -187,8 +222,8 @@ def validate_props(props: Any, op: str, kind: str | None = None) -> dict[str, An
     """Check a ``props`` object of ``layer.set`` (any settable property) or of an
     ``add_*`` operation (``kind``: the new layer's initial keywords), returning clean
     values keyed by property name."""
-    table = settable() if kind is None else {
-        p.name: p for p in properties_of(kind) if p.initial is not None}  # fixed ones too
+    table = settable() if kind is None else {  # fixed ones too
+        p.name: p for p in properties_of(kind) if p.initial is not None or p.per_item}
     if not isinstance(props, dict) or not props:
         raise v.fail(f"{op}: 'props' must be a non-empty object")
     unknown = sorted(set(props) - set(table))
@@ -255,6 +290,7 @@ TO_WIRE: dict[Wire, Callable[[Any], Any]] = {
     Wire.TEXT: str,
     Wire.NAME: lambda value: str(value.name),
     Wire.COLOR: _hex,
+    Wire.COLORS: lambda value: [_hex(row) for row in np.asarray(value, float).reshape(-1, 4)],
     Wire.TEXTS: lambda value: [str(x) for x in value],
     Wire.INTS: lambda value: sorted(int(i) for i in value),
     Wire.PICTURE: _picture,

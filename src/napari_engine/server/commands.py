@@ -34,7 +34,7 @@ from napari_engine.protocol import (
     StreamMode,
 )
 from napari_engine.protocol.overlays import model_of
-from napari_engine.protocol.properties import initial_keywords
+from napari_engine.protocol.properties import LAYER_PROPERTIES, initial_keywords
 from napari_engine.protocol.regions import region_shape, region_slices
 from napari_engine.server import browsing, napari_compat, saving
 from napari_engine.server.jobs import RunCommand
@@ -273,9 +273,34 @@ def _arrays(args: dict[str, Any], payload: bytes | memoryview | None) -> list[np
 
 
 def _kwargs(props: dict[str, Any], kind: LayerKind) -> dict[str, Any]:
-    """A new layer's properties (by name) as napari's ``add_*`` keywords."""
+    """A new layer's properties (by name) as napari's ``add_*`` keywords (the per-item
+    ones are set once it is made: ``_per_item``)."""
     keyword = {p.name: key for key, p in initial_keywords(kind).items()}
-    return {keyword[name]: _napari_value(name, value) for name, value in props.items()}
+    return {keyword[name]: _napari_value(name, value) for name, value in props.items()
+            if name in keyword}
+
+
+def _items_match(props: dict[str, Any], count: int) -> None:
+    """Per-item values come one per point or shape, checked before the layer is made."""
+    for name, value in props.items():
+        if LAYER_PROPERTIES[name].per_item and value and len(value) != count:
+            raise ProtocolError(ErrorCode.INVALID,
+                                f"'{name}' has {len(value)} values for {count} items")
+
+
+def _per_item(ctx: Context, layers: list[Layer], props: dict[str, Any]) -> list[Layer]:
+    """A new points or shapes layer takes its per-point or per-shape values (napari
+    refuses them as empty arrays at creation, and takes them as set afterwards); a value
+    napari refuses takes the new layer away again."""
+    for layer in layers:
+        try:
+            for name, value in props.items():
+                if LAYER_PROPERTIES[name].per_item and value:
+                    _set(layer, name, value, name)
+        except ProtocolError:
+            ctx.viewer.layers.remove(layer)
+            raise
+    return layers
 
 
 def _napari_value(prop: str, value: Any) -> Any:
@@ -456,18 +481,22 @@ def _add_points(ctx: Context) -> Result:
     data = np.asarray(ctx.args["data"], dtype=float)
     if data.size == 0:
         data = np.zeros((0, ctx.args.get("ndim") or ctx.viewer.dims.ndim or 2))
-    return _added(ctx, _add(ctx, ctx.viewer.add_points, data,
-                            _kwargs(ctx.args.get("props", {}), LayerKind.POINTS)))
+    props = ctx.args.get("props", {})
+    _items_match(props, len(data))
+    return _added(ctx, _per_item(ctx, _add(ctx, ctx.viewer.add_points, data,
+                                           _kwargs(props, LayerKind.POINTS)), props))
 
 
 @handles(Op.LAYER_ADD_SHAPES)
 def _add_shapes(ctx: Context) -> Result:
     data = [np.asarray(shape, dtype=float) for shape in ctx.args["data"]]
-    kwargs = {"shape_type": ctx.args["shape_type"],
-              **_kwargs(ctx.args.get("props", {}), LayerKind.SHAPES)}
+    props = ctx.args.get("props", {})
+    kwargs = {"shape_type": ctx.args["shape_type"], **_kwargs(props, LayerKind.SHAPES)}
     if "ndim" in ctx.args:
         kwargs["ndim"] = ctx.args["ndim"]
-    return _added(ctx, _add(ctx, ctx.viewer.add_shapes, data or None, kwargs))
+    _items_match(props, len(data))
+    return _added(ctx, _per_item(ctx, _add(ctx, ctx.viewer.add_shapes, data or None,
+                                           kwargs), props))
 
 
 @handles(Op.LAYER_REMOVE)

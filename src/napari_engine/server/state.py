@@ -19,7 +19,7 @@ from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks, Vectors
 
 from napari_engine.protocol.overlays import OVERLAYS, model_of, overlay_to_wire
-from napari_engine.protocol.properties import properties_of, to_wire
+from napari_engine.protocol.properties import MAX_ITEMS, properties_of, to_wire
 
 
 class LayerIds:
@@ -122,8 +122,10 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
     kind = layer_kind(layer)
     state: dict[str, Any] = {"id": layer_id, "type": kind, "ndim": int(layer.ndim),
                              **_structure(layer)}
+    many = state.get("count", 0) > MAX_ITEMS  # past it, per-item values stay here
     for prop in properties_of(kind):
-        state[prop.name] = to_wire(prop, getattr(layer, prop.name))
+        state[prop.name] = (None if prop.per_item and many
+                            else to_wire(prop, getattr(layer, prop.name)))
     return state
 
 
