@@ -153,3 +153,24 @@ def test_a_replay_paints_where_each_client_painted(tmp_path: Path) -> None:
         assert (before[2] == 5).sum() == (before == 5).sum()  # the small one's own plane
         np.testing.assert_array_equal(after, before)
         again.close()
+
+
+def test_a_resized_client_leaves_no_picture_of_its_old_size(
+        start_server: ServerFactory) -> None:
+    """Each picture holds a frame: the sizes a window was dragged through must not pile
+    up in the server (it says how many pictures a session holds in its log)."""
+    server = start_server("--size", "200x160", "--empty")
+    viewer = napari_engine.connect(server.url, stream="lossless")
+    try:
+        viewer.add_image(_planes(), name="planes")
+        for width in range(200, 400, 20):
+            viewer.canvas.size = (160, width)
+            assert viewer.screenshot().shape[:2] == (160, width)
+        viewer.sync()
+    finally:
+        viewer.close()
+    assert server.log_path is not None
+    counts = [line.split("pictures: ")[1].split()[0]
+              for line in server.log_path.read_text().splitlines() if "pictures: " in line]
+    # each resize forgot the picture of the size before: never more than the one shown
+    assert len(counts) >= 9 and max(int(c) for c in counts) <= 1, counts

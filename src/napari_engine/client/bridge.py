@@ -468,9 +468,11 @@ class ViewerBridge:
         self._apply_coordinates(layer, state)
         for prop in properties_of(kind_of(layer)):
             value = state.get(prop.name)
-            if prop.name in _AT_CREATION or value is None or (prop.per_item and not value):
-                # None: per-item values of more items than the state carries; none for
-                # no items (napari turns an empty colour list into white, and warns)
+            if prop.name in _AT_CREATION or value is None or (
+                    prop.per_item and len(value) != len(layer.data)):
+                # None: per-item values of more items than the state carries; values of
+                # another count: of coordinates this model has moved on from (a newer
+                # state follows; napari would paint them all white, and warn)
                 continue
             if not same(to_wire(prop, getattr(layer, prop.name)), value):
                 try:

@@ -377,6 +377,7 @@ def _view_own(ctx: Context) -> Result:
     elif not ctx.args["own"] and client.own_look is not None:
         client.own_look = None
         session.show(client.canvas, session.shared)  # what ``remember`` keeps
+    session.prune()
     session.state_dirty = True
     return {"own": client.own_look is not None}
 
@@ -711,6 +712,7 @@ def _canvas_resize(ctx: Context) -> Result:
         return {}
     resized = (canvas.width, canvas.height) != (client.canvas.width, client.canvas.height)
     client.canvas = canvas  # its own: other clients keep theirs
+    session.prune()  # the picture of its old size, unless another client has that size
     look = session.look_of(client)
     session.show(canvas, look)
     if look.fitted and resized:

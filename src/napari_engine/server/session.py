@@ -460,8 +460,12 @@ class Session:
     def prune(self) -> None:
         """Forget the pictures no client sees any more."""
         seen = {self.key_of(client) for client in self.clients.values()}
-        for key in [k for k in self.pictures if k not in seen]:
+        gone = [k for k in self.pictures if k not in seen]
+        for key in gone:
             del self.pictures[key]
+        if gone:
+            log.info("session %r: pictures: %d (%d forgotten)", self.name, len(self.pictures),
+                     len(gone))
 
     # -- rendering -----------------------------------------------------------------
     def view(self) -> FrameView:
