@@ -510,9 +510,29 @@ def test_each_point_and_shape_keeps_its_own_size_and_colours(viewer: ProxyViewer
         assert other.layers["box"].edge_width == [1.0]
         # a point added keeps napari's current values, on both sides
         points.current_size = 5
+        points.current_symbol = "star"
+        points.current_border_color = "red"
         points.add([50.0, 50.0])
         viewer.sync()
         other.sync()
-        assert other.layers["dots"].size.tolist() == [30.0, 30.0, 5.0]
+        seen = other.layers["dots"]
+        assert seen.size.tolist() == [30.0, 30.0, 5.0]
+        assert str(seen.symbol[-1]) == "star"
+        np.testing.assert_allclose(seen.border_color[-1], [1, 0, 0, 1])
+        # the labels controls' painting options are each client's own, as its brush
+        labels = viewer.add_labels(np.zeros((8, 8), np.uint8), name="mask")
+        other.sync()
+        theirs = other.layers["mask"]
+        theirs.contiguous = False
+        theirs.preserve_labels = True
+        other.sync()
+        labels.show_selected_label = True
+        viewer.sync()
+        other.sync()
+        assert labels.contiguous and not labels.preserve_labels  # a colleague's choice
+        mine = viewer.connection.layer(viewer.layer_id(labels))
+        assert mine is not None and mine["contiguous"] and not mine["preserve_labels"]
+        assert not theirs.contiguous and theirs.preserve_labels
+        assert other.layers["mask"].show_selected_label  # what is drawn is everyone's
     finally:
         other.close()

@@ -78,7 +78,7 @@ _AT_CREATION = frozenset({"rgb"})
 _LOCAL_ONLY = frozenset({
     "cursor", "cursor_size", "help", "mouse_pan", "mouse_zoom", "editable", "thumbnail",
     "data", "metadata", "locked", "scale_factor", "feature_defaults", "current_properties",
-    "properties", "current_symbol", "current_border_color", "current_border_width"})
+    "properties"})
 #: how long napari's questions about the data (auto-contrast, histogram) wait for the server
 ASK_TIMEOUT_S = 30.0
 
