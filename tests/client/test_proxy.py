@@ -467,9 +467,46 @@ def test_a_property_the_server_does_not_get_is_said_not_silently_dropped(
     viewer.sync()
     assert viewer.connection.layers()[-1]["opacity"] == 0.5
     # a row of the table for other kinds of layers only: said too
-    labels = viewer.add_labels(np.zeros((4, 4), np.uint8))
-    with pytest.warns(UserWarning, match="labels layers' 'colormap' is not sent"):
-        labels.colormap = {1: "red", None: "transparent"}
+    vectors = viewer.add_vectors(np.array([[[1.0, 1.0], [2.0, 0.0]]]))
+    with pytest.warns(UserWarning, match="vectors layers' 'edge_width' is not sent"):
+        vectors.edge_width = 3.0
+
+
+def test_a_labels_colormap_travels(viewer: ProxyViewer) -> None:
+    """A labels layer's colours (napari's direct {label: colour} map, or its cyclic one,
+    shuffled by the controls' button) reach the server, which draws with them, and the
+    other clients."""
+    viewer.layers.clear()
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        data = np.zeros((40, 40), np.uint8)
+        data[:, :20], data[:, 20:] = 1, 2
+        labels = viewer.add_labels(data, name="cells",
+                                   colormap={1: "red", 2: "blue", None: "transparent"})
+        viewer.sync()
+        other.sync()
+        seen = other.layers["cells"].colormap
+        np.testing.assert_allclose(seen.color_dict[1], [1, 0, 0, 1])
+        np.testing.assert_allclose(seen.color_dict[2], [0, 0, 1, 1])
+        picture = viewer.screenshot()[..., :3].astype(int)
+        red = (picture[..., 0] > 150) & (picture[..., 1] < 60) & (picture[..., 2] < 60)
+        blue = (picture[..., 2] > 150) & (picture[..., 0] < 60) & (picture[..., 1] < 60)
+        assert red.sum() > 100 and blue.sum() > 100
+        labels.colormap = {1: "yellow", None: "transparent"}
+        viewer.sync()
+        other.sync()
+        np.testing.assert_allclose(other.layers["cells"].colormap.color_dict[1], [1, 1, 0, 1])
+        # napari's cyclic colours, shuffled as the controls' button does
+        shuffled = viewer.add_labels(data, name="shuffled")
+        before = shuffled.colormap.colors.copy()
+        shuffled.new_colormap(seed=3)
+        viewer.sync()
+        other.sync()
+        assert not np.array_equal(shuffled.colormap.colors, before)
+        np.testing.assert_allclose(other.layers["shuffled"].colormap.colors,
+                                   shuffled.colormap.colors, atol=1 / 255)
+    finally:
+        other.close()
 
 
 def test_each_point_and_shape_keeps_its_own_size_and_colours(viewer: ProxyViewer) -> None:

@@ -57,7 +57,10 @@ from napari_engine.protocol import LayerKind, Op, StateMirror
 from napari_engine.protocol.overlays import OVERLAYS, OverlayField, model_of, overlay_to_wire
 from napari_engine.protocol.properties import (
     LAYER_PROPERTIES,
+    LayerProperty,
+    Wire,
     from_wire,
+    label_colormap_arguments,
     properties_of,
     to_wire,
 )
@@ -81,6 +84,16 @@ _LOCAL_ONLY = frozenset({
     "properties"})
 #: how long napari's questions about the data (auto-contrast, histogram) wait for the server
 ASK_TIMEOUT_S = 30.0
+
+
+def _napari_value(prop: LayerProperty, value: Any) -> Any:
+    """A state value as napari's layer takes it (a labels layer's colormap is made)."""
+    if prop.wire is Wire.COLORMAP and isinstance(value, dict):
+        from napari.utils import colormaps
+
+        name, arguments = label_colormap_arguments(value)
+        return getattr(colormaps, name)(**arguments)
+    return from_wire(prop, value)
 
 
 class SessionLink(Protocol):
@@ -476,7 +489,7 @@ class ViewerBridge:
                 continue
             if not same(to_wire(prop, getattr(layer, prop.name)), value):
                 try:
-                    setattr(layer, prop.name, from_wire(prop, value))
+                    setattr(layer, prop.name, _napari_value(prop, value))
                 except (ValueError, TypeError, KeyError):
                     log.warning("cannot show %s=%r locally", prop.name, value)
 

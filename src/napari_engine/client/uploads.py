@@ -87,8 +87,11 @@ def colormap_definition(colormap: Any) -> dict[str, Any]:
 def sent(prop: LayerProperty, value: Any) -> Any:
     """A property's napari value as a client sends it: as the state carries it, but a
     colormap goes defined (it may be one made here, which the server does not know by
-    name; the state carries its name)."""
-    return colormap_definition(value) if prop.name == "colormap" else to_wire(prop, value)
+    name; the state carries its name; a labels layer's is always defined)."""
+    wire = to_wire(prop, value)
+    if prop.name == "colormap" and isinstance(wire, str):  # an image's: defined
+        return colormap_definition(value)
+    return wire
 
 
 def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:

@@ -108,7 +108,7 @@ def _props(kind: LayerKind, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _wire(prop: LayerProperty, value: Any) -> Any:
     """A keyword's value as the wire carries it (a colormap may be given by name)."""
-    if prop.wire is Wire.NAME and isinstance(value, str):
+    if prop.wire is Wire.COLORMAP and isinstance(value, str):
         return value
     if prop.name == "colormap":  # napari's other forms (a Colormap, a tuple, a dict)
         from napari.utils.colormaps import ensure_colormap

@@ -49,7 +49,7 @@ class Wire(StrEnum):
     FLOAT = "float"
     FLOATS = "floats"  # a tuple or array of floats
     TEXT = "text"  # str(value): names, and napari's string enums
-    NAME = "name"  # value.name: a colormap
+    COLORMAP = "colormap"  # an image's colormap by name; a labels layer's defined
     COLOR = "color"  # "#rrggbbaa"
     TEXTS = "texts"  # a tuple of strings (axis labels, units)
     INTS = "ints"  # a set of indices, sorted (a selection)
@@ -154,7 +154,7 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("contrast_limits_range", Wire.FLOATS, frozenset({LayerKind.IMAGE})),
     _row("contrast_limits", Wire.FLOATS, frozenset({LayerKind.IMAGE}), v.limits, initial=True),
     # a name, or (from a client) the definition of a colormap the server may not know
-    _row("colormap", Wire.NAME, frozenset({LayerKind.IMAGE}), v.colormap, initial=True),
+    _row("colormap", Wire.COLORMAP, SLICED, v.colormap, initial=True),
     _row("gamma", Wire.FLOAT, frozenset({LayerKind.IMAGE}), _range(0.0, 100.0, lo_open=True),
          initial=True),
     _row("interpolation2d", Wire.TEXT, frozenset({LayerKind.IMAGE}), v.enum_text,
@@ -250,6 +250,33 @@ def validate_props(props: Any, op: str, kind: str | None = None) -> dict[str, An
     return out
 
 
+def _label_colormap(value: Any) -> dict[str, Any] | None:
+    """A labels layer's colormap as the wire defines it (None: not one): napari's
+    ``DirectLabelColormap`` ({label: colour}, None the default) or its
+    ``CyclicLabelColormap`` (colours cycled through the labels, and a seed)."""
+    background = int(getattr(value, "background_value", 0))
+    if getattr(value, "color_dict", None) is not None:
+        return {"labels": "direct", "background": background,
+                "colors": sorted(([None if k is None else int(k), _hex(c)]
+                                  for k, c in value.color_dict.items()),
+                                 key=lambda kc: (kc[0] is not None, kc[0] or 0))}
+    if getattr(value, "seed", None) is not None:
+        return {"labels": "cyclic", "background": background, "seed": float(value.seed),
+                "colors": [_hex(c) for c in np.asarray(value.colors, float)]}
+    return None
+
+
+def label_colormap_arguments(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A labels colormap the wire defined, as napari's class name and its arguments
+    (each side makes it with its napari)."""
+    if value["labels"] == "direct":
+        return "DirectLabelColormap", {
+            "color_dict": {k: c for k, c in value["colors"]},
+            "background_value": value["background"]}
+    return "CyclicLabelColormap", {"colors": value["colors"], "seed": value["seed"],
+                                   "background_value": value["background"]}
+
+
 def _hex(color: Any) -> str:
     if isinstance(color, str):
         return color
@@ -300,7 +327,7 @@ TO_WIRE: dict[Wire, Callable[[Any], Any]] = {
     Wire.FLOAT: float,
     Wire.FLOATS: lambda value: [float(x) for x in np.asarray(value, float).ravel()],
     Wire.TEXT: str,
-    Wire.NAME: lambda value: str(value.name),
+    Wire.COLORMAP: lambda value: _label_colormap(value) or str(value.name),
     Wire.COLOR: _hex,
     Wire.COLORS: lambda value: [_hex(row) for row in np.asarray(value, float).reshape(-1, 4)],
     Wire.TEXTS: lambda value: [str(x) for x in value],

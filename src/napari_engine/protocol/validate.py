@@ -115,6 +115,8 @@ def colormap(value: Any, key: str) -> str | dict[str, Any]:
     if not isinstance(value, dict):
         raise fail(f"'{key}' must be a colormap name or {{name, colors, controls, "
                    "interpolation}")
+    if "labels" in value:
+        return _label_colormap(value, key)
     only(value, {"name", "colors", "controls", "interpolation"}, key)
     colors = require(value, "colors", key)
     if not isinstance(colors, list) or not 1 <= len(colors) <= MAX_COLORMAP_COLORS:
@@ -126,6 +128,36 @@ def colormap(value: Any, key: str) -> str | dict[str, Any]:
     if "controls" in value:
         out["controls"] = numbers(value["controls"], "controls", max_len=MAX_COLORMAP_COLORS + 1)
     return out
+
+
+#: labels a direct labels colormap may name
+MAX_LABEL_COLORS = 65_536
+
+
+def _label_colormap(value: dict[str, Any], key: str) -> dict[str, Any]:
+    """A labels layer's colormap: ``{labels: "cyclic", colors: ["#rrggbbaa", ...], seed,
+    background}`` or ``{labels: "direct", colors: [[label or null, "#rrggbbaa"], ...],
+    background}``."""
+    only(value, {"labels", "colors", "seed", "background"}, key)
+    kind = require(value, "labels", key)
+    colors = require(value, "colors", key)
+    background = integer(value.get("background", 0), "background", lo=-(2**63), hi=2**63 - 1)
+    if kind == "cyclic":
+        if not isinstance(colors, list) or not 1 <= len(colors) <= MAX_COLORMAP_COLORS:
+            raise fail(f"'{key}': a cyclic labels colormap has 1 to {MAX_COLORMAP_COLORS} "
+                       "colours")
+        return {"labels": "cyclic", "background": background,
+                "seed": number(require(value, "seed", key), "seed", lo=0.0, hi=1.0),
+                "colors": [enum_text(c, key) for c in colors]}
+    if kind != "direct":
+        raise fail(f"'{key}': 'labels' must be 'cyclic' or 'direct'")
+    if not isinstance(colors, list) or len(colors) > MAX_LABEL_COLORS or not all(
+            isinstance(kc, list) and len(kc) == 2 and (kc[0] is None or is_int(kc[0]))
+            for kc in colors):
+        raise fail(f"'{key}': a direct labels colormap has at most {MAX_LABEL_COLORS} "
+                   "[label or null, colour] pairs")
+    return {"labels": "direct", "background": background,
+            "colors": [[kc[0], enum_text(kc[1], key)] for kc in colors]}
 
 
 MAX_TABLE_ROWS = 100_000

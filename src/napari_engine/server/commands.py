@@ -34,7 +34,11 @@ from napari_engine.protocol import (
     StreamMode,
 )
 from napari_engine.protocol.overlays import model_of
-from napari_engine.protocol.properties import LAYER_PROPERTIES, initial_keywords
+from napari_engine.protocol.properties import (
+    LAYER_PROPERTIES,
+    initial_keywords,
+    label_colormap_arguments,
+)
 from napari_engine.protocol.regions import region_shape, region_slices
 from napari_engine.server import browsing, napari_compat, saving
 from napari_engine.server.jobs import RunCommand
@@ -307,10 +311,13 @@ def _napari_value(prop: str, value: Any) -> Any:
     """A property's wire value as napari takes it: a colormap a client defined becomes
     napari's ``Colormap`` (by name, napari looks it up)."""
     if prop == "colormap" and isinstance(value, dict):
-        from napari.utils.colormaps import Colormap
+        from napari.utils import colormaps
 
         try:
-            return Colormap(**value)
+            if "labels" in value:  # a labels layer's
+                name, arguments = label_colormap_arguments(value)
+                return getattr(colormaps, name)(**arguments)
+            return colormaps.Colormap(**value)
         except (ValueError, TypeError) as exc:
             raise _refusal("colormap", exc) from None
     return value
