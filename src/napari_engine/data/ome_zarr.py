@@ -73,11 +73,24 @@ def _axes(meta: dict[str, Any], ndim: int) -> list[dict[str, Any]]:
     return out
 
 
-def read_ome_zarr(path: Path | str) -> list[LayerSpec]:
+def _image_group(group: zarr.Group) -> zarr.Group:
+    """The image group: ``group``, or a bioformats2raw layout's first image ("0")."""
+    attrs = dict(group.attrs)
+    ome = attrs.get("ome")
+    layout = attrs if not isinstance(ome, dict) else {**attrs, **ome}
+    if "multiscales" not in layout and "bioformats2raw.layout" in layout:
+        image = group["0"]
+        if isinstance(image, zarr.Group):
+            return image
+    return group
+
+
+def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
     """Layer specs for the first multiscale image of the OME-Zarr at ``path`` (a local
-    path, or a URL such as ``http://host/image.ome.zarr`` that zarr opens with fsspec)."""
+    path; or a URL, read through ``store``: ``data.stores.remote_store``)."""
     try:
-        group = zarr.open_group(str(path), mode="r")
+        group = _image_group(zarr.open_group(store if store is not None else str(path),
+                                             mode="r"))
         meta, omero = _multiscales_attrs(group)
         datasets = meta.get("datasets") or []
         if not datasets:

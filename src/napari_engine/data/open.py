@@ -11,16 +11,16 @@ from pathlib import Path
 
 from napari_engine.data.ome_zarr import is_ome_zarr, read_ome_zarr
 from napari_engine.data.spec import DataError, LayerSpec
+from napari_engine.data.stores import is_remote, remote_store
 from napari_engine.data.tiff import TIFF_SUFFIXES, read_tiff
-
-_REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://")
 
 
 def open_data(path_or_url: str) -> list[LayerSpec]:
-    """Layer specs for a local OME-Zarr directory or TIFF/OME-TIFF file."""
+    """Layer specs for a local OME-Zarr directory or TIFF/OME-TIFF file, or an OME-Zarr
+    over HTTP(S) or in S3 (``data.stores``)."""
     text = str(path_or_url).strip()
-    if text.lower().startswith(_REMOTE_PREFIXES):
-        raise DataError(f"remote URLs are not supported yet: {text}")
+    if is_remote(text):
+        return read_ome_zarr(text, store=remote_store(text))
     if text.lower().startswith("file://"):
         text = text[len("file://") :]
     path = Path(text).expanduser()

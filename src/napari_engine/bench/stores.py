@@ -1,0 +1,226 @@
+"""Object stores on loopback, and ``python -m napari_engine.bench.stores``: the remote
+OME-Zarr readers compared on the same stores.
+
+``serve_http(folder)`` serves a folder with Python's own HTTP server; ``serve_s3(folder)``
+starts moto's standalone S3 server (a real S3 API over HTTP) and uploads the folder into a
+bucket. Both listen on 127.0.0.1 only, on a free port, and stop with their context.
+
+The comparison writes a 3-level OME-Zarr pyramid (zarr v2 and v3, 256 x 256 chunks), serves
+it both ways and times, for each reader: opening the image (its metadata) and reading a
+level-0 region of 16 chunks (what one view of a 1024 x 1024 canvas needs). Candidates:
+zarr-python over fsspec, zarr-python over obstore, and tensorstore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import http.server
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: the bucket ``serve_s3`` uploads into
+BUCKET = "napari-engine-test"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    # readers open many connections at once: the stdlib's backlog of 5 drops the rest,
+    # and each dropped connection waits a second for TCP to retry
+    request_queue_size = 256
+    daemon_threads = True
+
+
+@contextlib.contextmanager
+def serve_http(folder: Path) -> Iterator[str]:
+    """``folder`` over HTTP on 127.0.0.1; yields the base URL (no trailing slash)."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    """Where a loopback S3 server is, and the environment a client needs for it."""
+
+    url: str  # the endpoint, http://127.0.0.1:PORT
+    bucket: str
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The usual AWS variables, pointing at this server (moto takes any key)."""
+        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextlib.contextmanager
+def serve_s3(folder: Path) -> Iterator[S3Endpoint]:
+    """moto's S3 server on 127.0.0.1 with ``folder``'s files in bucket ``BUCKET``."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = S3Endpoint(f"http://{host}:{port}", BUCKET)
+        client = boto3.client("s3", endpoint_url=endpoint.url, aws_access_key_id="testing",
+                              aws_secret_access_key="testing", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            client.upload_file(str(path), BUCKET, path.relative_to(folder).as_posix())
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def write_pyramid(folder: Path, *, zarr_format: int, side: int = 2048,
+                  chunk: int = 256) -> Path:
+    """A 3-level OME-Zarr image (NGFF 0.4 on zarr v2, 0.5 on zarr v3) of a uint16
+    ramp, for the comparison and the tests."""
+    import zarr
+
+    path = folder / f"pyramid-v{zarr_format}.ome.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=zarr_format)  # type: ignore[arg-type]
+    yy, xx = np.mgrid[0:side, 0:side]
+    base = ((yy * 7 + xx * 3) % 65_000).astype(np.uint16)
+    datasets: list[dict[str, Any]] = []
+    for level in range(3):
+        data = base[::2 ** level, ::2 ** level]
+        array = group.create_array(str(level), shape=data.shape, dtype=data.dtype,
+                                   chunks=(chunk, chunk))
+        array[...] = data
+        datasets.append({"path": str(level), "coordinateTransformations": [
+            {"type": "scale", "scale": [2.0 ** level, 2.0 ** level]}]})
+    multiscales: Any = [{"version": "0.4" if zarr_format == 2 else "0.5",
+                    "axes": [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+                    "datasets": datasets, "name": "pyramid"}]
+    if zarr_format == 2:
+        group.attrs["multiscales"] = multiscales
+    else:
+        group.attrs["ome"] = {"version": "0.5", "multiscales": multiscales}
+    return path
+
+
+# -- the readers ------------------------------------------------------------------------
+Region = tuple[slice, slice]
+#: reader name -> (url, s3 endpoint or None) -> (open the level-0 array, read a region)
+Reader = Callable[[str, "S3Endpoint | None"], Callable[[Region], np.ndarray]]
+
+
+def _zarr_fsspec(url: str, s3: S3Endpoint | None) -> Callable[[Region], np.ndarray]:
+    import zarr
+
+    options = ({"endpoint_url": s3.url, "key": "testing", "secret": "testing"}
+               if s3 is not None else None)
+    group = zarr.open_group(url, mode="r", storage_options=options)
+    dict(group.attrs)
+    array: Any = group["0"]
+    return lambda region: np.asarray(array[region])
+
+
+def _zarr_obstore(url: str, s3: S3Endpoint | None) -> Callable[[Region], np.ndarray]:
+    import zarr
+    from obstore.store import HTTPStore, S3Store
+
+    if s3 is not None:
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        store: Any = S3Store(bucket, prefix=prefix, endpoint=s3.url, access_key_id="testing",
+                             secret_access_key="testing", region="us-east-1",
+                             client_options={"allow_http": True})
+    else:
+        store = HTTPStore.from_url(url, client_options={"allow_http": True})
+    group = zarr.open_group(zarr.storage.ObjectStore(store, read_only=True), mode="r")
+    dict(group.attrs)
+    array: Any = group["0"]
+    return lambda region: np.asarray(array[region])
+
+
+def _tensorstore(url: str, s3: S3Endpoint | None) -> Callable[[Region], np.ndarray]:
+    import tensorstore as ts
+
+    driver = "zarr3" if "-v3" in url else "zarr"
+    if s3 is not None:
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        kvstore: dict[str, Any] = {"driver": "s3", "bucket": bucket, "path": f"{prefix}/",
+                                   "endpoint": s3.url, "aws_region": "us-east-1"}
+    else:
+        kvstore = {"driver": "http", "base_url": url + "/"}
+    array = ts.open({"driver": driver, "kvstore": {**kvstore, "path": kvstore.get(
+        "path", "") + "0/"}}, read=True).result()
+    return lambda region: np.asarray(array[region].read().result())
+
+
+READERS: dict[str, Reader] = {"zarr + fsspec": _zarr_fsspec, "zarr + obstore": _zarr_obstore,
+                              "tensorstore": _tensorstore}
+
+
+def compare(repeats: int = 3) -> list[tuple[str, str, str, float, float]]:
+    """(store, zarr format, reader, open ms, 16-chunk read ms), medians of ``repeats``."""
+    import os
+
+    rows = []
+    region: Region = (slice(512, 1536), slice(512, 1536))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        paths = {fmt: write_pyramid(folder, zarr_format=fmt) for fmt in (2, 3)}
+        expected = np.asarray(__import__("zarr").open_array(str(paths[2] / "0"))[region])
+        with serve_http(folder) as base, serve_s3(folder) as s3:
+            os.environ.update(s3.environment)
+            for store in ("http", "s3"):
+                for fmt, path in paths.items():
+                    url = (f"{base}/{path.name}" if store == "http"
+                           else f"s3://{s3.bucket}/{path.name}")
+                    for name, reader in READERS.items():
+                        opens, reads = [], []
+                        for _ in range(repeats):
+                            t0 = time.perf_counter()
+                            read = reader(url, s3 if store == "s3" else None)
+                            t1 = time.perf_counter()
+                            values = read(region)
+                            t2 = time.perf_counter()
+                            if not np.array_equal(values, expected):
+                                raise AssertionError(f"{name} read other values ({url})")
+                            opens.append(t1 - t0)
+                            reads.append(t2 - t1)
+                        rows.append((store, f"v{fmt}", name, statistics.median(opens) * 1e3,
+                                     statistics.median(reads) * 1e3))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m napari_engine.bench.stores",
+                                     description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"{'store':<6}{'zarr':<6}{'reader':<16}{'open ms':>10}{'16 chunks ms':>14}")
+    for store, fmt, name, open_ms, read_ms in compare(args.repeats):
+        print(f"{store:<6}{fmt:<6}{name:<16}{open_ms:>10.1f}{read_ms:>14.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""Remote stores: an OME-Zarr served over HTTP(S) or kept in S3, opened for zarr-python.
+
+Chosen by measurement (``python -m napari_engine.bench.stores``: the same pyramid, zarr v2
+and v3, served on loopback by Python's HTTP server and by moto's S3 server; medians of 3,
+a 16-chunk region of level 0): over S3, zarr-python reading through obstore took 52-55
+ms, through fsspec (s3fs) 144-156 ms, tensorstore 34-36 ms; over HTTP 23 / 26 / 10-12
+ms. zarr-python over obstore is taken: the local and the remote images then share one
+reader (zarr groups and arrays: the NGFF metadata, every zarr format and codec zarr
+reads, dask arrays over them), at 2.8x fsspec's speed on S3. tensorstore reads chunks
+faster still and is the candidate for the loading stage's chunk reads; it has no
+reader for the OME metadata.
+
+Credentials and endpoints come from the usual environment variables, read by obstore:
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``
+(or ``AWS_DEFAULT_REGION``), ``AWS_ENDPOINT_URL`` (MinIO, Ceph, a local test server),
+``AWS_SKIP_SIGNATURE=true`` for a public bucket read anonymously. Plain ``http://`` is
+allowed where the URL or the endpoint says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from napari_engine.data.spec import DataError
+
+#: what ``remote_store`` opens
+REMOTE_SCHEMES = ("http://", "https://", "s3://")
+#: other object stores people name, refused with a clear message
+_OTHER_SCHEMES = ("gs://", "gcs://", "az://", "abfs://", "azure://")
+
+
+def is_remote(text: str) -> bool:
+    """Whether ``text`` names a remote store (of any scheme people use)."""
+    return text.lower().startswith(REMOTE_SCHEMES + _OTHER_SCHEMES)
+
+
+def remote_store(url: str) -> Any:
+    """A read-only zarr store over ``url`` (``http(s)://host/path.ome.zarr`` or
+    ``s3://bucket/path.ome.zarr``)."""
+    if not url.lower().startswith(REMOTE_SCHEMES):
+        raise DataError(f"only http(s):// and s3:// stores are supported: {url}")
+    import zarr
+    from obstore.store import from_url
+
+    try:
+        store = from_url(url.rstrip("/"), client_options={"allow_http": True})
+    except Exception as exc:  # obstore's errors for a malformed URL or configuration
+        raise DataError(f"cannot open {url}: {exc}") from exc
+    return zarr.storage.ObjectStore(store, read_only=True)
