@@ -65,7 +65,7 @@ def test_an_ome_zarr_in_s3_opens_with_the_usual_environment(
 
 def test_what_cannot_be_opened_says_why(http_base: str, s3: S3Endpoint,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(DataError, match="missing.ome.zarr"):
+    with pytest.raises(DataError, match=r"missing\.ome\.zarr"):
         open_data(f"{http_base}/missing.ome.zarr")
     with pytest.raises(DataError, match=r"only http\(s\):// and s3://"):
         open_data("gs://bucket/image.ome.zarr")
