@@ -20,6 +20,7 @@ def pyramids(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("stores")
     for zarr_format in (2, 3):
         write_pyramid(folder, zarr_format=zarr_format, side=512, chunk=128)
+    write_pyramid(folder, zarr_format=3, side=512, chunk=64, sharded=True)
     return folder
 
 
@@ -46,20 +47,20 @@ def _same_image(remote: str, local: Path) -> None:
                                   np.asarray(ours[0].data[0][region]))
 
 
-@pytest.mark.parametrize("zarr_format", [2, 3])
+NAMES = ["pyramid-v2.ome.zarr", "pyramid-v3.ome.zarr", "pyramid-v3-sharded.ome.zarr"]
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_an_ome_zarr_over_http_opens_as_the_local_file(
-        http_base: str, pyramids: Path, zarr_format: int) -> None:
-    name = f"pyramid-v{zarr_format}.ome.zarr"
+        http_base: str, pyramids: Path, name: str) -> None:
     _same_image(f"{http_base}/{name}", pyramids / name)
 
 
-@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize("name", NAMES)
 def test_an_ome_zarr_in_s3_opens_with_the_usual_environment(
-        s3: S3Endpoint, pyramids: Path, zarr_format: int,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        s3: S3Endpoint, pyramids: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in s3.environment.items():
         monkeypatch.setenv(key, value)
-    name = f"pyramid-v{zarr_format}.ome.zarr"
     _same_image(f"s3://{s3.bucket}/{name}", pyramids / name)
 
 

@@ -33,8 +33,51 @@ BUCKET = "napari-engine-test"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Python's file server, quiet, and answering byte ranges (``Range: bytes=a-b`` and
+    ``bytes=-n``) as every object store and web server does: a sharded zarr v3 array is
+    read a chunk at a time out of its shard files."""
+
     def log_message(self, format: str, *args: Any) -> None:
         return None
+
+    def send_head(self) -> Any:
+        wanted = self.headers.get("Range", "")
+        path = Path(self.translate_path(self.path))
+        if not wanted.startswith("bytes=") or not path.is_file():
+            return super().send_head()
+        size = path.stat().st_size
+        first, _, last = wanted.removeprefix("bytes=").partition("-")
+        if not first:  # the last ``last`` bytes
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        if start > end or start >= size:
+            self.send_error(416, "range not satisfiable")
+            return None
+        handle = path.open("rb")
+        handle.seek(start)
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        return _Slice(handle, end - start + 1)
+
+
+class _Slice:
+    """The part of a file a range asked for, as ``copyfile`` reads it."""
+
+    def __init__(self, handle: Any, length: int) -> None:
+        self._handle, self._left = handle, length
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
+        data: bytes = self._handle.read(size)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -98,12 +141,12 @@ def serve_s3(folder: Path) -> Iterator[S3Endpoint]:
 
 
 def write_pyramid(folder: Path, *, zarr_format: int, side: int = 2048,
-                  chunk: int = 256) -> Path:
-    """A 3-level OME-Zarr image (NGFF 0.4 on zarr v2, 0.5 on zarr v3) of a uint16
-    ramp, for the comparison and the tests."""
+                  chunk: int = 256, sharded: bool = False) -> Path:
+    """A 3-level OME-Zarr image (NGFF 0.4 on zarr v2, 0.5 on zarr v3, in shards of 2 x 2
+    chunks if ``sharded``) of a uint16 ramp, for the comparison and the tests."""
     import zarr
 
-    path = folder / f"pyramid-v{zarr_format}.ome.zarr"
+    path = folder / f"pyramid-v{zarr_format}{'-sharded' if sharded else ''}.ome.zarr"
     group = zarr.open_group(str(path), mode="w", zarr_format=zarr_format)  # type: ignore[arg-type]
     yy, xx = np.mgrid[0:side, 0:side]
     base = ((yy * 7 + xx * 3) % 65_000).astype(np.uint16)
@@ -111,7 +154,8 @@ def write_pyramid(folder: Path, *, zarr_format: int, side: int = 2048,
     for level in range(3):
         data = base[::2 ** level, ::2 ** level]
         array = group.create_array(str(level), shape=data.shape, dtype=data.dtype,
-                                   chunks=(chunk, chunk))
+                                   chunks=(chunk, chunk),
+                                   shards=(2 * chunk, 2 * chunk) if sharded else None)
         array[...] = data
         datasets.append({"path": str(level), "coordinateTransformations": [
             {"type": "scale", "scale": [2.0 ** level, 2.0 ** level]}]})
