@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         session = Session("local", [], gl_app, font, (width, height))
         session.viewer.dims.ndisplay = 3
         for spec in specs:
-            session.viewer.add_image(spec.data, **spec.kwargs)
+            getattr(session.viewer, f"add_{spec.kind}")(spec.data, **spec.kwargs)
         session.keep_shared_look()
     else:
         session = Session("local", specs, gl_app, font, (width, height))

@@ -276,7 +276,7 @@ def _open_local(path: str, size: tuple[int, int]) -> Probe:
     for spec in open_data(path):  # the server's own reading: same names, limits, colours
         data = ([np.asarray(level) for level in spec.data] if isinstance(spec.data, list)
                 else np.asarray(spec.data))  # in memory, as a local user would have it
-        viewer.add_image(data, **spec.kwargs)
+        getattr(viewer, f"add_{spec.kind}")(data, **spec.kwargs)
     qt_window_of(viewer.window).resize(size[0] + 420, size[1] + 120)
     probe = Probe(viewer, qt_viewer_of(viewer.window).canvas, remote=False)
     probe.pump(3.0)

@@ -8,6 +8,7 @@ so each channel gets its own name, colour and contrast.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ import numpy as np
 import zarr
 
 from napari_engine.data.colors import colormap_for_hex, default_colormaps
-from napari_engine.data.spec import DataError, LayerSpec, lazy_from_zarr
+from napari_engine.data.spec import DataError, LayerSpec, brief, lazy_from_zarr
 from napari_engine.data.units import units_kwarg
+
+log = logging.getLogger(__name__)
 
 
 def is_ome_zarr(path: Path) -> bool:
@@ -85,12 +88,72 @@ def _image_group(group: zarr.Group) -> zarr.Group:
     return group
 
 
+def _ome_attrs(group: zarr.Group) -> dict[str, Any]:
+    """A group's OME metadata (NGFF 0.5 keeps it under ``ome``, 0.4 at the top)."""
+    attrs = dict(group.attrs)
+    ome = attrs.get("ome")
+    return {**attrs, **ome} if isinstance(ome, dict) else attrs
+
+
 def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
     """Layer specs for the first multiscale image of the OME-Zarr at ``path`` (a local
-    path; or a URL, read through ``store``: ``data.stores.remote_store``)."""
+    path; or a URL, read through ``store``: ``data.stores.remote_store``), then one labels
+    layer per label image in its ``labels`` group, in their ``image-label`` colours. A
+    label image opened itself is a labels layer."""
     try:
-        group = _image_group(zarr.open_group(store if store is not None else str(path),
-                                             mode="r"))
+        root = zarr.open_group(store if store is not None else str(path), mode="r")
+        group = _image_group(root)
+    except Exception as exc:  # zarr raises many types for malformed stores
+        raise DataError(f"cannot read OME-Zarr {path}: {brief(exc)}") from exc
+    leaf = Path(str(path).rstrip("/")).name
+    if "image-label" in _ome_attrs(group):
+        return [_as_labels(spec, _ome_attrs(group)["image-label"])
+                for spec in _image_specs(group, path, leaf)]
+    return _image_specs(group, path, leaf) + _label_specs(group, path)
+
+
+def _label_specs(image: zarr.Group, path: Path | str) -> list[LayerSpec]:
+    """The image's label images (``labels/<name>``), as labels layers; one that cannot
+    be read is left out (the image still opens), with a warning in the log."""
+    try:
+        labels = image["labels"]
+    except Exception:  # no labels group
+        return []
+    if not isinstance(labels, zarr.Group):
+        return []
+    names = _ome_attrs(labels).get("labels")
+    specs = []
+    for name in names if isinstance(names, list) else []:
+        try:
+            group = labels[str(name)]
+            if not isinstance(group, zarr.Group):
+                raise DataError("not a group")
+            metadata = _ome_attrs(group).get("image-label") or {}
+            specs += [_as_labels(spec, metadata)
+                      for spec in _image_specs(group, f"{path}/labels/{name}", str(name))]
+        except Exception as exc:
+            log.warning("label image %r of %s not opened: %s", name, path, exc)
+    return specs
+
+
+def _as_labels(spec: LayerSpec, metadata: Any) -> LayerSpec:
+    """An image layer's spec as a labels layer's, in the ``image-label`` colours (labels
+    the metadata gives no colour to keep napari's)."""
+    kwargs = {k: v for k, v in spec.kwargs.items()
+              if k not in ("colormap", "contrast_limits", "blending")}
+    colors = metadata.get("colors") if isinstance(metadata, dict) else None
+    colormap = {int(c["label-value"]): [float(v) / 255 for v in c["rgba"]]
+                for c in colors or [] if isinstance(c, dict)
+                and "label-value" in c and isinstance(c.get("rgba"), list)
+                and len(c["rgba"]) == 4}
+    if colormap:
+        kwargs["colormap"] = colormap
+    return LayerSpec(data=spec.data, kwargs=kwargs, kind="labels")
+
+
+def _image_specs(group: zarr.Group, path: Path | str, leaf: str) -> list[LayerSpec]:
+    """Layer specs for the multiscale image of ``group`` (one per channel)."""
+    try:
         meta, omero = _multiscales_attrs(group)
         datasets = meta.get("datasets") or []
         if not datasets:
@@ -122,7 +185,6 @@ def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
     if units is not None:
         base["units"] = units
     multiscale = len(levels) > 1
-    leaf = Path(str(path).rstrip("/")).name
     image_name = str(meta.get("name") or leaf.removesuffix(".zarr").removesuffix(".ome"))
 
     n_channels = 1 if channel_axis is None else int(arrays[0].shape[channel_axis])
@@ -139,22 +201,24 @@ def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
             data = [level[index] for level in levels]
         info = channels_meta[c] if c < len(channels_meta) else {}
         info = info if isinstance(info, dict) else {}
-        if channel_axis is None:
-            name = str(info.get("label") or image_name)
-        else:
-            name = str(info.get("label") or f"{image_name} [ch{c}]")
-        color = info.get("color")
-        colormap = colormap_for_hex(color, fallback_colormaps[c])
-        kwargs = dict(base)
-        kwargs.update(
-            name=name,
-            multiscale=multiscale,
-            colormap=colormap,
-            contrast_limits=_contrast_limits(info.get("window"), data[-1]),
-            blending="additive" if n_channels > 1 else "translucent",
-        )
+        default_name = image_name if channel_axis is None else f"{image_name} [ch{c}]"
+        kwargs = {**base, **_channel(info, default_name, fallback_colormaps[c]),
+                  "multiscale": multiscale,
+                  "contrast_limits": _contrast_limits(info.get("window"), data[-1]),
+                  "blending": "additive" if n_channels > 1 else "translucent"}
         specs.append(LayerSpec(data=data if multiscale else data[0], kwargs=kwargs))
     return specs
+
+
+def _channel(info: dict[str, Any], default_name: str, fallback_colormap: str
+             ) -> dict[str, Any]:
+    """A channel's name, colour and visibility from its ``omero`` entry."""
+    kwargs: dict[str, Any] = {
+        "name": str(info.get("label") or default_name),
+        "colormap": colormap_for_hex(info.get("color"), fallback_colormap)}
+    if info.get("active") is False:  # shown off at first
+        kwargs["visible"] = False
+    return kwargs
 
 
 def _contrast_limits(window: Any, coarsest: da.Array) -> tuple[float, float]:

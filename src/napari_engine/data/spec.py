@@ -24,6 +24,9 @@ class LayerSpec:
 
     data: Any
     kwargs: dict[str, Any]
+    #: napari's layer kind: "image", or "labels" (an OME-Zarr's label images): the
+    #: server calls ``viewer.add_<kind>``
+    kind: str = "image"
 
 
 class DataError(Exception):
@@ -32,6 +35,13 @@ class DataError(Exception):
     def __init__(self, message: str) -> None:
         # Keep the message to one line: it is shown to a person, not a traceback reader.
         super().__init__(" ".join(str(message).split()))
+
+
+def brief(exc: BaseException) -> str:
+    """A reader's or store's error in a line a person reads (obstore appends its debug
+    dump to its messages)."""
+    text = " ".join(str(exc).split()).split(" Debug source:")[0]
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def lazy_from_zarr(array: Any) -> Any:

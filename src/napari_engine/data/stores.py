@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from napari_engine.data.spec import DataError
+from napari_engine.data.spec import DataError, brief
+from napari_engine.data.tiff import TIFF_SUFFIXES
 
 #: what ``remote_store`` opens
 REMOTE_SCHEMES = ("http://", "https://", "s3://")
@@ -39,11 +40,13 @@ def remote_store(url: str) -> Any:
     ``s3://bucket/path.ome.zarr``)."""
     if not url.lower().startswith(REMOTE_SCHEMES):
         raise DataError(f"only http(s):// and s3:// stores are supported: {url}")
+    if url.lower().rstrip("/").endswith(TIFF_SUFFIXES):
+        raise DataError(f"only OME-Zarr is read remotely (copy a TIFF to the server): {url}")
     import zarr
     from obstore.store import from_url
 
     try:
         store = from_url(url.rstrip("/"), client_options={"allow_http": True})
     except Exception as exc:  # obstore's errors for a malformed URL or configuration
-        raise DataError(f"cannot open {url}: {exc}") from exc
+        raise DataError(f"cannot open {url}: {brief(exc)}") from exc
     return zarr.storage.ObjectStore(store, read_only=True)

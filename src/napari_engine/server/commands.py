@@ -444,10 +444,12 @@ def _add_image(ctx: Context) -> Result:
         raise ProtocolError(ErrorCode.NOT_FOUND, str(exc)) from None
     layers = []
     for spec in specs:
-        kwargs = {**spec.kwargs, **props}
+        # an OME-Zarr's label images come as labels layers: they take what labels take
+        taken = initial_keywords(LayerKind(spec.kind))
+        kwargs = {**spec.kwargs, **{k: v for k, v in props.items() if k in taken}}
         if len(specs) > 1 and "name" in props:
             kwargs["name"] = f"{props['name']} [{spec.kwargs['name']}]"
-        layers += _add(ctx, ctx.viewer.add_image, spec.data, kwargs)
+        layers += _add(ctx, getattr(ctx.viewer, f"add_{spec.kind}"), spec.data, kwargs)
     return _added(ctx, layers)
 
 

@@ -184,7 +184,7 @@ class Session:
         self._connect_events()
         try:
             for spec in specs:
-                self.viewer.add_image(spec.data, **spec.kwargs)
+                getattr(self.viewer, f"add_{spec.kind}")(spec.data, **spec.kwargs)
         except BaseException:
             self.close()  # free the GL context of a session that never opened
             raise

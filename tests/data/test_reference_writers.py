@@ -1,0 +1,72 @@
+"""Files as the field's reference writers write them (not this project's own code): what
+napari-engine opens from them, and what a server shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_engine
+from napari_engine.data import open_data
+from napari_engine.server.process import ServerProcess
+
+RED, CYAN = [255, 0, 0, 255], [0, 255, 255, 255]
+
+
+@pytest.fixture(scope="module")
+def ome_zarr_py_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ome-zarr-py's ``write_image`` (two channels, omero colours and windows, the second
+    off at first) and ``write_labels`` (a label image with its colours)."""
+    import zarr
+    from ome_zarr.writer import write_image, write_labels
+
+    path = tmp_path_factory.mktemp("ome-zarr-py") / "cells.ome.zarr"
+    data = np.random.default_rng(0).integers(0, 1000, (2, 8, 96, 96), dtype=np.uint16)
+    group = zarr.open_group(str(path), mode="w")
+    write_image(data, group, axes="czyx", omero={"channels": [
+        {"label": "DAPI", "color": "0000FF", "active": True,
+         "window": {"start": 0, "end": 800, "min": 0, "max": 1000}},
+        {"label": "GFP", "color": "00FF00", "active": False,
+         "window": {"start": 0, "end": 900, "min": 0, "max": 1000}}]})
+    labels = np.zeros((8, 96, 96), np.uint8)
+    labels[:, 10:40, 10:40] = 1
+    labels[:, 50:90, 50:90] = 2
+    write_labels(labels, group, name="nuclei", axes="zyx", scaler=None, scale_factors=(2, 4),
+                 label_metadata={"colors": [
+        {"label-value": 1, "rgba": RED}, {"label-value": 2, "rgba": CYAN}]})
+    return path
+
+
+def test_channels_and_label_images_of_ome_zarr_py(ome_zarr_py_image: Path) -> None:
+    specs = open_data(str(ome_zarr_py_image))
+    assert [(s.kind, s.kwargs["name"]) for s in specs] == [
+        ("image", "DAPI"), ("image", "GFP"), ("labels", "nuclei")]
+    dapi, gfp, nuclei = specs
+    assert dapi.kwargs["colormap"] == "blue" and dapi.kwargs["contrast_limits"] == (0, 800)
+    assert dapi.kwargs.get("visible", True) and gfp.kwargs["visible"] is False
+    assert nuclei.kwargs["colormap"] == {1: [1.0, 0.0, 0.0, 1.0], 2: [0.0, 1.0, 1.0, 1.0]}
+    assert nuclei.kwargs["axis_labels"] == ("z", "y", "x")
+    # a label image opened by itself is a labels layer too
+    alone = open_data(str(ome_zarr_py_image / "labels" / "nuclei"))
+    assert [(s.kind, s.kwargs["name"]) for s in alone] == [("labels", "nuclei")]
+
+
+def test_a_server_shows_the_label_image_in_its_colours(ome_zarr_py_image: Path) -> None:
+    with ServerProcess(["--token", "t", "--size", "240x240", "--data",
+                        str(ome_zarr_py_image)]) as server:
+        viewer = napari_engine.connect(server.url, stream="none")
+        try:
+            assert [(type(layer).__name__, layer.name) for layer in viewer.layers] == [
+                ("ServerImage", "DAPI"), ("ServerImage", "GFP"), ("ServerLabels", "nuclei")]
+            assert not viewer.layers["GFP"].visible
+            colors = viewer.layers["nuclei"].colormap.color_dict
+            np.testing.assert_allclose(colors[1], [1, 0, 0, 1])
+            viewer.layers["DAPI"].visible = False  # the labels alone
+            picture = viewer.screenshot()[..., :3].astype(int)
+            red = (picture[..., 0] > 100) & (picture[..., 1] < 40) & (picture[..., 2] < 40)
+            cyan = (picture[..., 1] > 100) & (picture[..., 2] > 100) & (picture[..., 0] < 40)
+            assert red.sum() > 500 and cyan.sum() > 500
+        finally:
+            viewer.close()
