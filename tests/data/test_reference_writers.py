@@ -70,3 +70,42 @@ def test_a_server_shows_the_label_image_in_its_colours(ome_zarr_py_image: Path) 
             assert red.sum() > 500 and cyan.sum() > 500
         finally:
             viewer.close()
+
+
+def test_tifffile_pyramids_images_and_luts(tmp_path: Path) -> None:
+    """tifffile's own writer: an OME-TIFF pyramid in SubIFDs (a whole-slide image's
+    layout) is a multiscale layer read lazily; every image of a multi-image OME-TIFF is
+    a layer; ImageJ channel LUTs give the channels their colours."""
+    import tifffile
+
+    data = np.random.default_rng(1).integers(0, 4000, (2, 1024, 1024), dtype=np.uint16)
+    pyramid = tmp_path / "slide.ome.tif"
+    with tifffile.TiffWriter(pyramid) as tif:
+        tif.write(data, subifds=2, tile=(256, 256), photometric="minisblack",
+                  metadata={"axes": "CYX", "Channel": {"Name": ["DAPI", "GFP"]},
+                            "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5})
+        for step in (2, 4):
+            tif.write(data[:, ::step, ::step], subfiletype=1, tile=(256, 256),
+                      photometric="minisblack")
+    specs = open_data(str(pyramid))
+    assert [s.kwargs["name"] for s in specs] == ["DAPI", "GFP"]
+    assert all(s.kwargs["multiscale"] and s.kwargs["scale"] == (0.5, 0.5) for s in specs)
+    assert [level.shape for level in specs[1].data] == [(1024, 1024), (512, 512), (256, 256)]
+    np.testing.assert_array_equal(np.asarray(specs[1].data[1][100:120, 30:40]),
+                                  data[1, ::2, ::2][100:120, 30:40])
+
+    several = tmp_path / "plate.ome.tif"
+    with tifffile.TiffWriter(several, ome=True) as tif:
+        tif.write(np.zeros((64, 64), np.uint8), metadata={"Name": "well A1"})
+        tif.write(np.ones((32, 48), np.uint16), metadata={"Name": "well A2"})
+    specs = open_data(str(several))
+    assert [(s.kwargs["name"], s.data.shape) for s in specs] == [
+        ("plate [well A1]", (64, 64)), ("plate [well A2]", (32, 48))]
+
+    red = np.zeros((3, 256), np.uint8)
+    red[0] = np.arange(256)
+    gray = np.tile(np.arange(256, dtype=np.uint8), (3, 1))
+    hyperstack = tmp_path / "luts.tif"
+    tifffile.imwrite(hyperstack, np.zeros((2, 32, 32), np.uint16), imagej=True,
+                     metadata={"axes": "CYX", "LUTs": [red, gray]})
+    assert [s.kwargs["colormap"] for s in open_data(str(hyperstack))] == ["red", "gray"]

@@ -50,6 +50,7 @@ from napari_engine.client.uploads import (
     array_payload,
     arrays_payload,
     layer_command,
+    numpy_dtype,
     sent,
 )
 from napari_engine.client.window_stats import WindowStats
@@ -190,7 +191,7 @@ def _reshaped(layer: Layer, state: dict[str, Any]) -> bool:
         return False
     shapes = [tuple(shape) for shape in state.get("level_shapes") or [state["shape"]]]
     return (_data_shapes(layer) != shapes
-            or np.dtype(layer.dtype) != np.dtype(state.get("dtype", layer.dtype)))
+            or numpy_dtype(layer.dtype) != numpy_dtype(state.get("dtype", layer.dtype)))
 
 
 class ViewerBridge:
@@ -411,7 +412,7 @@ class ViewerBridge:
                                 payload=payload)
 
         def rebind() -> None:
-            self._bind(layer, layer_id, _data_shapes(layer), np.dtype(layer.dtype).name)
+            self._bind(layer, layer_id, _data_shapes(layer), numpy_dtype(layer.dtype).name)
         return rebind
 
     def _reader(self, layer_id: int) -> Callable[[int, Region], np.ndarray]:
@@ -769,7 +770,7 @@ class ViewerBridge:
             layer.__class__ = adopted
         if isinstance(layer, Image | Labels):
             compute_where_the_data_is(layer, self.data_range, self.histogram)
-            self._bind(layer, layer_id, _data_shapes(layer), np.dtype(layer.dtype).name)
+            self._bind(layer, layer_id, _data_shapes(layer), numpy_dtype(layer.dtype).name)
         self._by_id[layer_id] = layer
         return layer_id
 

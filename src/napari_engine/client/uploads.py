@@ -39,7 +39,13 @@ def _nbytes(data: Any) -> int:
     shape = getattr(data, "shape", None)
     if shape is None:
         return int(np.asarray(data).nbytes)
-    return math.prod(int(n) for n in shape) * np.dtype(getattr(data, "dtype", float)).itemsize
+    return math.prod(int(n) for n in shape) * numpy_dtype(getattr(data, "dtype", float)).itemsize
+
+
+def numpy_dtype(dtype: Any) -> np.dtype[Any]:
+    """An array library's dtype as numpy's (tensorstore's has its own type, with
+    ``numpy_dtype``)."""
+    return np.dtype(getattr(dtype, "numpy_dtype", dtype))
 
 
 def _fits(parts: list[Any], kind: str) -> None:

@@ -1,14 +1,17 @@
 """Read TIFF, ImageJ hyperstack TIFF and OME-TIFF files as layer specs.
 
-tifffile knows the axes of the first series ('ZCYX' for an ImageJ hyperstack, 'CYX' for an
-OME-TIFF, ...); a 'C' axis becomes one layer per channel and 'S' (samples) an RGB layer. Pixel
-sizes come from OME ``PhysicalSize*`` or ImageJ resolution tags and ``spacing``. Files are
-wrapped lazily with ``series.aszarr()`` so large TIFFs are only read where viewed.
+tifffile knows the axes of each series ('ZCYX' for an ImageJ hyperstack, 'CYX' for an
+OME-TIFF, ...); a 'C' axis becomes one layer per channel and 'S' (samples) an RGB layer.
+Every image of a multi-image OME-TIFF is opened (other files: their first series, as
+napari's own reader does). A pyramid (OME-TIFF SubIFDs, whole-slide images) becomes a
+multiscale layer, read lazily whatever its size; other files are loaded when small and
+read lazily through zarr (``series.aszarr()``) when large. Pixel sizes come from OME
+``PhysicalSize*`` or ImageJ resolution tags and ``spacing``; channel colours from OME
+``Color`` or ImageJ LUTs (a ramp from black to a colour napari names).
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,48 +23,74 @@ import zarr
 
 from napari_engine.data.colors import colormap_for_hex, default_colormaps
 from napari_engine.data.ome_zarr import data_range
-from napari_engine.data.spec import DataError, LayerSpec, lazy_from_zarr
+from napari_engine.data.spec import DataError, LayerSpec, brief, lazy_from_zarr
 from napari_engine.data.units import normalize_unit, units_kwarg
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".ome.tif", ".ome.tiff", ".btf", ".tf8")
 _AXIS_LABELS = {"T": "t", "Z": "z", "Y": "y", "X": "x", "C": "c", "S": "rgb"}
-_SMALL_BYTES = 256 * 1024 * 1024  # files this small are simply loaded
+_SMALL_BYTES = 256 * 1024 * 1024  # files this small (and not pyramids) are simply loaded
 
 
 @dataclass
 class _Series:
-    """What is read from the file's first series before any layer is made."""
+    """What is read from one series before any layer is made."""
 
     axes: str
     shape: tuple[int, ...]
-    data: Any
+    data: Any  # an array, or (a pyramid) a list of arrays, finest first
     sizes: dict[str, tuple[float, str | None]]
     names: list[str]
     colors: list[str | None]
     imagej: dict[str, Any]
+    name: str  # the OME image's name ("" when it has none)
+
+    @property
+    def pyramid(self) -> bool:
+        return isinstance(self.data, list)
 
 
-def _read_series(path: Path) -> _Series:
-    """The first series: small files loaded, larger ones read lazily through zarr."""
+def _series_count(tif: tifffile.TiffFile) -> int:
+    """The series opened: every image of an OME-TIFF, else the first series."""
+    return len(tif.series) if tif.is_ome else 1
+
+
+def _read(path: Path) -> list[_Series]:
     try:
         with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            shape = tuple(series.shape)
-            nbytes = int(np.prod(shape, dtype=np.int64)) * series.dtype.itemsize
-            names, colors = _ome_channels(tif.ome_metadata) if tif.is_ome else ([], [])
-            read = _Series(series.axes, shape,
-                           series.asarray() if nbytes <= _SMALL_BYTES else None,
-                           _pixel_sizes(tif, series.axes), names, colors,
-                           tif.imagej_metadata or {})
-    except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
-        raise DataError(f"cannot read TIFF {path}: {exc}") from exc
-    if read.data is None:
-        try:
-            store = tifffile.imread(path, aszarr=True)
-            read.data = lazy_from_zarr(zarr.open_array(store, mode="r"))
-        except Exception as exc:
-            raise DataError(f"cannot read TIFF {path}: {exc}") from exc
+            ome = ET.fromstring(tif.ome_metadata) if tif.is_ome and tif.ome_metadata else None
+            images = _all(ome, "Image") if ome is not None else []
+            read = []
+            for index in range(_series_count(tif)):
+                series = tif.series[index]
+                image = images[index] if index < len(images) else None
+                names, colors = _ome_channels(image) if image is not None else ([], [])
+                shape = tuple(series.shape)
+                nbytes = int(np.prod(shape, dtype=np.int64)) * series.dtype.itemsize
+                small = nbytes <= _SMALL_BYTES and len(series.levels) == 1
+                read.append(_Series(
+                    series.axes, shape, series.asarray() if small else None,
+                    _pixel_sizes(tif, series.axes, image), names, colors,
+                    tif.imagej_metadata or {},
+                    (image.get("Name", "") if image is not None else "") or ""))
+    except (OSError, ValueError, IndexError, KeyError, ET.ParseError,
+            tifffile.TiffFileError) as exc:
+        raise DataError(f"cannot read TIFF {path}: {brief(exc)}") from exc
+    for index, opened in enumerate(read):
+        if opened.data is None:
+            opened.data = _lazy(path, index)
     return read
+
+
+def _lazy(path: Path, index: int) -> Any:
+    """Series ``index`` read through zarr: one array, or a pyramid's levels."""
+    try:
+        opened = zarr.open(tifffile.imread(path, aszarr=True, series=index), mode="r")
+        if isinstance(opened, zarr.Group):  # a pyramid: its levels "0", "1", ...
+            levels = sorted(opened.array_keys(), key=int)
+            return [lazy_from_zarr(opened[key]) for key in levels]
+        return lazy_from_zarr(opened)
+    except Exception as exc:
+        raise DataError(f"cannot read TIFF {path}: {brief(exc)}") from exc
 
 
 def _stem(path: Path) -> str:
@@ -80,7 +109,7 @@ def _base_kwargs(read: _Series, spatial: list[int], rgb: bool) -> dict[str, Any]
         # Unknown axes ('Q', 'I', ...) get napari's default labels ('-3', '-2', ...).
         "axis_labels": tuple(_AXIS_LABELS.get(axes[i], str(k - len(spatial)))
                              for k, i in enumerate(spatial)),
-        "multiscale": False,
+        "multiscale": read.pyramid,
     }
     units = units_kwarg([read.sizes.get(axes[i], (1.0, None))[1] for i in spatial])
     if units is not None:
@@ -91,34 +120,63 @@ def _base_kwargs(read: _Series, spatial: list[int], rgb: bool) -> dict[str, Any]
 
 
 def read_tiff(path: Path) -> list[LayerSpec]:
-    """Layer specs for the first series of the TIFF at ``path`` (one per channel)."""
-    read = _read_series(path)
-    axes, shape, stem = read.axes, read.shape, _stem(path)
+    """Layer specs for the TIFF at ``path``: one per channel of each image opened."""
+    series = _read(path)
+    stem = _stem(path)
+    specs = []
+    for index, read in enumerate(series):
+        title = stem if len(series) == 1 else f"{stem} [{read.name or index}]"
+        specs += _specs(read, title)
+    return specs
+
+
+def _specs(read: _Series, title: str) -> list[LayerSpec]:
+    axes, shape = read.axes, read.shape
     rgb = "S" in axes and axes.endswith("S") and shape[-1] in (3, 4)
     channel_axis = axes.find("C")
     spatial = [i for i, a in enumerate(axes) if i != channel_axis and not (rgb and a == "S")]
     base = _base_kwargs(read, spatial, rgb)
     n_channels = 1 if channel_axis < 0 else shape[channel_axis]
     fallback = default_colormaps(n_channels)
+    colors = read.colors or _imagej_colors(read.imagej)
+    levels = read.data if read.pyramid else [read.data]
     specs = []
     for c in range(n_channels):
         if channel_axis < 0:
-            layer, name = read.data, stem
+            data, name = levels, title
         else:
-            layer = read.data[(slice(None),) * channel_axis + (c,)]
-            name = read.names[c] if c < len(read.names) and read.names[c] else f"{stem} [ch{c}]"
+            data = [level[(slice(None),) * channel_axis + (c,)] for level in levels]
+            name = read.names[c] if c < len(read.names) and read.names[c] else f"{title} [ch{c}]"
         kwargs = {**base, "name": name,
-                  "contrast_limits": _contrast_limits(layer, read.imagej.get("Ranges"), c, rgb),
+                  "contrast_limits": _contrast_limits(data[-1], read.imagej.get("Ranges"),
+                                                      c, rgb),
                   "blending": "additive" if n_channels > 1 else "translucent"}
         if not rgb:
-            kwargs["colormap"] = (colormap_for_hex(read.colors[c], fallback[c])
-                                  if c < len(read.colors) else fallback[c])
-        specs.append(LayerSpec(data=layer, kwargs=kwargs))
+            kwargs["colormap"] = (colormap_for_hex(colors[c], fallback[c])
+                                  if c < len(colors) else fallback[c])
+        specs.append(LayerSpec(data=data if read.pyramid else data[0], kwargs=kwargs))
     return specs
 
 
+def _imagej_colors(imagej: dict[str, Any]) -> list[str | None]:
+    """ImageJ's channel LUTs as colours: a LUT that ramps from black to one colour is
+    that colour (what ImageJ's Red, Green, Cyan, ... LUTs are); any other is unknown."""
+    colors: list[str | None] = []
+    for lut in imagej.get("LUTs") or []:
+        table = np.asarray(lut, dtype=float)
+        if table.shape != (3, 256):
+            colors.append(None)
+            continue
+        top = table[:, -1]
+        ramp = np.outer(top, np.arange(256) / 255.0)
+        linear = top.max() > 0 and np.abs(table - ramp).max() <= 2.0
+        colors.append("".join(f"{int(v):02x}" for v in top) if linear else None)
+    return colors
+
+
 def _contrast_limits(layer: Any, ranges: Any, channel: int, rgb: bool) -> tuple[float, float]:
-    """ImageJ display ranges when present, else min/max (of a subsample when the data is big)."""
+    """ImageJ display ranges when present, else min/max (of a subsample when the data is
+    big; ``layer`` is a pyramid's coarsest level)."""
     if isinstance(ranges, (tuple, list)) and len(ranges) >= 2 * channel + 2:
         lo, hi = float(ranges[2 * channel]), float(ranges[2 * channel + 1])
         if hi > lo and not (lo == 0.0 and hi == 65535.0):
@@ -131,10 +189,11 @@ def _contrast_limits(layer: Any, ranges: Any, channel: int, rgb: bool) -> tuple[
     return data_range(layer[(slice(None, None, step),) * layer.ndim])
 
 
-def _pixel_sizes(tif: tifffile.TiffFile, axes: str) -> dict[str, tuple[float, str | None]]:
-    """Physical size and unit per axis letter, from OME metadata or ImageJ tags."""
-    if tif.is_ome and tif.ome_metadata:
-        pixels = _find(ET.fromstring(tif.ome_metadata), "Pixels")
+def _pixel_sizes(tif: tifffile.TiffFile, axes: str, image: ET.Element | None
+                 ) -> dict[str, tuple[float, str | None]]:
+    """Physical size and unit per axis letter, from the OME image's or ImageJ tags."""
+    if image is not None:
+        pixels = _first(image, "Pixels")
         return {} if pixels is None else _ome_sizes(pixels, axes)
     if not tif.is_imagej:
         return {}  # plain TIFF resolutions are usually DPI, not microscopy calibration
@@ -174,25 +233,27 @@ def _imagej_sizes(tif: tifffile.TiffFile, axes: str) -> dict[str, tuple[float, s
     return sizes
 
 
-def _find(root: ET.Element, tag: str) -> ET.Element | None:
+def _named(element: ET.Element, tag: str) -> bool:
+    return element.tag == tag or element.tag.endswith("}" + tag)
+
+
+def _all(root: ET.Element, tag: str) -> list[ET.Element]:
+    """Every element named ``tag``, in any namespace, in document order."""
+    return [element for element in root.iter() if _named(element, tag)]
+
+
+def _first(root: ET.Element, tag: str) -> ET.Element | None:
     """First element named ``tag`` in any namespace."""
-    for element in root.iter():
-        if element.tag == tag or element.tag.endswith("}" + tag):
-            return element
-    return None
+    return next(iter(_all(root, tag)), None)
 
 
-def _ome_channels(ome_xml: str | None) -> tuple[list[str], list[str | None]]:
-    """Channel names and colours (as OME signed RGBA integers) of the first OME image."""
-    if not ome_xml:
-        return [], []
-    try:
-        root = ET.fromstring(ome_xml)
-    except ET.ParseError:
-        names = re.findall(r'<Channel[^>]*\bName="([^"]*)"', ome_xml)
-        return names, [None] * len(names)
-    pixels = _find(root, "Pixels")
+def _ome_channels(image: ET.Element) -> tuple[list[str], list[str | None]]:
+    """Channel names and colours (as OME signed RGBA integers) of one OME image."""
+    pixels = _first(image, "Pixels")
     if pixels is None:
         return [], []
-    channels = [e for e in pixels if e.tag == "Channel" or e.tag.endswith("}Channel")]
+    channels = [e for e in pixels if _named(e, "Channel")]
     return [c.get("Name", "") for c in channels], [c.get("Color") for c in channels]
+
+
+__all__ = ["TIFF_SUFFIXES", "read_tiff"]
