@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import napari_engine
-from napari_engine.data import open_data
+from napari_engine.data import DataError, open_data
 from napari_engine.server.process import ServerProcess
 
 RED, CYAN = [255, 0, 0, 255], [0, 255, 255, 255]
@@ -109,3 +109,24 @@ def test_tifffile_pyramids_images_and_luts(tmp_path: Path) -> None:
     tifffile.imwrite(hyperstack, np.zeros((2, 32, 32), np.uint16), imagej=True,
                      metadata={"axes": "CYX", "LUTs": [red, gray]})
     assert [s.kwargs["colormap"] for s in open_data(str(hyperstack))] == ["red", "gray"]
+
+
+def test_a_zipped_ome_zarr_opens_as_the_folder(ome_zarr_py_image: Path, tmp_path: Path) -> None:
+    """An ``.ozx``: the OME-Zarr's files at the root of a zip archive, stored."""
+    import zipfile
+
+    from napari_engine.server.browsing import openable
+
+    zipped = tmp_path / "cells.ozx"
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_STORED) as archive:
+        for path in sorted(p for p in ome_zarr_py_image.rglob("*") if p.is_file()):
+            archive.write(path, path.relative_to(ome_zarr_py_image).as_posix())
+    specs, folder = open_data(str(zipped)), open_data(str(ome_zarr_py_image))
+    assert [(s.kind, s.kwargs["name"]) for s in specs] == [
+        (s.kind, s.kwargs["name"]) for s in folder]
+    np.testing.assert_array_equal(np.asarray(specs[0].data[0][3]),
+                                  np.asarray(folder[0].data[0][3]))
+    assert openable(zipped, is_dir=False)  # File > Open on the server offers it
+    (tmp_path / "broken.ozx").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="cannot open zipped OME-Zarr"):
+        open_data(str(tmp_path / "broken.ozx"))

@@ -6,8 +6,8 @@ that the server adds with ``viewer.add_image(spec.data, **spec.kwargs)``. Nothin
 at import time.
 """
 
-from napari_engine.data.open import open_data
+from napari_engine.data.open import FILE_SUFFIXES, open_data
 from napari_engine.data.sample import sample_layers
 from napari_engine.data.spec import DataError, LayerSpec
 
-__all__ = ["DataError", "LayerSpec", "open_data", "sample_layers"]
+__all__ = ["FILE_SUFFIXES", "DataError", "LayerSpec", "open_data", "sample_layers"]

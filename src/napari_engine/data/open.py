@@ -11,8 +11,16 @@ from pathlib import Path
 
 from napari_engine.data.ome_zarr import is_ome_zarr, read_ome_zarr
 from napari_engine.data.spec import DataError, LayerSpec
-from napari_engine.data.stores import is_remote, remote_store
+from napari_engine.data.stores import (
+    ZIPPED_ZARR_SUFFIXES,
+    is_remote,
+    remote_store,
+    zipped_store,
+)
 from napari_engine.data.tiff import TIFF_SUFFIXES, read_tiff
+
+#: files (not folders) ``open_data`` reads, by their name's ending
+FILE_SUFFIXES = TIFF_SUFFIXES + ZIPPED_ZARR_SUFFIXES
 
 
 def open_data(path_or_url: str) -> list[LayerSpec]:
@@ -33,10 +41,13 @@ def open_data(path_or_url: str) -> list[LayerSpec]:
         return read_ome_zarr(image)
     if path.name.lower().endswith(TIFF_SUFFIXES):
         return read_tiff(path)
+    if path.name.lower().endswith(ZIPPED_ZARR_SUFFIXES):
+        return read_ome_zarr(path, store=zipped_store(path))
     if path.name.lower() in ("zarr.json", ".zattrs", ".zgroup"):
         return open_data(str(path.parent))
     raise DataError(
-        f"unsupported file type {path.suffix or '(none)'!r} (expected OME-Zarr or TIFF): {path}"
+        f"unsupported file type {path.suffix or '(none)'!r} (expected OME-Zarr, zipped "
+        f"OME-Zarr (.ozx) or TIFF): {path}"
     )
 
 

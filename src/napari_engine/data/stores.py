@@ -26,6 +26,8 @@ from napari_engine.data.tiff import TIFF_SUFFIXES
 
 #: what ``remote_store`` opens
 REMOTE_SCHEMES = ("http://", "https://", "s3://")
+#: a zipped OME-Zarr (RFC-9's ``.ozx``; the zarr store at the archive's root)
+ZIPPED_ZARR_SUFFIXES = (".ozx", ".zarr.zip")
 #: other object stores people name, refused with a clear message
 _OTHER_SCHEMES = ("gs://", "gcs://", "az://", "abfs://", "azure://")
 
@@ -50,3 +52,17 @@ def remote_store(url: str) -> Any:
     except Exception as exc:  # obstore's errors for a malformed URL or configuration
         raise DataError(f"cannot open {url}: {brief(exc)}") from exc
     return zarr.storage.ObjectStore(store, read_only=True)
+
+
+def zipped_store(path: Any) -> Any:
+    """A read-only zarr store over a zipped OME-Zarr (``.ozx``) on this machine."""
+    import zipfile
+
+    import zarr
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.infolist()
+        return zarr.storage.ZipStore(path, mode="r")
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot open zipped OME-Zarr {path}: {brief(exc)}") from exc

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from napari_engine.data import FILE_SUFFIXES
+
 #: entries listed at most (a folder of a million files lists its first ones)
 MAX_ENTRIES = 5000
-_IMAGE_SUFFIXES = (".tif", ".tiff")
 _ZARR_MARKERS = (".zattrs", ".zgroup", "zarr.json")
 
 
@@ -34,10 +35,11 @@ def default_roots(data: Sequence[str], save_dir: Path | None) -> list[Path]:
 
 
 def openable(path: Path, is_dir: bool) -> bool:
-    """Whether the server's readers open ``path`` (a TIFF, an OME-Zarr folder)."""
+    """Whether the server's readers open ``path`` (a TIFF, a zipped OME-Zarr, an
+    OME-Zarr folder)."""
     if is_dir:
         return any((path / marker).exists() for marker in _ZARR_MARKERS)
-    return path.name.lower().endswith(_IMAGE_SUFFIXES)
+    return path.name.lower().endswith(FILE_SUFFIXES)
 
 
 def listing(root: Path, relative: str) -> dict[str, Any]:
