@@ -130,3 +130,33 @@ def test_a_zipped_ome_zarr_opens_as_the_folder(ome_zarr_py_image: Path, tmp_path
     (tmp_path / "broken.ozx").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="cannot open zipped OME-Zarr"):
         open_data(str(tmp_path / "broken.ozx"))
+
+
+def test_an_hcs_plate_shows_its_wells_side_by_side(tmp_path: Path) -> None:
+    """ome-zarr-py's plate and well metadata: the first field of each well, tiled in
+    the plate's rows and columns at every level (a missing well black), as
+    napari-ome-zarr shows a plate; a well opened by itself shows its fields in a row."""
+    import zarr
+    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+
+    path = tmp_path / "plate.ome.zarr"
+    root = zarr.open_group(str(path), mode="w")
+    rows, columns = ["A", "B"], ["1", "2", "3"]
+    wells = ["A/1", "A/2", "A/3", "B/1", "B/3"]  # B/2 was not imaged
+    write_plate_metadata(root, rows, columns, wells, name="screen")
+    for index, well in enumerate(wells):
+        group = root.require_group(well)
+        write_well_metadata(group, [{"path": "0"}, {"path": "1"}])
+        for field in (0, 1):
+            image = np.full((1, 64, 64), 10 * (index + 1) + field, np.uint16)
+            write_image(image, group.require_group(str(field)), axes="cyx",
+                        scale_factors=(2,))
+    plate = open_data(str(path))
+    assert len(plate) == 1 and plate[0].kwargs["name"] == "screen [ch0]"
+    level0 = plate[0].data[0]
+    assert level0.shape == (128, 192) and plate[0].kwargs["multiscale"]
+    assert plate[0].data[1].shape == (64, 96)
+    tiles = np.asarray(level0)[::64, ::64]  # one value a well: its first field's
+    np.testing.assert_array_equal(tiles, [[10, 20, 30], [40, 0, 50]])
+    well = open_data(str(path / "A" / "2"))
+    np.testing.assert_array_equal(np.asarray(well[0].data[0])[::64, ::64], [[20, 21]])

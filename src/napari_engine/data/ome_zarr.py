@@ -9,6 +9,7 @@ so each channel gets its own name, colour and contrast.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,19 @@ from napari_engine.data.units import units_kwarg
 log = logging.getLogger(__name__)
 
 
+#: what an OME-Zarr group napari-engine opens says it is: an image, an HCS plate, a well
+_OME_KINDS = ('"multiscales"', '"plate"', '"well"')
+
+
 def is_ome_zarr(path: Path) -> bool:
-    """Whether ``path`` is a directory that looks like an OME-Zarr image (cheap, no parsing)."""
+    """Whether ``path`` is a directory that looks like an OME-Zarr image, plate or well
+    (cheap, no parsing)."""
     if not path.is_dir():
         return False
-    if (path / ".zattrs").is_file():
-        return "multiscales" in (path / ".zattrs").read_text(errors="replace")
-    if (path / "zarr.json").is_file():
-        return "multiscales" in (path / "zarr.json").read_text(errors="replace")
+    for marker in (path / ".zattrs", path / "zarr.json"):
+        if marker.is_file():
+            text = marker.read_text(errors="replace")
+            return any(kind in text for kind in _OME_KINDS)
     return False
 
 
@@ -81,7 +87,8 @@ def _image_group(group: zarr.Group) -> zarr.Group:
     attrs = dict(group.attrs)
     ome = attrs.get("ome")
     layout = attrs if not isinstance(ome, dict) else {**attrs, **ome}
-    if "multiscales" not in layout and "bioformats2raw.layout" in layout:
+    if ("multiscales" not in layout and "plate" not in layout
+            and "bioformats2raw.layout" in layout):
         image = group["0"]
         if isinstance(image, zarr.Group):
             return image
@@ -106,6 +113,11 @@ def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
     except Exception as exc:  # zarr raises many types for malformed stores
         raise DataError(f"cannot read OME-Zarr {path}: {brief(exc)}") from exc
     leaf = Path(str(path).rstrip("/")).name
+    attrs = _ome_attrs(group)
+    if "plate" in attrs or "well" in attrs:
+        from napari_engine.data.hcs import read_hcs  # a plate is read as a tiled image
+
+        return read_hcs(group, path, leaf, _image_specs)
     if "image-label" in _ome_attrs(group):
         return [_as_labels(spec, _ome_attrs(group)["image-label"])
                 for spec in _image_specs(group, path, leaf)]
@@ -151,8 +163,12 @@ def _as_labels(spec: LayerSpec, metadata: Any) -> LayerSpec:
     return LayerSpec(data=spec.data, kwargs=kwargs, kind="labels")
 
 
-def _image_specs(group: zarr.Group, path: Path | str, leaf: str) -> list[LayerSpec]:
-    """Layer specs for the multiscale image of ``group`` (one per channel)."""
+def _image_specs(group: zarr.Group, path: Path | str, leaf: str,
+                 tile: Callable[[int, Any], Any] | None = None,
+                 name: str | None = None) -> list[LayerSpec]:
+    """Layer specs for the multiscale image of ``group`` (one per channel); ``tile``
+    makes each level's data from its index and array, and ``name`` names it (an HCS
+    plate tiles its wells, and is named after the plate)."""
     try:
         meta, omero = _multiscales_attrs(group)
         datasets = meta.get("datasets") or []
@@ -174,7 +190,8 @@ def _image_specs(group: zarr.Group, path: Path | str, leaf: str) -> list[LayerSp
     translate = [a * s + b for a, s, b in zip(translate, outer_scale, outer_translate, strict=True)]
 
     channel_axis = next((i for i, a in enumerate(axes) if a.get("type") == "channel"), None)
-    levels = [lazy_from_zarr(arr) for arr in arrays]
+    levels = [lazy_from_zarr(arr) if tile is None else tile(i, arr)
+              for i, arr in enumerate(arrays)]
     keep = [i for i in range(ndim) if i != channel_axis]
     base: dict[str, Any] = {
         "scale": tuple(scale[i] for i in keep),
@@ -185,7 +202,7 @@ def _image_specs(group: zarr.Group, path: Path | str, leaf: str) -> list[LayerSp
     if units is not None:
         base["units"] = units
     multiscale = len(levels) > 1
-    image_name = str(meta.get("name") or leaf.removesuffix(".zarr").removesuffix(".ome"))
+    image_name = name or str(meta.get("name") or leaf.removesuffix(".zarr").removesuffix(".ome"))
 
     n_channels = 1 if channel_axis is None else int(arrays[0].shape[channel_axis])
     channels_meta: list[Any] = omero.get("channels") or []

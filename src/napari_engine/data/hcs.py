@@ -1,0 +1,78 @@
+"""An OME-Zarr HCS plate (or one well) as one image: its wells side by side.
+
+As napari-ome-zarr shows a plate: the first field of every well, tiled in the plate's
+rows and columns at every resolution level (a missing well is black), lazily: each well
+is read only where a view needs it. A well opened by itself shows its fields side by
+side in a row. Axes, channels, scale and colours are the first field's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import zarr
+
+from napari_engine.data.spec import DataError, LayerSpec, lazy_from_zarr
+
+#: reads one multiscale image group, ``tile`` making each level's data (``ome_zarr``)
+ImageReader = Callable[..., list[LayerSpec]]
+
+
+def _ome(group: zarr.Group) -> dict[str, Any]:
+    attrs = dict(group.attrs)
+    ome = attrs.get("ome")
+    return {**attrs, **ome} if isinstance(ome, dict) else attrs
+
+
+def _grid_of_plate(plate: dict[str, Any]) -> list[list[str | None]]:
+    """Each row's well paths, by column (None: no well there)."""
+    rows, columns = plate.get("rows") or [], plate.get("columns") or []
+    grid: list[list[str | None]] = [[None] * len(columns) for _ in rows]
+    for well in plate.get("wells") or []:
+        row, column = well.get("rowIndex"), well.get("columnIndex")
+        if isinstance(row, int) and isinstance(column, int) and row < len(rows) and \
+                column < len(columns):
+            grid[row][column] = str(well["path"])
+    return grid
+
+
+def _fields(group: zarr.Group, well: str) -> list[str]:
+    images = _ome(group[well]).get("well", {}).get("images") or []  # type: ignore[arg-type]
+    return [f"{well}/{image['path']}" for image in images]
+
+
+def read_hcs(group: zarr.Group, path: Path | str, leaf: str,
+             read_image: ImageReader) -> list[LayerSpec]:
+    """Layer specs for the plate (or well) ``group``."""
+    attrs = _ome(group)
+    try:
+        grid: list[list[str | None]]
+        if "plate" in attrs:
+            grid = [[None if w is None else next(iter(_fields(group, w)), None) for w in row]
+                    for row in _grid_of_plate(attrs["plate"])]
+        else:  # one well: its fields in a row
+            grid = [[str(image["path"]) for image in attrs["well"].get("images") or []]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"cannot read the HCS metadata of {path}: {exc}") from exc
+    first = next((image for row in grid for image in row if image is not None), None)
+    if first is None:
+        raise DataError(f"the HCS plate {path} has no images")
+    field = group[first]
+    if not isinstance(field, zarr.Group):
+        raise DataError(f"cannot read OME-Zarr {path}: {first} is not an image")
+    name = str(_ome(group).get("plate", {}).get("name") or "") or leaf.removesuffix(
+        ".zarr").removesuffix(".ome")
+
+    def tile(level: int, array: Any) -> Any:
+        """Level ``level`` of every image in the grid, side by side (y, then x)."""
+        dataset = array.path.rsplit("/", 1)[-1]
+        blank = da.zeros(array.shape, dtype=array.dtype, chunks=array.chunks)
+        blocks = [[lazy_from_zarr(group[f"{image}/{dataset}"]) if image is not None
+                   else blank for image in row] for row in grid]
+        block: Any = da.block  # dask's own is untyped
+        return block(blocks)
+
+    return read_image(field, path, leaf, tile, name)
