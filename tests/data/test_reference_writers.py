@@ -160,3 +160,29 @@ def test_an_hcs_plate_shows_its_wells_side_by_side(tmp_path: Path) -> None:
     np.testing.assert_array_equal(tiles, [[10, 20, 30], [40, 0, 50]])
     well = open_data(str(path / "A" / "2"))
     np.testing.assert_array_equal(np.asarray(well[0].data[0])[::64, ::64], [[20, 21]])
+
+
+@pytest.mark.parametrize(("version", "sharded"), [("0.4", False), ("0.5", False),
+                                                   ("0.5", True)])
+def test_ngff_zarr_images_keep_their_scale_translation_and_units(
+        tmp_path: Path, version: str, sharded: bool) -> None:
+    """ngff-zarr's writer, NGFF 0.4 (zarr v2) and 0.5 (zarr v3, sharded or not)."""
+    import ngff_zarr as nz
+
+    data = np.random.default_rng(2).integers(0, 255, (16, 128, 128), dtype=np.uint8)
+    image = nz.to_ngff_image(data, dims=["z", "y", "x"], name="embryo",
+                             scale={"z": 2.0, "y": 0.5, "x": 0.5},
+                             translation={"z": 10.0, "y": 0.0, "x": 5.0},
+                             axes_units={d: "micrometer" for d in "zyx"})
+    path = tmp_path / f"embryo-{version}.ome.zarr"
+    options = {"chunks_per_shard": 2} if sharded else {}
+    nz.to_ngff_zarr(str(path), nz.to_multiscales(image, scale_factors=[2, 4]),
+                    version=version, **options)
+    (spec,) = open_data(str(path))
+    assert spec.kwargs["name"] == "embryo"
+    assert spec.kwargs["scale"] == (2.0, 0.5, 0.5)
+    assert spec.kwargs["translate"] == (10.0, 0.0, 5.0)
+    assert spec.kwargs["units"] == ("micrometer",) * 3
+    assert spec.kwargs["axis_labels"] == ("z", "y", "x")
+    assert [level.shape for level in spec.data] == [(16, 128, 128), (8, 64, 64), (4, 32, 32)]
+    np.testing.assert_array_equal(np.asarray(spec.data[0][5]), data[5])
