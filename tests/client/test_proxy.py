@@ -573,3 +573,25 @@ def test_each_point_and_shape_keeps_its_own_size_and_colours(viewer: ProxyViewer
         assert other.layers["mask"].show_selected_label  # what is drawn is everyone's
     finally:
         other.close()
+
+
+def test_the_resolution_control_reaches_the_server(viewer: ProxyViewer) -> None:
+    """napari's resolution control (``locked_data_level``) draws the multiscale sample
+    at the chosen level on the server, for everyone; back to napari's choice too."""
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        layer = viewer.layers[0]
+        assert layer.multiscale and layer.locked_data_level is None
+        auto = viewer.screenshot()
+        layer.locked_data_level = len(layer.data) - 1  # the coarsest
+        coarse = viewer.screenshot()
+        other.sync()
+        assert other.layers[0].locked_data_level == len(layer.data) - 1
+        assert not np.array_equal(coarse, auto)
+        layer.locked_data_level = None
+        viewer.sync()
+        other.sync()
+        assert other.layers[0].locked_data_level is None
+        np.testing.assert_array_equal(viewer.screenshot(), auto)
+    finally:
+        other.close()

@@ -481,9 +481,10 @@ class ViewerBridge:
         """Coordinates first (a selection refers to them), then every property."""
         self._apply_coordinates(layer, state)
         for prop in properties_of(kind_of(layer)):
-            value = state.get(prop.name)
-            if prop.name in _AT_CREATION or value is None or (
-                    prop.per_item and len(value) != len(layer.data)):
+            if prop.name in _AT_CREATION or prop.name not in state:
+                continue
+            value = state[prop.name]
+            if prop.per_item and (value is None or len(value) != len(layer.data)):
                 # None: per-item values of more items than the state carries; values of
                 # another count: of coordinates this model has moved on from (a newer
                 # state follows; napari would paint them all white, and warn)

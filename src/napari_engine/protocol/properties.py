@@ -122,6 +122,10 @@ def _per_item(one: Check) -> Check:
     return check
 
 
+def _level(value: Any, key: str) -> int | None:
+    return None if value is None else v.integer(value, key, hi=64)
+
+
 def _size(value: Any, key: str) -> float:
     return v.number(value, key, lo=0.0, hi=1e9)
 
@@ -168,6 +172,8 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("attenuation", Wire.FLOAT, frozenset({LayerKind.IMAGE}), _range(0.0, 1e9)),
     _row("rgb", Wire.BOOL, frozenset({LayerKind.IMAGE}), v.boolean, initial=True, fixed=True),
     _row("auto_contrast", Wire.BOOL, frozenset({LayerKind.IMAGE}), v.boolean, initial=True),
+    # the controls' resolution: a multiscale level to draw at (null: napari's choice)
+    _row("locked_data_level", Wire.INT, SLICED, _level),
     # napari computes it from the data: where the data is
     _row("thumbnail", Wire.PICTURE, SLICED),
     _row("selected_label", Wire.INT, frozenset({LayerKind.LABELS}), _int_range(2**31),
@@ -323,7 +329,7 @@ def picture_from_wire(value: Any) -> np.ndarray:
 #: the kinds in ``FROM_WIRE``.
 TO_WIRE: dict[Wire, Callable[[Any], Any]] = {
     Wire.BOOL: bool,
-    Wire.INT: int,
+    Wire.INT: lambda value: None if value is None else int(value),
     Wire.FLOAT: float,
     Wire.FLOATS: lambda value: [float(x) for x in np.asarray(value, float).ravel()],
     Wire.TEXT: str,
