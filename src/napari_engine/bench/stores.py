@@ -222,36 +222,43 @@ READERS: dict[str, Reader] = {"zarr + fsspec": _zarr_fsspec, "zarr + obstore": _
                               "tensorstore": _tensorstore}
 
 
+def _timed(reader: Reader, url: str, s3: S3Endpoint | None, region: Region,
+           expected: np.ndarray, repeats: int) -> tuple[float, float]:
+    """Median ms to open the image with ``reader``, and to read ``region`` (checked)."""
+    opens, reads = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        read = reader(url, s3)
+        t1 = time.perf_counter()
+        values = read(region)
+        reads.append(time.perf_counter() - t1)
+        opens.append(t1 - t0)
+        if not np.array_equal(values, expected):
+            raise AssertionError(f"{reader.__name__} read other values ({url})")
+    return statistics.median(opens) * 1e3, statistics.median(reads) * 1e3
+
+
 def compare(repeats: int = 3) -> list[tuple[str, str, str, float, float]]:
     """(store, zarr format, reader, open ms, 16-chunk read ms), medians of ``repeats``."""
     import os
+
+    import zarr
 
     rows = []
     region: Region = (slice(512, 1536), slice(512, 1536))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         paths = {fmt: write_pyramid(folder, zarr_format=fmt) for fmt in (2, 3)}
-        expected = np.asarray(__import__("zarr").open_array(str(paths[2] / "0"))[region])
+        expected = np.asarray(zarr.open_array(str(paths[2] / "0"))[region])
         with serve_http(folder) as base, serve_s3(folder) as s3:
             os.environ.update(s3.environment)
-            for store in ("http", "s3"):
-                for fmt, path in paths.items():
-                    url = (f"{base}/{path.name}" if store == "http"
-                           else f"s3://{s3.bucket}/{path.name}")
-                    for name, reader in READERS.items():
-                        opens, reads = [], []
-                        for _ in range(repeats):
-                            t0 = time.perf_counter()
-                            read = reader(url, s3 if store == "s3" else None)
-                            t1 = time.perf_counter()
-                            values = read(region)
-                            t2 = time.perf_counter()
-                            if not np.array_equal(values, expected):
-                                raise AssertionError(f"{name} read other values ({url})")
-                            opens.append(t1 - t0)
-                            reads.append(t2 - t1)
-                        rows.append((store, f"v{fmt}", name, statistics.median(opens) * 1e3,
-                                     statistics.median(reads) * 1e3))
+            urls = [(store, fmt, url, endpoint) for fmt, path in paths.items()
+                    for store, url, endpoint in (("http", f"{base}/{path.name}", None),
+                                                 ("s3", f"s3://{s3.bucket}/{path.name}", s3))]
+            for store, fmt, url, endpoint in sorted(urls, key=lambda u: (u[0], u[1])):
+                for name, reader in READERS.items():
+                    rows.append((store, f"v{fmt}", name,
+                                 *_timed(reader, url, endpoint, region, expected, repeats)))
     return rows
 
 

@@ -290,13 +290,13 @@ class Connection:
         ("own", starting where the session's are); a reconnect keeps the choice.
         ``wait``: until the server has applied it (a script), or not (a window)."""
         mode = ViewMode(view)
-        with self._lock:
-            self._core.hello = dataclasses.replace(self._core.hello, view=mode)
         args = {"own": mode is ViewMode.OWN}
         if wait:
             self.request(Op.VIEW_OWN, args)
         else:
             self.send_command(Op.VIEW_OWN, args)
+        with self._lock:  # sent: a reconnect asks for it from the start
+            self._core.hello = dataclasses.replace(self._core.hello, view=mode)
 
     def _flush_soon(self) -> None:
         task = asyncio.ensure_future(self._flush())

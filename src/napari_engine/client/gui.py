@@ -110,6 +110,9 @@ def _own_view_box(viewer: ProxyViewer, qt_window: Any) -> Any:
             viewer.connection.set_view("own" if own else "shared", wait=False)
         except Exception as exc:  # a closed connection: say so, keep the box as it was
             log.warning("view not changed: %s", exc)
+            box.blockSignals(True)
+            box.setChecked(not own)
+            box.blockSignals(False)
 
     box.toggled.connect(toggled)
     qt_window.statusBar().addPermanentWidget(box)

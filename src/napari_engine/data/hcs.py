@@ -8,23 +8,14 @@ side in a row. Axes, channels, scale and colours are the first field's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import dask.array as da
 import zarr
 
+from napari_engine.data.ome_zarr import image_specs, ome_attrs
 from napari_engine.data.spec import DataError, LayerSpec, lazy_from_zarr
-
-#: reads one multiscale image group, ``tile`` making each level's data (``ome_zarr``)
-ImageReader = Callable[..., list[LayerSpec]]
-
-
-def _ome(group: zarr.Group) -> dict[str, Any]:
-    attrs = dict(group.attrs)
-    ome = attrs.get("ome")
-    return {**attrs, **ome} if isinstance(ome, dict) else attrs
 
 
 def _grid_of_plate(plate: dict[str, Any]) -> list[list[str | None]]:
@@ -40,14 +31,13 @@ def _grid_of_plate(plate: dict[str, Any]) -> list[list[str | None]]:
 
 
 def _fields(group: zarr.Group, well: str) -> list[str]:
-    images = _ome(group[well]).get("well", {}).get("images") or []  # type: ignore[arg-type]
+    images = ome_attrs(group[well]).get("well", {}).get("images") or []  # type: ignore[arg-type]
     return [f"{well}/{image['path']}" for image in images]
 
 
-def read_hcs(group: zarr.Group, path: Path | str, leaf: str,
-             read_image: ImageReader) -> list[LayerSpec]:
+def read_hcs(group: zarr.Group, path: Path | str, leaf: str) -> list[LayerSpec]:
     """Layer specs for the plate (or well) ``group``."""
-    attrs = _ome(group)
+    attrs = ome_attrs(group)
     try:
         grid: list[list[str | None]]
         if "plate" in attrs:
@@ -63,11 +53,12 @@ def read_hcs(group: zarr.Group, path: Path | str, leaf: str,
     field = group[first]
     if not isinstance(field, zarr.Group):
         raise DataError(f"cannot read OME-Zarr {path}: {first} is not an image")
-    name = str(_ome(group).get("plate", {}).get("name") or "") or leaf.removesuffix(
+    name = str(attrs.get("plate", {}).get("name") or "") or leaf.removesuffix(
         ".zarr").removesuffix(".ome")
 
-    def tile(level: int, array: Any) -> Any:
-        """Level ``level`` of every image in the grid, side by side (y, then x)."""
+    def tile(array: Any) -> Any:
+        """The level ``array`` is of the first image, of every image in the grid, side
+        by side (y, then x)."""
         dataset = array.path.rsplit("/", 1)[-1]
         blank = da.zeros(array.shape, dtype=array.dtype, chunks=array.chunks)
         blocks = [[lazy_from_zarr(group[f"{image}/{dataset}"]) if image is not None
@@ -75,4 +66,4 @@ def read_hcs(group: zarr.Group, path: Path | str, leaf: str,
         block: Any = da.block  # dask's own is untyped
         return block(blocks)
 
-    return read_image(field, path, leaf, tile, name)
+    return image_specs(field, path, leaf, tile, name)

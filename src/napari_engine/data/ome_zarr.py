@@ -40,12 +40,16 @@ def is_ome_zarr(path: Path) -> bool:
     return False
 
 
-def _multiscales_attrs(group: zarr.Group) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``multiscales[0]`` entry and the ``omero`` block, for NGFF 0.4 and 0.5 layouts."""
+def ome_attrs(group: zarr.Group) -> dict[str, Any]:
+    """A group's OME metadata (NGFF 0.5 keeps it under ``ome``, 0.4 at the top)."""
     attrs = dict(group.attrs)
     ome = attrs.get("ome")
-    if isinstance(ome, dict) and "multiscales" in ome:  # NGFF 0.5
-        attrs = ome
+    return {**attrs, **ome} if isinstance(ome, dict) else attrs
+
+
+def _multiscales_attrs(group: zarr.Group) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``multiscales[0]`` entry and the ``omero`` block, for NGFF 0.4 and 0.5 layouts."""
+    attrs = ome_attrs(group)
     multiscales = attrs.get("multiscales")
     if not isinstance(multiscales, list) or not multiscales:
         raise ValueError("no 'multiscales' metadata")
@@ -84,22 +88,13 @@ def _axes(meta: dict[str, Any], ndim: int) -> list[dict[str, Any]]:
 
 def _image_group(group: zarr.Group) -> zarr.Group:
     """The image group: ``group``, or a bioformats2raw layout's first image ("0")."""
-    attrs = dict(group.attrs)
-    ome = attrs.get("ome")
-    layout = attrs if not isinstance(ome, dict) else {**attrs, **ome}
+    layout = ome_attrs(group)
     if ("multiscales" not in layout and "plate" not in layout
             and "bioformats2raw.layout" in layout):
         image = group["0"]
         if isinstance(image, zarr.Group):
             return image
     return group
-
-
-def _ome_attrs(group: zarr.Group) -> dict[str, Any]:
-    """A group's OME metadata (NGFF 0.5 keeps it under ``ome``, 0.4 at the top)."""
-    attrs = dict(group.attrs)
-    ome = attrs.get("ome")
-    return {**attrs, **ome} if isinstance(ome, dict) else attrs
 
 
 def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
@@ -113,15 +108,15 @@ def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
     except Exception as exc:  # zarr raises many types for malformed stores
         raise DataError(f"cannot read OME-Zarr {path}: {brief(exc)}") from exc
     leaf = Path(str(path).rstrip("/")).name
-    attrs = _ome_attrs(group)
+    attrs = ome_attrs(group)
     if "plate" in attrs or "well" in attrs:
         from napari_engine.data.hcs import read_hcs  # a plate is read as a tiled image
 
-        return read_hcs(group, path, leaf, _image_specs)
-    if "image-label" in _ome_attrs(group):
-        return [_as_labels(spec, _ome_attrs(group)["image-label"])
-                for spec in _image_specs(group, path, leaf)]
-    return _image_specs(group, path, leaf) + _label_specs(group, path)
+        return read_hcs(group, path, leaf)
+    if "image-label" in attrs:
+        return [_as_labels(spec, attrs["image-label"])
+                for spec in image_specs(group, path, leaf)]
+    return image_specs(group, path, leaf) + _label_specs(group, path)
 
 
 def _label_specs(image: zarr.Group, path: Path | str) -> list[LayerSpec]:
@@ -133,16 +128,16 @@ def _label_specs(image: zarr.Group, path: Path | str) -> list[LayerSpec]:
         return []
     if not isinstance(labels, zarr.Group):
         return []
-    names = _ome_attrs(labels).get("labels")
+    names = ome_attrs(labels).get("labels")
     specs = []
     for name in names if isinstance(names, list) else []:
         try:
             group = labels[str(name)]
             if not isinstance(group, zarr.Group):
                 raise DataError("not a group")
-            metadata = _ome_attrs(group).get("image-label") or {}
+            metadata = ome_attrs(group).get("image-label") or {}
             specs += [_as_labels(spec, metadata)
-                      for spec in _image_specs(group, f"{path}/labels/{name}", str(name))]
+                      for spec in image_specs(group, f"{path}/labels/{name}", str(name))]
         except Exception as exc:
             log.warning("label image %r of %s not opened: %s", name, path, exc)
     return specs
@@ -163,12 +158,12 @@ def _as_labels(spec: LayerSpec, metadata: Any) -> LayerSpec:
     return LayerSpec(data=spec.data, kwargs=kwargs, kind="labels")
 
 
-def _image_specs(group: zarr.Group, path: Path | str, leaf: str,
-                 tile: Callable[[int, Any], Any] | None = None,
-                 name: str | None = None) -> list[LayerSpec]:
+def image_specs(group: zarr.Group, path: Path | str, leaf: str,
+                tile: Callable[[Any], Any] = lazy_from_zarr,
+                name: str | None = None) -> list[LayerSpec]:
     """Layer specs for the multiscale image of ``group`` (one per channel); ``tile``
-    makes each level's data from its index and array, and ``name`` names it (an HCS
-    plate tiles its wells, and is named after the plate)."""
+    makes each level's data from its array, and ``name`` names it (an HCS plate tiles
+    its wells, and is named after the plate)."""
     try:
         meta, omero = _multiscales_attrs(group)
         datasets = meta.get("datasets") or []
@@ -190,8 +185,7 @@ def _image_specs(group: zarr.Group, path: Path | str, leaf: str,
     translate = [a * s + b for a, s, b in zip(translate, outer_scale, outer_translate, strict=True)]
 
     channel_axis = next((i for i, a in enumerate(axes) if a.get("type") == "channel"), None)
-    levels = [lazy_from_zarr(arr) if tile is None else tile(i, arr)
-              for i, arr in enumerate(arrays)]
+    levels = [tile(arr) for arr in arrays]
     keep = [i for i in range(ndim) if i != channel_axis]
     base: dict[str, Any] = {
         "scale": tuple(scale[i] for i in keep),

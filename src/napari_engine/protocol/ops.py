@@ -23,7 +23,7 @@ from typing import Any
 from napari_engine.protocol import validate as v
 from napari_engine.protocol.errors import ErrorCode, ProtocolError
 from napari_engine.protocol.overlays import validate_overlay_set
-from napari_engine.protocol.properties import LayerKind, validate_props
+from napari_engine.protocol.properties import MAX_ITEMS, LayerKind, validate_props
 from napari_engine.protocol.regions import MAX_REGION_BYTES, region_shape, validate_region
 
 
@@ -100,7 +100,7 @@ ARRAY_DTYPES = {"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "uint32": 4, "in
                 "float32": 4, "float64": 8, "bool": 1}
 LABEL_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 #: Points and shapes travel as JSON coordinates: far fewer than voxels, but bounded.
-MAX_POINTS = 100_000
+MAX_POINTS = MAX_ITEMS
 MAX_VERTICES = 10_000
 SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
 MOUSE_EVENTS = ("press", "move", "release")

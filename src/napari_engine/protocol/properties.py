@@ -108,8 +108,8 @@ def _floats(value: Any, key: str) -> list[float]:
     return v.numbers(value, key)
 
 
-#: points or shapes whose per-item values travel (past it, only their count: as for
-#: their coordinates in the state)
+#: points (or shapes) that travel as JSON in one message or state: their coordinates
+#: and each one's own values (past it, the state carries only their count)
 MAX_ITEMS = 100_000
 
 

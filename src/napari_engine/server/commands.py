@@ -136,7 +136,7 @@ def _journal_view(session: Session, client: ClientRecord) -> None:
                             "pixel_ratio": canvas.pixel_ratio}),
         (Op.DIMS_SET, {"ndisplay": dims["ndisplay"], "order": dims["order"],
                        "current_step": dims["current_step"]}),
-        (Op.CAMERA_SET, {k: camera[k] for k in ("center", "zoom", "angles", "perspective")}),
+        (Op.CAMERA_SET, dict(camera)),  # the camera section is camera.set's arguments
         (Op.LAYER_SELECT, {"layers": list(selected)}),
         *((Op.LAYER_SET, {"layer": layer, "props": dict(tools)})
           for layer, tools in client.own_tools.items() if tools)]
@@ -278,33 +278,33 @@ def _arrays(args: dict[str, Any], payload: bytes | memoryview | None) -> list[np
 
 def _kwargs(props: dict[str, Any], kind: LayerKind) -> dict[str, Any]:
     """A new layer's properties (by name) as napari's ``add_*`` keywords (the per-item
-    ones are set once it is made: ``_per_item``)."""
+    ones are set once it is made: ``_add_items``)."""
     keyword = {p.name: key for key, p in initial_keywords(kind).items()}
     return {keyword[name]: _napari_value(name, value) for name, value in props.items()
             if name in keyword}
 
 
-def _items_match(props: dict[str, Any], count: int) -> None:
-    """Per-item values come one per point or shape, checked before the layer is made."""
-    for name, value in props.items():
-        if LAYER_PROPERTIES[name].per_item and value and len(value) != count:
+def _add_items(ctx: Context, add: Callable[..., Layer | list[Layer]], data: Any,
+               count: int, kwargs: dict[str, Any], props: dict[str, Any]) -> Result:
+    """A new points or shapes layer of ``count`` items, then each item's own values
+    (napari refuses them as empty arrays at creation, and takes them as set
+    afterwards). They come one per item, checked before the layer is made; a value
+    napari refuses takes the new layer away again."""
+    items = {name: value for name, value in props.items()
+             if LAYER_PROPERTIES[name].per_item and value}
+    for name, value in items.items():
+        if len(value) != count:
             raise ProtocolError(ErrorCode.INVALID,
                                 f"'{name}' has {len(value)} values for {count} items")
-
-
-def _per_item(ctx: Context, layers: list[Layer], props: dict[str, Any]) -> list[Layer]:
-    """A new points or shapes layer takes its per-point or per-shape values (napari
-    refuses them as empty arrays at creation, and takes them as set afterwards); a value
-    napari refuses takes the new layer away again."""
+    layers = _add(ctx, add, data, kwargs)
     for layer in layers:
         try:
-            for name, value in props.items():
-                if LAYER_PROPERTIES[name].per_item and value:
-                    _set(layer, name, value, name)
+            for name, value in items.items():
+                _set(layer, name, value, name)
         except ProtocolError:
             ctx.viewer.layers.remove(layer)
             raise
-    return layers
+    return _added(ctx, layers)
 
 
 def _napari_value(prop: str, value: Any) -> Any:
@@ -492,9 +492,8 @@ def _add_points(ctx: Context) -> Result:
     if data.size == 0:
         data = np.zeros((0, ctx.args.get("ndim") or ctx.viewer.dims.ndim or 2))
     props = ctx.args.get("props", {})
-    _items_match(props, len(data))
-    return _added(ctx, _per_item(ctx, _add(ctx, ctx.viewer.add_points, data,
-                                           _kwargs(props, LayerKind.POINTS)), props))
+    return _add_items(ctx, ctx.viewer.add_points, data, len(data),
+                      _kwargs(props, LayerKind.POINTS), props)
 
 
 @handles(Op.LAYER_ADD_SHAPES)
@@ -504,9 +503,7 @@ def _add_shapes(ctx: Context) -> Result:
     kwargs = {"shape_type": ctx.args["shape_type"], **_kwargs(props, LayerKind.SHAPES)}
     if "ndim" in ctx.args:
         kwargs["ndim"] = ctx.args["ndim"]
-    _items_match(props, len(data))
-    return _added(ctx, _per_item(ctx, _add(ctx, ctx.viewer.add_shapes, data or None,
-                                           kwargs), props))
+    return _add_items(ctx, ctx.viewer.add_shapes, data or None, len(data), kwargs, props)
 
 
 @handles(Op.LAYER_REMOVE)

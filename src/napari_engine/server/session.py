@@ -419,9 +419,6 @@ class Session:
     def key_of(self, client: ClientRecord) -> PictureKey:
         return client.canvas, (client.id if client.own_look is not None else None)
 
-    def picture_of(self, client: ClientRecord) -> Picture:
-        return self.picture(self.key_of(client))
-
     def picture(self, key: PictureKey) -> Picture:
         picture = self.pictures.get(key)
         if picture is None:

@@ -71,7 +71,7 @@ def canvas_state(viewer: ViewerModel, pixel_ratio: float = 1.0) -> dict[str, Any
     return {"width": int(width), "height": int(height), "pixel_ratio": float(pixel_ratio)}
 
 
-MAX_POINTS_IN_STATE = 100_000
+MAX_POINTS_IN_STATE = MAX_ITEMS
 MAX_SHAPES_IN_STATE = 10_000
 
 
@@ -122,7 +122,8 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
     kind = layer_kind(layer)
     state: dict[str, Any] = {"id": layer_id, "type": kind, "ndim": int(layer.ndim),
                              **_structure(layer)}
-    many = state.get("count", 0) > MAX_ITEMS  # past it, per-item values stay here
+    # each item's own values travel with the items' coordinates, or stay here with them
+    many = "count" in state and state.get("data") is None
     for prop in properties_of(kind):
         state[prop.name] = (None if prop.per_item and many
                             else to_wire(prop, getattr(layer, prop.name)))
