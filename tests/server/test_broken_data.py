@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import napari_engine
@@ -41,9 +42,21 @@ def test_unreadable_chunks_give_errors_and_the_server_carries_on(
         viewer.close()
 
 
-def test_a_session_that_cannot_open_is_an_error_not_a_hang(
+def test_a_session_on_unreadable_data_opens_and_names_the_layer(
         start_server: ServerFactory, corrupt_zarr: Path) -> None:
+    """The layer's chunks fail: the session still opens, every client is told which
+    layer's data could not be loaded, a screenshot says so, and the server carries
+    on (the rest of a view keeps working)."""
     server = start_server("--size", "320x240", "--data", str(corrupt_zarr))
-    with pytest.raises((RemoteError, ConnectionError)):
-        napari_engine.connect(server.url, stream="none", timeout=60)
-    assert server.alive()
+    viewer = napari_engine.connect(server.url, stream="none", timeout=60)
+    try:
+        with pytest.raises(RemoteError, match="could not be loaded"):
+            viewer.screenshot()
+        told = [str(e) for e in viewer.connection.errors]
+        assert any("data could not be loaded" in text for text in told), told
+        viewer.layers.clear()
+        viewer.add_image(np.ones((8, 8), np.uint8))
+        assert viewer.screenshot().shape == (240, 320, 4)
+        assert server.alive()
+    finally:
+        viewer.close()

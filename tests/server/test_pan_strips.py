@@ -11,15 +11,26 @@ from tests.conftest import ServerFactory
 from tests.server.wire import recording_client, wait_until
 
 
+def _load_the_way(viewer: napari_engine.ProxyViewer, dy: float, dx: float) -> None:
+    """The data of a pan by (dy, dx) loaded first (chunks arriving during the pan
+    would redraw the scene whole, refined), and the camera back where it was."""
+    y, x = viewer.scene.camera.center[-2:]
+    viewer.scene.camera.center = (y + dy, x + dx)
+    viewer.sync(loaded=True)
+    viewer.scene.camera.center = (y, x)
+    viewer.sync(loaded=True)
+
+
 def test_pan_strips_equal_a_full_draw(start_server: ServerFactory) -> None:
     server = start_server("--size", "480x320", "--still-delay", "5")
     viewer = napari_engine.connect(server.url, stream="none")  # the built-in sample
     viewer.scene.camera.zoom = 2.0
     viewer.sync()
+    y, x = viewer.scene.camera.center[-2:]
+    _load_the_way(viewer, 18.0, 60.0)
     conn, frames = recording_client(server.url, "lossless")
     try:
         wait_until(lambda: bool(frames))
-        y, x = viewer.scene.camera.center[-2:]
         for i in range(1, 13):  # 10 px right, 3 px down per move: two strips each
             conn.send_command("camera.set", {"center": [y + 1.5 * i, x + 5.0 * i]})
             time.sleep(0.04)
@@ -50,6 +61,7 @@ def test_a_pan_under_a_scale_bar_is_drawn_whole(start_server: ServerFactory) -> 
     viewer.scene.camera.zoom = 2.0
     viewer.canvas.overlays["scale_bar"].visible = True
     viewer.sync()
+    _load_the_way(viewer, 0.0, 30.0)
     conn, frames = recording_client(server.url, "lossless")
     try:
         wait_until(lambda: bool(frames))
@@ -73,6 +85,7 @@ def test_pan_redraw_full_draws_every_frame_whole(start_server: ServerFactory) ->
     viewer = napari_engine.connect(server.url, stream="none")
     viewer.scene.camera.zoom = 2.0
     viewer.sync()
+    _load_the_way(viewer, 9.0, 30.0)
     conn, frames = recording_client(server.url, "lossless")
     try:
         wait_until(lambda: bool(frames))

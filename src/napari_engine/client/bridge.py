@@ -44,6 +44,7 @@ from napari_engine.client.napari_compat import (
     compute_where_the_data_is,
     kind_of,
     server_class,
+    set_loaded,
 )
 from napari_engine.client.remote_data import RemoteArray
 from napari_engine.client.uploads import (
@@ -489,7 +490,9 @@ class ViewerBridge:
                 # another count: of coordinates this model has moved on from (a newer
                 # state follows; napari would paint them all white, and warn)
                 continue
-            if not same(to_wire(prop, getattr(layer, prop.name)), value):
+            if prop.name == "loaded":  # read-only in napari
+                set_loaded(layer, bool(value))
+            elif not same(to_wire(prop, getattr(layer, prop.name)), value):
                 try:
                     setattr(layer, prop.name, _napari_value(prop, value))
                 except (ValueError, TypeError, KeyError):

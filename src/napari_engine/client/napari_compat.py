@@ -24,6 +24,9 @@ Supported: napari >=0.9.2,<0.10 (as the server).
   (``_ImageSlicingState._update_slice_response``); on the client the data is a
   placeholder, so those come from the server; so does the histogram of the contrast
   popup (``RemoteHistogram``, set as the layer's ``_histogram``).
+* ``Layer.loaded`` is read-only; napari's async slicing sets it
+  (``_slicing_state._set_loaded``) and its layer list animates while it is False:
+  ``set_loaded`` shows the server's (its chunks are loading).
 """
 
 from __future__ import annotations
@@ -300,3 +303,10 @@ def napari_writers() -> None:
     from napari.plugins import _initialize_plugins
 
     _initialize_plugins()
+
+
+def set_loaded(layer: Layer, loaded: bool) -> None:
+    """napari's ``Layer.loaded``, as the server's (the layer list shows it)."""
+    if layer.loaded != loaded:
+        layer._slicing_state._set_loaded(loaded)
+        layer.events.loaded()

@@ -320,10 +320,13 @@ class ProxyViewer(NewLabelsOnServer):
         return opened
 
     # -- waiting for the server ----------------------------------------------------------
-    def sync(self, timeout: float = 60.0) -> None:
+    def sync(self, timeout: float = 60.0, *, loaded: bool = False) -> None:
         """Wait until the server has applied every change sent before this call, and this
-        model shows the result."""
-        self.connection.request(Op.SYNC, timeout=timeout)
+        model shows the result; with ``loaded``, until the data of this viewer's view
+        has loaded too (the server draws it; a chunk that could not be loaded raises
+        ``RemoteError`` naming its layer)."""
+        self.connection.request(Op.SYNC, {"loaded": True} if loaded else None,
+                                timeout=timeout)
         self.bridge.catch_up(timeout)
 
     def screenshot(self, path: str | os.PathLike[str] | None = None, *,

@@ -8,6 +8,7 @@ global rather than per level.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -39,6 +40,24 @@ class ChunkCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether ``key`` is cached (neither a use nor a hit)."""
+        with self._lock:
+            return key in self._items
+
+    def resize(self, max_bytes: int) -> None:
+        """A new bound; evicts down to it."""
+        if max_bytes < 0:
+            raise ValueError("max_bytes must be >= 0")
+        with self._lock:
+            self.max_bytes = max_bytes
+            self._evict()
+
+    def _evict(self) -> None:
+        while self._bytes > self.max_bytes and self._items:
+            _, evicted = self._items.popitem(last=False)
+            self._bytes -= int(evicted.nbytes)
+
     def get(self, key: Hashable) -> np.ndarray | None:
         """The cached array for ``key`` (marking it recently used), or None."""
         with self._lock:
@@ -62,9 +81,7 @@ class ChunkCache:
                 self._bytes -= int(old.nbytes)
             self._items[key] = value
             self._bytes += size
-            while self._bytes > self.max_bytes and self._items:
-                _, evicted = self._items.popitem(last=False)
-                self._bytes -= int(evicted.nbytes)
+            self._evict()
 
     def clear(self) -> None:
         """Drop everything (and reset the hit/miss counters)."""
@@ -73,6 +90,15 @@ class ChunkCache:
             self._bytes = 0
             self.hits = 0
             self.misses = 0
+
+
+def default_cache_bytes() -> int:
+    """A server's cache by default: a quarter of the machine's memory, at most 4 GiB."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return DEFAULT_CACHE_BYTES
+    return max(DEFAULT_CACHE_BYTES, min(4 << 30, memory // 4))
 
 
 @cache

@@ -11,6 +11,12 @@ visible tile (``data[:, y0:y1, x0:x1]``) and only then picks the plane it shows,
 must not compute 16384 planes.
 Chunks come from a caller-supplied function and are kept in a shared, bounded
 :class:`~napari_engine.data.cache.ChunkCache`.
+
+Inside a reading context (``data.loader.reading``: napari slicing for a session's draw)
+a read never waits: a chunk not cached yet is asked of the loader, and its region stands
+in from the next coarser level of the pyramid (``link_levels``), or that level's coarser
+one, down to the coarsest (zeros where even that is still loading). Outside one, reads
+compute what they need and wait.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_engine.data import loader
 from napari_engine.data.cache import ChunkCache, default_cache
 
 ChunkFunction = Callable[[tuple[int, ...]], np.ndarray]
@@ -75,6 +82,7 @@ class ChunkedArray:
         compute_chunk: ChunkFunction,
         key: Hashable,
         cache: ChunkCache | None = None,
+        source: Hashable = None,
     ) -> None:
         if len(shape) != len(chunks):
             raise ValueError("shape and chunks must have the same length")
@@ -84,6 +92,15 @@ class ChunkedArray:
         self._compute_chunk = compute_chunk
         self._key = key
         self._cache = cache if cache is not None else default_cache()
+        #: where the chunks come from (a store): the loader shares its workers fairly
+        #: among sources
+        self.source = source if source is not None else key
+        #: the next coarser level of its pyramid (``link_levels``), and its own level
+        self.coarser: ChunkedArray | None = None
+        self.level = 0
+        #: the pyramid it is a level of (its finest level's key): what the loader's
+        #: requests are grouped by, per layer
+        self.pyramid: Hashable = key
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -113,6 +130,23 @@ class ChunkedArray:
     @property
     def cache(self) -> ChunkCache:
         return self._cache
+
+    def chunk_key(self, index: tuple[int, ...]) -> Hashable:
+        """The cache's key of chunk ``index``."""
+        return (self._key, index)
+
+    def ask(self, index: tuple[int, ...], context: loader.ReadContext, tier: int,
+            rank: int) -> bool:
+        """Ask the loader for chunk ``index`` unless it is cached or failed lately
+        (prefetch); whether it asked."""
+        cache_key = (self._key, index)
+        if cache_key in self._cache or context.loader.error_of(cache_key) is not None:
+            return False
+        context.loader.request(
+            cache_key, self.source, lambda: self._compute_chunk(index),
+            lambda computed: self._keep(index, computed), context.requester, context.stamp,
+            tier, rank, group=self.pyramid)
+        return True
 
     def __len__(self) -> int:
         return self._shape[0]
@@ -164,8 +198,10 @@ class ChunkedArray:
         block = self._read_block(lo, hi)
         return block[tuple(local)]
 
-    def _read_block(self, lo: list[int], hi: list[int]) -> np.ndarray:
-        """The dense box ``[lo, hi)`` assembled from (cached or computed) chunks."""
+    def _read_block(self, lo: list[int], hi: list[int], direct: bool = True) -> np.ndarray:
+        """The dense box ``[lo, hi)`` assembled from (cached or computed) chunks; in a
+        reading context, from what is cached, coarser levels standing in for the rest
+        (``direct``: napari asked for this box, not a finer level's stand-in)."""
         box = tuple(h - low for low, h in zip(lo, hi, strict=True))
         nbytes = int(np.prod(box, dtype=np.int64)) * self._dtype.itemsize
         if nbytes > MAX_MATERIALIZE_BYTES:
@@ -173,13 +209,18 @@ class ChunkedArray:
                 f"refusing to materialize {nbytes / 2**30:.1f} GiB from a lazy array of shape "
                 f"{self._shape}; index a smaller region"
             )
-        out = np.empty(box, dtype=self._dtype)
+        context = loader.current()
+        out = np.empty(box, dtype=self._dtype) if context is None else np.zeros(box, self._dtype)
         if 0 in box:
             return out
+        if context is not None and direct:
+            if self.pyramid not in context.seen:  # errors of its last slice are history
+                context.seen.add(self.pyramid)
+                context.errors.pop(self.pyramid, None)
+            context.reads.setdefault(self, []).append((tuple(lo), tuple(hi)))
         ranges = [range(low // c, (h - 1) // c + 1)
                   for low, h, c in zip(lo, hi, self._chunks, strict=True)]
         for index in itertools.product(*ranges):
-            chunk = self._chunk(index)
             src: list[slice] = []
             dst: list[slice] = []
             for i, low, h, c in zip(index, lo, hi, self._chunks, strict=True):
@@ -187,7 +228,16 @@ class ChunkedArray:
                 a, b = max(low, start), min(h, start + c)
                 src.append(slice(a - start, b - start))
                 dst.append(slice(a - low, b - low))
-            out[tuple(dst)] = chunk[tuple(src)]
+            if context is None:
+                out[tuple(dst)] = self._chunk(index)[tuple(src)]
+                continue
+            chunk = self._cached_or_asked(index, context, direct)
+            if chunk is not None:
+                out[tuple(dst)] = chunk[tuple(src)]
+            elif self.coarser is not None:
+                out[tuple(dst)] = self._stand_in(
+                    [d.start + low for d, low in zip(dst, lo, strict=True)],
+                    [d.stop + low for d, low in zip(dst, lo, strict=True)])
         return out
 
     def _chunk(self, index: tuple[int, ...]) -> np.ndarray:
@@ -196,16 +246,76 @@ class ChunkedArray:
         chunk = self._cache.get(cache_key)
         if chunk is None:
             chunk = self._compute_chunk(index)
-            expected = tuple(
-                min(c, s - i * c) for i, c, s in zip(index, self._chunks, self._shape, strict=True)
-            )
-            if chunk.shape != expected or chunk.dtype != self._dtype:
-                raise ValueError(
-                    f"chunk {index} has shape {chunk.shape} {chunk.dtype}, expected {expected} "
-                    f"{self._dtype}"
-                )
-            self._cache.put(cache_key, chunk)
+            self._keep(index, chunk)
         return chunk
+
+    def _keep(self, index: tuple[int, ...], chunk: np.ndarray) -> None:
+        """Check a computed chunk and cache it."""
+        expected = tuple(
+            min(c, s - i * c) for i, c, s in zip(index, self._chunks, self._shape, strict=True)
+        )
+        if chunk.shape != expected or chunk.dtype != self._dtype:
+            raise ValueError(
+                f"chunk {index} has shape {chunk.shape} {chunk.dtype}, expected {expected} "
+                f"{self._dtype}"
+            )
+        self._cache.put((self._key, index), chunk)
+
+    def _cached_or_asked(self, index: tuple[int, ...], context: loader.ReadContext,
+                         direct: bool) -> np.ndarray | None:
+        """The chunk if cached; else None, and the loader is asked for it (the coarsest
+        level first: nothing stands in for it)."""
+        cache_key = (self._key, index)
+        chunk = self._cache.get(cache_key)
+        stats = context.loader.stats
+        if direct:
+            if chunk is None:
+                stats.misses += 1
+            else:
+                stats.hits += 1
+        if chunk is not None:
+            return chunk
+        error = context.loader.error_of(cache_key)
+        if error is not None:
+            context.errors[self.pyramid] = error
+            return None
+        context.asked += 1
+        context.loader.request(
+            cache_key, self.source, lambda: self._compute_chunk(index),
+            lambda computed: self._keep(index, computed), context.requester, context.stamp,
+            loader.COARSE if self.coarser is None else loader.VISIBLE, rank=-self.level,
+            group=self.pyramid)
+        return None
+
+    def _stand_in(self, lo: list[int], hi: list[int]) -> np.ndarray:
+        """The box ``[lo, hi)`` of this level from the coarser one, each voxel the
+        coarser voxel it lies in (nearest)."""
+        coarser = self.coarser
+        assert coarser is not None
+        positions = [np.minimum(((np.arange(a, b) + 0.5) * (cs / fs)).astype(np.int64),
+                                cs - 1)
+                     for a, b, fs, cs in zip(lo, hi, self._shape, coarser.shape, strict=True)]
+        c_lo = [int(p[0]) for p in positions]
+        c_hi = [int(p[-1]) + 1 for p in positions]
+        block = coarser._read_block(c_lo, c_hi, direct=False)
+        return block[np.ix_(*[p - first for p, first in zip(positions, c_lo, strict=True)])]
+
+    def take(self, axis: int, index: int) -> ChunkedArray:
+        """The array at ``index`` along ``axis`` (an OME-Zarr's channel), that axis
+        gone: lazy too, its chunks computed from this array's."""
+        if not 0 <= index < self._shape[axis]:
+            raise IndexError(f"index {index} is out of bounds for axis {axis}")
+        step = self._chunks[axis]
+
+        def compute(chunk: tuple[int, ...]) -> np.ndarray:
+            whole = self._compute_chunk((*chunk[:axis], index // step, *chunk[axis:]))
+            return np.take(whole, index % step, axis=axis)
+
+        def drop(values: tuple[int, ...]) -> tuple[int, ...]:
+            return values[:axis] + values[axis + 1:]
+
+        return ChunkedArray(drop(self._shape), self._dtype, drop(self._chunks), compute,
+                            (self._key, "take", axis, index), self._cache, self.source)
 
 
 class LazySelection:
@@ -257,6 +367,17 @@ class LazySelection:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         out = self._base.read(list(self._base_key(...)))
         return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def link_levels(levels: Sequence[Any]) -> None:
+    """Tell each ``ChunkedArray`` level of a pyramid (finest first) its coarser
+    neighbour, which stands in for its chunks while they load."""
+    finest = levels[0] if levels else None
+    for number, (fine, coarse) in enumerate(itertools.zip_longest(levels, levels[1:])):
+        if isinstance(fine, ChunkedArray) and isinstance(finest, ChunkedArray):
+            fine.level = number
+            fine.coarser = coarse if isinstance(coarse, ChunkedArray) else None
+            fine.pyramid = finest.pyramid
 
 
 def _as_slice(item: int | range) -> int | slice:

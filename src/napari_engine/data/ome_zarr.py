@@ -13,13 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import zarr
 
 from napari_engine.data.colors import colormap_for_hex, default_colormaps
-from napari_engine.data.spec import DataError, LayerSpec, brief, lazy_from_zarr
+from napari_engine.data.lazy_array import ChunkedArray, link_levels
+from napari_engine.data.spec import DataError, LayerSpec, brief
 from napari_engine.data.units import units_kwarg
+from napari_engine.data.zarr_arrays import chunked_zarr
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ def _as_labels(spec: LayerSpec, metadata: Any) -> LayerSpec:
 
 
 def image_specs(group: zarr.Group, path: Path | str, leaf: str,
-                tile: Callable[[Any], Any] = lazy_from_zarr,
+                tile: Callable[[Any], Any] = chunked_zarr,
                 name: str | None = None) -> list[LayerSpec]:
     """Layer specs for the multiscale image of ``group`` (one per channel); ``tile``
     makes each level's data from its array, and ``name`` names it (an HCS plate tiles
@@ -209,7 +210,9 @@ def image_specs(group: zarr.Group, path: Path | str, leaf: str,
             data = levels
         else:
             index = (slice(None),) * channel_axis + (c,)
-            data = [level[index] for level in levels]
+            data = [level.take(channel_axis, c) if isinstance(level, ChunkedArray)
+                    else level[index] for level in levels]
+        link_levels(data)
         info = channels_meta[c] if c < len(channels_meta) else {}
         info = info if isinstance(info, dict) else {}
         default_name = image_name if channel_axis is None else f"{image_name} [ch{c}]"
@@ -232,7 +235,7 @@ def _channel(info: dict[str, Any], default_name: str, fallback_colormap: str
     return kwargs
 
 
-def _contrast_limits(window: Any, coarsest: da.Array) -> tuple[float, float]:
+def _contrast_limits(window: Any, coarsest: Any) -> tuple[float, float]:
     """From the omero window (start/end) when present, else the coarsest level's min/max."""
     if isinstance(window, dict) and "start" in window and "end" in window:
         lo, hi = float(window["start"]), float(window["end"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from napari_engine.data.loader import exact
 from napari_engine.data.ome_zarr import is_ome_zarr, read_ome_zarr
 from napari_engine.data.spec import DataError, LayerSpec
 from napari_engine.data.stores import (
@@ -25,7 +26,14 @@ FILE_SUFFIXES = TIFF_SUFFIXES + ZIPPED_ZARR_SUFFIXES
 
 def open_data(path_or_url: str) -> list[LayerSpec]:
     """Layer specs for a local OME-Zarr directory or TIFF/OME-TIFF file, or an OME-Zarr
-    over HTTP(S) or in S3 (``data.stores``)."""
+    over HTTP(S) or in S3 (``data.stores``). What the readers read of the data (a
+    coarsest level's range, for contrast limits) is read exactly, even in a draw's
+    reading context."""
+    with exact():
+        return _open(path_or_url)
+
+
+def _open(path_or_url: str) -> list[LayerSpec]:
     text = str(path_or_url).strip()
     if is_remote(text):
         return read_ome_zarr(text, store=remote_store(text))
@@ -44,7 +52,7 @@ def open_data(path_or_url: str) -> list[LayerSpec]:
     if path.name.lower().endswith(ZIPPED_ZARR_SUFFIXES):
         return read_ome_zarr(path, store=zipped_store(path))
     if path.name.lower() in ("zarr.json", ".zattrs", ".zgroup"):
-        return open_data(str(path.parent))
+        return _open(str(path.parent))
     raise DataError(
         f"unsupported file type {path.suffix or '(none)'!r} (expected OME-Zarr, zipped "
         f"OME-Zarr (.ozx) or TIFF): {path}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from napari_engine.data.cache import ChunkCache, default_cache
-from napari_engine.data.lazy_array import ChunkedArray
+from napari_engine.data.lazy_array import ChunkedArray, link_levels
 from napari_engine.data.procedural import CHANNELS, Channel, ProceduralVolume
 from napari_engine.data.spec import LayerSpec
 
@@ -38,7 +38,9 @@ def sample_levels(
             return volume.chunk(channel, level, z, y0, x0, ny, nx)
 
         key = ("procedural-sample", volume, channel.name, level)
-        levels.append(ChunkedArray(shape, np.uint16, (1, step, step), compute, key, cache))
+        levels.append(ChunkedArray(shape, np.uint16, (1, step, step), compute, key, cache,
+                                   source="procedural-sample"))
+    link_levels(levels)
     return levels
 
 

@@ -22,9 +22,11 @@ import tifffile
 import zarr
 
 from napari_engine.data.colors import colormap_for_hex, default_colormaps
+from napari_engine.data.lazy_array import link_levels
 from napari_engine.data.ome_zarr import data_range
-from napari_engine.data.spec import DataError, LayerSpec, brief, lazy_from_zarr
+from napari_engine.data.spec import DataError, LayerSpec, brief
 from napari_engine.data.units import normalize_unit, units_kwarg
+from napari_engine.data.zarr_arrays import chunked_zarr
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".ome.tif", ".ome.tiff", ".btf", ".tf8")
 _AXIS_LABELS = {"T": "t", "Z": "z", "Y": "y", "X": "x", "C": "c", "S": "rgb"}
@@ -87,8 +89,10 @@ def _lazy(path: Path, index: int) -> Any:
         opened = zarr.open(tifffile.imread(path, aszarr=True, series=index), mode="r")
         if isinstance(opened, zarr.Group):  # a pyramid: its levels "0", "1", ...
             levels = sorted(opened.array_keys(), key=int)
-            return [lazy_from_zarr(opened[key]) for key in levels]
-        return lazy_from_zarr(opened)
+            pyramid = [chunked_zarr(opened[key]) for key in levels]
+            link_levels(pyramid)
+            return pyramid
+        return chunked_zarr(opened)
     except Exception as exc:
         raise DataError(f"cannot read TIFF {path}: {brief(exc)}") from exc
 

@@ -503,6 +503,12 @@ def _nothing(_args: Args) -> Args:
     return {}
 
 
+def _sync(args: Args) -> Args:
+    if "loaded" not in args:
+        return {}
+    return {"loaded": v.boolean(args["loaded"], "loaded")}
+
+
 def _screenshot(args: Args) -> Args:
     if "encoding" not in args:
         return {}
@@ -570,7 +576,7 @@ OPERATIONS: dict[Op, OpSpec] = {
                         journal=False),
     Op.SCREENSHOT: OpSpec(_plain(Op.SCREENSHOT, {"encoding"}, _screenshot),
                           needs_id=True, journal=False),
-    Op.SYNC: OpSpec(_plain(Op.SYNC, set(), _nothing), needs_id=True, journal=False),
+    Op.SYNC: OpSpec(_plain(Op.SYNC, {"loaded"}, _sync), needs_id=True, journal=False),
 }
 
 

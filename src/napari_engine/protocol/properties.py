@@ -176,6 +176,8 @@ LAYER_PROPERTIES: dict[str, LayerProperty] = {row.name: row for row in (
     _row("locked_data_level", Wire.INT, SLICED, _level),
     # napari computes it from the data: where the data is
     _row("thumbnail", Wire.PICTURE, SLICED),
+    # False while the data the view shows is loading (napari's layer list animates)
+    _row("loaded", Wire.BOOL, SLICED),
     _row("selected_label", Wire.INT, frozenset({LayerKind.LABELS}), _int_range(2**31),
          per_client=True),
     _row("brush_size", Wire.FLOAT, frozenset({LayerKind.LABELS}),

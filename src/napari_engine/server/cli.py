@@ -46,6 +46,20 @@ def _scale(value: str) -> float | None:
     return scale
 
 
+def _memory(text: str) -> int:
+    """``--cache-memory``: bytes, with an optional K/M/G/T suffix (powers of 1024)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = value[-1:] if value[-1:] in units else ""
+    try:
+        amount = float(value[: len(value) - len(unit)])
+    except ValueError:
+        amount = -1.0
+    if not 0 <= amount * units[unit] <= 1 << 50:
+        raise argparse.ArgumentTypeError(f"must look like 512M or 4G, not {text!r}")
+    return int(amount * units[unit])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m napari_engine.server",
@@ -89,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where each session's edits are journaled as they happen; a "
                              "server restarted with the same command line restores them "
                              f"('none' turns it off; default: {DEFAULT_JOURNAL_DIR})")
+    parser.add_argument("--cache-memory", type=_memory, default=None, metavar="BYTES",
+                        help="memory for loaded chunks, shared by every layer and session "
+                             "(e.g. 512M, 4G; least recently seen evicted first; default: "
+                             "a quarter of this machine's memory, at most 4G)")
+    parser.add_argument("--load-workers", type=int, default=8, metavar="N",
+                        help="threads loading chunks beside the drawing (default 8; 0: "
+                             "napari reads inside its draw, and a frame waits for data)")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -101,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepare_headless_env()
 
     from napari_engine.data import DataError, LayerSpec, open_data, sample_layers
+    from napari_engine.data.cache import default_cache, default_cache_bytes
+
+    default_cache().resize(args.cache_memory if args.cache_memory is not None
+                           else default_cache_bytes())
 
     specs: list[LayerSpec] = []
     try:
@@ -124,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         journal_dir=None if args.journal_dir == "none" else Path(args.journal_dir),
         browse_roots=tuple(Path(p).expanduser().resolve() for p in args.browse)
         or tuple(default_roots(args.data, args.save_dir)),
+        load_workers=max(0, args.load_workers),
         stream=StreamConfig(still_delay=args.still_delay,
                             interactive_scale=args.interactive_scale)))
     network = NetworkServer(scheduler.submit, args.host, args.port, token)

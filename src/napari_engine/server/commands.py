@@ -21,6 +21,7 @@ import numpy as np
 from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes
 
+from napari_engine.data.loader import exact
 from napari_engine.protocol import (
     OPERATIONS,
     Command,
@@ -540,8 +541,9 @@ def _layer_histogram(ctx: Context) -> Result:
     args = ctx.args
     layer = _layer(ctx, args["layer"])
     try:
-        edges, counts = napari_compat.histogram(layer, args["mode"], args["bins"],
-                                                args["log_scale"])
+        with exact():
+            edges, counts = napari_compat.histogram(layer, args["mode"], args["bins"],
+                                                    args["log_scale"])
     except ValueError as exc:
         raise ProtocolError(ErrorCode.INVALID, str(exc)) from None
     return {"bin_edges": edges, "counts": counts}
@@ -560,7 +562,8 @@ def _layer_save(ctx: Context) -> Result:
         raise ProtocolError(ErrorCode.INVALID, f"{ctx.args['path']!r} is outside the save "
                             "directory")
     try:
-        written = saving.save_atomically(layers, target)
+        with exact():
+            written = saving.save_atomically(layers, target)
     except (OSError, ValueError) as exc:
         raise ProtocolError(ErrorCode.FAILED, f"could not save to {target}: {exc}") from None
     return {"paths": [str(p) for p in written]}
@@ -582,7 +585,8 @@ def _layer_data_range(ctx: Context) -> Result:
     """napari's data range of a layer (its current slice, or all its data), from the
     real data: what auto-contrast, reset and the contrast range use."""
     layer = _layer(ctx, ctx.args["layer"])
-    lo, hi = napari_compat.data_range(layer, ctx.args["mode"])
+    with exact():
+        lo, hi = napari_compat.data_range(layer, ctx.args["mode"])
     return {"range": [lo, hi]}
 
 
@@ -610,7 +614,8 @@ def _layer_read(ctx: Context) -> Result:
     """A region of a layer's real data, answered as voxels (a binary ``data`` reply):
     what a script's ``layer.data[...]`` reads."""
     array = _voxels(_layer(ctx, ctx.args["layer"]), ctx.args["level"])
-    values = np.asarray(array[_region(array, ctx.args["region"])])
+    with exact():
+        values = np.asarray(array[_region(array, ctx.args["region"])])
     if values.dtype.kind not in "biuf":
         raise ProtocolError(ErrorCode.INVALID, f"data of dtype {values.dtype} cannot travel")
     values = np.ascontiguousarray(values.astype(values.dtype.newbyteorder("="), copy=False))
@@ -755,10 +760,22 @@ def _input_key(ctx: Context) -> Result:
 
 @handles(Op.SCREENSHOT)
 def _screenshot(ctx: Context) -> Result:
-    ctx.streamer.screenshot(ctx.session, ctx.client, ctx.command)
+    """Answered once the view's data has loaded (``Session.waits``): a screenshot
+    shows the data, as napari's does, not what stands in for it while it loads."""
+    session, client, command, streamer = ctx.session, ctx.client, ctx.command, ctx.streamer
+    assert command.id is not None  # the registry makes it carry one
+    session.waits.append(
+        (client, command.id, lambda: streamer.screenshot(session, client, command)))
     return None
 
 
 @handles(Op.SYNC)
-def _sync(_ctx: Context) -> Result:
-    return {}
+def _sync(ctx: Context) -> Result:
+    """Answered at once; with ``loaded``, once the view's data has loaded too."""
+    if not ctx.args.get("loaded"):
+        return {}
+    client, request_id = ctx.client, ctx.command.id
+    assert request_id is not None  # the registry makes it carry one
+    ctx.session.waits.append(
+        (client, request_id, lambda: client.pending_replies.append(Reply(request_id, {}, -1))))
+    return None

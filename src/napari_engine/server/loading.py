@@ -1,41 +1,196 @@
-"""The data-loading stage's seat beside the scheduler.
+"""The data-loading stage beside the scheduler: a frame never waits for data.
 
-A frame must never wait for data. The scheduler asks the loading stage, before drawing a
-session, whether the data that draw needs is still on its way (``pending``); if so it
-draws other sessions and comes back when the stage submits ``DataReady`` for it, never
-blocking its loop. Loading itself (chunks read with bounded concurrency off the engine
-thread, coarse levels standing in for missing chunks, prefetch, cancellation) belongs to
-the stage behind this interface.
+Everything the engine thread does for a session runs inside ``serving(session)``: napari
+slices in there read what is cached and ask the loader (``data.loader``) for the rest,
+coarser levels standing in meanwhile. When a chunk the session waited to see arrives,
+the stage submits ``DataReady``; the session slices again and draws what is there now.
 
-``InlineLoading`` is today's stage: napari slices inside its draw, on the engine thread,
-so nothing is ever pending.
+What the scheduler asks of it:
+
+- ``waiting(session)``: chunks nothing coarser stands in for are loading (a first look
+  at an unseen place): drawing now would show black, so the session's pictures wait,
+  for at most ``MAX_HOLD_S``; other sessions draw meanwhile;
+- ``pending(session)``: chunks of the session's view are loading: its stills, its
+  screenshots and a script's ``sync(loaded=True)`` wait; the layers waiting show
+  napari's "loading" (``loading_groups``).
+
+After each context, what navigation predicts is asked for at a lower priority: the
+planes ahead of a z-scroll or a time-lapse (in the direction it goes), a ring of chunks
+around the view, wider on the side a pan goes. Requests the session's newer reads of the
+same data did not ask for again are cancelled.
 """
 
 from __future__ import annotations
 
+import itertools
+import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
+from napari_engine.data.lazy_array import ChunkedArray
+from napari_engine.data.loader import PREFETCH, VISIBLE, ChunkLoader, ReadContext, reading
 from napari_engine.server.session import Session
+
+#: how long a session's pictures wait for data nothing stands in for, at most
+MAX_HOLD_S = 1.0
+#: planes (of a z-scroll or time-lapse) asked for ahead of the one shown
+PREFETCH_PLANES = 8
+#: chunks prefetched after one context, at most
+MAX_PREFETCH_CHUNKS = 512
+
+Box = tuple[tuple[int, ...], tuple[int, ...]]
 
 
 class LoadingStage(Protocol):
     """What the scheduler needs from a data-loading stage."""
 
-    def pending(self, session: Session) -> bool:
-        """True while data the session's next draw needs is still loading (the stage
-        then submits ``DataReady(session.name)`` once it has arrived)."""
+    def serving(self, session: Session) -> AbstractContextManager[None]:
+        """The block in which the engine thread works for ``session``."""
         ...
 
-    def forget(self, session: str) -> None:
-        """The session closed: drop its requests and cached state."""
+    def waiting(self, session: Session) -> bool:
+        """Its pictures should not be drawn yet (data nothing stands in for)."""
+        ...
+
+    def pending(self, session: Session) -> bool:
+        """Data its view shows is still loading."""
+        ...
+
+    def loading_groups(self, session: Session) -> set[Hashable]:
+        """The pyramids (``ChunkedArray.pyramid``) whose visible chunks are loading."""
+        ...
+
+    def forget(self, session: Session) -> None:
+        """The session closed: drop its requests."""
         ...
 
 
 class InlineLoading:
-    """Data is read inside napari's draw: nothing is ever pending."""
+    """Reads wait inside napari's draw: nothing is ever pending (tests of the rest)."""
+
+    def serving(self, session: Session) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def waiting(self, session: Session) -> bool:
+        return False
 
     def pending(self, session: Session) -> bool:
         return False
 
-    def forget(self, session: str) -> None:
+    def loading_groups(self, session: Session) -> set[Hashable]:
+        return set()
+
+    def forget(self, session: Session) -> None:
         return None
+
+
+class ChunkLoading:
+    """The stage over a ``ChunkLoader``; ``arrived(session, pyramid, error)`` runs on a
+    loader thread when a chunk the session waits to see is there, or failed."""
+
+    def __init__(self, loader: ChunkLoader,
+                 arrived: Callable[[Session, Hashable, str | None], None]) -> None:
+        self.loader = loader
+
+        def tell(requester: Hashable, group: Hashable, error: str | None) -> None:
+            if isinstance(requester, Session):
+                arrived(requester, group, error)
+
+        loader.on_arrival(tell)
+        self._stamps = itertools.count(1)
+        #: the boxes napari last read, per (session, array): where navigation goes
+        self._last: dict[tuple[Session, ChunkedArray], Box] = {}
+        #: since when each session's pictures wait (``waiting``)
+        self._held_since: dict[Session, float] = {}
+
+    @contextmanager
+    def serving(self, session: Session) -> Iterator[None]:
+        context = ReadContext(self.loader, session, next(self._stamps),
+                              errors=session.data_errors)
+        with reading(context):
+            yield
+        if not context.reads:
+            return
+        self._prefetch(session, context)
+        # what the newest slices of each pyramid did not ask for again is not wanted
+        # (clients with their own views read other places of the same data: kept)
+        if not any(client.own_look is not None for client in session.clients.values()):
+            self.loader.retire(session, context.stamp,
+                               {array.pyramid for array in context.reads})
+
+    def waiting(self, session: Session) -> bool:
+        if not self.loader.waiting(session, tier=0):
+            self._held_since.pop(session, None)
+            return False
+        since = self._held_since.setdefault(session, time.monotonic())
+        return time.monotonic() - since < MAX_HOLD_S
+
+    def pending(self, session: Session) -> bool:
+        return bool(self.loader.waiting(session, tier=VISIBLE))
+
+    def loading_groups(self, session: Session) -> set[Hashable]:
+        return self.loader.waiting(session, tier=VISIBLE)
+
+    def forget(self, session: Session) -> None:
+        self.loader.forget(session)
+        self._held_since.pop(session, None)
+        for key in [k for k in self._last if k[0] is session]:
+            del self._last[key]
+
+    # -- prediction ---------------------------------------------------------------------
+    def _prefetch(self, session: Session, context: ReadContext) -> None:
+        asked = 0
+        for array, boxes in context.reads.items():
+            lo = tuple(min(box[0][i] for box in boxes) for i in range(array.ndim))
+            hi = tuple(max(box[1][i] for box in boxes) for i in range(array.ndim))
+            before = self._last.get((session, array))
+            self._last[(session, array)] = (lo, hi)
+            for rank, (p_lo, p_hi) in enumerate(predicted(array.shape, (lo, hi), before)):
+                for index in chunks_of(array, p_lo, p_hi):
+                    if asked >= MAX_PREFETCH_CHUNKS:
+                        return
+                    asked += array.ask(index, context, PREFETCH, rank)
+
+
+def predicted(shape: tuple[int, ...], box: Box, before: Box | None) -> list[Box]:
+    """Boxes worth loading before they are asked for, nearest first: along each axis
+    napari shows one plane of (z, t), the planes ahead in the direction navigation goes
+    (both ways when it stands still); along the axes it shows, a band beside the box
+    on the side a pan goes (all around when it does not move)."""
+    lo, hi = box
+    out: list[Box] = []
+    for axis, size in enumerate(shape):
+        if hi[axis] - lo[axis] != 1 or size == 1:
+            continue
+        step = 0 if before is None else lo[axis] - before[0][axis]
+        ahead = [1] if step > 0 else [-1] if step < 0 else [1, -1]
+        for distance in range(1, PREFETCH_PLANES + 1):
+            for sign in ahead:
+                plane = lo[axis] + sign * distance
+                if 0 <= plane < size:
+                    out.append((_with(lo, axis, plane), _with(hi, axis, plane + 1)))
+    for axis, size in enumerate(shape):
+        width = hi[axis] - lo[axis]
+        if width <= 1:
+            continue
+        moved = 0 if before is None else lo[axis] - before[0][axis]
+        band = max(1, width // 4)
+        for sign in ([1] if moved > 0 else [-1] if moved < 0 else [1, -1]):
+            a, b = (hi[axis], min(size, hi[axis] + band)) if sign > 0 else (
+                max(0, lo[axis] - band), lo[axis])
+            if a < b:
+                out.append((_with(lo, axis, a), _with(hi, axis, b)))
+    return out
+
+
+def chunks_of(array: ChunkedArray, lo: tuple[int, ...], hi: tuple[int, ...]
+              ) -> Iterator[tuple[int, ...]]:
+    """The chunk indices covering the box ``[lo, hi)``."""
+    ranges = [range(a // c, (b - 1) // c + 1)
+              for a, b, c in zip(lo, hi, array.chunks, strict=True)]
+    return itertools.product(*ranges)
+
+
+def _with(values: tuple[int, ...], axis: int, value: int) -> tuple[int, ...]:
+    return (*values[:axis], value, *values[axis + 1:])

@@ -37,6 +37,9 @@ backend four spots need handling:
   canvas skips it (Python's collector still runs as usual).
 * ``canvas_overlays_shown`` reads each layer's overlays (``Layer._overlays``: the
   colorbar, the layer name), which stay put on the screen while a pan moves the scene.
+* ``set_loaded`` sets ``Layer.loaded`` (``_slicing_state._set_loaded``: napari's async
+  slicing's flag, which its layer list shows as a loading animation) while a layer's
+  chunks load, and emits ``events.loaded``, which napari's layer list listens to.
 """
 
 from __future__ import annotations
@@ -386,3 +389,13 @@ def destroy_canvas(canvas: HeadlessVispyCanvas) -> None:
         if getattr(backend, "_native_context", None) is not None:
             _egl.egl.eglDestroyContext(_egl._EGL_DISPLAY, backend._native_context)
             backend._native_context = None
+
+
+def set_loaded(layer: Layer, loaded: bool) -> bool:
+    """napari's ``Layer.loaded`` (read-only; napari's async slicing sets it, and its
+    layer list shows a loading animation while it is False); whether it changed."""
+    if layer.loaded == loaded:
+        return False
+    layer._slicing_state._set_loaded(loaded)
+    layer.events.loaded()
+    return True

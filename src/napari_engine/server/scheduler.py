@@ -8,10 +8,15 @@ Its loop, in plain words:
    sessions (``Join``, ``Leave``), commands (``commands.run``), frames (``Streamer``);
 3. for each session whose napari state changed, send one ``state`` patch to its clients,
    then the answers to the commands of the batch;
-4. for each session whose picture changed, and whose data is not still loading, draw
-   once if a frame can go out (``Streamer.maybe_render``);
-5. timers: stills once a scene rests, and closing sessions that have had no client for
-   ``idle_timeout`` seconds.
+4. for each session whose picture changed, draw once if a frame can go out
+   (``Streamer.maybe_render``), unless the data of a first look at an unseen place is
+   still loading (``loading``: coarser data stands in for the rest); then what waited
+   for its data to load (screenshots, ``sync(loaded=True)``);
+5. timers: stills once a scene rests and its data has loaded, and closing sessions that
+   have had no client for ``idle_timeout`` seconds.
+
+Everything done for a session runs inside its ``serving`` block: napari's slicing
+there never waits for a chunk (``loading``).
 
 What each step does lives elsewhere; this module only decides when.
 """
@@ -22,11 +27,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from napari_engine.data.loader import ChunkLoader
 from napari_engine.protocol import (
     OPERATIONS,
     PROTOCOL_VERSION,
@@ -50,7 +56,7 @@ from napari_engine.server.jobs import (
     coalesce,
 )
 from napari_engine.server.journal import Journal, session_folder
-from napari_engine.server.loading import InlineLoading, LoadingStage
+from napari_engine.server.loading import ChunkLoading, InlineLoading, LoadingStage
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import StreamConfig, Streamer
 from napari_engine.server.views import CanvasSize
@@ -62,6 +68,8 @@ log = logging.getLogger(__name__)
 
 #: how long the loop sleeps when nothing is due (timers are checked at least this often)
 IDLE_WAIT_S = 0.05
+#: a session's slices are refreshed with arrived chunks at most this often
+REFINE_S = 0.05
 
 
 @dataclass
@@ -79,6 +87,8 @@ class SchedulerConfig:
     journal_dir: Path | None = None
     #: the folders clients may browse (``files.list``)
     browse_roots: tuple[Path, ...] = ()
+    #: threads loading chunks off the engine thread (0: napari reads inside its draw)
+    load_workers: int = 8
 
 
 class Scheduler:
@@ -91,7 +101,7 @@ class Scheduler:
         self.sessions: dict[str, Session] = {}
         #: the next session, made ahead of time while the engine is idle
         self._spare: Session | None = None
-        self.loading = loading or InlineLoading()
+        self.loading = loading or self._loading_stage()
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._stop = threading.Event()
         self.streamer = Streamer(self.config.stream, FrameEncoder(self.submit))
@@ -102,6 +112,21 @@ class Scheduler:
             Join: self._join, Leave: self._leave, RunCommand: self._command,
             FrameAck: self._ack, FrameSent: self._sent, FramesEncoded: self._encoded,
             DataReady: self._data_ready, Wake: lambda _job: None}
+
+    def _loading_stage(self) -> LoadingStage:
+        workers = self.config.load_workers
+        if workers <= 0:
+            return InlineLoading()
+        return ChunkLoading(ChunkLoader(workers, per_source=max(1, workers * 3 // 4)),
+                            self._arrived)
+
+    def _arrived(self, session: Session, pyramid: Hashable, error: str | None) -> None:
+        """On a loader thread: a chunk the session waits to see is there (or failed):
+        told before it stops counting as loading (``_finish_waits``)."""
+        if error is not None:
+            session.failed_loads.append((pyramid, error))
+        session.arrived = True
+        self.submit(DataReady(session.name))
 
     # -- called from any thread ------------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -160,7 +185,7 @@ class Scheduler:
             log.exception("could not prepare a session ahead of time")
 
     def _timeout(self) -> float:
-        if any(s.render_dirty for s in self.sessions.values()):
+        if any(s.render_dirty or s.arrived or s.waits for s in self.sessions.values()):
             return 1.0 / self.config.stream.max_fps
         return IDLE_WAIT_S
 
@@ -198,6 +223,8 @@ class Scheduler:
             session, self._spare = self._spare, None
             if session is None:
                 session = self._new_session(name)
+            else:
+                session.data_arrived()  # what it asked for as a spare may be there
             session.rename(name)
             if self.config.journal_dir is not None:
                 self._restore(session, self.config.journal_dir)
@@ -211,14 +238,16 @@ class Scheduler:
         except OSError as exc:  # a read-only disk: the session runs, unjournaled
             log.error("session %r is not journaled: %s", session.name, exc)
             return
-        restored = commands.replay(session, self.streamer)
+        with session.serving():
+            restored = commands.replay(session, self.streamer)
         if restored:
             log.info("session %r: %d journaled commands restored", session.name, restored)
 
     def _new_session(self, name: str) -> Session:
         return Session(name, self.specs, self._gl_app, self._font_family,
                        self.config.size, pan_strips=self.config.pan_strips,
-                       save_dir=self.config.save_dir, browse_roots=self.config.browse_roots)
+                       save_dir=self.config.save_dir, browse_roots=self.config.browse_roots,
+                       serving=self.loading.serving)
 
     def _join(self, job: Join) -> None:
         try:
@@ -264,7 +293,7 @@ class Scheduler:
     def _close_session(self, name: str) -> None:
         session = self.sessions.pop(name)
         log.info("closing session %r", name)
-        self.loading.forget(name)
+        self.loading.forget(session)
         try:
             session.close()
         except Exception:
@@ -274,7 +303,8 @@ class Scheduler:
     def _command(self, job: RunCommand) -> None:
         session, client = self._client(job.session, job.client_id)
         if session is not None and client is not None:
-            commands.run(job, session, client, self.streamer)
+            with session.serving():
+                commands.run(job, session, client, self.streamer)
 
     def _ack(self, job: FrameAck) -> None:
         session, client = self._client(job.session, job.client_id)
@@ -294,19 +324,54 @@ class Scheduler:
     def _data_ready(self, job: DataReady) -> None:
         session = self.sessions.get(job.session)
         if session is not None:
-            session.data_arrived()  # draw what arrived (step 4 of the loop)
+            session.arrived = True  # sliced and drawn again (step 4 of the loop)
 
     # -- after each batch, and timers ------------------------------------------------
     def _after_batch(self) -> None:
+        now = time.monotonic()
         for session in list(self.sessions.values()):
             try:
-                session.publish_state()
-                for client in list(session.clients.values()):
-                    session.flush_replies(client)
-                if not self.loading.pending(session):
-                    self.streamer.maybe_render(session)
+                with session.serving():
+                    if session.arrived and now - session.last_refresh >= REFINE_S:
+                        session.arrived = False
+                        session.data_arrived()
+                    session.show_loading(self.loading.loading_groups(session))
+                    session.publish_state()
+                    for client in list(session.clients.values()):
+                        session.flush_replies(client)
+                    if not self.loading.waiting(session):
+                        self.streamer.maybe_render(session)
+                    self._finish_waits(session)
+                    session.tell_data_errors()
             except Exception as exc:
+                session.waits.clear()
                 self._session_failed(session, exc)
+
+    def _finish_waits(self, session: Session) -> None:
+        """Once a session's data has loaded, what waited for it: each such client's
+        picture is drawn (napari slices as it draws, and may ask for more), and once
+        nothing it shows is loading any more, the waits are answered."""
+        if not session.waits or self.loading.pending(session):
+            return
+        if session.arrived:
+            session.arrived = False
+            session.data_arrived()
+        for key in {session.key_of(client) for client, _, _ in session.waits}:
+            if self.streamer.needs_render(session, key) or session.data_stale:
+                self.streamer.render(session, key)
+        if self.loading.pending(session):
+            return
+        waits, session.waits = session.waits, []
+        failed = session.data_error()  # a chunk of the view could not be loaded
+        for client, request_id, answer in waits:
+            if client.id not in session.clients:
+                continue
+            if failed is None:
+                answer()
+            else:
+                client.pending_replies.append(ProtocolError(
+                    failed.code, failed.message, request_id=request_id).to_error())
+            session.flush_replies(client)
 
     def _session_failed(self, session: Session, exc: Exception) -> None:
         """A render or state snapshot raised (bad data, a napari bug): tell the clients,
@@ -325,7 +390,8 @@ class Scheduler:
                 self._close_session(name)
                 continue
             try:
-                if not self.loading.pending(session):
-                    self.streamer.stills(session)
+                with session.serving():
+                    if not (self.loading.pending(session) or session.arrived):
+                        self.streamer.stills(session)
             except Exception as exc:
                 self._session_failed(session, exc)

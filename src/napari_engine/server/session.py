@@ -17,7 +17,9 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,16 +27,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 from napari.components import ViewerModel
 from napari.layers import Layer
 
+from napari_engine.data.lazy_array import ChunkedArray
 from napari_engine.encode import motion
 from napari_engine.encode.tiles import TileState
 from napari_engine.encode.video import VideoEncoder
 from napari_engine.protocol import (
     DataReply,
+    ErrorCode,
     ErrorMessage,
     FrameCredits,
     FrameHeader,
     FrameView,
     Hello,
+    ProtocolError,
     Reply,
     ServerMessage,
     StatePatch,
@@ -139,8 +144,26 @@ class Session:
     def __init__(self, name: str, specs: list[LayerSpec], gl_app: Any, font_family: str,
                  size: tuple[int, int], *, pan_strips: bool = True,
                  save_dir: Path | None = None,
-                 browse_roots: tuple[Path, ...] = ()) -> None:
+                 browse_roots: tuple[Path, ...] = (),
+                 serving: Callable[[Session], AbstractContextManager[Any]] | None = None
+                 ) -> None:
         self.name = name
+        #: the block the engine works for this session in (``loading.serving``)
+        self.serving: Callable[[], AbstractContextManager[Any]] = (
+            (lambda: serving(self)) if serving is not None else nullcontext)
+        #: chunks it waited for arrived (``DataReady``), not sliced yet
+        self.arrived = False
+        #: its slices are to be refreshed before the next draw (``data_arrived``)
+        self.data_stale = False
+        self.last_refresh = 0.0
+        #: chunks that could not be loaded (pyramid -> error), not told yet / told
+        self.data_errors: dict[Hashable, str] = {}
+        #: chunks that failed to load (pyramid, error), from the loader's threads
+        self.failed_loads: deque[tuple[Hashable, str]] = deque()
+        self._told_errors: set[tuple[Hashable, str]] = set()
+        #: what waits until its view's data has loaded (a screenshot, a script's
+        #: ``sync(loaded=True)``): the client, its request, and the answer
+        self.waits: list[tuple[ClientRecord, int, Callable[[], None]]] = []
         #: where ``layer.save`` writes (napari's writers); None: saving is off
         self.save_dir = save_dir
         #: the folders clients may list (``files.list``: the window's File > Open)
@@ -183,8 +206,9 @@ class Session:
         self.shared = views.capture(self.viewer)
         self._connect_events()
         try:
-            for spec in specs:
-                getattr(self.viewer, f"add_{spec.kind}")(spec.data, **spec.kwargs)
+            with self.serving():
+                for spec in specs:
+                    getattr(self.viewer, f"add_{spec.kind}")(spec.data, **spec.kwargs)
         except BaseException:
             self.close()  # free the GL context of a session that never opened
             raise
@@ -235,8 +259,57 @@ class Session:
         event.value.events.disconnect(self._on_event)
 
     def data_arrived(self) -> None:
-        """Data the last draw waited for is there: every picture is drawn again."""
+        """Data its slices waited for is there: they are sliced again before the next
+        draw, and every picture is drawn again."""
+        self.data_stale = True
+        self.last_refresh = time.monotonic()
         self.scene += 1
+
+    def _refresh_data(self) -> None:
+        """Slice again the layers whose data loads in chunks (what arrived replaces
+        what stood in for it)."""
+        self.data_stale = False
+        for layer in self.viewer.layers:
+            if pyramid_of(layer) is not None and layer.visible:
+                layer.refresh()
+
+    def show_loading(self, groups: set[Hashable]) -> None:
+        """napari's "loading" on the layers whose visible data is still loading (the
+        layer list shows it); tells the clients of the change."""
+        for layer in self.viewer.layers:
+            pyramid = pyramid_of(layer)
+            if pyramid is not None and napari_compat.set_loaded(layer, pyramid not in groups):
+                self.state_dirty = True
+
+    def data_error(self) -> ProtocolError | None:
+        """An error of a chunk its layers' slices need (a load that failed, or a read
+        that met one), naming the layer."""
+        errors = self._layer_errors()
+        return errors[0][1] if errors else None
+
+    def _layer_errors(self) -> list[tuple[tuple[Hashable, str], ProtocolError]]:
+        while self.failed_loads:
+            failed, message = self.failed_loads.popleft()
+            self.data_errors[failed] = message
+        out = []
+        for layer in self.viewer.layers:
+            pyramid = pyramid_of(layer)
+            error = self.data_errors.get(pyramid) if pyramid is not None else None
+            if error is not None:
+                out.append(((pyramid, error), ProtocolError(
+                    ErrorCode.FAILED,
+                    f"layer {layer.name!r}: data could not be loaded: {error}"[:500])))
+        return out
+
+    def tell_data_errors(self) -> None:
+        """Each layer's data error, once, to every client (again if it comes back after
+        a slice without it)."""
+        errors = self._layer_errors()
+        self._told_errors &= {told for told, _ in errors}
+        for told, error in errors:
+            if told not in self._told_errors:
+                self._told_errors.add(told)
+                self.tell_all(error.to_error())
 
     # -- state ---------------------------------------------------------------------
     def take_patch(self) -> dict[str, Any]:
@@ -496,6 +569,8 @@ class Session:
         """Draw the picture ``key`` names (its canvas, through its look)."""
         picture, look = self.picture(key), self._look_for(key)
         self.show(key[0], look)
+        if self.data_stale:
+            self._refresh_data()
         self.rendering = True
         started = time.perf_counter()
         view = self.view()
@@ -537,6 +612,15 @@ class Session:
         self.viewer.layers.clear()
         self.clients.clear()
         self.pictures.clear()
+
+
+def pyramid_of(layer: Layer) -> Hashable | None:
+    """The pyramid (``ChunkedArray.pyramid``) a layer's data loads as, or None (its
+    data is in memory, or read by something else)."""
+    data = getattr(layer, "data", None)
+    if getattr(layer, "multiscale", False):
+        data = data[0] if data is not None and len(data) else None
+    return data.pyramid if isinstance(data, ChunkedArray) else None
 
 
 def _without_center(camera: dict[str, Any]) -> dict[str, Any]:
