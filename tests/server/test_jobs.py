@@ -35,9 +35,15 @@ def test_different_clients_sessions_and_ops_do_not_merge() -> None:
     assert coalesce(jobs) == jobs
 
 
-def test_anything_in_between_stops_a_merge() -> None:
-    jobs: list[Job] = [_cmd("camera.set", {"zoom": 1.0}, 1), FrameAck("s", 1, 3),
+def test_frame_events_do_not_stop_a_merge_but_commands_do() -> None:
+    ack = FrameAck("s", 1, 3)
+    jobs: list[Job] = [_cmd("camera.set", {"zoom": 1.0}, 1), ack,
                        _cmd("camera.set", {"zoom": 2.0}, 2)]
+    first, merged = coalesce(jobs)
+    assert first is ack and isinstance(merged, RunCommand)
+    assert merged.command.args["zoom"] == 2.0 and merged.merged_ids == (1,)
+    edit = _cmd("layer.set", {"layer": 1, "props": {"opacity": 0.5}}, 5)
+    jobs = [_cmd("camera.set", {"zoom": 1.0}, 1), edit, _cmd("camera.set", {"zoom": 2.0}, 2)]
     assert coalesce(jobs) == jobs
 
 

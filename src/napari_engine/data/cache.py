@@ -41,9 +41,10 @@ class ChunkCache:
         return len(self._items)
 
     def __contains__(self, key: Hashable) -> bool:
-        """Whether ``key`` is cached (neither a use nor a hit)."""
-        with self._lock:
-            return key in self._items
+        """Whether ``key`` is cached (neither a use nor a hit; no lock: a dict's
+        membership test is atomic, and prefetch asks it of hundreds of chunks while
+        the loader's threads fill the cache)."""
+        return key in self._items
 
     def resize(self, max_bytes: int) -> None:
         """A new bound; evicts down to it."""

@@ -21,6 +21,7 @@ compute what they need and wait.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
@@ -36,7 +37,7 @@ ChunkFunction = Callable[[tuple[int, ...]], np.ndarray]
 MAX_MATERIALIZE_BYTES = 1 << 30
 """Refuse to build a numpy array larger than this: a request that big is a bug, not a view."""
 
-LAZY_SELECTION_BYTES = 64 << 20
+LAZY_SELECTION_BYTES = 4 << 20
 """Selections larger than this stay lazy until indexed further or turned into an array."""
 
 
@@ -83,6 +84,7 @@ class ChunkedArray:
         key: Hashable,
         cache: ChunkCache | None = None,
         source: Hashable = None,
+        concurrency: int | None = None,
     ) -> None:
         if len(shape) != len(chunks):
             raise ValueError("shape and chunks must have the same length")
@@ -95,6 +97,9 @@ class ChunkedArray:
         #: where the chunks come from (a store): the loader shares its workers fairly
         #: among sources
         self.source = source if source is not None else key
+        #: the most chunks of its source computed at once (None: as the loader shares;
+        #: a computed source: the machine's cores)
+        self.concurrency = concurrency
         #: the next coarser level of its pyramid (``link_levels``), and its own level
         self.coarser: ChunkedArray | None = None
         self.level = 0
@@ -145,7 +150,7 @@ class ChunkedArray:
         context.loader.request(
             cache_key, self.source, lambda: self._compute_chunk(index),
             lambda computed: self._keep(index, computed), context.requester, context.stamp,
-            tier, rank, group=self.pyramid)
+            tier, rank, group=self.pyramid, limit=self.concurrency)
         return True
 
     def __len__(self) -> int:
@@ -220,6 +225,7 @@ class ChunkedArray:
             context.reads.setdefault(self, []).append((tuple(lo), tuple(hi)))
         ranges = [range(low // c, (h - 1) // c + 1)
                   for low, h, c in zip(lo, hi, self._chunks, strict=True)]
+        missing: list[tuple[slice, ...]] = []
         for index in itertools.product(*ranges):
             src: list[slice] = []
             dst: list[slice] = []
@@ -234,11 +240,23 @@ class ChunkedArray:
             chunk = self._cached_or_asked(index, context, direct)
             if chunk is not None:
                 out[tuple(dst)] = chunk[tuple(src)]
-            elif self.coarser is not None:
-                out[tuple(dst)] = self._stand_in(
-                    [d.start + low for d, low in zip(dst, lo, strict=True)],
-                    [d.stop + low for d, low in zip(dst, lo, strict=True)])
+            else:
+                missing.append(tuple(dst))
+        if missing and self.coarser is not None:
+            self._stand_in_for(out, lo, missing)
         return out
+
+    def _stand_in_for(self, out: np.ndarray, lo: list[int],
+                      missing: list[tuple[slice, ...]]) -> None:
+        """Fill the ``missing`` boxes of ``out`` (which starts at ``lo``) from one
+        stand-in for the box around them all."""
+        first = [min(d[axis].start for d in missing) for axis in range(self.ndim)]
+        last = [max(d[axis].stop for d in missing) for axis in range(self.ndim)]
+        block = self._stand_in([a + low for a, low in zip(first, lo, strict=True)],
+                               [b + low for b, low in zip(last, lo, strict=True)])
+        for box in missing:
+            out[box] = block[tuple(slice(d.start - a, d.stop - a)
+                                   for d, a in zip(box, first, strict=True))]
 
     def _chunk(self, index: tuple[int, ...]) -> np.ndarray:
         """One chunk from the cache, computing (and caching) it on a miss."""
@@ -284,7 +302,7 @@ class ChunkedArray:
             cache_key, self.source, lambda: self._compute_chunk(index),
             lambda computed: self._keep(index, computed), context.requester, context.stamp,
             loader.COARSE if self.coarser is None else loader.VISIBLE, rank=-self.level,
-            group=self.pyramid)
+            group=self.pyramid, limit=self.concurrency)
         return None
 
     def _stand_in(self, lo: list[int], hi: list[int]) -> np.ndarray:
@@ -292,13 +310,16 @@ class ChunkedArray:
         coarser voxel it lies in (nearest)."""
         coarser = self.coarser
         assert coarser is not None
-        positions = [np.minimum(((np.arange(a, b) + 0.5) * (cs / fs)).astype(np.int64),
-                                cs - 1)
-                     for a, b, fs, cs in zip(lo, hi, self._shape, coarser.shape, strict=True)]
+        positions = [_nearest(a, b, fine, coarse)
+                     for a, b, fine, coarse in zip(lo, hi, self._shape, coarser.shape,
+                                                   strict=True)]
         c_lo = [int(p[0]) for p in positions]
         c_hi = [int(p[-1]) + 1 for p in positions]
         block = coarser._read_block(c_lo, c_hi, direct=False)
-        return block[np.ix_(*[p - first for p, first in zip(positions, c_lo, strict=True)])]
+        for axis, (p, first) in enumerate(zip(positions, c_lo, strict=True)):
+            if len(p) != block.shape[axis] or p[-1] - p[0] + 1 != len(p):
+                block = np.take(block, p - first, axis=axis)  # stretched along it
+        return block
 
     def take(self, axis: int, index: int) -> ChunkedArray:
         """The array at ``index`` along ``axis`` (an OME-Zarr's channel), that axis
@@ -315,7 +336,8 @@ class ChunkedArray:
             return values[:axis] + values[axis + 1:]
 
         return ChunkedArray(drop(self._shape), self._dtype, drop(self._chunks), compute,
-                            (self._key, "take", axis, index), self._cache, self.source)
+                            (self._key, "take", axis, index), self._cache, self.source,
+                            self.concurrency)
 
 
 class LazySelection:
@@ -367,6 +389,16 @@ class LazySelection:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         out = self._base.read(list(self._base_key(...)))
         return out if dtype is None else out.astype(dtype, copy=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _nearest(a: int, b: int, fine: int, coarse: int) -> np.ndarray:
+    """For positions ``a`` to ``b`` of an axis of ``fine`` voxels, the voxel of an axis
+    of ``coarse`` voxels each lies in (cached: a scroll asks for the same again)."""
+    positions = np.minimum(((np.arange(a, b) + 0.5) * (coarse / fine)).astype(np.int64),
+                           coarse - 1)
+    positions.setflags(write=False)
+    return positions
 
 
 def link_levels(levels: Sequence[Any]) -> None:

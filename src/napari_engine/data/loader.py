@@ -48,6 +48,8 @@ class _Task:
 
     key: Hashable
     source: Hashable
+    #: the most workers its source may have at once (None: the loader's share)
+    limit: int | None
     #: what it belongs to (a pyramid: a layer's data), for telling which are loading
     group: Hashable
     compute: Callable[[], np.ndarray]
@@ -114,7 +116,8 @@ class ChunkLoader:
     # -- asking ------------------------------------------------------------------------
     def request(self, key: Hashable, source: Hashable, compute: Callable[[], np.ndarray],
                 store: Callable[[np.ndarray], None], requester: Hashable, stamp: int,
-                tier: int, rank: int = 0, group: Hashable = None) -> None:
+                tier: int, rank: int = 0, group: Hashable = None,
+                limit: int | None = None) -> None:
         """Load chunk ``key`` (``compute`` it, then ``store`` it) for ``requester``,
         unless it is loading already (then the better of the two priorities wins)."""
         with self._lock:
@@ -122,7 +125,7 @@ class ChunkLoader:
                 return
             task = self._tasks.get(key)
             if task is None:
-                task = _Task(key, source, group, compute, store, next(self._seq))
+                task = _Task(key, source, limit, group, compute, store, next(self._seq))
                 self._tasks[key] = task
                 self._wake.notify()
             old = task.wanted.get(requester)
@@ -187,7 +190,8 @@ class ChunkLoader:
         best: _Task | None = None
         best_priority: tuple[int, int, int] | None = None
         for task in self._tasks.values():
-            if task.running or self._running_by_source.get(task.source, 0) >= self.per_source:
+            share = self.per_source if task.limit is None else min(task.limit, self.per_source)
+            if task.running or self._running_by_source.get(task.source, 0) >= share:
                 continue
             priority = task.priority()
             if best_priority is None or priority < best_priority:

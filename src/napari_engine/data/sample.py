@@ -7,6 +7,8 @@ demand; nothing is computed until napari asks for a region.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from napari_engine.data.cache import ChunkCache, default_cache
@@ -39,9 +41,14 @@ def sample_levels(
 
         key = ("procedural-sample", volume, channel.name, level)
         levels.append(ChunkedArray(shape, np.uint16, (1, step, step), compute, key, cache,
-                                   source="procedural-sample"))
+                                   source="procedural-sample", concurrency=_cores()))
     link_levels(levels)
     return levels
+
+
+def _cores() -> int:
+    """The sample's chunks are computed: at most one thread a core computes them."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def sample_layers(cache: ChunkCache | None = None) -> list[LayerSpec]:

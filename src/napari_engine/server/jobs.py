@@ -106,14 +106,19 @@ def coalesce(batch: list[Job]) -> list[Job]:
     A move merges with the same client's previous move of the same operation even when
     other moves of that client came in between (a window sends the cursor with every
     dims step): the merged command takes the later one's place, so the latest value of
-    each operation still applies in the order the client sent them. Nothing merges
-    across any other job (an edit, another client's command, a frame event).
+    each operation still applies in the order the client sent them. Frame and data
+    events (acks, sends, encodes, arrived chunks) do not change napari's state: moves
+    merge across them (a z-scroll that outpaces the slicing would otherwise queue up
+    behind the acks of its own frames). Nothing merges across any other job (an edit,
+    another client's command).
     """
     out: list[Job] = []
     for job in batch:
         if isinstance(job, RunCommand) and _moves(job):
             for i in range(len(out) - 1, -1, -1):
                 prev = out[i]
+                if isinstance(prev, _STATELESS):
+                    continue
                 if not (isinstance(prev, RunCommand) and _moves(prev)
                         and prev.session == job.session and prev.client_id == job.client_id):
                     break
@@ -125,6 +130,10 @@ def coalesce(batch: list[Job]) -> list[Job]:
                     break
         out.append(job)
     return out
+
+
+#: jobs that leave napari's state as it is
+_STATELESS = (FrameAck, FrameSent, FramesEncoded, DataReady, Wake)
 
 
 def _moves(job: RunCommand) -> bool:

@@ -28,16 +28,19 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
+from napari_engine.data.cache import default_cache
 from napari_engine.data.lazy_array import ChunkedArray
 from napari_engine.data.loader import PREFETCH, VISIBLE, ChunkLoader, ReadContext, reading
 from napari_engine.server.session import Session
 
 #: how long a session's pictures wait for data nothing stands in for, at most
-MAX_HOLD_S = 1.0
+MAX_HOLD_S = 0.3
+#: levels coarser than the one shown that are prefetched too (first: they stand in)
+PREFETCH_COARSER = 2
 #: planes (of a z-scroll or time-lapse) asked for ahead of the one shown
 PREFETCH_PLANES = 8
-#: chunks prefetched after one context, at most
-MAX_PREFETCH_CHUNKS = 512
+#: chunks looked at for prefetch after one context, at most (the engine thread's time)
+MAX_PREFETCH_CHUNKS = 192
 
 Box = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -65,6 +68,10 @@ class LoadingStage(Protocol):
         """The session closed: drop its requests."""
         ...
 
+    def stats_line(self) -> str | None:
+        """How loading went so far, in a line for the log (None: nothing to tell)."""
+        ...
+
 
 class InlineLoading:
     """Reads wait inside napari's draw: nothing is ever pending (tests of the rest)."""
@@ -82,6 +89,9 @@ class InlineLoading:
         return set()
 
     def forget(self, session: Session) -> None:
+        return None
+
+    def stats_line(self) -> str | None:
         return None
 
 
@@ -124,6 +134,7 @@ class ChunkLoading:
             self._held_since.pop(session, None)
             return False
         since = self._held_since.setdefault(session, time.monotonic())
+
         return time.monotonic() - since < MAX_HOLD_S
 
     def pending(self, session: Session) -> bool:
@@ -138,19 +149,41 @@ class ChunkLoading:
         for key in [k for k in self._last if k[0] is session]:
             del self._last[key]
 
+    def stats_line(self) -> str | None:
+        stats = self.loader.stats
+        if stats.hits + stats.misses + stats.loaded == 0:
+            return None
+        rate = stats.hit_rate
+        cache = default_cache()
+        return (f"chunks: hit rate {'-' if rate is None else f'{rate * 100:.1f}'}% "
+                f"({stats.hits} of {stats.hits + stats.misses} visible), loaded "
+                f"{stats.loaded} ({stats.loaded_bytes / 2**20:.0f} MiB; prefetched "
+                f"{stats.prefetched}), cancelled {stats.cancelled}, failed {stats.failed}; "
+                f"cache {cache.nbytes / 2**20:.0f} of {cache.max_bytes / 2**20:.0f} MiB")
+
     # -- prediction ---------------------------------------------------------------------
     def _prefetch(self, session: Session, context: ReadContext) -> None:
-        asked = 0
+        """What comes next, for each array napari read: at the level it read, and
+        before that at the next coarser ones, which stand in while it loads."""
+        looked = 0
         for array, boxes in context.reads.items():
             lo = tuple(min(box[0][i] for box in boxes) for i in range(array.ndim))
             hi = tuple(max(box[1][i] for box in boxes) for i in range(array.ndim))
             before = self._last.get((session, array))
             self._last[(session, array)] = (lo, hi)
-            for rank, (p_lo, p_hi) in enumerate(predicted(array.shape, (lo, hi), before)):
-                for index in chunks_of(array, p_lo, p_hi):
-                    if asked >= MAX_PREFETCH_CHUNKS:
-                        return
-                    asked += array.ask(index, context, PREFETCH, rank)
+            boxes_ahead = predicted(array.shape, (lo, hi), before)
+            levels = [array]
+            while len(levels) <= PREFETCH_COARSER and levels[-1].coarser is not None:
+                levels.append(levels[-1].coarser)
+            for depth, level in enumerate(reversed(levels)):
+                for distance, (p_lo, p_hi) in enumerate(boxes_ahead):
+                    c_lo, c_hi = box_at(array, level, p_lo, p_hi)
+                    for index in chunks_of(level, c_lo, c_hi):
+                        if looked >= MAX_PREFETCH_CHUNKS:
+                            return
+                        looked += 1
+                        level.ask(index, context, PREFETCH,
+                                  depth * len(boxes_ahead) + distance)
 
 
 def predicted(shape: tuple[int, ...], box: Box, before: Box | None) -> list[Box]:
@@ -182,6 +215,16 @@ def predicted(shape: tuple[int, ...], box: Box, before: Box | None) -> list[Box]
             if a < b:
                 out.append((_with(lo, axis, a), _with(hi, axis, b)))
     return out
+
+
+def box_at(fine: ChunkedArray, coarse: ChunkedArray, lo: tuple[int, ...],
+           hi: tuple[int, ...]) -> Box:
+    """The box of ``coarse`` (a coarser level of the same pyramid) that covers the box
+    ``[lo, hi)`` of ``fine``."""
+    c_lo = tuple(a * c // f for a, f, c in zip(lo, fine.shape, coarse.shape, strict=True))
+    c_hi = tuple(max(a + 1, -(-b * c // f))
+                 for a, b, f, c in zip(c_lo, hi, fine.shape, coarse.shape, strict=True))
+    return c_lo, c_hi
 
 
 def chunks_of(array: ChunkedArray, lo: tuple[int, ...], hi: tuple[int, ...]

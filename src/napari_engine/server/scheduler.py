@@ -70,6 +70,10 @@ log = logging.getLogger(__name__)
 IDLE_WAIT_S = 0.05
 #: a session's slices are refreshed with arrived chunks at most this often
 REFINE_S = 0.05
+#: a spare session is made only after the engine has had nothing to do this long
+SPARE_AFTER_IDLE_S = 2.0
+#: how often the loading stage's figures go to the log (INFO)
+STATS_EVERY_S = 10.0
 
 
 @dataclass
@@ -108,6 +112,8 @@ class Scheduler:
         self._qt_app: Any = None
         self._gl_app: Any = None
         self._font_family = ""
+        self._stats_logged = (time.monotonic(), "")
+        self._last_busy = time.monotonic()
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
             Join: self._join, Leave: self._leave, RunCommand: self._command,
             FrameAck: self._ack, FrameSent: self._sent, FramesEncoded: self._encoded,
@@ -163,10 +169,13 @@ class Scheduler:
                     self._handle(job)
                 self._after_batch()
                 self._timers()
-                if not batch:
+                if batch:
+                    self._last_busy = time.monotonic()
+                elif time.monotonic() - self._last_busy >= SPARE_AFTER_IDLE_S:
                     self._prepare_spare()
                 self._qt_app.processEvents()
         finally:
+            self._log_stats(force=True)
             for name in list(self.sessions):
                 self._close_session(name)
             if self._spare is not None:
@@ -174,9 +183,10 @@ class Scheduler:
             self.streamer.encoder.close()
 
     def _prepare_spare(self) -> None:
-        """While nothing else waits, make the next session ahead of time (a viewer, its
-        canvas, the data's layers: ~0.1 s), so a new session (a new window, a script's
-        ``connect``) opens without that wait."""
+        """While nothing else waits (for ``SPARE_AFTER_IDLE_S``: not between the
+        commands of a scroll), make the next session ahead of time (a viewer, its
+        canvas, the data's layers: ~0.1-0.4 s), so a new session (a new window, a
+        script's ``connect``) opens without that wait."""
         if self._spare is not None or self._stop.is_set():
             return
         try:
@@ -356,11 +366,12 @@ class Scheduler:
         if session.arrived:
             session.arrived = False
             session.data_arrived()
+        session.publish_state()  # as a screenshot does: what it draws is the state's
         for key in {session.key_of(client) for client, _, _ in session.waits}:
             if self.streamer.needs_render(session, key) or session.data_stale:
                 self.streamer.render(session, key)
-        if self.loading.pending(session):
-            return
+        if self.loading.pending(session) or session.arrived:
+            return  # it asked for more, or drew before what it asked for arrived
         waits, session.waits = session.waits, []
         failed = session.data_error()  # a chunk of the view could not be loaded
         for client, request_id, answer in waits:
@@ -382,7 +393,17 @@ class Scheduler:
         session.tell_all(ProtocolError(ErrorCode.FAILED, f"the server could not draw this "
                                        f"view: {exc}".splitlines()[0][:500]).to_error())
 
+    def _log_stats(self, force: bool = False) -> None:
+        when, last = self._stats_logged
+        if not force and time.monotonic() - when < STATS_EVERY_S:
+            return
+        line = self.loading.stats_line()
+        if line is not None and line != last:
+            log.info("%s", line)
+        self._stats_logged = (time.monotonic(), line or last)
+
     def _timers(self) -> None:
+        self._log_stats()
         now = time.monotonic()
         for name, session in list(self.sessions.items()):
             if (session.empty_since is not None

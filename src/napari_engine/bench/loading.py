@@ -1,0 +1,314 @@
+"""``python -m napari_engine.bench.loading``: data at scale, loaded beside the drawing
+(``--load-workers 8``, the default) against inside napari's draw (``--load-workers 0``,
+as before), in one run.
+
+Sources: the built-in sample (its chunks computed), and an OME-Zarr written here from
+the sample's nuclei (``--planes`` x ``--side`` x ``--side`` uint16, 4 levels, zstd,
+chunks 1 x 256 x 256 and 32 x 256 x 256), served by a plain HTTP server behind an
+emulated link (``--store-links``). One client on loopback at ``--size``, at 1:1 pixels
+of level 0:
+
+- ``zscroll``: ``--zrate`` planes a second for ``--duration`` seconds: frames a second
+  delivered, and how many of them showed a new plane;
+- ``jump``: to an unseen place: the first frame there, and the lossless still once its
+  data has loaded (refined);
+- ``neighbour``: a second session on the sample, its input-to-frame latency (p50/p95)
+  alone and while the first z-scrolls over a store that answers after 300 ms;
+- the server's chunk hit rate (visible chunks found cached) and resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from napari_engine.bench.driver import FrameLog, continuous, open_client
+from napari_engine.bench.netem import PRESETS, LinkProfile, emulated_link
+from napari_engine.bench.stats import summary_ms
+from napari_engine.bench.stores import serve_http
+from napari_engine.client.connection import Connection
+from napari_engine.server.process import ServerProcess
+
+Result = dict[str, Any]
+
+#: a store that answers each request after about 300 ms (150 ms each way)
+SLOW = LinkProfile("slow-store", delay_ms=150.0)
+LEVELS = 4
+
+
+def write_volume(folder: Path, planes: int, side: int, z_chunk: int) -> Path:
+    """An OME-Zarr (NGFF 0.5) of the sample's nuclei, written once and reused."""
+    import zarr
+    from zarr.codecs import ZstdCodec
+
+    from napari_engine.data.procedural import CHANNELS, ProceduralVolume
+
+    path = folder / f"nuclei-{planes}x{side}-z{z_chunk}.ome.zarr"
+    if (path / "zarr.json").is_file() and (path / "done").is_file():
+        return path
+    volume, channel = ProceduralVolume(), CHANNELS[0]
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    arrays = []
+    for level in range(LEVELS):
+        n = side >> level
+        arrays.append(group.create_array(
+            str(level), shape=(planes, n, n), chunks=(min(z_chunk, planes), 256, 256),
+            dtype="uint16", compressors=ZstdCodec(level=3)))
+    z0, y0 = volume.shape[0] // 2, volume.shape[1] // 2
+    for start in range(0, planes, z_chunk):
+        slab = np.stack([volume.chunk(channel, 0, z0 + z, y0, y0, side, side)[0]
+                         for z in range(start, min(planes, start + z_chunk))])
+        for level in range(LEVELS):
+            f = 2 ** level
+            n = side // f
+            arrays[level][start:start + len(slab)] = slab.reshape(
+                len(slab), n, f, n, f).mean(axis=(2, 4)).astype(np.uint16)
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
+        "datasets": [{"path": str(level), "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 2.0 ** level, 2.0 ** level]}]}
+            for level in range(LEVELS)]}],
+        "omero": {"channels": [{"label": "nuclei", "color": "00FFFF",
+                                "window": {"start": 0, "end": 2500}}]}}
+    (path / "done").write_text("")
+    return path
+
+
+@contextmanager
+def store_url(folder: Path, name: str, link: LinkProfile | None) -> Iterator[str]:
+    """``folder/name`` over HTTP on loopback, behind ``link`` when given."""
+    with serve_http(folder) as base:
+        if link is None:
+            yield f"{base}/{name}"
+            return
+        port = int(base.rsplit(":", 1)[1])
+        with emulated_link(port, link) as emulated:
+            yield f"http://127.0.0.1:{emulated.port}/{name}"
+
+
+def _server(data: str | None, workers: int, size: tuple[int, int], cache: str
+            ) -> ServerProcess:
+    args = ["--size", f"{size[0]}x{size[1]}", "--load-workers", str(workers),
+            "--cache-memory", cache, "--journal-dir", "none", "--log-level", "INFO",
+            "--interactive-scale", "1"]
+    return ServerProcess([*args, *(["--data", data] if data else [])])
+
+
+def _layer(conn: Connection) -> dict[str, Any]:
+    return conn.layers()[0]
+
+
+def _one_to_one(conn: Connection, log: FrameLog, z: int) -> None:
+    """The middle of the data at one screen pixel per level-0 voxel, plane ``z``, loaded."""
+    layer = _layer(conn)
+    shape, scale = layer["shape"], layer["scale"]
+    conn.request("dims.set", {"current_step": [z, shape[1] // 2, shape[2] // 2]})
+    conn.request("camera.set", {"center": [shape[1] * scale[1] / 2, shape[2] * scale[2] / 2],
+                                "zoom": 1.0 / scale[-1]})
+    conn.request("sync", {"loaded": True}, timeout=300)
+
+
+def zscroll(conn: Connection, log: FrameLog, z0: int, rate: float, duration: float
+            ) -> Result:
+    """``rate`` planes a second from ``z0`` on: frames delivered, new planes shown."""
+    rest = list(conn.section("dims")["current_step"])[1:]
+    start, end, sent, _ = continuous(
+        conn, duration, rate,
+        lambda i: ("dims.set", {"current_step": [z0 + i + 1, *rest]}))
+    frames = log.since(start, end)
+    planes = [h.view.current_step[0] for _, h, _ in frames if h.view is not None]
+    new = sum(1 for a, b in zip([None, *planes], planes, strict=False) if a != b)
+    shown = sorted({p for p in planes})
+    first = frames[0][0] - start if frames else None
+    return {"planes_asked": sent, "frames": len(frames),
+            "fps": len(frames) / (end - start), "new_plane_fps": new / (end - start),
+            "distinct_planes": len(shown), "first_frame_ms": None if first is None
+            else first * 1e3}
+
+
+def jump(conn: Connection, log: FrameLog, z: int) -> Result:
+    """To plane ``z`` a quarter of the way across: first frame there, and the still."""
+    layer = _layer(conn)
+    shape, scale = layer["shape"], layer["scale"]
+    center = [shape[1] * scale[1] / 4, shape[2] * scale[2] / 4]
+    rest = list(conn.section("dims")["current_step"])[1:]
+    t0 = time.perf_counter()
+    conn.send_command("dims.set", {"current_step": [z, *rest]})
+    conn.send_command("camera.set", {"center": center})
+
+    def there(header: Any) -> bool:
+        return (header.view is not None and header.view.current_step[0] == z
+                and abs(header.view.center[-1] - center[-1]) < 1e-3)
+
+    first = log.first(there, 60, after=t0)
+    still = log.first(lambda h: there(h) and h.still, 60, after=t0)
+    return {"first_frame_ms": None if first is None else (first[0] - t0) * 1e3,
+            "refined_ms": None if still is None else (still[0] - t0) * 1e3}
+
+
+def latency(conn: Connection, log: FrameLog, n: int) -> list[float]:
+    """Camera moves one at a time: seconds until the frame that reflects each."""
+    y, x = conn.section("camera")["center"][-2:]
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        conn.send_command("camera.set", {"center": [y, x + (i % 2) * 4.0]}, t=t)
+        got = log.wait_for(lambda h, t=t: h.input_t == t, 10)  # type: ignore[misc]
+        if got is not None:
+            out.append(got - t)
+        time.sleep(0.05)
+    return out
+
+
+_STATS = re.compile(r"chunks: hit rate (\S+)%.*")
+
+
+def _hit_rate(server: ServerProcess) -> str | None:
+    lines = [m.group(0) for m in _STATS.finditer(server.stderr)]
+    return lines[-1] if lines else None
+
+
+def run_source(data: str | None, workers: int, args: argparse.Namespace) -> Result:
+    with _server(data, workers, args.size, args.cache) as server:
+        conn, log = open_client(server.url, size=args.size)
+        try:
+            planes = _layer(conn)["shape"][0]
+            z0 = min(planes // 4, planes - 1)
+            _one_to_one(conn, log, z0)
+            out: Result = {"zscroll": zscroll(conn, log, z0, args.zrate, args.duration)}
+            time.sleep(1.0)
+            out["jump"] = jump(conn, log, min(planes - 1, z0 + int(args.zrate * args.duration)
+                                              + planes // 4))
+            out["rss_mib"] = psutil.Process(server.pid).memory_info().rss / 2**20
+        finally:
+            conn.close()
+        server.stop()
+        out["chunks"] = _hit_rate(server)
+    return out
+
+
+def run_neighbour(slow_url: str, workers: int, args: argparse.Namespace) -> Result:
+    """Session B's latency alone, then while session A z-scrolls over a slow store."""
+    with _server(None, workers, args.size, args.cache) as server:
+        b, b_log = open_client(server.url, size=args.size)
+        try:
+            b.request("sync", {"loaded": True}, timeout=300)
+            alone = latency(b, b_log, args.samples)
+            a_url = server.url.replace("/?", "/session/scroller?")
+            a, _ = open_client(a_url, size=args.size)
+            try:
+                _add_remote(a, slow_url)
+                z = 0
+                stop = time.perf_counter() + args.duration * 2
+                busy = []
+                rest = list(a.section("dims")["current_step"])[1:]
+                while time.perf_counter() < stop:
+                    z += 1
+                    a.send_command("dims.set", {"current_step": [z % 32, *rest]})
+                    busy += latency(b, b_log, 1)
+            finally:
+                a.close()
+        finally:
+            b.close()
+    return {"alone_ms": summary_ms(alone), "during_ms": summary_ms(busy)}
+
+
+def _add_remote(conn: Connection, url: str) -> None:
+    """A session with only the store's image."""
+    for layer in conn.layers():
+        conn.request("layer.remove", {"layer": layer["id"]})
+    conn.request("layer.add_image", {"path": url}, timeout=300)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def report(results: Result) -> str:
+    lines = [f"# Loading benchmark ({results['size'][0]}x{results['size'][1]}, "
+             f"{results['zrate']} planes/s for {results['duration']} s)", "",
+             "| source | loading | z-scroll fps | new planes/s | jump: first frame ms | "
+             "refined ms | server MiB | chunks |", "|---|---|---|---|---|---|---|---|"]
+    for row in results["sources"]:
+        z, j = row["zscroll"], row["jump"]
+        lines.append(f"| {row['source']} | {row['mode']} | {_fmt(z['fps'])} | "
+                     f"{_fmt(z['new_plane_fps'])} | {_fmt(j['first_frame_ms'])} | "
+                     f"{_fmt(j['refined_ms'])} | {_fmt(row['rss_mib'])} | "
+                     f"{row['chunks'] or '-'} |")
+    if results.get("neighbour"):
+        lines += ["", "| loading | neighbour p50/p95 alone ms | while another session "
+                  "scrolls a 300 ms store |", "|---|---|---|"]
+        for row in results["neighbour"]:
+            a, d = row["alone_ms"], row["during_ms"]
+            lines.append(f"| {row['mode']} | {_fmt(a.get('p50'))} / {_fmt(a.get('p95'))} | "
+                         f"{_fmt(d.get('p50'))} / {_fmt(d.get('p95'))} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m napari_engine.bench.loading",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--planes", type=int, default=64)
+    parser.add_argument("--side", type=int, default=4096)
+    parser.add_argument("--size", type=lambda v: tuple(int(x) for x in v.split("x")),
+                        default=(1920, 1080))
+    parser.add_argument("--zrate", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--cache", default="1G", help="the servers' --cache-memory")
+    parser.add_argument("--store-links", default="loopback,wan",
+                        help="links between the server and the HTTP store")
+    parser.add_argument("--sources", default="sample,zarr-z1,zarr-z32")
+    parser.add_argument("--modes", default="inline,loader")
+    parser.add_argument("--data-dir", type=Path, default=Path("bench-output/data"))
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    workers = {"inline": 0, "loader": 8}
+    modes = [m for m in args.modes.split(",") if m]
+    results: Result = {"size": args.size, "zrate": args.zrate, "duration": args.duration,
+                       "sources": [], "neighbour": []}
+    for source in [s for s in args.sources.split(",") if s]:
+        links = [None] if source == "sample" else [
+            PRESETS[name] for name in args.store_links.split(",") if name]
+        for link in links:
+            path = None
+            if source != "sample":
+                path = write_volume(args.data_dir, args.planes, args.side,
+                                    int(source.removeprefix("zarr-z")))
+            for mode in modes:
+                where = (nullcontext(None) if path is None
+                         else store_url(path.parent, path.name, link))
+                with where as url:
+                    row = run_source(url, workers[mode], args)
+                name = source if link is None else f"{source} over {link.name}"
+                results["sources"].append({"source": name, "mode": mode, **row})
+                print(report(results), flush=True)
+    if args.samples:
+        path = write_volume(args.data_dir, min(args.planes, 32), min(args.side, 2048), 1)
+        for mode in modes:
+            with store_url(path.parent, path.name, SLOW) as url:
+                results["neighbour"].append({"mode": mode,
+                                             **run_neighbour(url, workers[mode], args)})
+    text = report(results)
+    print(text)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
