@@ -53,7 +53,7 @@ def test_napari_browses_the_sample_without_materializing_big_levels(
         monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[tuple[tuple[int, ...], int]] = []
     materialized: list[tuple[int, ...]] = []
-    read_block = ChunkedArray._read_block
+    read_block = ChunkedArray.read_box
     to_array = ChunkedArray.__array__
 
     def spy_read(self: ChunkedArray, lo: list[int], hi: list[int]) -> np.ndarray:
@@ -64,7 +64,7 @@ def test_napari_browses_the_sample_without_materializing_big_levels(
         materialized.append(self.shape)
         return to_array(self, *args, **kwargs)
 
-    monkeypatch.setattr(ChunkedArray, "_read_block", spy_read)
+    monkeypatch.setattr(ChunkedArray, "read_box", spy_read)
     monkeypatch.setattr(ChunkedArray, "__array__", spy_array)
     specs = sample_layers(cache=ChunkCache(64 * 1024 * 1024))
     viewer = _add_all(specs)

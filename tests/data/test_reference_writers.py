@@ -10,6 +10,7 @@ import pytest
 
 import napari_engine
 from napari_engine.data import DataError, open_data
+from napari_engine.data.lazy_array import ChunkedArray
 from napari_engine.server.process import ServerProcess
 
 RED, CYAN = [255, 0, 0, 255], [0, 255, 255, 255]
@@ -156,6 +157,8 @@ def test_an_hcs_plate_shows_its_wells_side_by_side(tmp_path: Path) -> None:
     level0 = plate[0].data[0]
     assert level0.shape == (128, 192) and plate[0].kwargs["multiscale"]
     assert plate[0].data[1].shape == (64, 96)
+    # read a well at a time, never waited for in a draw (``data.loader``)
+    assert all(isinstance(level, ChunkedArray) for level in plate[0].data)
     tiles = np.asarray(level0)[::64, ::64]  # one value a well: its first field's
     np.testing.assert_array_equal(tiles, [[10, 20, 30], [40, 0, 50]])
     well = open_data(str(path / "A" / "2"))

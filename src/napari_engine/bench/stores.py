@@ -37,10 +37,21 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     ``bytes=-n``) as every object store and web server does: a sharded zarr v3 array is
     read a chunk at a time out of its shard files."""
 
+    def __init__(self, *args: Any, before: Callable[[str], int | None] | None = None,
+                 **kwargs: Any) -> None:
+        #: asked before each answer, with the request's path: None to serve it, or an
+        #: HTTP status to fail it with (``serve_http``'s ``before``)
+        self.before = before
+        super().__init__(*args, **kwargs)
+
     def log_message(self, format: str, *args: Any) -> None:
         return None
 
     def send_head(self) -> Any:
+        status = self.before(self.path) if self.before is not None else None
+        if status is not None:
+            self.send_error(status, "refused by the test store")
+            return None
         wanted = self.headers.get("Range", "")
         path = Path(self.translate_path(self.path))
         if not wanted.startswith("bytes=") or not path.is_file():
@@ -88,9 +99,12 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve_http(folder: Path) -> Iterator[str]:
-    """``folder`` over HTTP on 127.0.0.1; yields the base URL (no trailing slash)."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def serve_http(folder: Path, before: Callable[[str], int | None] | None = None
+               ) -> Iterator[str]:
+    """``folder`` over HTTP on 127.0.0.1; yields the base URL (no trailing slash).
+    ``before(path)``, when given, runs before each answer (it may wait: a slow store)
+    and may fail it with an HTTP status."""
+    handler = functools.partial(_QuietHandler, directory=str(folder), before=before)
     server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -8,14 +8,18 @@ side in a row. Axes, channels, scale and colours are the first field's.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
+import numpy as np
 import zarr
 
+from napari_engine.data.lazy_array import ChunkedArray
 from napari_engine.data.ome_zarr import image_specs, ome_attrs
-from napari_engine.data.spec import DataError, LayerSpec, lazy_from_zarr
+from napari_engine.data.spec import DataError, LayerSpec
+
+_opened = itertools.count()
 
 
 def _grid_of_plate(plate: dict[str, Any]) -> list[list[str | None]]:
@@ -56,14 +60,29 @@ def read_hcs(group: zarr.Group, path: Path | str, leaf: str) -> list[LayerSpec]:
     name = str(attrs.get("plate", {}).get("name") or "") or leaf.removesuffix(
         ".zarr").removesuffix(".ome")
 
-    def tile(array: Any) -> Any:
+    def tile(array: Any) -> ChunkedArray:
         """The level ``array`` is of the first image, of every image in the grid, side
-        by side (y, then x)."""
+        by side (y, then x): one chunk a well per plane (or per chunk of the leading
+        axes), read from that well's array."""
         dataset = array.path.rsplit("/", 1)[-1]
-        blank = da.zeros(array.shape, dtype=array.dtype, chunks=array.chunks)
-        blocks = [[lazy_from_zarr(group[f"{image}/{dataset}"]) if image is not None
-                   else blank for image in row] for row in grid]
-        block: Any = da.block  # dask's own is untyped
-        return block(blocks)
+        wells: list[list[Any]] = [[group[f"{image}/{dataset}"] if image is not None
+                                   else None for image in row] for row in grid]
+        height, width = (int(n) for n in array.shape[-2:])
+        lead = tuple(int(c) for c in array.chunks[:-2])
+        shape = (*(int(n) for n in array.shape[:-2]), height * len(grid),
+                 width * max(len(row) for row in grid))
+        dtype = np.dtype(array.dtype)
+
+        def compute(index: tuple[int, ...]) -> np.ndarray:
+            box = tuple(slice(i * c, min((i + 1) * c, n))
+                        for i, c, n in zip(index[:-2], lead, shape, strict=False))
+            row, column = index[-2], index[-1]
+            well = wells[row][column] if column < len(wells[row]) else None
+            if well is None or tuple(well.shape[-2:]) != (height, width):
+                return np.zeros((*(b.stop - b.start for b in box), height, width), dtype)
+            return np.asarray(well[box]).astype(dtype, copy=False)
+
+        return ChunkedArray(shape, dtype, (*lead, height, width), compute,
+                            ("hcs", next(_opened)), source=("hcs", str(array.store)))
 
     return image_specs(field, path, leaf, tile, name)

@@ -200,10 +200,10 @@ class ChunkedArray:
             if stop is not None and stop < 0:
                 stop = None
             local.append(slice(start, stop, step))
-        block = self._read_block(lo, hi)
+        block = self.read_box(lo, hi)
         return block[tuple(local)]
 
-    def _read_block(self, lo: list[int], hi: list[int], direct: bool = True) -> np.ndarray:
+    def read_box(self, lo: list[int], hi: list[int], direct: bool = True) -> np.ndarray:
         """The dense box ``[lo, hi)`` assembled from (cached or computed) chunks; in a
         reading context, from what is cached, coarser levels standing in for the rest
         (``direct``: napari asked for this box, not a finer level's stand-in)."""
@@ -315,7 +315,7 @@ class ChunkedArray:
                                                    strict=True)]
         c_lo = [int(p[0]) for p in positions]
         c_hi = [int(p[-1]) + 1 for p in positions]
-        block = coarser._read_block(c_lo, c_hi, direct=False)
+        block = coarser.read_box(c_lo, c_hi, direct=False)
         for axis, (p, first) in enumerate(zip(positions, c_lo, strict=True)):
             if len(p) != block.shape[axis] or p[-1] - p[0] + 1 != len(p):
                 block = np.take(block, p - first, axis=axis)  # stretched along it

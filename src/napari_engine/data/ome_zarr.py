@@ -218,7 +218,7 @@ def image_specs(group: zarr.Group, path: Path | str, leaf: str,
         default_name = image_name if channel_axis is None else f"{image_name} [ch{c}]"
         kwargs = {**base, **_channel(info, default_name, fallback_colormaps[c]),
                   "multiscale": multiscale,
-                  "contrast_limits": _contrast_limits(info.get("window"), data[-1]),
+                  "contrast_limits": _contrast_limits(info.get("window"), data[-1], path),
                   "blending": "additive" if n_channels > 1 else "translucent"}
         specs.append(LayerSpec(data=data if multiscale else data[0], kwargs=kwargs))
     return specs
@@ -235,13 +235,16 @@ def _channel(info: dict[str, Any], default_name: str, fallback_colormap: str
     return kwargs
 
 
-def _contrast_limits(window: Any, coarsest: Any) -> tuple[float, float]:
+def _contrast_limits(window: Any, coarsest: Any, path: Path | str) -> tuple[float, float]:
     """From the omero window (start/end) when present, else the coarsest level's min/max."""
     if isinstance(window, dict) and "start" in window and "end" in window:
         lo, hi = float(window["start"]), float(window["end"])
         if hi > lo:
             return lo, hi
-    return data_range(coarsest)
+    try:
+        return data_range(coarsest)
+    except Exception as exc:  # the store's own errors (HTTP, decoding)
+        raise DataError(f"cannot read OME-Zarr {path}: {brief(exc)}") from exc
 
 
 def data_range(array: Any) -> tuple[float, float]:

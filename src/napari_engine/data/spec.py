@@ -42,11 +42,3 @@ def brief(exc: BaseException) -> str:
     dump to its messages)."""
     text = " ".join(str(exc).split()).split(" Debug source:")[0]
     return text if len(text) <= 300 else text[:297] + "..."
-
-
-def lazy_from_zarr(array: Any) -> Any:
-    """A zarr array as a lazy dask array (dask's own ``from_zarr`` is untyped)."""
-    import dask.array as da
-
-    from_zarr: Any = da.from_zarr
-    return from_zarr(array)

@@ -1,0 +1,127 @@
+"""A frame never waits for data (issue 11, item 2), against a real HTTP store on loopback
+that holds its chunks back, fails them, or serves them: no timed assertions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_engine
+from napari_engine.bench.stores import serve_http, write_pyramid
+from napari_engine.client.connection import RemoteError
+from napari_engine.server.process import ServerProcess
+
+HOLD_S = 120.0  # how long the store holds a chunk back at most (the test releases it)
+
+
+class Store:
+    """The pyramid (zarr v3) over HTTP: chunk requests wait while ``held`` is clear, and fail with
+    ``fail_with`` when it is set."""
+
+    def __init__(self) -> None:
+        self.held = threading.Event()
+        self.held.set()
+        self.fail_with: int | None = None
+        self.waiting = threading.Event()  # a chunk request is being held
+
+    def before(self, path: str) -> int | None:
+        if "/c/" not in path:
+            return None  # only chunks (zarr v3 keys: <array>/c/<i>/<j>) are held or fail
+        if not self.held.is_set():
+            self.waiting.set()
+            self.held.wait(HOLD_S)
+        return self.fail_with
+
+
+@pytest.fixture(scope="module")
+def pyramid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_pyramid(tmp_path_factory.mktemp("loading"), zarr_format=3, side=512,
+                         chunk=128)
+
+
+@pytest.fixture
+def store(pyramid: Path) -> Iterator[tuple[Store, str]]:
+    gate = Store()
+    with serve_http(pyramid.parent, gate.before) as base:
+        yield gate, f"{base}/{pyramid.name}"
+    gate.held.set()
+
+
+def _server(*args: str) -> ServerProcess:
+    return ServerProcess(["--token", "t", "--size", "320x240", "--journal-dir", "none",
+                          "--interactive-scale", "1", *args])
+
+
+def test_a_stuck_store_does_not_stop_another_session(store: tuple[Store, str]) -> None:
+    """Session A zooms in to chunks its store holds back: A's layer shows napari's
+    "loading" and its screenshot waits, while session B (local data) still gets its
+    screenshots. Once the store answers, A's screenshot shows the image exactly as a
+    server that reads the file does."""
+    gate, url = store
+    with _server() as server:
+        b = napari_engine.connect(server.url.replace("/?", "/session/b?"), stream="none")
+        a = napari_engine.connect(server.url.replace("/?", "/session/a?"), stream="none")
+        shots: list[np.ndarray] = []
+        try:
+            b.layers.clear()
+            b.add_image(np.full((16, 16), 200, np.uint8))
+            before = b.screenshot()
+            a.layers.clear()
+            layer = a.add_image(url)
+            a.sync(loaded=True)
+            gate.held.clear()
+            a.scene.camera.zoom = a.scene.camera.zoom * 4  # the finest level's chunks
+            waiter = threading.Thread(target=lambda: shots.append(a.screenshot()))
+            waiter.start()
+            assert gate.waiting.wait(HOLD_S)  # A's chunks are asked for, and held
+            b.layers[0].opacity = 0.5
+            after = b.screenshot()  # B draws while A's data is stuck
+            assert not np.array_equal(before, after)
+            a.sync()
+            assert layer.loaded is False  # napari's loading flag, the server's
+            assert waiter.is_alive()  # A's screenshot waits for its data
+            gate.held.set()
+            waiter.join(HOLD_S)
+            a.sync()
+            assert shots and layer.loaded is True
+            camera = a.scene.camera.center, a.scene.camera.zoom
+        finally:
+            gate.held.set()
+            a.close()
+            b.close()
+        assert server.alive()
+    with _server("--data", url) as reference:
+        expected = napari_engine.connect(reference.url, stream="none")
+        try:
+            expected.scene.camera.center, expected.scene.camera.zoom = camera
+            np.testing.assert_array_equal(shots[0], expected.screenshot())
+        finally:
+            expected.close()
+
+
+def test_a_failing_store_is_an_error_on_its_layer(store: tuple[Store, str]) -> None:
+    """HTTP 500 for every chunk: the script's screenshot raises naming the layer, and
+    the session keeps drawing its other layers."""
+    gate, url = store
+    with _server() as server:
+        viewer = napari_engine.connect(server.url, stream="none")
+        try:
+            viewer.layers.clear()
+            viewer.add_image(url, name="remote")
+            viewer.sync(loaded=True)
+            gate.fail_with = 500  # (obstore retries a 500 ten times: seconds a chunk)
+            viewer.scene.camera.zoom = viewer.scene.camera.zoom * 4  # chunks not read yet
+            with pytest.raises(RemoteError, match=r"'remote'.*could not be loaded"):
+                viewer.sync(loaded=True)
+            with pytest.raises(RemoteError, match="cannot read OME-Zarr"):
+                viewer.add_image(url)  # its contrast limits come from its chunks
+            viewer.layers.clear()
+            viewer.add_image(np.full((16, 16), 200, np.uint8))
+            assert viewer.screenshot()[..., :3].max() > 0
+            assert server.alive()
+        finally:
+            viewer.close()
