@@ -46,41 +46,64 @@ LEVELS = 4
 
 
 def write_volume(folder: Path, planes: int, side: int, z_chunk: int) -> Path:
-    """An OME-Zarr (NGFF 0.5) of the sample's nuclei, written once and reused."""
+    """An OME-Zarr (NGFF 0.5) of the sample's nuclei, chunks ``z_chunk`` x 256 x 256,
+    written once (with its sibling of the other chunking) and reused."""
+    path = _volume_path(folder, planes, side, z_chunk)
+    if not (path / "done").is_file():
+        _write_volumes(folder, planes, side)
+    return path
+
+
+def _volume_path(folder: Path, planes: int, side: int, z_chunk: int) -> Path:
+    return folder / f"nuclei-{planes}x{side}-z{z_chunk}.ome.zarr"
+
+
+def _write_volumes(folder: Path, planes: int, side: int) -> None:
+    """The volume twice, chunked 1 x 256 x 256 and 32 x 256 x 256, from one computation."""
     import zarr
     from zarr.codecs import ZstdCodec
 
     from napari_engine.data.procedural import CHANNELS, ProceduralVolume
 
-    path = folder / f"nuclei-{planes}x{side}-z{z_chunk}.ome.zarr"
-    if (path / "zarr.json").is_file() and (path / "done").is_file():
-        return path
     volume, channel = ProceduralVolume(), CHANNELS[0]
-    group = zarr.open_group(str(path), mode="w", zarr_format=3)
-    arrays = []
-    for level in range(LEVELS):
-        n = side >> level
-        arrays.append(group.create_array(
-            str(level), shape=(planes, n, n), chunks=(min(z_chunk, planes), 256, 256),
-            dtype="uint16", compressors=ZstdCodec(level=3)))
+    out: dict[int, list[Any]] = {}
+    for z_chunk in (1, 32):
+        group = zarr.open_group(str(_volume_path(folder, planes, side, z_chunk)), mode="w",
+                                zarr_format=3)
+        out[z_chunk] = [group.create_array(
+            str(level), shape=(planes, side >> level, side >> level),
+            chunks=(min(z_chunk, planes), 256, 256), dtype="uint16",
+            compressors=ZstdCodec(level=3)) for level in range(LEVELS)]
+        group.attrs["ome"] = {"version": "0.5", "multiscales": [{
+            "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
+            "datasets": [{"path": str(level), "coordinateTransformations": [
+                {"type": "scale", "scale": [1.0, 2.0 ** level, 2.0 ** level]}]}
+                for level in range(LEVELS)]}],
+            "omero": {"channels": [{"label": "nuclei", "color": "00FFFF",
+                                    "window": {"start": 0, "end": 2500}}]}}
     z0, y0 = volume.shape[0] // 2, volume.shape[1] // 2
-    for start in range(0, planes, z_chunk):
-        slab = np.stack([volume.chunk(channel, 0, z0 + z, y0, y0, side, side)[0]
-                         for z in range(start, min(planes, start + z_chunk))])
+    for start in range(0, planes, 32):
+        slab = np.stack([_plane(volume, channel, z0 + z, y0, side)
+                         for z in range(start, min(planes, start + 32))])
         for level in range(LEVELS):
             f = 2 ** level
             n = side // f
-            arrays[level][start:start + len(slab)] = slab.reshape(
-                len(slab), n, f, n, f).mean(axis=(2, 4)).astype(np.uint16)
-    group.attrs["ome"] = {"version": "0.5", "multiscales": [{
-        "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
-        "datasets": [{"path": str(level), "coordinateTransformations": [
-            {"type": "scale", "scale": [1.0, 2.0 ** level, 2.0 ** level]}]}
-            for level in range(LEVELS)]}],
-        "omero": {"channels": [{"label": "nuclei", "color": "00FFFF",
-                                "window": {"start": 0, "end": 2500}}]}}
-    (path / "done").write_text("")
-    return path
+            down = slab.reshape(len(slab), n, f, n, f).mean(axis=(2, 4)).astype(np.uint16)
+            for arrays in out.values():
+                arrays[level][start:start + len(slab)] = down
+    for z_chunk in out:
+        (_volume_path(folder, planes, side, z_chunk) / "done").write_text("")
+
+
+def _plane(volume: Any, channel: Any, z: int, corner: int, side: int) -> np.ndarray:
+    """One ``side`` x ``side`` plane of the sample's level 0, computed a tile at a time."""
+    tile = min(side, 512)
+    plane = np.empty((side, side), np.uint16)
+    for y in range(0, side, tile):
+        for x in range(0, side, tile):
+            plane[y:y + tile, x:x + tile] = volume.chunk(channel, 0, z, corner + y,
+                                                         corner + x, tile, tile)[0]
+    return plane
 
 
 @contextmanager
@@ -156,12 +179,14 @@ def jump(conn: Connection, log: FrameLog, z: int) -> Result:
 
 
 def latency(conn: Connection, log: FrameLog, n: int) -> list[float]:
-    """Camera moves one at a time: seconds until the frame that reflects each."""
+    """Camera moves one at a time, to and fro from where it is: seconds until the
+    frame that reflects each."""
     y, x = conn.section("camera")["center"][-2:]
     out = []
     for i in range(n):
         t = time.perf_counter()
-        conn.send_command("camera.set", {"center": [y, x + (i % 2) * 4.0]}, t=t)
+        conn.send_command("camera.set", {"center": [y, x + (4.0 if i % 2 == 0 else 0.0)]},
+                          t=t)
         got = log.wait_for(lambda h, t=t: h.input_t == t, 10)  # type: ignore[misc]
         if got is not None:
             out.append(got - t)
@@ -214,7 +239,7 @@ def run_neighbour(slow_url: str, workers: int, args: argparse.Namespace) -> Resu
                 while time.perf_counter() < stop:
                     z += 1
                     a.send_command("dims.set", {"current_step": [z % 32, *rest]})
-                    busy += latency(b, b_log, 1)
+                    busy += latency(b, b_log, 2)
             finally:
                 a.close()
         finally:
