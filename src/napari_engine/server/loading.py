@@ -118,10 +118,13 @@ class ChunkLoading:
     def serving(self, session: Session) -> Iterator[None]:
         context = ReadContext(self.loader, session, next(self._stamps),
                               errors=session.data_errors)
+        started = time.monotonic()
         with reading(context):
             yield
         if not context.reads:
             return
+        if session.chunked_pyramids() <= {array.pyramid for array in context.reads}:
+            session.sliced_at = max(session.sliced_at, started)
         self._prefetch(session, context)
         # what the newest slices of each pyramid did not ask for again is not wanted
         # (clients with their own views read other places of the same data: kept)

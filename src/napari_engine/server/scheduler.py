@@ -131,6 +131,7 @@ class Scheduler:
         told before it stops counting as loading (``_finish_waits``)."""
         if error is not None:
             session.failed_loads.append((pyramid, error))
+        session.arrived_at = time.monotonic()
         session.arrived = True
         self.submit(DataReady(session.name))
 
@@ -343,8 +344,7 @@ class Scheduler:
             try:
                 with session.serving():
                     if session.arrived and now - session.last_refresh >= REFINE_S:
-                        session.arrived = False
-                        session.data_arrived()
+                        session.take_arrivals()
                     session.show_loading(self.loading.loading_groups(session))
                     session.publish_state()
                     for client in list(session.clients.values()):

@@ -151,8 +151,11 @@ class Session:
         #: the block the engine works for this session in (``loading.serving``)
         self.serving: Callable[[], AbstractContextManager[Any]] = (
             (lambda: serving(self)) if serving is not None else nullcontext)
-        #: chunks it waited for arrived (``DataReady``), not sliced yet
+        #: chunks it waited for arrived (``DataReady``), not sliced yet; when the last
+        #: did, and when the last slice of all its chunked layers began
         self.arrived = False
+        self.arrived_at = 0.0
+        self.sliced_at = 0.0
         #: its slices are to be refreshed before the next draw (``data_arrived``)
         self.data_stale = False
         self.last_refresh = 0.0
@@ -264,6 +267,18 @@ class Session:
         self.data_stale = True
         self.last_refresh = time.monotonic()
         self.scene += 1
+
+    def take_arrivals(self) -> None:
+        """Chunks arrived: its slices are refreshed before the next draw, unless all of
+        them were sliced again since (a z-scroll's next step saw them already)."""
+        self.arrived = False
+        if self.sliced_at <= self.arrived_at:
+            self.data_arrived()
+
+    def chunked_pyramids(self) -> set[Hashable]:
+        """The pyramids of its shown layers whose data loads in chunks."""
+        return {pyramid for layer in self.viewer.layers
+                if layer.visible and (pyramid := pyramid_of(layer)) is not None}
 
     def _refresh_data(self) -> None:
         """Slice again the layers whose data loads in chunks (what arrived replaces
