@@ -147,11 +147,15 @@ class ChunkedArray:
         cache_key = (self._key, index)
         if cache_key in self._cache or context.loader.error_of(cache_key) is not None:
             return False
+        self._request(index, context, tier, rank)
+        return True
+
+    def _request(self, index: tuple[int, ...], context: loader.ReadContext, tier: int,
+                 rank: int) -> None:
         context.loader.request(
-            cache_key, self.source, lambda: self._compute_chunk(index),
+            (self._key, index), self.source, lambda: self._compute_chunk(index),
             lambda computed: self._keep(index, computed), context.requester, context.stamp,
             tier, rank, group=self.pyramid, limit=self.concurrency)
-        return True
 
     def __len__(self) -> int:
         return self._shape[0]
@@ -281,16 +285,16 @@ class ChunkedArray:
 
     def _cached_or_asked(self, index: tuple[int, ...], context: loader.ReadContext,
                          direct: bool) -> np.ndarray | None:
-        """The chunk if cached; else None, and the loader is asked for it (the coarsest
-        level first: nothing stands in for it)."""
+        """The chunk if cached; else None, and the loader is asked for it (coarse
+        levels first: they stand in for finer ones; the coarsest at once, since
+        nothing stands in for it)."""
         cache_key = (self._key, index)
         chunk = self._cache.get(cache_key)
-        stats = context.loader.stats
-        if direct:
+        if direct:  # the hit rate counts what napari asked for
             if chunk is None:
-                stats.misses += 1
+                context.loader.stats.misses += 1
             else:
-                stats.hits += 1
+                context.loader.stats.hits += 1
         if chunk is not None:
             return chunk
         error = context.loader.error_of(cache_key)
@@ -298,11 +302,8 @@ class ChunkedArray:
             context.errors[self.pyramid] = error
             return None
         context.asked += 1
-        context.loader.request(
-            cache_key, self.source, lambda: self._compute_chunk(index),
-            lambda computed: self._keep(index, computed), context.requester, context.stamp,
-            loader.COARSE if self.coarser is None else loader.VISIBLE, rank=-self.level,
-            group=self.pyramid, limit=self.concurrency)
+        self._request(index, context, loader.COARSE if self.coarser is None
+                      else loader.VISIBLE, -self.level)
         return None
 
     def _stand_in(self, lo: list[int], hi: list[int]) -> np.ndarray:

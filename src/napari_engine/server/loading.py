@@ -30,7 +30,14 @@ from typing import Protocol
 
 from napari_engine.data.cache import default_cache
 from napari_engine.data.lazy_array import ChunkedArray
-from napari_engine.data.loader import PREFETCH, VISIBLE, ChunkLoader, ReadContext, reading
+from napari_engine.data.loader import (
+    COARSE,
+    PREFETCH,
+    VISIBLE,
+    ChunkLoader,
+    ReadContext,
+    reading,
+)
 from napari_engine.server.session import Session
 
 #: how long a session's pictures wait for data nothing stands in for, at most
@@ -133,7 +140,7 @@ class ChunkLoading:
                                {array.pyramid for array in context.reads})
 
     def waiting(self, session: Session) -> bool:
-        if not self.loader.waiting(session, tier=0):
+        if not self.loader.waiting(session, tier=COARSE):
             self._held_since.pop(session, None)
             return False
         since = self._held_since.setdefault(session, time.monotonic())
