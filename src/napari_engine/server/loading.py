@@ -199,8 +199,8 @@ class ChunkLoading:
 def predicted(shape: tuple[int, ...], box: Box, before: Box | None) -> list[Box]:
     """Boxes worth loading before they are asked for, nearest first: along each axis
     napari shows one plane of (z, t), the planes ahead in the direction navigation goes
-    (both ways when it stands still); along the axes it shows, a band beside the box
-    on the side a pan goes (all around when it does not move)."""
+    (both ways when it stands still); along the axes it shows, a band a quarter of the
+    box wide beside it on the side a pan goes (all around when it does not move)."""
     lo, hi = box
     out: list[Box] = []
     for axis, size in enumerate(shape):
@@ -213,13 +213,15 @@ def predicted(shape: tuple[int, ...], box: Box, before: Box | None) -> list[Box]
                 plane = lo[axis] + sign * distance
                 if 0 <= plane < size:
                     out.append((_with(lo, axis, plane), _with(hi, axis, plane + 1)))
-    for axis, size in enumerate(shape):
-        width = hi[axis] - lo[axis]
-        if width <= 1:
-            continue
-        moved = 0 if before is None else lo[axis] - before[0][axis]
+    shown = [axis for axis in range(len(shape)) if hi[axis] - lo[axis] > 1]
+    moved = {axis: 0 if before is None else lo[axis] - before[0][axis] for axis in shown}
+    panning = any(moved.values())
+    for axis in shown:
+        width, size = hi[axis] - lo[axis], shape[axis]
+        if panning and not moved[axis]:
+            continue  # a pan sideways: nothing above or below
         band = max(1, width // 4)
-        for sign in ([1] if moved > 0 else [-1] if moved < 0 else [1, -1]):
+        for sign in ([1] if moved[axis] > 0 else [-1] if moved[axis] < 0 else [1, -1]):
             a, b = (hi[axis], min(size, hi[axis] + band)) if sign > 0 else (
                 max(0, lo[axis] - band), lo[axis])
             if a < b:
