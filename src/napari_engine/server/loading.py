@@ -130,8 +130,11 @@ class ChunkLoading:
             yield
         if not context.reads:
             return
-        if session.chunked_pyramids() <= {array.pyramid for array in context.reads}:
+        shown = session.chunked_pyramids()
+        if shown <= {array.pyramid for array in context.reads}:
             session.sliced_at = max(session.sliced_at, started)
+        for key in [k for k in self._last if k[0] is session and k[1].pyramid not in shown]:
+            del self._last[key]  # a layer removed, or hidden: its data is let go
         self._prefetch(session, context)
         # what the newest slices of each pyramid did not ask for again is not wanted
         # (clients with their own views read other places of the same data: kept)
