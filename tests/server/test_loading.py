@@ -125,3 +125,59 @@ def test_a_failing_store_is_an_error_on_its_layer(store: tuple[Store, str]) -> N
             assert server.alive()
         finally:
             viewer.close()
+
+
+@pytest.fixture(scope="module")
+def volume(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3-level OME-Zarr volume, 32 x 128 x 128 halved along every axis: random
+    voxels, so that each level draws a picture of its own."""
+    import zarr
+
+    path = tmp_path_factory.mktemp("volume") / "volume.ome.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    data = np.random.default_rng(3).integers(0, 255, (32, 128, 128), dtype=np.uint8)
+    for level in range(3):
+        f = 2 ** level
+        group.create_array(str(level), data=data[::f, ::f, ::f].copy(), chunks=(8, 32, 32))
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": a, "type": "space"} for a in "zyx"],
+        "datasets": [{"path": str(level), "coordinateTransformations": [
+            {"type": "scale", "scale": [2.0 ** level] * 3}]} for level in range(3)]}],
+        "omero": {"channels": [{"window": {"start": 0, "end": 255}}]}}
+    return path
+
+
+def _3d_screenshot(viewer: napari_engine.ProxyViewer) -> np.ndarray:
+    viewer.dims.ndisplay = 3
+    viewer.sync(loaded=True)
+    return viewer.screenshot()
+
+
+def test_3d_draws_the_finest_level_that_fits_the_voxel_budget(volume: Path) -> None:
+    """napari draws a multiscale image's coarsest level in 3D. With a budget of 70,000
+    voxels the server draws level 1 (16 x 64 x 64 = 65,536 voxels): the picture
+    napari draws with that level locked; the person's resolution control stays on
+    auto, and a level the person locks wins. Back in 2D napari chooses again."""
+    with _server("--data", str(volume), "--voxels-3d", "70000") as fitted, \
+            _server("--data", str(volume), "--voxels-3d", "1") as coarsest:
+        ours = napari_engine.connect(fitted.url, stream="none")
+        theirs = napari_engine.connect(coarsest.url, stream="none")
+        try:
+            picture = _3d_screenshot(ours)
+            assert ours.layers[0].locked_data_level is None  # auto, as the person left it
+            napari_default = _3d_screenshot(theirs)
+            assert not np.array_equal(picture, napari_default)
+            theirs.layers[0].locked_data_level = 1
+            np.testing.assert_array_equal(picture, _3d_screenshot(theirs))
+            ours.layers[0].locked_data_level = 2  # the person's choice wins
+            np.testing.assert_array_equal(_3d_screenshot(ours), napari_default)
+            ours.layers[0].locked_data_level = None
+            ours.dims.ndisplay = 2
+            ours.sync(loaded=True)
+            theirs.layers[0].locked_data_level = None
+            theirs.dims.ndisplay = 2
+            theirs.sync(loaded=True)
+            np.testing.assert_array_equal(ours.screenshot(), theirs.screenshot())
+        finally:
+            ours.close()
+            theirs.close()

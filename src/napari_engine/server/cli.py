@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--load-workers", type=int, default=8, metavar="N",
                         help="threads loading chunks beside the drawing (default 8; 0: "
                              "napari reads inside its draw, and a frame waits for data)")
+    parser.add_argument("--voxels-3d", type=int, default=1 << 24, metavar="N",
+                        help="in 3D, draw a multiscale image from its finest level of at "
+                             "most N voxels (default 16777216, 256^3; napari itself draws "
+                             "the coarsest); coarser levels stand in while it loads")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -149,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         journal_dir=None if args.journal_dir == "none" else Path(args.journal_dir),
         browse_roots=tuple(Path(p).expanduser().resolve() for p in args.browse)
         or tuple(default_roots(args.data, args.save_dir)),
-        load_workers=max(0, args.load_workers),
+        load_workers=max(0, args.load_workers), voxels_3d=max(1, args.voxels_3d),
         stream=StreamConfig(still_delay=args.still_delay,
                             interactive_scale=args.interactive_scale)))
     network = NetworkServer(scheduler.submit, args.host, args.port, token)

@@ -37,6 +37,10 @@ backend four spots need handling:
   canvas skips it (Python's collector still runs as usual).
 * ``canvas_overlays_shown`` reads each layer's overlays (``Layer._overlays``: the
   colorbar, the layer name), which stay put on the screen while a pan moves the scene.
+* ``show_level_in_3d`` sets ``_locked_data_level`` without napari's event: napari draws
+  a multiscale layer's coarsest level in 3D unless that is locked, and the server picks
+  the finest level that fits its voxel budget instead; ``user_locked_level`` is the
+  lock a person chose (the resolution control), which the state reports and which wins.
 * ``set_loaded`` sets ``Layer.loaded`` (``_slicing_state._set_loaded``: napari's async
   slicing's flag, which its layer list shows as a loading animation) while a layer's
   chunks load, and emits ``events.loaded``, which napari's layer list listens to.
@@ -46,6 +50,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -399,3 +404,36 @@ def set_loaded(layer: Layer, loaded: bool) -> bool:
     layer._slicing_state._set_loaded(loaded)
     layer.events.loaded()
     return True
+
+
+#: the levels the server itself locks for 3D (``show_level_in_3d``), by layer
+_LEVELS_3D: weakref.WeakKeyDictionary[Layer, int] = weakref.WeakKeyDictionary()
+
+
+def show_level_in_3d(layer: Layer, level: int | None) -> bool:
+    """Draw ``level`` of a multiscale layer in 3D (None: napari's own choice, the
+    coarsest); whether that changed. Not napari's ``locked_data_level`` setter: no
+    event, so the person's resolution control stays on "auto"."""
+    if _LEVELS_3D.get(layer) == level:
+        return False
+    if level is None:
+        _LEVELS_3D.pop(layer, None)
+    else:
+        _LEVELS_3D[layer] = level
+    layer._locked_data_level = level
+    layer.refresh()
+    return True
+
+
+def user_locked_level(layer: Layer) -> int | None:
+    """The resolution a person locked (napari's ``locked_data_level``), not the level
+    the server draws in 3D."""
+    if layer in _LEVELS_3D:
+        return None
+    level: int | None = getattr(layer, "locked_data_level", None)
+    return level
+
+
+def forget_level_in_3d(layer: Layer) -> None:
+    """A person set the layer's resolution: the server's 3D choice is theirs now."""
+    _LEVELS_3D.pop(layer, None)

@@ -93,6 +93,8 @@ class SchedulerConfig:
     browse_roots: tuple[Path, ...] = ()
     #: threads loading chunks off the engine thread (0: napari reads inside its draw)
     load_workers: int = 8
+    #: in 3D a multiscale layer is drawn from its finest level of at most this many voxels
+    voxels_3d: int = 1 << 24
 
 
 class Scheduler:
@@ -258,7 +260,7 @@ class Scheduler:
         return Session(name, self.specs, self._gl_app, self._font_family,
                        self.config.size, pan_strips=self.config.pan_strips,
                        save_dir=self.config.save_dir, browse_roots=self.config.browse_roots,
-                       serving=self.loading.serving)
+                       serving=self.loading.serving, voxels_3d=self.config.voxels_3d)
 
     def _join(self, job: Join) -> None:
         try:
@@ -345,6 +347,7 @@ class Scheduler:
                 with session.serving():
                     if session.arrived and now - session.last_refresh >= REFINE_S:
                         session.take_arrivals()
+                    session.fit_levels_3d()
                     session.show_loading(self.loading.loading_groups(session))
                     session.publish_state()
                     for client in list(session.clients.values()):

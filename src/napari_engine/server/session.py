@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import time
 from collections import deque
@@ -145,9 +146,12 @@ class Session:
                  size: tuple[int, int], *, pan_strips: bool = True,
                  save_dir: Path | None = None,
                  browse_roots: tuple[Path, ...] = (),
-                 serving: Callable[[Session], AbstractContextManager[Any]] | None = None
-                 ) -> None:
+                 serving: Callable[[Session], AbstractContextManager[Any]] | None = None,
+                 voxels_3d: int = 1 << 24) -> None:
         self.name = name
+        #: in 3D a multiscale layer is drawn from its finest level of at most this many
+        #: voxels (``fit_levels_3d``)
+        self.voxels_3d = voxels_3d
         #: the block the engine works for this session in (``loading.serving``)
         self.serving: Callable[[], AbstractContextManager[Any]] = (
             (lambda: serving(self)) if serving is not None else nullcontext)
@@ -231,6 +235,8 @@ class Session:
 
     def _on_event(self, event: Any) -> None:
         kind = getattr(event, "type", None)
+        if kind == "locked_data_level":  # a person chose a resolution: it wins
+            napari_compat.forget_level_in_3d(event.source)
         if kind in _QUIET_EVENTS:
             return
         self.state_dirty = True
@@ -287,6 +293,24 @@ class Session:
         for layer in self.viewer.layers:
             if pyramid_of(layer) is not None and layer.visible:
                 layer.refresh()
+
+    def fit_levels_3d(self) -> None:
+        """In 3D, each multiscale layer whose data loads in chunks is drawn from its
+        finest level that fits ``voxels_3d`` (napari draws the coarsest; coarser levels
+        stand in while the finer loads); in 2D, napari chooses again. A resolution a
+        person locked wins."""
+        dims = self.viewer.dims
+        for layer in self.viewer.layers:
+            if (not getattr(layer, "multiscale", False) or pyramid_of(layer) is None
+                    or napari_compat.user_locked_level(layer) is not None):
+                continue
+            level = None
+            if dims.ndisplay == 3:
+                offset = dims.ndim - layer.ndim
+                shown = [axis - offset for axis in dims.displayed if axis >= offset]
+                level = level_within(layer.level_shapes, shown, self.voxels_3d)
+            if napari_compat.show_level_in_3d(layer, level):
+                self.scene += 1
 
     def show_loading(self, groups: set[Hashable]) -> None:
         """napari's "loading" on the layers whose visible data is still loading (the
@@ -627,6 +651,16 @@ class Session:
         self.viewer.layers.clear()
         self.clients.clear()
         self.pictures.clear()
+
+
+def level_within(level_shapes: Any, axes: list[int], voxels: int) -> int | None:
+    """The finest level whose extent along ``axes`` has at most ``voxels`` voxels;
+    None when only the coarsest does (napari's own choice in 3D)."""
+    shapes = [tuple(int(n) for n in shape) for shape in level_shapes]
+    for level, shape in enumerate(shapes[:-1]):
+        if math.prod(shape[axis] for axis in axes) <= voxels:
+            return level
+    return None
 
 
 def pyramid_of(layer: Layer) -> Hashable | None:

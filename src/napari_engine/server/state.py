@@ -20,6 +20,7 @@ from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks,
 
 from napari_engine.protocol.overlays import OVERLAYS, model_of, overlay_to_wire
 from napari_engine.protocol.properties import MAX_ITEMS, properties_of, to_wire
+from napari_engine.server import napari_compat
 
 
 class LayerIds:
@@ -125,8 +126,9 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
     # each item's own values travel with the items' coordinates, or stay here with them
     many = "count" in state and state.get("data") is None
     for prop in properties_of(kind):
-        state[prop.name] = (None if prop.per_item and many
-                            else to_wire(prop, getattr(layer, prop.name)))
+        value = (napari_compat.user_locked_level(layer) if prop.name == "locked_data_level"
+                 else getattr(layer, prop.name))  # the server's 3D level is its own
+        state[prop.name] = None if prop.per_item and many else to_wire(prop, value)
     return state
 
 
