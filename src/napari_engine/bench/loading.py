@@ -12,6 +12,9 @@ of level 0:
   delivered, and how many of them showed a new plane;
 - ``jump``: to an unseen place: the first frame there, and the lossless still once its
   data has loaded (refined);
+- ``3D``: the view turned 3D: its first frame and its still (the level within
+  ``--voxels-3d``; "inline" runs as the server did before: napari reading inside its
+  draw, the coarsest level in 3D);
 - ``neighbour``: a second session on the sample, its input-to-frame latency (p50/p95)
   alone and while the first z-scrolls over a store that answers after 300 ms;
 - the server's chunk hit rate (visible chunks found cached) and resident memory.
@@ -121,6 +124,7 @@ def store_url(folder: Path, name: str, link: LinkProfile | None) -> Iterator[str
 def _server(data: str | None, workers: int, size: tuple[int, int], cache: str
             ) -> ServerProcess:
     args = ["--size", f"{size[0]}x{size[1]}", "--load-workers", str(workers),
+            *(["--voxels-3d", "1"] if workers == 0 else []),  # as before: the coarsest
             "--cache-memory", cache, "--journal-dir", "none", "--log-level", "INFO",
             "--interactive-scale", "1"]
     return ServerProcess([*args, *(["--data", data] if data else [])])
@@ -178,6 +182,21 @@ def jump(conn: Connection, log: FrameLog, z: int) -> Result:
             "refined_ms": None if still is None else (still[0] - t0) * 1e3}
 
 
+def three_d(conn: Connection, log: FrameLog) -> Result:
+    """The view turned 3D: its first frame, and the still once its level has loaded."""
+    t0 = time.perf_counter()
+    conn.send_command("dims.set", {"ndisplay": 3})
+
+    def in_3d(header: Any) -> bool:
+        return header.view is not None and header.view.ndisplay == 3
+
+    first = log.first(in_3d, 120, after=t0)
+    still = log.first(lambda h: in_3d(h) and h.still, 120, after=t0)
+    conn.request("dims.set", {"ndisplay": 2})
+    return {"first_frame_ms": None if first is None else (first[0] - t0) * 1e3,
+            "refined_ms": None if still is None else (still[0] - t0) * 1e3}
+
+
 def latency(conn: Connection, log: FrameLog, n: int) -> list[float]:
     """Camera moves one at a time, to and fro from where it is: seconds until the
     frame that reflects each."""
@@ -213,6 +232,7 @@ def run_source(data: str | None, workers: int, args: argparse.Namespace) -> Resu
             time.sleep(1.0)
             out["jump"] = jump(conn, log, min(planes - 1, z0 + int(args.zrate * args.duration)
                                               + planes // 4))
+            out["three_d"] = three_d(conn, log)
             out["rss_mib"] = psutil.Process(server.pid).memory_info().rss / 2**20
         finally:
             conn.close()
@@ -266,12 +286,14 @@ def report(results: Result) -> str:
     lines = [f"# Loading benchmark ({results['size'][0]}x{results['size'][1]}, "
              f"{results['zrate']} planes/s for {results['duration']} s)", "",
              "| source | loading | z-scroll fps | new planes/s | jump: first frame ms | "
-             "refined ms | server MiB | chunks |", "|---|---|---|---|---|---|---|---|"]
+             "refined ms | 3D: first frame ms | refined ms | server MiB | chunks |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["sources"]:
-        z, j = row["zscroll"], row["jump"]
+        z, j, d = row["zscroll"], row["jump"], row["three_d"]
         lines.append(f"| {row['source']} | {row['mode']} | {_fmt(z['fps'])} | "
                      f"{_fmt(z['new_plane_fps'])} | {_fmt(j['first_frame_ms'])} | "
-                     f"{_fmt(j['refined_ms'])} | {_fmt(row['rss_mib'])} | "
+                     f"{_fmt(j['refined_ms'])} | {_fmt(d['first_frame_ms'])} | "
+                     f"{_fmt(d['refined_ms'])} | {_fmt(row['rss_mib'])} | "
                      f"{row['chunks'] or '-'} |")
     if results.get("neighbour"):
         lines += ["", "| loading | neighbour p50/p95 alone ms | while another session "
