@@ -150,6 +150,17 @@ class ChunkedArray:
         self._request(index, context, tier, rank)
         return True
 
+    def loaded_or_asked(self, context: loader.ReadContext, tier: int) -> bool:
+        """Whether every chunk of the array is cached; those that are not are asked for
+        (a level napari is about to draw whole: 3D)."""
+        ready = True
+        grid = [range(-(-n // c)) for n, c in zip(self._shape, self._chunks, strict=True)]
+        for index in itertools.product(*grid):
+            if (self._key, index) not in self._cache:
+                ready = False
+                self.ask(index, context, tier, -self.level)
+        return ready
+
     def _request(self, index: tuple[int, ...], context: loader.ReadContext, tier: int,
                  rank: int) -> None:
         context.loader.request(

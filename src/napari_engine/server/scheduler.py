@@ -369,6 +369,7 @@ class Scheduler:
         if session.arrived:
             session.arrived = False
             session.data_arrived()
+        session.fit_levels_3d()  # a 3D level that has just loaded takes over
         session.publish_state()  # as a screenshot does: what it draws is the state's
         for key in {session.key_of(client) for client, _, _ in session.waits}:
             if self.streamer.needs_render(session, key) or session.data_stale:

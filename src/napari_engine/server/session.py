@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from napari.components import ViewerModel
 from napari.layers import Layer
 
+from napari_engine.data import loader
 from napari_engine.data.lazy_array import ChunkedArray
 from napari_engine.encode import motion
 from napari_engine.encode.tiles import TileState
@@ -296,9 +297,10 @@ class Session:
 
     def fit_levels_3d(self) -> None:
         """In 3D, each multiscale layer whose data loads in chunks is drawn from its
-        finest level that fits ``voxels_3d`` (napari draws the coarsest; coarser levels
-        stand in while the finer loads); in 2D, napari chooses again. A resolution a
-        person locked wins."""
+        finest level that fits ``voxels_3d`` (napari draws the coarsest), once that
+        level has loaded: the coarsest shows meanwhile (drawing a volume again as each
+        chunk arrives would cost a texture upload and a volume render each time); in
+        2D, napari chooses again. A resolution a person locked wins."""
         dims = self.viewer.dims
         for layer in self.viewer.layers:
             if (not getattr(layer, "multiscale", False) or pyramid_of(layer) is None
@@ -309,6 +311,8 @@ class Session:
                 offset = dims.ndim - layer.ndim
                 shown = [axis - offset for axis in dims.displayed if axis >= offset]
                 level = level_within(layer.level_shapes, shown, self.voxels_3d)
+                if level is not None and not _loaded(layer.data[level]):
+                    continue  # what is shown now stays until that level has loaded
             if napari_compat.show_level_in_3d(layer, level):
                 self.scene += 1
 
@@ -651,6 +655,15 @@ class Session:
         self.viewer.layers.clear()
         self.clients.clear()
         self.pictures.clear()
+
+
+def _loaded(array: Any) -> bool:
+    """Whether a level napari would draw whole has loaded (asking for the rest, in a
+    reading context); data that is not loaded in chunks is."""
+    context = loader.current()
+    if not isinstance(array, ChunkedArray) or context is None:
+        return True
+    return array.loaded_or_asked(context, loader.VISIBLE)
 
 
 def level_within(level_shapes: Any, axes: list[int], voxels: int) -> int | None:
