@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import psutil
 
 from napari_engine.bench.driver import FrameLog, continuous, open_client
 from napari_engine.bench.netem import PRESETS, LinkProfile, emulated_link
+from napari_engine.bench.run import latency
 from napari_engine.bench.stats import summary_ms
 from napari_engine.bench.stores import serve_http
 from napari_engine.client.connection import Connection
@@ -134,7 +134,7 @@ def _layer(conn: Connection) -> dict[str, Any]:
     return conn.layers()[0]
 
 
-def _one_to_one(conn: Connection, log: FrameLog, z: int) -> None:
+def _one_to_one(conn: Connection, z: int) -> None:
     """The middle of the data at one screen pixel per level-0 voxel, plane ``z``, loaded."""
     layer = _layer(conn)
     shape, scale = layer["shape"], layer["scale"]
@@ -154,11 +154,10 @@ def zscroll(conn: Connection, log: FrameLog, z0: int, rate: float, duration: flo
     frames = log.since(start, end)
     planes = [h.view.current_step[0] for _, h, _ in frames if h.view is not None]
     new = sum(1 for a, b in zip([None, *planes], planes, strict=False) if a != b)
-    shown = sorted({p for p in planes})
     first = frames[0][0] - start if frames else None
     return {"planes_asked": sent, "frames": len(frames),
             "fps": len(frames) / (end - start), "new_plane_fps": new / (end - start),
-            "distinct_planes": len(shown), "first_frame_ms": None if first is None
+            "distinct_planes": len(set(planes)), "first_frame_ms": None if first is None
             else first * 1e3}
 
 
@@ -176,10 +175,7 @@ def jump(conn: Connection, log: FrameLog, z: int) -> Result:
         return (header.view is not None and header.view.current_step[0] == z
                 and abs(header.view.center[-1] - center[-1]) < 1e-3)
 
-    first = log.first(there, 60, after=t0)
-    still = log.first(lambda h: there(h) and h.still, 60, after=t0)
-    return {"first_frame_ms": None if first is None else (first[0] - t0) * 1e3,
-            "refined_ms": None if still is None else (still[0] - t0) * 1e3}
+    return _first_and_still(log, there, t0)
 
 
 def three_d(conn: Connection, log: FrameLog) -> Result:
@@ -190,35 +186,24 @@ def three_d(conn: Connection, log: FrameLog) -> Result:
     def in_3d(header: Any) -> bool:
         return header.view is not None and header.view.ndisplay == 3
 
-    first = log.first(in_3d, 120, after=t0)
-    still = log.first(lambda h: in_3d(h) and h.still, 120, after=t0)
+    out = _first_and_still(log, in_3d, t0)
     conn.request("dims.set", {"ndisplay": 2})
+    return out
+
+
+def _first_and_still(log: FrameLog, shows: Callable[[Any], bool], t0: float) -> Result:
+    """Milliseconds from ``t0`` to the first frame that ``shows`` the view, and to its
+    lossless still (its data loaded)."""
+    first = log.first(shows, 120, after=t0)
+    still = log.first(lambda h: shows(h) and h.still, 120, after=t0)
     return {"first_frame_ms": None if first is None else (first[0] - t0) * 1e3,
             "refined_ms": None if still is None else (still[0] - t0) * 1e3}
 
 
-def latency(conn: Connection, log: FrameLog, n: int) -> list[float]:
-    """Camera moves one at a time, to and fro from where it is: seconds until the
-    frame that reflects each."""
-    y, x = conn.section("camera")["center"][-2:]
-    out = []
-    for i in range(n):
-        t = time.perf_counter()
-        conn.send_command("camera.set", {"center": [y, x + (4.0 if i % 2 == 0 else 0.0)]},
-                          t=t)
-        got = log.wait_for(lambda h, t=t: h.input_t == t, 10)  # type: ignore[misc]
-        if got is not None:
-            out.append(got - t)
-        time.sleep(0.05)
-    return out
-
-
-_STATS = re.compile(r"chunks: hit rate (\S+)%.*")
-
-
 def _hit_rate(server: ServerProcess) -> str | None:
-    lines = [m.group(0) for m in _STATS.finditer(server.stderr)]
-    return lines[-1] if lines else None
+    """The server's last log line of its loading figures."""
+    lines = [line for line in server.stderr.splitlines() if "chunks: hit rate" in line]
+    return lines[-1].split(": ", 2)[-1] if lines else None
 
 
 def run_source(data: str | None, workers: int, args: argparse.Namespace) -> Result:
@@ -227,7 +212,7 @@ def run_source(data: str | None, workers: int, args: argparse.Namespace) -> Resu
         try:
             planes = _layer(conn)["shape"][0]
             z0 = min(planes // 4, planes - 1)
-            _one_to_one(conn, log, z0)
+            _one_to_one(conn, z0)
             out: Result = {"zscroll": zscroll(conn, log, z0, args.zrate, args.duration)}
             time.sleep(1.0)
             out["jump"] = jump(conn, log, min(planes - 1, z0 + int(args.zrate * args.duration)
@@ -247,7 +232,7 @@ def run_neighbour(slow_url: str, workers: int, args: argparse.Namespace) -> Resu
         b, b_log = open_client(server.url, size=args.size)
         try:
             b.request("sync", {"loaded": True}, timeout=300)
-            alone = latency(b, b_log, args.samples)
+            alone = latency(b, b_log, args.samples, 4.0)
             a_url = server.url.replace("/?", "/session/scroller?")
             a, _ = open_client(a_url, size=args.size)
             try:
@@ -259,7 +244,7 @@ def run_neighbour(slow_url: str, workers: int, args: argparse.Namespace) -> Resu
                 while time.perf_counter() < stop:
                     z += 1
                     a.send_command("dims.set", {"current_step": [z % 32, *rest]})
-                    busy += latency(b, b_log, 2)
+                    busy += latency(b, b_log, 1, 4.0)
             finally:
                 a.close()
         finally:

@@ -75,7 +75,7 @@ def read_hcs(group: zarr.Group, path: Path | str, leaf: str) -> list[LayerSpec]:
 
         def compute(index: tuple[int, ...]) -> np.ndarray:
             box = tuple(slice(i * c, min((i + 1) * c, n))
-                        for i, c, n in zip(index[:-2], lead, shape, strict=False))
+                        for i, c, n in zip(index[:-2], lead, shape[:-2], strict=True))
             row, column = index[-2], index[-1]
             well = wells[row][column] if column < len(wells[row]) else None
             if well is None or tuple(well.shape[-2:]) != (height, width):

@@ -144,7 +144,7 @@ class ChunkedArray:
             rank: int) -> bool:
         """Ask the loader for chunk ``index`` unless it is cached or failed lately
         (prefetch); whether it asked."""
-        cache_key = (self._key, index)
+        cache_key = self.chunk_key(index)
         if cache_key in self._cache or context.loader.error_of(cache_key) is not None:
             return False
         self._request(index, context, tier, rank)
@@ -156,7 +156,7 @@ class ChunkedArray:
         ready = True
         grid = [range(-(-n // c)) for n, c in zip(self._shape, self._chunks, strict=True)]
         for index in itertools.product(*grid):
-            if (self._key, index) not in self._cache:
+            if self.chunk_key(index) not in self._cache:
                 ready = False
                 self.ask(index, context, tier, -self.level)
         return ready
@@ -164,7 +164,7 @@ class ChunkedArray:
     def _request(self, index: tuple[int, ...], context: loader.ReadContext, tier: int,
                  rank: int) -> None:
         context.loader.request(
-            (self._key, index), self.source, lambda: self._compute_chunk(index),
+            self.chunk_key(index), self.source, lambda: self._compute_chunk(index),
             lambda computed: self._keep(index, computed), context.requester, context.stamp,
             tier, rank, group=self.pyramid, limit=self.concurrency)
 
@@ -275,8 +275,7 @@ class ChunkedArray:
 
     def _chunk(self, index: tuple[int, ...]) -> np.ndarray:
         """One chunk from the cache, computing (and caching) it on a miss."""
-        cache_key = (self._key, index)
-        chunk = self._cache.get(cache_key)
+        chunk = self._cache.get(self.chunk_key(index))
         if chunk is None:
             chunk = self._compute_chunk(index)
             self._keep(index, chunk)
@@ -292,14 +291,14 @@ class ChunkedArray:
                 f"chunk {index} has shape {chunk.shape} {chunk.dtype}, expected {expected} "
                 f"{self._dtype}"
             )
-        self._cache.put((self._key, index), chunk)
+        self._cache.put(self.chunk_key(index), chunk)
 
     def _cached_or_asked(self, index: tuple[int, ...], context: loader.ReadContext,
                          direct: bool) -> np.ndarray | None:
         """The chunk if cached; else None, and the loader is asked for it (coarse
         levels first: they stand in for finer ones; the coarsest at once, since
         nothing stands in for it)."""
-        cache_key = (self._key, index)
+        cache_key = self.chunk_key(index)
         chunk = self._cache.get(cache_key)
         if direct:  # the hit rate counts what napari asked for
             if chunk is None:

@@ -38,8 +38,18 @@ RETRY_AFTER_S = 5.0
 #: the most failed chunks remembered (their errors)
 MAX_ERRORS = 4096
 
-Notify = Callable[[Hashable, Hashable, str | None], None]
-"""Told (requester, group, error or None) when a chunk the requester waits for is done."""
+Notify = Callable[[Hashable], None]
+"""Told (on a loader thread) the requester whose awaited chunk is done: a wake-up only;
+what arrived is taken with ``take_arrivals`` on the requester's own thread."""
+
+
+@dataclass
+class Arrivals:
+    """What arrived for a requester since it last asked: when the latest did, and the
+    errors of those that failed, by group."""
+
+    at: float
+    errors: dict[Hashable, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +108,7 @@ class ChunkLoader:
         self._tasks: dict[Hashable, _Task] = {}
         self._running_by_source: dict[Hashable, int] = {}
         self._errors: dict[Hashable, tuple[float, str]] = {}
+        self._arrivals: dict[Hashable, Arrivals] = {}
         self._notify: Notify | None = None
         self._seq = itertools.count()
         self._lock = threading.Lock()
@@ -109,9 +120,15 @@ class ChunkLoader:
             thread.start()
 
     def on_arrival(self, notify: Notify) -> None:
-        """``notify(requester, group, error)`` runs (on a loader thread) when a chunk a
-        requester was waiting to see has arrived (``error`` None), or failed."""
+        """``notify(requester)`` runs (on a loader thread) when a chunk a requester was
+        waiting to see has arrived, or failed."""
         self._notify = notify
+
+    def take_arrivals(self, requester: Hashable) -> Arrivals | None:
+        """What arrived for ``requester`` since the last call (None: nothing). A chunk
+        stops counting as loading (``waiting``) only once its arrival is here."""
+        with self._lock:
+            return self._arrivals.pop(requester, None)
 
     # -- asking ------------------------------------------------------------------------
     def request(self, key: Hashable, source: Hashable, compute: Callable[[], np.ndarray],
@@ -129,10 +146,9 @@ class ChunkLoader:
                 self._tasks[key] = task
                 self._wake.notify()
             old = task.wanted.get(requester)
-            if old is None or (tier, rank) < (old[1], old[2]) or old[0] != stamp:
-                best = (tier, rank) if old is None or old[0] != stamp else min(
-                    (tier, rank), (old[1], old[2]))
-                task.wanted[requester] = (stamp, *best)
+            best = (tier, rank) if old is None or old[0] != stamp else min(
+                (tier, rank), old[1:])  # asked twice in one context: the better
+            task.wanted[requester] = (stamp, *best)
 
     def error_of(self, key: Hashable) -> str | None:
         """The error of a chunk that failed lately (it is not asked for again yet)."""
@@ -164,6 +180,8 @@ class ChunkLoader:
     def forget(self, requester: Hashable) -> None:
         """The requester is gone: drop everything it asked for."""
         self.retire(requester, stamp=1 << 62)
+        with self._lock:
+            self._arrivals.pop(requester, None)
 
     # -- what is going on --------------------------------------------------------------
     def waiting(self, requester: Hashable, tier: int = PREFETCH - 1) -> set[Hashable]:
@@ -220,29 +238,30 @@ class ChunkLoader:
         except Exception as exc:  # a store's error: the requester shows it
             error = f"{type(exc).__name__}: {exc}"
             log.warning("chunk %r failed: %s", task.key, error)
-        with self._lock:
+        with self._lock:  # its arrival is recorded as it stops counting as loading
             waiting = [r for r in task.wanted if task.visible_for(r)]
-            if error is not None:
-                if len(self._errors) >= MAX_ERRORS:
-                    self._errors.pop(next(iter(self._errors)))
-                self._errors[task.key] = (time.monotonic(), error)
-        # told while the task still counts as loading: a requester that sees nothing
-        # loading any more has been told of everything that arrived
-        notify = self._notify
-        if notify is not None:
+            now = time.monotonic()
             for requester in waiting:
-                notify(requester, task.group, error)
-        with self._lock:
-            self._running_by_source[task.source] -= 1
-            self._tasks.pop(task.key, None)
+                arrivals = self._arrivals.setdefault(requester, Arrivals(now))
+                arrivals.at = now
+                if error is not None:
+                    arrivals.errors[task.group] = error
             if error is None:
                 self.stats.loaded += 1
                 self.stats.loaded_bytes += int(chunk.nbytes)
-                if not waiting:
-                    self.stats.prefetched += 1
+                self.stats.prefetched += not waiting
             else:
                 self.stats.failed += 1
+                if len(self._errors) >= MAX_ERRORS:
+                    self._errors.pop(next(iter(self._errors)))
+                self._errors[task.key] = (now, error)
+            self._running_by_source[task.source] -= 1
+            self._tasks.pop(task.key, None)
             self._wake.notify_all()  # its source has a free worker again
+        notify = self._notify
+        if notify is not None:
+            for requester in waiting:
+                notify(requester)
 
 
 @dataclass

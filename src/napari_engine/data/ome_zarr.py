@@ -160,7 +160,7 @@ def _as_labels(spec: LayerSpec, metadata: Any) -> LayerSpec:
 
 
 def image_specs(group: zarr.Group, path: Path | str, leaf: str,
-                tile: Callable[[Any], Any] = chunked_zarr,
+                tile: Callable[[Any], ChunkedArray] = chunked_zarr,
                 name: str | None = None) -> list[LayerSpec]:
     """Layer specs for the multiscale image of ``group`` (one per channel); ``tile``
     makes each level's data from its array, and ``name`` names it (an HCS plate tiles
@@ -206,12 +206,8 @@ def image_specs(group: zarr.Group, path: Path | str, leaf: str,
     fallback_colormaps = default_colormaps(n_channels)
     specs = []
     for c in range(n_channels):
-        if channel_axis is None:
-            data = levels
-        else:
-            index = (slice(None),) * channel_axis + (c,)
-            data = [level.take(channel_axis, c) if isinstance(level, ChunkedArray)
-                    else level[index] for level in levels]
+        data = (levels if channel_axis is None
+                else [level.take(channel_axis, c) for level in levels])
         link_levels(data)
         info = channels_meta[c] if c < len(channels_meta) else {}
         info = info if isinstance(info, dict) else {}

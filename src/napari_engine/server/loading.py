@@ -3,7 +3,8 @@
 Everything the engine thread does for a session runs inside ``serving(session)``: napari
 slices in there read what is cached and ask the loader (``data.loader``) for the rest,
 coarser levels standing in meanwhile. When a chunk the session waited to see arrives,
-the stage submits ``DataReady``; the session slices again and draws what is there now.
+the stage submits ``DataReady`` (a wake-up); the engine thread takes what arrived
+(``take_arrivals``), and the session slices again and draws what is there now.
 
 What the scheduler asks of it:
 
@@ -15,9 +16,9 @@ What the scheduler asks of it:
   napari's "loading" (``loading_groups``).
 
 After each context, what navigation predicts is asked for at a lower priority: the
-planes ahead of a z-scroll or a time-lapse (in the direction it goes), a ring of chunks
-around the view, wider on the side a pan goes. Requests the session's newer reads of the
-same data did not ask for again are cancelled.
+planes ahead of a z-scroll or a time-lapse (in the direction it goes), a band beside the
+view on the side a pan goes (all around when the view stands still). Requests the
+session's newer reads of the same data did not ask for again are cancelled.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from napari_engine.data.loader import (
     COARSE,
     PREFETCH,
     VISIBLE,
+    Arrivals,
     ChunkLoader,
     ReadContext,
     reading,
@@ -71,6 +73,10 @@ class LoadingStage(Protocol):
         """The pyramids (``ChunkedArray.pyramid``) whose visible chunks are loading."""
         ...
 
+    def take_arrivals(self, session: Session) -> Arrivals | None:
+        """What arrived for it since the last call (None: nothing)."""
+        ...
+
     def forget(self, session: Session) -> None:
         """The session closed: drop its requests."""
         ...
@@ -95,6 +101,9 @@ class InlineLoading:
     def loading_groups(self, session: Session) -> set[Hashable]:
         return set()
 
+    def take_arrivals(self, session: Session) -> Arrivals | None:
+        return None
+
     def forget(self, session: Session) -> None:
         return None
 
@@ -103,18 +112,13 @@ class InlineLoading:
 
 
 class ChunkLoading:
-    """The stage over a ``ChunkLoader``; ``arrived(session, pyramid, error)`` runs on a
-    loader thread when a chunk the session waits to see is there, or failed."""
+    """The stage over a ``ChunkLoader``; ``wake(session)`` runs on a loader thread when
+    a chunk the session waits to see is there, or failed."""
 
-    def __init__(self, loader: ChunkLoader,
-                 arrived: Callable[[Session, Hashable, str | None], None]) -> None:
+    def __init__(self, loader: ChunkLoader, wake: Callable[[Session], None]) -> None:
         self.loader = loader
-
-        def tell(requester: Hashable, group: Hashable, error: str | None) -> None:
-            if isinstance(requester, Session):
-                arrived(requester, group, error)
-
-        loader.on_arrival(tell)
+        loader.on_arrival(lambda requester: wake(requester)
+                          if isinstance(requester, Session) else None)
         self._stamps = itertools.count(1)
         #: the boxes napari last read, per (session, array): where navigation goes
         self._last: dict[tuple[Session, ChunkedArray], Box] = {}
@@ -147,7 +151,6 @@ class ChunkLoading:
             self._held_since.pop(session, None)
             return False
         since = self._held_since.setdefault(session, time.monotonic())
-
         return time.monotonic() - since < MAX_HOLD_S
 
     def pending(self, session: Session) -> bool:
@@ -155,6 +158,9 @@ class ChunkLoading:
 
     def loading_groups(self, session: Session) -> set[Hashable]:
         return self.loader.waiting(session, tier=VISIBLE)
+
+    def take_arrivals(self, session: Session) -> Arrivals | None:
+        return self.loader.take_arrivals(session)
 
     def forget(self, session: Session) -> None:
         self.loader.forget(session)

@@ -27,7 +27,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,16 +126,13 @@ class Scheduler:
         if workers <= 0:
             return InlineLoading()
         return ChunkLoading(ChunkLoader(workers, per_source=max(1, workers * 3 // 4)),
-                            self._arrived)
+                            lambda session: self.submit(DataReady(session.name)))
 
-    def _arrived(self, session: Session, pyramid: Hashable, error: str | None) -> None:
-        """On a loader thread: a chunk the session waits to see is there (or failed):
-        told before it stops counting as loading (``_finish_waits``)."""
-        if error is not None:
-            session.failed_loads.append((pyramid, error))
-        session.arrived_at = time.monotonic()
-        session.arrived = True
-        self.submit(DataReady(session.name))
+    def _take_arrivals(self, session: Session) -> None:
+        """What the loader brought the session since last asked (``Session.arrived``)."""
+        arrivals = self.loading.take_arrivals(session)
+        if arrivals is not None:
+            session.note_arrivals(arrivals.at, arrivals.errors)
 
     # -- called from any thread ------------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -337,7 +334,7 @@ class Scheduler:
     def _data_ready(self, job: DataReady) -> None:
         session = self.sessions.get(job.session)
         if session is not None:
-            session.arrived = True  # sliced and drawn again (step 4 of the loop)
+            self._take_arrivals(session)  # sliced and drawn again (step 4 of the loop)
 
     # -- after each batch, and timers ------------------------------------------------
     def _after_batch(self) -> None:
@@ -366,16 +363,19 @@ class Scheduler:
         nothing it shows is loading any more, the waits are answered."""
         if not session.waits or self.loading.pending(session):
             return
+        self._take_arrivals(session)  # after: nothing loading has arrived untaken
         if session.arrived:
-            session.arrived = False
-            session.data_arrived()
+            session.take_arrivals()
         session.fit_levels_3d()  # a 3D level that has just loaded takes over
         session.publish_state()  # as a screenshot does: what it draws is the state's
         for key in {session.key_of(client) for client, _, _ in session.waits}:
             if self.streamer.needs_render(session, key) or session.data_stale:
                 self.streamer.render(session, key)
-        if self.loading.pending(session) or session.arrived:
-            return  # it asked for more, or drew before what it asked for arrived
+        if self.loading.pending(session):
+            return  # it asked for more
+        self._take_arrivals(session)
+        if session.arrived:
+            return  # it drew before what it asked for arrived: drawn again next time
         waits, session.waits = session.waits, []
         failed = session.data_error()  # a chunk of the view could not be loaded
         for client, request_id, answer in waits:
@@ -416,7 +416,9 @@ class Scheduler:
                 continue
             try:
                 with session.serving():
-                    if not (self.loading.pending(session) or session.arrived):
-                        self.streamer.stills(session)
+                    if not self.loading.pending(session):
+                        self._take_arrivals(session)
+                        if not session.arrived:
+                            self.streamer.stills(session)
             except Exception as exc:
                 self._session_failed(session, exc)

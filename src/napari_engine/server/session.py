@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -156,18 +155,17 @@ class Session:
         #: the block the engine works for this session in (``loading.serving``)
         self.serving: Callable[[], AbstractContextManager[Any]] = (
             (lambda: serving(self)) if serving is not None else nullcontext)
-        #: chunks it waited for arrived (``DataReady``), not sliced yet; when the last
-        #: did, and when the last slice of all its chunked layers began
+        #: chunks it waited for arrived (``note_arrivals``), not sliced yet; when the
+        #: last did, and when the last slice of all its chunked layers began
         self.arrived = False
         self.arrived_at = 0.0
         self.sliced_at = 0.0
         #: its slices are to be refreshed before the next draw (``data_arrived``)
         self.data_stale = False
         self.last_refresh = 0.0
-        #: chunks that could not be loaded (pyramid -> error), not told yet / told
+        #: errors of chunks its slices need (pyramid -> error: a load failed, or a
+        #: read met a recent failure), and those told to its clients
         self.data_errors: dict[Hashable, str] = {}
-        #: chunks that failed to load (pyramid, error), from the loader's threads
-        self.failed_loads: deque[tuple[Hashable, str]] = deque()
         self._told_errors: set[tuple[Hashable, str]] = set()
         #: what waits until its view's data has loaded (a screenshot, a script's
         #: ``sync(loaded=True)``): the client, its request, and the answer
@@ -275,6 +273,12 @@ class Session:
         self.last_refresh = time.monotonic()
         self.scene += 1
 
+    def note_arrivals(self, at: float, errors: dict[Hashable, str]) -> None:
+        """Chunks it waited for arrived (the latest at ``at``), some perhaps failed."""
+        self.arrived = True
+        self.arrived_at = max(self.arrived_at, at)
+        self.data_errors.update(errors)
+
     def take_arrivals(self) -> None:
         """Chunks arrived: its slices are refreshed before the next draw, unless all of
         them were sliced again since (a z-scroll's next step saw them already)."""
@@ -282,18 +286,21 @@ class Session:
         if self.sliced_at <= self.arrived_at:
             self.data_arrived()
 
+    def _chunked_layers(self) -> list[tuple[Layer, Hashable]]:
+        """Its shown layers whose data loads in chunks, with their pyramids."""
+        return [(layer, pyramid) for layer in self.viewer.layers
+                if layer.visible and (pyramid := pyramid_of(layer)) is not None]
+
     def chunked_pyramids(self) -> set[Hashable]:
         """The pyramids of its shown layers whose data loads in chunks."""
-        return {pyramid for layer in self.viewer.layers
-                if layer.visible and (pyramid := pyramid_of(layer)) is not None}
+        return {pyramid for _, pyramid in self._chunked_layers()}
 
     def _refresh_data(self) -> None:
         """Slice again the layers whose data loads in chunks (what arrived replaces
         what stood in for it)."""
         self.data_stale = False
-        for layer in self.viewer.layers:
-            if pyramid_of(layer) is not None and layer.visible:
-                layer.refresh()
+        for layer, _ in self._chunked_layers():
+            layer.refresh()
 
     def fit_levels_3d(self) -> None:
         """In 3D, each multiscale layer whose data loads in chunks is drawn from its
@@ -331,9 +338,6 @@ class Session:
         return errors[0][1] if errors else None
 
     def _layer_errors(self) -> list[tuple[tuple[Hashable, str], ProtocolError]]:
-        while self.failed_loads:
-            failed, message = self.failed_loads.popleft()
-            self.data_errors[failed] = message
         out = []
         for layer in self.viewer.layers:
             pyramid = pyramid_of(layer)
