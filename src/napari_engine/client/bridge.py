@@ -231,8 +231,18 @@ class ViewerBridge:
         # made on the server there (``_insert``)
         viewer.layers.insert = functools.partial(self._insert, viewer.layers.insert)
         connection.on_state(lambda _changed: self.request_apply())
-        connection.on_connection(lambda state: self.post(lambda: self._on_connection(state)))
+        #: the link dropped: this model's camera and dims are put back on the server
+        #: once it is up again (``_on_connection``), and until then the new server's are
+        #: not applied here (its state may arrive before the link says it is up)
+        self._view_to_restore = False
+        connection.on_connection(self._on_link)
         self.request_apply()
+
+    def _on_link(self, state: str) -> None:
+        """The connection's thread: the link's state (a flag, then the model's thread)."""
+        if state == "disconnected":
+            self._view_to_restore = True
+        self.post(lambda: self._on_connection(state))
 
     def request_apply(self) -> None:
         """Any thread: the mirror changed; one apply waits on the model's thread however
@@ -312,8 +322,9 @@ class ViewerBridge:
 
     def _apply_state(self, state: dict[str, Any]) -> None:
         self._apply_layers(state["layers"])
-        self._apply_fields(self.viewer.dims, state["dims"], DIMS_FIELDS)
-        self._apply_fields(self.viewer.scene.camera, state["camera"], CAMERA_FIELDS)
+        if not self._view_to_restore:
+            self._apply_fields(self.viewer.dims, state["dims"], DIMS_FIELDS)
+            self._apply_fields(self.viewer.scene.camera, state["camera"], CAMERA_FIELDS)
         self._apply_selection(state["selection"])
         self._apply_overlays(state["overlays"])
         canvas = state["canvas"]
@@ -520,6 +531,7 @@ class ViewerBridge:
         starts from its defaults)."""
         if state != "connected":
             return
+        self._view_to_restore = False
         camera, dims = self.viewer.scene.camera, self.viewer.dims
         for name in ("ndisplay", "current_step"):
             value = _wire_numbers(getattr(dims, name), int)
