@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_engine.data import loader
+from napari_engine.data import cluster, loader
 from napari_engine.data.cache import ChunkCache, default_cache
 
 ChunkFunction = Callable[[tuple[int, ...]], np.ndarray]
@@ -164,9 +164,16 @@ class ChunkedArray:
     def _request(self, index: tuple[int, ...], context: loader.ReadContext, tier: int,
                  rank: int) -> None:
         context.loader.request(
-            self.chunk_key(index), self.source, lambda: self._compute_chunk(index),
+            self.chunk_key(index), self.source,
+            functools.partial(cluster.compute, self._compute_chunk, index),
             lambda computed: self._keep(index, computed), context.requester, context.stamp,
-            tier, rank, group=self.pyramid, limit=self.concurrency)
+            tier, rank, group=self.pyramid, limit=self._limit())
+
+    def _limit(self) -> int | None:
+        """The most of its chunks loaded at once: a computed source's cores, or on a
+        cluster twice the cluster's threads (one computing, one on its way)."""
+        on = cluster.active()
+        return self.concurrency if on is None else 2 * on.threads
 
     def __len__(self) -> int:
         return self._shape[0]
@@ -277,7 +284,7 @@ class ChunkedArray:
         """One chunk from the cache, computing (and caching) it on a miss."""
         chunk = self._cache.get(self.chunk_key(index))
         if chunk is None:
-            chunk = self._compute_chunk(index)
+            chunk = cluster.compute(self._compute_chunk, index)
             self._keep(index, chunk)
         return chunk
 
@@ -338,9 +345,10 @@ class ChunkedArray:
         if not 0 <= index < self._shape[axis]:
             raise IndexError(f"index {index} is out of bounds for axis {axis}")
         step = self._chunks[axis]
+        parent = self._compute_chunk  # not self: the function alone goes to a cluster
 
         def compute(chunk: tuple[int, ...]) -> np.ndarray:
-            whole = self._compute_chunk((*chunk[:axis], index // step, *chunk[axis:]))
+            whole = parent((*chunk[:axis], index // step, *chunk[axis:]))
             return np.take(whole, index % step, axis=axis)
 
         def drop(values: tuple[int, ...]) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ read lazily through zarr (``series.aszarr()``) when large. Pixel sizes come from
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,15 +87,23 @@ def _read(path: Path) -> list[_Series]:
 def _lazy(path: Path, index: int) -> Any:
     """Series ``index`` read through zarr: one array, or a pyramid's levels."""
     try:
-        opened = zarr.open(tifffile.imread(path, aszarr=True, series=index), mode="r")
+        opened = _opened(path, index)
         if isinstance(opened, zarr.Group):  # a pyramid: its levels "0", "1", ...
             levels = sorted(opened.array_keys(), key=int)
-            pyramid = [chunked_zarr(opened[key]) for key in levels]
+            pyramid = [chunked_zarr(opened[key], functools.partial(_opened, path, index, key))
+                       for key in levels]
             link_levels(pyramid)
             return pyramid
-        return chunked_zarr(opened)
+        return chunked_zarr(opened, functools.partial(_opened, path, index))
     except Exception as exc:
         raise DataError(f"cannot read TIFF {path}: {brief(exc)}") from exc
+
+
+def _opened(path: Path, index: int, level: str | None = None) -> Any:
+    """Series ``index`` of the TIFF (one ``level`` of its pyramid) as zarr opens it
+    through tifffile's store: how a cluster's worker opens it again."""
+    opened: Any = zarr.open(tifffile.imread(path, aszarr=True, series=index), mode="r")
+    return opened if level is None else opened[level]
 
 
 def _stem(path: Path) -> str:

@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="in 3D, draw a multiscale image from its finest level of at "
                              "most N voxels (default 16777216, 256^3; napari itself draws "
                              "the coarsest); coarser levels stand in while it loads")
+    parser.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                        help="load, decode and compute chunks on an existing Dask cluster "
+                             "(e.g. tcp://10.0.0.5:8786; default: $DASK_SCHEDULER_ADDRESS; "
+                             "none: in this process). Its workers need napari-engine and "
+                             "the same data (URL or shared path)")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -130,6 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     default_cache().resize(args.cache_memory if args.cache_memory is not None
                            else default_cache_bytes())
+    from napari_engine.data import cluster
+
+    address = cluster.address_from(args.dask_scheduler)
+    if address is not None:
+        try:
+            threads = cluster.connect(address).threads
+        except cluster.ClusterError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        logging.getLogger(__name__).info("chunks computed on the Dask cluster at %s "
+                                         "(%d threads)", address, threads)
 
     specs: list[LayerSpec] = []
     try:
@@ -175,4 +191,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         scheduler.run()
     finally:
         network.stop()
+        cluster.disconnect()
     return 0
