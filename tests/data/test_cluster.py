@@ -25,7 +25,7 @@ from napari_engine.data.sample import sample_levels
 
 def _cluster() -> LocalCluster:
     return LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None)
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0")
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,9 @@ of level 0:
 - ``neighbour``: a second session on the sample, its input-to-frame latency (p50/p95)
   alone and while the first z-scrolls over a store that answers after 300 ms;
 - the server's chunk hit rate (visible chunks found cached) and resident memory.
+
+``--modes cluster`` runs the loader with its chunks computed on a Dask cluster of
+``--dask-workers`` processes started on this machine (``--dask-scheduler``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +124,32 @@ def store_url(folder: Path, name: str, link: LinkProfile | None) -> Iterator[str
             yield f"http://127.0.0.1:{emulated.port}/{name}"
 
 
-def _server(data: str | None, workers: int, size: tuple[int, int], cache: str
-            ) -> ServerProcess:
-    args = ["--size", f"{size[0]}x{size[1]}", "--load-workers", str(workers),
-            *(["--voxels-3d", "1"] if workers == 0 else []),  # as before: the coarsest
-            "--cache-memory", cache, "--journal-dir", "none", "--log-level", "INFO",
-            "--interactive-scale", "1"]
-    return ServerProcess([*args, *(["--data", data] if data else [])])
+#: how each mode runs the server: its loader's threads, and whether a Dask cluster
+#: computes the chunks
+MODES = {"inline": (0, False), "loader": (8, False), "cluster": (8, True)}
+
+
+@contextmanager
+def _server(data: str | None, mode: str, args: argparse.Namespace
+            ) -> Iterator[ServerProcess]:
+    """The server for ``mode``; "cluster": on a ``distributed.LocalCluster`` of
+    ``--dask-workers`` processes of one thread on this machine, started here."""
+    workers, on_cluster = MODES[mode]
+    size = args.size
+    options = ["--size", f"{size[0]}x{size[1]}", "--load-workers", str(workers),
+               *(["--voxels-3d", "1"] if workers == 0 else []),  # as before: the coarsest
+               "--cache-memory", args.cache, "--journal-dir", "none", "--log-level", "INFO",
+               "--interactive-scale", "1", *(["--data", data] if data else [])]
+    with ExitStack() as stack:
+        env = {"DASK_SCHEDULER_ADDRESS": ""}
+        if on_cluster:
+            from distributed import LocalCluster
+
+            cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=args.dask_workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address="127.0.0.1:0"))
+            options += ["--dask-scheduler", cluster.scheduler_address]
+        yield stack.enter_context(ServerProcess(options, env=env))
 
 
 def _layer(conn: Connection) -> dict[str, Any]:
@@ -206,8 +228,8 @@ def _hit_rate(server: ServerProcess) -> str | None:
     return lines[-1].split(": ", 2)[-1] if lines else None
 
 
-def run_source(data: str | None, workers: int, args: argparse.Namespace) -> Result:
-    with _server(data, workers, args.size, args.cache) as server:
+def run_source(data: str | None, mode: str, args: argparse.Namespace) -> Result:
+    with _server(data, mode, args) as server:
         conn, log = open_client(server.url, size=args.size)
         try:
             planes = _layer(conn)["shape"][0]
@@ -226,9 +248,9 @@ def run_source(data: str | None, workers: int, args: argparse.Namespace) -> Resu
     return out
 
 
-def run_neighbour(slow_url: str, workers: int, args: argparse.Namespace) -> Result:
+def run_neighbour(slow_url: str, mode: str, args: argparse.Namespace) -> Result:
     """Session B's latency alone, then while session A z-scrolls over a slow store."""
-    with _server(None, workers, args.size, args.cache) as server:
+    with _server(None, mode, args) as server:
         b, b_log = open_client(server.url, size=args.size)
         try:
             b.request("sync", {"loaded": True}, timeout=300)
@@ -304,13 +326,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--store-links", default="loopback,wan",
                         help="links between the server and the HTTP store")
     parser.add_argument("--sources", default="sample,zarr-z1,zarr-z32")
-    parser.add_argument("--modes", default="inline,loader")
+    parser.add_argument("--modes", default="inline,loader",
+                        help=f"of {', '.join(MODES)}: chunks read inside napari's draw, "
+                             "beside it, beside it on a Dask cluster")
+    parser.add_argument("--dask-workers", type=int, default=2,
+                        help="the worker processes of the 'cluster' mode's LocalCluster")
     parser.add_argument("--data-dir", type=Path, default=Path("bench-output/data"))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    workers = {"inline": 0, "loader": 8}
     modes = [m for m in args.modes.split(",") if m]
+    if unknown := set(modes) - set(MODES):
+        parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
     results: Result = {"size": args.size, "zrate": args.zrate, "duration": args.duration,
                        "sources": [], "neighbour": []}
     for source in [s for s in args.sources.split(",") if s]:
@@ -325,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 where = (nullcontext(None) if path is None
                          else store_url(path.parent, path.name, link))
                 with where as url:
-                    row = run_source(url, workers[mode], args)
+                    row = run_source(url, mode, args)
                 name = source if link is None else f"{source} over {link.name}"
                 results["sources"].append({"source": name, "mode": mode, **row})
                 print(report(results), flush=True)
@@ -334,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for mode in modes:
             with store_url(path.parent, path.name, SLOW) as url:
                 results["neighbour"].append({"mode": mode,
-                                             **run_neighbour(url, workers[mode], args)})
+                                             **run_neighbour(url, mode, args)})
     text = report(results)
     print(text)
     if args.json is not None:

@@ -60,8 +60,13 @@ class Cluster:
     def __init__(self, address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         try:
             from distributed import Client
+            from distributed.comm.addressing import get_address_host_port
         except ImportError as exc:  # pragma: no cover - distributed is a dependency
             raise ClusterError("Dask distributed is not installed") from exc
+        try:  # a malformed address is told at once, not after the connection's timeout
+            get_address_host_port(address)
+        except ValueError as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         try:
             self.client: Any = Client(  # type: ignore[no-untyped-call]
                 address, timeout=timeout, set_as_default=False)
