@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -145,11 +146,16 @@ def _server(data: str | None, mode: str, args: argparse.Namespace
         if on_cluster:
             from distributed import LocalCluster
 
-            cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=args.dask_workers, threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address="127.0.0.1:0"))
+            mine = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, args.cluster_cpus or mine)  # its processes inherit it
+            try:
+                cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=args.dask_workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address="127.0.0.1:0"))
+            finally:
+                os.sched_setaffinity(0, mine)
             options += ["--dask-scheduler", cluster.scheduler_address]
-        yield stack.enter_context(ServerProcess(options, env=env))
+        yield stack.enter_context(ServerProcess(options, env=env, cpus=args.server_cpus))
 
 
 def _layer(conn: Connection) -> dict[str, Any]:
@@ -312,6 +318,10 @@ def report(results: Result) -> str:
     return "\n".join(lines)
 
 
+def _cpus(text: str) -> set[int]:
+    return {int(v) for v in text.split(",") if v}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m napari_engine.bench.loading",
                                      description=__doc__.split("\n\n")[0])
@@ -331,6 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "beside it, beside it on a Dask cluster")
     parser.add_argument("--dask-workers", type=int, default=2,
                         help="the worker processes of the 'cluster' mode's LocalCluster")
+    parser.add_argument("--server-cpus", type=_cpus, default=None, metavar="LIST",
+                        help="the cores the server runs on (e.g. 0; default: all)")
+    parser.add_argument("--cluster-cpus", type=_cpus, default=None, metavar="LIST",
+                        help="the cores the 'cluster' mode's workers run on (e.g. 1; "
+                             "default: all): a cluster with CPUs of its own")
     parser.add_argument("--data-dir", type=Path, default=Path("bench-output/data"))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
