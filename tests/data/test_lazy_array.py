@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_engine.data.cache import ChunkCache
-from napari_engine.data.lazy_array import ChunkedArray
+from napari_engine.data.lazy_array import ChunkedArray, level_offsets
 
 
 def _ramp_array(shape: tuple[int, ...], chunks: tuple[int, ...], cache: ChunkCache) -> tuple[
@@ -128,3 +128,15 @@ def test_large_selections_stay_lazy_and_compose() -> None:
     assert plane.shape == (512, 512) and (plane == 1234).all()
     assert len(calls) == 4  # 2 x 2 chunks of one plane
     assert np.asarray(tile[5:7, ::2, 3]).shape == (2, 256)
+
+
+def test_level_offsets_say_where_a_file_puts_a_level_beyond_napari() -> None:
+    shapes = [(8, 64, 64), (8, 32, 32), (8, 16, 16)]
+    scales = [(1.0, 0.5, 0.5), (1.0, 1.0, 1.0), (1.0, 2.0, 2.0)]
+    # block means, translated to the centre of their blocks: where napari draws them
+    centred = [(3.0, 0.0, 0.0), (3.0, 0.25, 0.25), (3.0, 0.75, 0.75)]
+    assert level_offsets(shapes, scales, centred) == [None, None, None]
+    # strided levels without translations: (f - 1) / 2 finest voxels earlier
+    plain = [(3.0, 0.0, 0.0)] * 3
+    assert level_offsets(shapes, scales, plain) == [None, (0.0, -0.5, -0.5),
+                                                    (0.0, -1.5, -1.5)]

@@ -189,3 +189,65 @@ def test_ngff_zarr_images_keep_their_scale_translation_and_units(
     assert spec.kwargs["axis_labels"] == ("z", "y", "x")
     assert [level.shape for level in spec.data] == [(16, 128, 128), (8, 64, 64), (4, 32, 32)]
     np.testing.assert_array_equal(np.asarray(spec.data[0][5]), data[5])
+
+
+def _shifted_pyramid(path: Path, shift: float) -> np.ndarray:
+    """ome-zarr-py's ``write_multiscale``: a bright square, and its 2x2 block means as
+    level 1, which the file places ``shift`` finest voxels right of and below the block
+    it averages (0: where napari draws it)."""
+    import zarr
+    from ome_zarr.writer import write_multiscale
+
+    image = np.zeros((128, 128), np.uint16)
+    image[48:80, 56:88] = 1000
+    coarse = image.reshape(64, 2, 64, 2).mean(axis=(1, 3)).astype(np.uint16)
+    at = 0.5 + shift
+    write_multiscale([image, coarse], zarr.open_group(str(path), mode="w"), axes="yx",
+                     coordinate_transformations=[
+                         [{"type": "scale", "scale": [1.0, 1.0]}],
+                         [{"type": "scale", "scale": [2.0, 2.0]},
+                          {"type": "translation", "translation": [at, at]}]])
+    return image
+
+
+def test_per_level_translations_place_each_level(tmp_path: Path) -> None:
+    """ngff-zarr and ome-zarr-py write each level's translation where napari draws it
+    (the centre of the block it averages): nothing to move. A level the file puts
+    elsewhere is drawn there by the server: with level 1 locked, the square moves by
+    the file's 4 voxels."""
+    import ngff_zarr as nz
+    import zarr
+    from ome_zarr.writer import write_image
+
+    data = np.random.default_rng(2).integers(0, 255, (4, 64, 64), dtype=np.uint8)
+    nz.to_ngff_zarr(str(tmp_path / "ngff.ome.zarr"), nz.to_multiscales(
+        nz.to_ngff_image(data, dims=["z", "y", "x"]), scale_factors=[2]))
+    write_image(data, zarr.open_group(str(tmp_path / "ozp.ome.zarr"), mode="w"), axes="zyx")
+    for name in ("ngff.ome.zarr", "ozp.ome.zarr"):
+        (spec,) = open_data(str(tmp_path / name))
+        assert [level.offset for level in spec.data] == [None] * len(spec.data), name
+
+    _shifted_pyramid(tmp_path / "centred.ome.zarr", 0.0)
+    _shifted_pyramid(tmp_path / "shifted.ome.zarr", 4.0)
+    (shifted,) = open_data(str(tmp_path / "shifted.ome.zarr"))
+    assert [level.offset for level in shifted.data] == [None, (4.0, 4.0)]
+
+    shots = []
+    with ServerProcess(["--token", "t", "--size", "160x160", "--empty", "--journal-dir",
+                        "none", "--interactive-scale", "1"]) as server:
+        viewer = napari_engine.connect(server.url, stream="none")
+        try:
+            for name in ("centred.ome.zarr", "shifted.ome.zarr"):
+                viewer.layers.clear()
+                layer = viewer.add_image(str(tmp_path / name))
+                layer.locked_data_level = 1
+                viewer.scene.camera.center = (64.0, 64.0)
+                viewer.scene.camera.zoom = 1.0
+                shots.append(viewer.screenshot()[..., 0].astype(np.int32))
+        finally:
+            viewer.close()
+    centred, moved = shots
+    assert centred.std() > 0
+    assert not np.array_equal(centred, moved)
+    # the shifted file's picture is the centred one's, 4 pixels right and down
+    np.testing.assert_array_equal(moved[4:, 4:], centred[:-4, :-4])

@@ -84,7 +84,10 @@ def _write_volumes(folder: Path, planes: int, side: int) -> None:
         group.attrs["ome"] = {"version": "0.5", "multiscales": [{
             "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
             "datasets": [{"path": str(level), "coordinateTransformations": [
-                {"type": "scale", "scale": [1.0, 2.0 ** level, 2.0 ** level]}]}
+                {"type": "scale", "scale": [1.0, 2.0 ** level, 2.0 ** level]},
+                # block means: a level's voxel is centred on the voxels it averages
+                {"type": "translation", "translation": [0.0, (2.0 ** level - 1) / 2,
+                                                        (2.0 ** level - 1) / 2]}]}
                 for level in range(LEVELS)]}],
             "omero": {"channels": [{"label": "nuclei", "color": "00FFFF",
                                     "window": {"start": 0, "end": 2500}}]}}

@@ -103,6 +103,10 @@ class ChunkedArray:
         #: the next coarser level of its pyramid (``link_levels``), and its own level
         self.coarser: ChunkedArray | None = None
         self.level = 0
+        #: where the file puts this level beyond where napari draws it (napari centres a
+        #: level's voxel on the finest voxels it covers), in finest-level voxels per
+        #: axis; None: where napari draws it (``level_offsets``)
+        self.offset: tuple[float, ...] | None = None
         #: the pyramid it is a level of (its finest level's key): what the loader's
         #: requests are grouped by, per layer
         self.pyramid: Hashable = key
@@ -354,9 +358,12 @@ class ChunkedArray:
         def drop(values: tuple[int, ...]) -> tuple[int, ...]:
             return values[:axis] + values[axis + 1:]
 
-        return ChunkedArray(drop(self._shape), self._dtype, drop(self._chunks), compute,
-                            (self._key, "take", axis, index), self._cache, self.source,
-                            self.concurrency)
+        taken = ChunkedArray(drop(self._shape), self._dtype, drop(self._chunks), compute,
+                             (self._key, "take", axis, index), self._cache, self.source,
+                             self.concurrency)
+        if self.offset is not None:
+            taken.offset = self.offset[:axis] + self.offset[axis + 1:]
+        return taken
 
 
 class LazySelection:
@@ -418,6 +425,25 @@ def _nearest(a: int, b: int, fine: int, coarse: int) -> np.ndarray:
                            coarse - 1)
     positions.setflags(write=False)
     return positions
+
+
+def level_offsets(shapes: Sequence[Sequence[int]], scales: Sequence[Sequence[float]],
+                  translations: Sequence[Sequence[float]]) -> list[tuple[float, ...] | None]:
+    """Each level's ``offset``: how far (in finest-level voxels) the file places it from
+    where napari draws it. napari draws voxel ``j`` of a level ``f`` times coarser at
+    finest voxel ``f * j + (f - 1) / 2`` (the centre of the block it averages); a file
+    says ``(t_k - t_0) / s_0 + f * j`` (its translation ``t_k``; ``s_0`` the finest
+    level's scale). Block averages written with their translations (ngff-zarr) are where
+    napari draws them (None); a strided level (every other voxel, ome-zarr-py's
+    "nearest") written without translations sits ``(f - 1) / 2`` voxels earlier."""
+    out: list[tuple[float, ...] | None] = []
+    for shape, translate in zip(shapes, translations, strict=True):
+        offset = tuple(
+            (t - t0) / s0 - (n0 / n - 1) / 2 if s0 and n else 0.0
+            for t, t0, s0, n, n0 in zip(translate, translations[0], scales[0], shape,
+                                        shapes[0], strict=True))
+        out.append(offset if any(abs(v) > 1e-6 for v in offset) else None)
+    return out
 
 
 def link_levels(levels: Sequence[Any]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import zarr
 
 from napari_engine.data.colors import colormap_for_hex, default_colormaps
-from napari_engine.data.lazy_array import ChunkedArray, link_levels
+from napari_engine.data.lazy_array import ChunkedArray, level_offsets, link_levels
 from napari_engine.data.spec import DataError, LayerSpec, brief
 from napari_engine.data.units import units_kwarg
 from napari_engine.data.zarr_arrays import chunked_zarr
@@ -187,6 +187,11 @@ def image_specs(group: zarr.Group, path: Path | str, leaf: str,
 
     channel_axis = next((i for i, a in enumerate(axes) if a.get("type") == "channel"), None)
     levels = [tile(arr) for arr in arrays]
+    placed = [_transforms(d, ndim) for d in datasets]
+    for level, offset in zip(levels, level_offsets([arr.shape for arr in arrays],
+                                                   [p[0] for p in placed],
+                                                   [p[1] for p in placed]), strict=True):
+        level.offset = offset
     keep = [i for i in range(ndim) if i != channel_axis]
     base: dict[str, Any] = {
         "scale": tuple(scale[i] for i in keep),

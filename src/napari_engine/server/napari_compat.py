@@ -49,6 +49,7 @@ backend four spots need handling:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import weakref
 from collections.abc import Iterator
@@ -62,8 +63,10 @@ from napari._vispy.utils.qt_font import QtFontManager
 from napari.components import ViewerModel
 from napari.components.overlays import CanvasOverlay
 from napari.layers import Layer
+from napari.layers._scalar_field.scalar_field import ScalarFieldSlicingState
 from napari.utils.events.event_utils import disconnect_events
 from napari.utils.key_bindings import KeymapHandler
+from napari.utils.transforms import Affine
 from OpenGL.error import GLError
 from packaging.version import Version
 from vispy.scene import SceneCanvas
@@ -437,3 +440,30 @@ def user_locked_level(layer: Layer) -> int | None:
 def forget_level_in_3d(layer: Layer) -> None:
     """A person set the layer's resolution: the server's 3D choice is theirs now."""
     _LEVELS_3D.pop(layer, None)
+
+
+def place_levels_where_files_say() -> None:
+    """Draw each level of a multiscale image where its file puts it: napari centres a
+    coarse voxel on the finest voxels it covers; a level whose data says otherwise
+    (``offset`` on a ``data.lazy_array.ChunkedArray`` level: an OME-Zarr's per-level
+    translations) is moved by that much, through the tile-to-data transform napari's
+    slice sets (so the drawing, the status bar's value and the mouse agree).
+    Installed once, on napari's slicing state of images and labels."""
+    original = ScalarFieldSlicingState._update_slice_response
+    if getattr(original, "_places_levels", False):
+        return
+
+    @functools.wraps(original)
+    def placed(self: Any, response: Any) -> None:
+        layer = self.layer
+        if layer.multiscale:
+            offset = getattr(layer.data[layer.data_level], "offset", None)
+            if offset is not None and len(offset) == layer.ndim:
+                tile = response.tile_to_data
+                response = dataclasses.replace(response, tile_to_data=Affine(
+                    scale=tile.scale, translate=np.asarray(tile.translate) + offset,
+                    ndim=tile.ndim, name=tile.name))
+        original(self, response)
+
+    placed._places_levels = True  # type: ignore[attr-defined]
+    ScalarFieldSlicingState._update_slice_response = placed

@@ -151,10 +151,12 @@ class Scheduler:
         from napari_engine.server.napari_compat import (
             bind_settings_shortcuts,
             check_napari_version,
+            place_levels_where_files_say,
         )
 
         check_napari_version()
         bind_settings_shortcuts()
+        place_levels_where_files_say()
         self._qt_app = QApplication.instance() or QApplication(["napari-engine"])
         # napari pins vispy's default app to Qt; a second application object runs EGL.
         self._gl_app = vispy_app.Application("egl")
