@@ -251,3 +251,50 @@ def test_per_level_translations_place_each_level(tmp_path: Path) -> None:
     assert not np.array_equal(centred, moved)
     # the shifted file's picture is the centred one's, 4 pixels right and down
     np.testing.assert_array_equal(moved[4:, 4:], centred[:-4, :-4])
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_bioio_ome_zarr_channels_windows_scale_and_units(tmp_path: Path,
+                                                          zarr_format: int) -> None:
+    """bioio's OME-Zarr writer (NGFF 0.4 on zarr v2, 0.5 on v3), two levels."""
+    from bioio_ome_zarr.writers import Channel, OMEZarrWriter
+
+    data = np.random.default_rng(1).integers(0, 4000, (2, 8, 128, 128), dtype=np.uint16)
+    path = tmp_path / f"embryo-v{zarr_format}.ome.zarr"
+    OMEZarrWriter(
+        str(path), level_shapes=[(2, 8, 128, 128), (2, 8, 64, 64)], dtype=np.uint16,
+        zarr_format=zarr_format, image_name="embryo",
+        channels=[Channel(label="DAPI", color="0000FF",
+                          window={"start": 0, "end": 3000, "min": 0, "max": 4000}),
+                  Channel(label="GFP", color="00FF00", active=False,
+                          window={"start": 100, "end": 2000, "min": 0, "max": 4000})],
+        axes_names=["c", "z", "y", "x"], axes_types=["channel", "space", "space", "space"],
+        axes_units=[None, "micrometer", "micrometer", "micrometer"],
+        physical_pixel_size=[1.0, 2.0, 0.5, 0.5]).write_full_volume(data)
+    dapi, gfp = open_data(str(path))
+    assert (dapi.kwargs["name"], gfp.kwargs["name"]) == ("DAPI", "GFP")
+    assert (dapi.kwargs["colormap"], gfp.kwargs["colormap"]) == ("blue", "green")
+    assert (dapi.kwargs["contrast_limits"], gfp.kwargs["contrast_limits"]) == (
+        (0.0, 3000.0), (100.0, 2000.0))
+    assert dapi.kwargs.get("visible", True) and gfp.kwargs["visible"] is False
+    assert dapi.kwargs["scale"] == (2.0, 0.5, 0.5)
+    assert dapi.kwargs["units"] == ("micrometer",) * 3
+    assert [level.shape for level in gfp.data] == [(8, 128, 128), (8, 64, 64)]
+    np.testing.assert_array_equal(np.asarray(gfp.data[0][3]), data[1, 3])
+
+
+def test_bioio_ome_tiff_channels_colours_and_pixel_sizes(tmp_path: Path) -> None:
+    from bioio_base.types import PhysicalPixelSizes
+    from bioio_ome_tiff.writers import OmeTiffWriter
+
+    data = np.random.default_rng(1).integers(0, 4000, (2, 8, 64, 64), dtype=np.uint16)
+    path = tmp_path / "embryo.ome.tiff"
+    OmeTiffWriter.save(data, str(path), dim_order="CZYX", channel_names=["DAPI", "GFP"],
+                       image_name="embryo", physical_pixel_sizes=PhysicalPixelSizes(2.0, 0.5, 0.5),
+                       channel_colors=[[0, 0, 255], [0, 255, 0]])
+    dapi, gfp = open_data(str(path))
+    assert (dapi.kwargs["name"], gfp.kwargs["name"]) == ("DAPI", "GFP")
+    assert (dapi.kwargs["colormap"], gfp.kwargs["colormap"]) == ("blue", "green")
+    assert dapi.kwargs["scale"] == (2.0, 0.5, 0.5)
+    assert dapi.kwargs["units"] == ("micrometer",) * 3
+    np.testing.assert_array_equal(np.asarray(gfp.data)[5], data[1, 5])
