@@ -12,6 +12,8 @@ import queue
 from collections.abc import Callable
 from typing import Any
 
+from napari.utils.colormaps import AVAILABLE_COLORMAPS
+
 from napari_engine.client.core import (
     Answered,
     ClientCore,
@@ -35,6 +37,9 @@ from napari_engine.protocol import (
     encode_text,
     parse_client_message,
 )
+
+#: the colormaps napari knows by name (the server's ``napari_compat.builtin_colormap``)
+BUILTIN_COLORMAPS = frozenset(AVAILABLE_COLORMAPS)
 
 
 def image_layer(layer_id: int, name: str, shape: tuple[int, ...] = (8, 64, 64)) -> dict[str, Any]:
@@ -150,9 +155,10 @@ class MemoryServer:
             for prop, value in args["props"].items():
                 if any(prop == p and value == v for p, v in self.refuse):
                     raise ProtocolError(ErrorCode.INVALID, f"{prop}: refused")
-                # a colormap sent defined is reported by name, as the server does
-                layer[prop] = value["name"] if isinstance(value, dict) and prop == "colormap" \
-                    else value
+                # a colormap sent defined is reported by name when napari knows it by
+                # name, else defined, as the server does
+                layer[prop] = (value["name"] if isinstance(value, dict) and prop == "colormap"
+                               and value["name"] in BUILTIN_COLORMAPS else value)
         elif command.op == "layer.remove":
             state["layers"] = [x for x in state["layers"] if x["id"] != args["layer"]]
         elif command.op == "canvas.resize":

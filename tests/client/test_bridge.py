@@ -189,3 +189,27 @@ def test_scale_and_translate_follow_the_server_after_creation() -> None:
     poster.run()
     layer = viewer.layers["nuclei"]
     assert tuple(layer.scale) == (1.0, 2.0, 2.0) and tuple(layer.translate) == (0.0, 5.0, 5.0)
+
+
+def test_a_colormap_made_elsewhere_arrives_defined_and_does_not_echo() -> None:
+    """A colormap napari does not know by name (another client's colours, a file's
+    LUT) comes defined: this model makes it, and sends nothing back."""
+    server, conn, viewer, poster = _mirrored()
+    other = MemoryConnection(server)
+    fire = {"name": "ImageJ LUT 0a1b2c", "colors": [[0.0, 0.0, 0.0, 1.0], [1.0, 0.3, 0.0, 1.0],
+                                                   [1.0, 1.0, 0.6, 1.0]],
+            "controls": [0.0, 0.5, 1.0], "interpolation": "linear"}
+    other.send_command("layer.set", {"layer": 1, "props": {"colormap": fire}})
+    other.deliver()
+    conn.deliver()
+    poster.run()
+    conn.deliver()
+    colormap = viewer.layers[0].colormap
+    assert colormap.name == fire["name"]
+    np.testing.assert_allclose(colormap.colors, fire["colors"])
+    assert server.commands[1:] == []  # only the other client's
+    viewer.layers[0].colormap = "magma"  # and back to one napari knows by name
+    conn.deliver()
+    poster.run()
+    conn.deliver()
+    assert server.state["layers"][0]["colormap"] == "magma"

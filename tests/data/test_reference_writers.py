@@ -112,6 +112,43 @@ def test_tifffile_pyramids_images_and_luts(tmp_path: Path) -> None:
     assert [s.kwargs["colormap"] for s in open_data(str(hyperstack))] == ["red", "gray"]
 
 
+def _fire() -> np.ndarray:
+    """A LUT that is no ramp to one colour (as ImageJ's Fire): black, red, yellow, white."""
+    x = np.arange(256) / 255.0
+    return (np.stack([np.clip(3 * x, 0, 1), np.clip(3 * x - 1, 0, 1),
+                      np.clip(3 * x - 2, 0, 1)]) * 255).round().astype(np.uint8)
+
+
+def test_an_imagej_lut_that_is_no_ramp_is_the_layers_colormap(tmp_path: Path) -> None:
+    """tifffile's ImageJ hyperstack with a Fire-like LUT: the layer's colormap is the
+    LUT's 256 colours, in scripts (defined: napari does not know it by name) and in the
+    server's picture (a voxel at a third of the contrast range is the LUT's red)."""
+    import tifffile
+
+    image = np.zeros((64, 64), np.uint16)
+    image[:, 32:] = 1000
+    path = tmp_path / "fire.tif"
+    tifffile.imwrite(path, image[None], imagej=True,
+                     metadata={"axes": "CYX", "LUTs": [_fire()], "Ranges": (0.0, 3000.0)})
+    (spec,) = open_data(str(path))
+    colormap = spec.kwargs["colormap"]
+    assert isinstance(colormap, dict) and colormap["name"].startswith("ImageJ LUT")
+    np.testing.assert_allclose(np.asarray(colormap["colors"])[:, :3], _fire().T / 255,
+                               atol=1e-3)
+    with ServerProcess(["--token", "t", "--size", "128x64", "--data", str(path),
+                        "--journal-dir", "none", "--interactive-scale", "1"]) as server:
+        viewer = napari_engine.connect(server.url, stream="none")
+        try:
+            shown = viewer.layers[0].colormap
+            picture = viewer.screenshot()
+        finally:
+            viewer.close()
+    assert shown.name == colormap["name"]  # napari's Colormap, made from the definition
+    np.testing.assert_allclose(shown.colors, colormap["colors"], atol=1e-3)
+    right = picture[32, 70:90, :3].astype(int)  # 1000 of 0..3000: Fire's red, at 1/3
+    np.testing.assert_allclose(right, np.tile(_fire()[:, 85], (20, 1)), atol=3)
+
+
 def test_a_zipped_ome_zarr_opens_as_the_folder(ome_zarr_py_image: Path, tmp_path: Path) -> None:
     """An ``.ozx``: the OME-Zarr's files at the root of a zip archive, stored."""
     import zipfile

@@ -62,6 +62,7 @@ from napari_engine.protocol.properties import (
     LayerProperty,
     Wire,
     from_wire,
+    is_colormap_definition,
     label_colormap_arguments,
     properties_of,
     to_wire,
@@ -89,13 +90,24 @@ ASK_TIMEOUT_S = 30.0
 
 
 def _napari_value(prop: LayerProperty, value: Any) -> Any:
-    """A state value as napari's layer takes it (a labels layer's colormap is made)."""
+    """A state value as napari's layer takes it (a defined colormap is made: a labels
+    layer's, or an image's the server made from a file's LUT or a client's colours)."""
     if prop.wire is Wire.COLORMAP and isinstance(value, dict):
         from napari.utils import colormaps
 
+        if is_colormap_definition(value):
+            return colormaps.ensure_colormap(dict(value))
         name, arguments = label_colormap_arguments(value)
         return getattr(colormaps, name)(**arguments)
     return from_wire(prop, value)
+
+
+def _as_shown(wire: Any, value: Any) -> Any:
+    """``wire`` (this model's value) as comparable with ``value`` (the state's): an
+    image's colormap the state defines is the one named so here."""
+    if is_colormap_definition(value) and isinstance(wire, str):
+        return value if wire == value.get("name") else wire
+    return wire
 
 
 class SessionLink(Protocol):
@@ -503,7 +515,7 @@ class ViewerBridge:
                 continue
             if prop.name == "loaded":  # read-only in napari
                 set_loaded(layer, bool(value))
-            elif not same(to_wire(prop, getattr(layer, prop.name)), value):
+            elif not same(_as_shown(to_wire(prop, getattr(layer, prop.name)), value), value):
                 try:
                     setattr(layer, prop.name, _napari_value(prop, value))
                 except (ValueError, TypeError, KeyError):
@@ -687,7 +699,8 @@ class ViewerBridge:
         value = to_wire(prop, getattr(event, "value", None) if getattr(event, "value", None)
                         is not None else getattr(layer, prop.name))
         mirrored = self.connection.layer(layer_id)
-        if mirrored is not None and same(mirrored.get(prop.name), value):
+        if mirrored is not None and same(_as_shown(value, mirrored.get(prop.name)),
+                                         mirrored.get(prop.name)):
             return
         self._send(Op.LAYER_SET, {"layer": layer_id, "props": {
             prop.name: sent(prop, getattr(layer, prop.name))}},

@@ -24,6 +24,7 @@ from napari_engine.protocol.ops import ARRAY_DTYPES, LABEL_DTYPES
 from napari_engine.protocol.properties import (
     MAX_ITEMS,
     LayerProperty,
+    colormap_definition,
     properties_of,
     to_wire,
 )
@@ -80,14 +81,6 @@ def arrays_payload(parts: list[Any], kind: str) -> tuple[dict[str, Any], bytes]:
     arrays = [_sendable(part, kind) for part in parts]
     return ({"arrays": [{"shape": list(a.shape), "dtype": a.dtype.name} for a in arrays]},
             b"".join(a.tobytes() for a in arrays))
-
-
-def colormap_definition(colormap: Any) -> dict[str, Any]:
-    """A napari ``Colormap`` as the wire defines one (the server makes the same)."""
-    return {"name": str(colormap.name),
-            "colors": np.asarray(colormap.colors, float).tolist(),
-            "controls": np.asarray(colormap.controls, float).tolist(),
-            "interpolation": str(colormap.interpolation)}
 
 
 def sent(prop: LayerProperty, value: Any) -> Any:

@@ -13,6 +13,7 @@ read lazily through zarr (``series.aszarr()``) when large. Pixel sizes come from
 from __future__ import annotations
 
 import functools
+import hashlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,25 +166,37 @@ def _specs(read: _Series, title: str) -> list[LayerSpec]:
                                                       c, rgb),
                   "blending": "additive" if n_channels > 1 else "translucent"}
         if not rgb:
-            kwargs["colormap"] = (colormap_for_hex(colors[c], fallback[c])
-                                  if c < len(colors) else fallback[c])
+            color = colors[c] if c < len(colors) else None
+            kwargs["colormap"] = (color if isinstance(color, dict)
+                                  else colormap_for_hex(color, fallback[c]))
         specs.append(LayerSpec(data=data if read.pyramid else data[0], kwargs=kwargs))
     return specs
 
 
-def _imagej_colors(imagej: dict[str, Any]) -> list[str | None]:
-    """ImageJ's channel LUTs as colours: a LUT that ramps from black to one colour is
-    that colour (what ImageJ's Red, Green, Cyan, ... LUTs are); any other is unknown."""
-    colors: list[str | None] = []
-    for lut in imagej.get("LUTs") or []:
+def _imagej_colors(imagej: dict[str, Any]) -> list[str | dict[str, Any] | None]:
+    """ImageJ's channel LUTs: a LUT that ramps from black to one colour is that colour
+    (ImageJ's Red, Green, Cyan, ... LUTs); any other (Fire, 16 colors, ...) is a
+    colormap of its 256 colours, named after them (napari makes it)."""
+    colors: list[str | dict[str, Any] | None] = []
+    luts = imagej.get("LUTs")
+    if luts is None:
+        return colors
+    if isinstance(luts, np.ndarray) and luts.ndim == 2:  # one channel's: the table itself
+        luts = [luts]
+    for lut in luts:
         table = np.asarray(lut, dtype=float)
-        if table.shape != (3, 256):
+        if table.shape != (3, 256) or not np.isfinite(table).all() or table.max() <= 0:
             colors.append(None)
             continue
+        table = table / (255.0 if table.max() <= 255 else table.max())
         top = table[:, -1]
         ramp = np.outer(top, np.arange(256) / 255.0)
-        linear = top.max() > 0 and np.abs(table - ramp).max() <= 2.0
-        colors.append("".join(f"{int(v):02x}" for v in top) if linear else None)
+        if np.abs(table - ramp).max() <= 2.0 / 255:
+            colors.append("".join(f"{round(v * 255):02x}" for v in top))
+            continue
+        rgba = np.vstack([table, np.ones(256)]).T.round(4)
+        digest = hashlib.sha1(rgba.tobytes()).hexdigest()[:6]
+        colors.append({"name": f"ImageJ LUT {digest}", "colors": rgba.tolist()})
     return colors
 
 

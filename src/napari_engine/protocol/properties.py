@@ -274,6 +274,22 @@ def _label_colormap(value: Any) -> dict[str, Any] | None:
     return None
 
 
+def colormap_definition(colormap: Any) -> dict[str, Any]:
+    """An image's napari ``Colormap`` defined, as the wire carries one that the other
+    side may not know by name (one made from a file's LUT, or in a window): napari on
+    either side makes it from this."""
+    return {"name": str(colormap.name),
+            "colors": np.asarray(colormap.colors, float).tolist(),
+            "controls": np.asarray(colormap.controls, float).tolist(),
+            "interpolation": str(colormap.interpolation)}
+
+
+def is_colormap_definition(value: Any) -> bool:
+    """Whether a colormap's wire value is an image's defined colormap (not a name, nor
+    a labels layer's)."""
+    return isinstance(value, dict) and "colors" in value and "labels" not in value
+
+
 def label_colormap_arguments(value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A labels colormap the wire defined, as napari's class name and its arguments
     (each side makes it with its napari)."""

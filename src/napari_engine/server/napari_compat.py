@@ -467,3 +467,14 @@ def place_levels_where_files_say() -> None:
 
     placed._places_levels = True  # type: ignore[attr-defined]
     ScalarFieldSlicingState._update_slice_response = placed
+
+
+#: the colormaps napari knows by name wherever it runs (before any is made)
+_BUILTIN_COLORMAPS = frozenset(napari.utils.colormaps.AVAILABLE_COLORMAPS)
+
+
+def builtin_colormap(name: str) -> bool:
+    """Whether napari knows colormap ``name`` without being told (a client's napari in
+    the same version range does too); one made from a file's LUT or a client's
+    definition is not."""
+    return name in _BUILTIN_COLORMAPS

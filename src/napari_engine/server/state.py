@@ -19,7 +19,13 @@ from napari.components import ViewerModel
 from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks, Vectors
 
 from napari_engine.protocol.overlays import OVERLAYS, model_of, overlay_to_wire
-from napari_engine.protocol.properties import MAX_ITEMS, properties_of, to_wire
+from napari_engine.protocol.properties import (
+    MAX_ITEMS,
+    Wire,
+    colormap_definition,
+    properties_of,
+    to_wire,
+)
 from napari_engine.server import napari_compat
 
 
@@ -128,7 +134,11 @@ def layer_state(layer: Layer, layer_id: int) -> dict[str, Any]:
     for prop in properties_of(kind):
         value = (napari_compat.user_locked_level(layer) if prop.name == "locked_data_level"
                  else getattr(layer, prop.name))  # the server's 3D level is its own
-        state[prop.name] = None if prop.per_item and many else to_wire(prop, value)
+        wire = None if prop.per_item and many else to_wire(prop, value)
+        if (prop.wire is Wire.COLORMAP and isinstance(wire, str)
+                and not napari_compat.builtin_colormap(wire)):
+            wire = colormap_definition(value)  # made here: clients know it defined
+        state[prop.name] = wire
     return state
 
 
