@@ -385,7 +385,9 @@ def test_a_colormap_made_here_is_drawn_by_the_server(viewer: ProxyViewer) -> Non
     layer = viewer.add_image(np.full((16, 16), 255, np.uint8), contrast_limits=(0, 255))
     layer.colormap = Colormap([[0, 0, 0, 1], [1.0, 0.5, 0.0, 1]], name="my_orange")
     viewer.sync()
-    assert viewer.connection.layers()[-1]["colormap"] == "my_orange"
+    shared = viewer.connection.layers()[-1]["colormap"]  # defined, for every client
+    assert shared["name"] == "my_orange"
+    np.testing.assert_allclose(shared["colors"], [[0, 0, 0, 1], [1.0, 0.5, 0.0, 1]])
     viewer.layers.selection.active = layer
     viewer.reset_view()
     shot = viewer.screenshot()

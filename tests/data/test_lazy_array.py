@@ -140,3 +140,10 @@ def test_level_offsets_say_where_a_file_puts_a_level_beyond_napari() -> None:
     plain = [(3.0, 0.0, 0.0)] * 3
     assert level_offsets(shapes, scales, plain) == [None, (0.0, -0.5, -0.5),
                                                     (0.0, -1.5, -1.5)]
+
+
+def test_a_chunked_array_refuses_writes_saying_why() -> None:
+    array = ChunkedArray((4, 4), np.uint8, (2, 2), lambda i: np.zeros((2, 2), np.uint8),
+                         key="read-only", cache=ChunkCache(1 << 20))
+    with pytest.raises(TypeError, match="read from its source as it is shown"):
+        array[0, 0] = 1

@@ -335,3 +335,20 @@ def test_bioio_ome_tiff_channels_colours_and_pixel_sizes(tmp_path: Path) -> None
     assert dapi.kwargs["scale"] == (2.0, 0.5, 0.5)
     assert dapi.kwargs["units"] == ("micrometer",) * 3
     np.testing.assert_array_equal(np.asarray(gfp.data)[5], data[1, 5])
+
+
+def test_a_label_image_of_one_level_opens_in_memory_to_be_painted(tmp_path: Path) -> None:
+    """ome-zarr-py's ``write_labels`` without a pyramid: the labels layer holds its data
+    (napari paints arrays in memory; a multiscale one napari does not paint at all)."""
+    import zarr
+    from ome_zarr.writer import write_image, write_labels
+
+    group = zarr.open_group(str(tmp_path / "cells.ome.zarr"), mode="w")
+    write_image(np.zeros((48, 48), np.uint16), group, axes="yx")
+    labels = np.zeros((48, 48), np.uint8)
+    labels[5:20, 5:20] = 4
+    write_labels(labels, group, name="nuclei", axes="yx", scaler=None, scale_factors=())
+    _image, nuclei = open_data(str(tmp_path / "cells.ome.zarr"))
+    assert nuclei.kind == "labels" and isinstance(nuclei.data, np.ndarray)
+    np.testing.assert_array_equal(nuclei.data, labels)
+    nuclei.data[30, 30] = 2  # writable

@@ -98,3 +98,27 @@ def test_a_server_shows_a_remote_image_as_the_local_one(
         finally:
             ours.close()
             theirs.close()
+
+
+def test_s3_options_stand_in_for_the_environment(
+        s3: S3Endpoint, pyramids: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--storage-option``'s keys (obstore's) instead of the AWS variables."""
+    from napari_engine.data import stores
+
+    for key in s3.environment:
+        monkeypatch.delenv(key, raising=False)
+    name = "pyramid-v3.ome.zarr"
+    try:
+        stores.configure({"endpoint": s3.url, "access_key_id": "testing",
+                          "secret_access_key": "testing", "region": "us-east-1"})
+        _same_image(f"s3://{s3.bucket}/{name}", pyramids / name)
+        with pytest.raises(DataError, match="'bucket_key' is not valid"):
+            stores.configure({"bucket_key": "x"})
+    finally:
+        stores.configure({})
+
+
+def test_a_server_refuses_an_unknown_storage_option() -> None:
+    server = ServerProcess(["--token", "t", "--storage-option", "bucket_key=x"])
+    with pytest.raises(RuntimeError, match=r"storage options: .*'bucket_key'"):
+        server.start()

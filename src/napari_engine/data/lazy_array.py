@@ -190,6 +190,10 @@ class ChunkedArray:
         out = self.read(_normalize_key(..., self._shape))
         return out if dtype is None else out.astype(dtype, copy=False)
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise TypeError("this layer's data is read from its source as it is shown and "
+                        "cannot be changed (napari paints arrays held in memory)")
+
     def __getitem__(self, key: Any) -> np.ndarray | LazySelection:
         items = _normalize_key(key, self._shape)
         sizes = [len(range(*item.indices(n))) for item, n in zip(items, self._shape, strict=True)

@@ -120,6 +120,11 @@ def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
     return image_specs(group, path, leaf) + _label_specs(group, path)
 
 
+#: a label image of one level up to this size is read into memory, to be painted (napari
+#: paints no multiscale labels; a larger one is read as shown, and refuses a brush)
+EDITABLE_LABELS_BYTES = 256 << 20
+
+
 def _label_specs(image: zarr.Group, path: Path | str) -> list[LayerSpec]:
     """The image's label images (``labels/<name>``), as labels layers; one that cannot
     be read is left out (the image still opens), with a warning in the log."""
@@ -156,7 +161,10 @@ def _as_labels(spec: LayerSpec, metadata: Any) -> LayerSpec:
                 and len(c["rgba"]) == 4}
     if colormap:
         kwargs["colormap"] = colormap
-    return LayerSpec(data=spec.data, kwargs=kwargs, kind="labels")
+    data = spec.data
+    if isinstance(data, ChunkedArray) and data.nbytes <= EDITABLE_LABELS_BYTES:
+        data = np.asarray(data)  # in memory: painted and saved as napari's own labels
+    return LayerSpec(data=data, kwargs=kwargs, kind="labels")
 
 
 def image_specs(group: zarr.Group, path: Path | str, leaf: str,

@@ -13,8 +13,11 @@ reader for the OME metadata.
 Credentials and endpoints come from the usual environment variables, read by obstore:
 ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``
 (or ``AWS_DEFAULT_REGION``), ``AWS_ENDPOINT_URL`` (MinIO, Ceph, a local test server),
-``AWS_SKIP_SIGNATURE=true`` for a public bucket read anonymously. Plain ``http://`` is
-allowed where the URL or the endpoint says so.
+``AWS_SKIP_SIGNATURE=true`` for a public bucket read anonymously; or from options
+(``configure``: the server's ``--storage-option KEY=VALUE``), obstore's S3 keys
+(``endpoint``, ``region``, ``access_key_id``, ``secret_access_key``, ``session_token``,
+``skip_signature``, ...), which win over the environment. Plain ``http://`` is allowed
+where the URL or the endpoint says so.
 """
 
 from __future__ import annotations
@@ -30,6 +33,23 @@ REMOTE_SCHEMES = ("http://", "https://", "s3://")
 ZIPPED_ZARR_SUFFIXES = (".ozx", ".zarr.zip")
 #: other object stores people name, refused with a clear message
 _OTHER_SCHEMES = ("gs://", "gcs://", "az://", "abfs://", "azure://")
+
+
+#: S3 options for every ``s3://`` store (``configure``)
+_s3_options: dict[str, str] = {}
+
+
+def configure(options: dict[str, str]) -> None:
+    """S3 options for every ``s3://`` store opened from now on (obstore's configuration
+    keys); checked here: an unknown key is a ``DataError`` naming it."""
+    from obstore.store import S3Store
+
+    try:
+        S3Store("napari-engine-check", config=options)  # type: ignore[arg-type]
+    except Exception as exc:  # obstore: an unknown key, a malformed value
+        raise DataError(f"storage options: {brief(exc)}") from exc
+    _s3_options.clear()
+    _s3_options.update(options)
 
 
 def is_remote(text: str) -> bool:
@@ -48,7 +68,9 @@ def remote_store(url: str) -> Any:
     from obstore.store import from_url
 
     try:
-        store = from_url(url.rstrip("/"), client_options={"allow_http": True})
+        config = dict(_s3_options) if url.lower().startswith("s3://") else None
+        store = from_url(url.rstrip("/"), config=config,  # type: ignore[call-overload]
+                         client_options={"allow_http": True})
     except Exception as exc:  # obstore's errors for a malformed URL or configuration
         raise DataError(f"cannot open {url}: {brief(exc)}") from exc
     return zarr.storage.ObjectStore(store, read_only=True)

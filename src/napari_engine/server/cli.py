@@ -33,6 +33,14 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _option(text: str) -> tuple[str, str]:
+    """``--storage-option KEY=VALUE``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"a storage option looks like KEY=VALUE, not {text!r}")
+    return key.strip(), value
+
+
 def _scale(value: str) -> float | None:
     """``--interactive-scale``: a fraction in [0.1, 1], or ``auto`` (None)."""
     if value == "auto":
@@ -114,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="in 3D, draw a multiscale image from its finest level of at "
                              "most N voxels (default 16777216, 256^3; napari itself draws "
                              "the coarsest); coarser levels stand in while it loads")
+    parser.add_argument("--storage-option", action="append", default=[], type=_option,
+                        metavar="KEY=VALUE",
+                        help="an option for s3:// stores, over the AWS_* variables "
+                             "(obstore's keys: endpoint, region, access_key_id, "
+                             "secret_access_key, session_token, skip_signature, ...); "
+                             "repeatable")
     parser.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                         help="load, decode and compute chunks on an existing Dask cluster "
                              "(e.g. tcp://10.0.0.5:8786; default: $DASK_SCHEDULER_ADDRESS; "
@@ -149,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     specs: list[LayerSpec] = []
     try:
+        if args.storage_option:
+            from napari_engine.data import stores
+
+            stores.configure(dict(args.storage_option))
         for path in args.data:
             specs.extend(open_data(path))
     except DataError as exc:
