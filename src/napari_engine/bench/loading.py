@@ -17,7 +17,9 @@ of level 0:
   draw, the coarsest level in 3D);
 - ``neighbour``: a second session on the sample, its input-to-frame latency (p50/p95)
   alone and while the first z-scrolls over a store that answers after 300 ms;
-- the server's chunk hit rate (visible chunks found cached) and resident memory.
+- the server's chunk hit rate (visible chunks found cached) and resident memory;
+- ``napari``: napari itself on this machine reading the store through the same link
+  (``bench.local_loading``), and the loader's figures as multiples of its.
 
 ``--modes cluster`` runs the loader with its chunks computed on a Dask cluster of
 ``--dask-workers`` processes started on this machine (``--dask-scheduler``).
@@ -28,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -131,6 +135,8 @@ def store_url(folder: Path, name: str, link: LinkProfile | None) -> Iterator[str
 #: how each mode runs the server: its loader's threads, and whether a Dask cluster
 #: computes the chunks
 MODES = {"inline": (0, False), "loader": (8, False), "cluster": (8, True)}
+#: napari itself on this machine reading the store through the link (no server)
+NAPARI = "napari"
 
 
 @contextmanager
@@ -257,6 +263,22 @@ def run_source(data: str | None, mode: str, args: argparse.Namespace) -> Result:
     return out
 
 
+def run_napari(url: str, args: argparse.Namespace) -> Result:
+    """napari reading ``url`` where the person is (``bench.local_loading``)."""
+    cmd = [sys.executable, "-m", "napari_engine.bench.local_loading", url,
+           "--size", f"{args.size[0]}x{args.size[1]}", "--zrate", str(args.zrate),
+           "--duration", str(args.duration)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.napari_timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {args.napari_timeout} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
+    return {**json.loads(lines[-1]), "rss_mib": None, "chunks": None}
+
+
 def run_neighbour(slow_url: str, mode: str, args: argparse.Namespace) -> Result:
     """Session B's latency alone, then while session A z-scrolls over a slow store."""
     with _server(None, mode, args) as server:
@@ -305,12 +327,16 @@ def report(results: Result) -> str:
              "refined ms | 3D: first frame ms | refined ms | server MiB | chunks |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["sources"]:
+        if "error" in row:
+            lines.append(f"| {row['source']} | {row['mode']} | {row['error']} |")
+            continue
         z, j, d = row["zscroll"], row["jump"], row["three_d"]
         lines.append(f"| {row['source']} | {row['mode']} | {_fmt(z['fps'])} | "
                      f"{_fmt(z['new_plane_fps'])} | {_fmt(j['first_frame_ms'])} | "
                      f"{_fmt(j['refined_ms'])} | {_fmt(d['first_frame_ms'])} | "
                      f"{_fmt(d['refined_ms'])} | {_fmt(row['rss_mib'])} | "
                      f"{row['chunks'] or '-'} |")
+    lines += _against_napari(results["sources"])
     if results.get("neighbour"):
         lines += ["", "| loading | neighbour p50/p95 alone ms | while another session "
                   "scrolls a 300 ms store |", "|---|---|---|"]
@@ -319,6 +345,34 @@ def report(results: Result) -> str:
             lines.append(f"| {row['mode']} | {_fmt(a.get('p50'))} / {_fmt(a.get('p95'))} | "
                          f"{_fmt(d.get('p50'))} / {_fmt(d.get('p95'))} |")
     return "\n".join(lines)
+
+
+def _against_napari(rows: list[Result]) -> list[str]:
+    """The loader's figures as multiples of napari's own on the same store and link
+    (frames a second: loader / napari; times: napari / loader; above 1: the engine's
+    better)."""
+    napari = {r["source"]: r for r in rows if r["mode"] == NAPARI and "error" not in r}
+    out = ["", "| source | vs napari here: z-scroll fps | jump first | jump refined | "
+           "3D first | 3D refined |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        theirs = napari.get(row["source"])
+        if row["mode"] != "loader" or theirs is None or "error" in row:
+            continue
+
+        out.append(f"| {row['source']} | {_ratio(row, theirs, 'zscroll', 'fps', True)} | "
+                   f"{_ratio(row, theirs, 'jump', 'first_frame_ms', False)} | "
+                   f"{_ratio(row, theirs, 'jump', 'refined_ms', False)} | "
+                   f"{_ratio(row, theirs, 'three_d', 'first_frame_ms', False)} | "
+                   f"{_ratio(row, theirs, 'three_d', 'refined_ms', False)} |")
+    return out if len(out) > 3 else []
+
+
+def _ratio(ours: Result, theirs: Result, section: str, field: str, more_is_better: bool
+           ) -> str:
+    a, b = ours[section].get(field), theirs[section].get(field)
+    if not a or not b:
+        return "-"
+    return f"{(a / b if more_is_better else b / a):.1f}x"
 
 
 def _cpus(text: str) -> set[int]:
@@ -339,9 +393,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--store-links", default="loopback,wan",
                         help="links between the server and the HTTP store")
     parser.add_argument("--sources", default="sample,zarr-z1,zarr-z32")
-    parser.add_argument("--modes", default="inline,loader",
-                        help=f"of {', '.join(MODES)}: chunks read inside napari's draw, "
-                             "beside it, beside it on a Dask cluster")
+    parser.add_argument("--modes", default="napari,inline,loader",
+                        help=f"of {NAPARI}, {', '.join(MODES)}: napari here reading the "
+                             "store through the link (no server; not for the sample), "
+                             "the server with chunks read inside napari's draw, beside "
+                             "it, beside it on a Dask cluster")
+    parser.add_argument("--napari-timeout", type=float, default=600.0,
+                        help="seconds napari's own run may take")
     parser.add_argument("--dask-workers", type=int, default=2,
                         help="the worker processes of the 'cluster' mode's LocalCluster")
     parser.add_argument("--server-cpus", type=_cpus, default=None, metavar="LIST",
@@ -354,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     modes = [m for m in args.modes.split(",") if m]
-    if unknown := set(modes) - set(MODES):
+    if unknown := set(modes) - set(MODES) - {NAPARI}:
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
     results: Result = {"size": args.size, "zrate": args.zrate, "duration": args.duration,
                        "sources": [], "neighbour": []}
@@ -369,14 +427,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             for mode in modes:
                 where = (nullcontext(None) if path is None
                          else store_url(path.parent, path.name, link))
+                if mode == NAPARI and path is None:
+                    continue  # the sample is computed by the server: no store to read
                 with where as url:
-                    row = run_source(url, mode, args)
+                    row = (run_napari(url, args) if mode == NAPARI
+                           else run_source(url, mode, args))
                 name = source if link is None else f"{source} over {link.name}"
                 results["sources"].append({"source": name, "mode": mode, **row})
                 print(report(results), flush=True)
     if args.samples:
         path = write_volume(args.data_dir, min(args.planes, 32), min(args.side, 2048), 1)
-        for mode in modes:
+        for mode in [m for m in modes if m != NAPARI]:
             with store_url(path.parent, path.name, SLOW) as url:
                 results["neighbour"].append({"mode": mode,
                                              **run_neighbour(url, mode, args)})
