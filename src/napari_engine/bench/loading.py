@@ -430,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if mode == NAPARI and path is None:
                     continue  # the sample is computed by the server: no store to read
                 with where as url:
-                    row = (run_napari(url, args) if mode == NAPARI
+                    row = (run_napari(url, args) if mode == NAPARI and url is not None
                            else run_source(url, mode, args))
                 name = source if link is None else f"{source} over {link.name}"
                 results["sources"].append({"source": name, "mode": mode, **row})
