@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from napari_engine.protocol import Command
-from napari_engine.server.jobs import FrameAck, Job, RunCommand, coalesce
+from napari_engine.server.jobs import DataReady, FrameAck, Job, RunCommand, coalesce
 
 
 def _cmd(op: str, args: dict[str, Any], cid: int, client: int = 1, session: str = "s",
@@ -106,3 +106,9 @@ def test_a_2d_3d_switch_is_a_barrier_for_dims_moves() -> None:
     assert ops[:2] == [("dims.set", {"current_step": [3, 31, 31]}),
                        ("dims.set", {"ndisplay": 3})]
     assert ("dims.set", {"ndisplay": 2}) in ops
+
+
+def test_a_session_is_woken_for_arrived_data_once_a_batch() -> None:
+    batch: list[Job] = [DataReady("a"), DataReady("b"), FrameAck("a", 1, 1, 0.0),
+                        DataReady("a"), DataReady("b"), DataReady("a")]
+    assert coalesce(batch) == [DataReady("a"), DataReady("b"), FrameAck("a", 1, 1, 0.0)]

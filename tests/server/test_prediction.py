@@ -1,12 +1,22 @@
-"""What navigation predicts (``server.loading.predicted``, ``box_at``): pure, no GL."""
+"""What navigation predicts (``server.loading.predicted``, ``box_at``, and what the
+stage's prefetch asks for): pure, no GL."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from napari_engine.data.cache import ChunkCache
 from napari_engine.data.lazy_array import ChunkedArray, link_levels
-from napari_engine.server.loading import PREFETCH_PLANES, box_at, chunks_of, predicted
+from napari_engine.data.loader import ChunkLoader, ReadContext
+from napari_engine.server.loading import (
+    PREFETCH_PLANES,
+    ChunkLoading,
+    box_at,
+    chunks_of,
+    predicted,
+)
 
 SHAPE = (100, 512, 512)
 
@@ -49,3 +59,34 @@ def test_a_box_maps_onto_a_coarser_level() -> None:
                                                                      (41, 150, 152))
     assert list(chunks_of(coarse, (40, 50, 50), (41, 150, 152))) == [
         (40, y, x) for y in range(3) for x in range(3)]
+
+
+class _Asked(ChunkLoader):
+    """A loader that only records what it is asked for (pure prediction logic)."""
+
+    def __init__(self) -> None:
+        super().__init__(workers=1)
+        self.asked: list[Any] = []
+
+    def request(self, key: Any, *args: Any, **kwargs: Any) -> None:
+        self.asked.append(key)
+
+
+def test_prefetch_asks_the_coarsest_level_ahead_too() -> None:
+    """A picture waits for the coarsest level (nothing stands in for it), so the planes
+    ahead have it asked for, besides the levels just above the one read."""
+    levels = [ChunkedArray((64, 2048 >> n, 2048 >> n), np.uint16, (1, 256, 256),
+                           lambda i: np.zeros((1, 256, 256), np.uint16), key=("p", n),
+                           cache=ChunkCache(1 << 20)) for n in range(6)]
+    link_levels(levels)
+    asked = _Asked()
+    try:
+        stage = ChunkLoading(asked, lambda _session: None)
+        context = ReadContext(asked, "session", stamp=1)
+        context.reads[levels[0]] = [((10, 0, 0), (11, 512, 512))]
+        stage._prefetch("session", context)  # type: ignore[arg-type]
+    finally:
+        asked.close()
+    planes = {n: {key[1][0] for key in asked.asked if key[0] == ("p", n)} for n in range(6)}
+    assert planes[5] >= {9, 11}  # the coarsest, both ways (no direction yet)
+    assert planes[1] and planes[2] and not planes[3] and not planes[4]

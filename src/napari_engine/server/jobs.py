@@ -110,10 +110,16 @@ def coalesce(batch: list[Job]) -> list[Job]:
     events (acks, sends, encodes, arrived chunks) do not change napari's state: moves
     merge across them (a z-scroll that outpaces the slicing would otherwise queue up
     behind the acks of its own frames). Nothing merges across any other job (an edit,
-    another client's command).
+    another client's command). A session woken for arrived data once in a batch needs
+    no second wake (a chunk arriving wakes it: dozens a batch while a plane loads).
     """
     out: list[Job] = []
+    woken: set[str] = set()
     for job in batch:
+        if isinstance(job, DataReady):
+            if job.session in woken:
+                continue
+            woken.add(job.session)
         if isinstance(job, RunCommand) and _moves(job):
             for i in range(len(out) - 1, -1, -1):
                 prev = out[i]

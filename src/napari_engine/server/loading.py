@@ -192,8 +192,11 @@ class ChunkLoading:
             self._last[(session, array)] = (lo, hi)
             boxes_ahead = predicted(array.shape, (lo, hi), before)
             levels = [array]
-            while len(levels) <= PREFETCH_COARSER and levels[-1].coarser is not None:
+            while levels[-1].coarser is not None:
                 levels.append(levels[-1].coarser)
+            # the coarsest (what a picture waits for: nothing stands in for it) and
+            # the few levels above the one read
+            levels = [*levels[:PREFETCH_COARSER + 1], *levels[PREFETCH_COARSER + 1:][-1:]]
             for depth, level in enumerate(reversed(levels)):
                 for distance, (p_lo, p_hi) in enumerate(boxes_ahead):
                     c_lo, c_hi = box_at(array, level, p_lo, p_hi)
