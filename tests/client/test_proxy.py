@@ -19,12 +19,13 @@ from napari_engine import ProxyViewer
 from napari_engine.client.connection import ConnectionLost, RemoteError
 from napari_engine.client.remote_data import RemoteArray
 from napari_engine.server.process import ServerProcess
-from tests.conftest import write_contrast_volume
+from tests.conftest import SHARED_DATA, write_contrast_volume
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    with ServerProcess(["--token", "t", "--size", "400x300"]) as proc:
+    roots = ["--data-root", str(SHARED_DATA)] if SHARED_DATA is not None else []
+    with ServerProcess(["--token", "t", "--size", "400x300", *roots]) as proc:
         yield proc
 
 

@@ -271,7 +271,8 @@ def test_per_level_translations_place_each_level(tmp_path: Path) -> None:
 
     shots = []
     with ServerProcess(["--token", "t", "--size", "160x160", "--empty", "--journal-dir",
-                        "none", "--interactive-scale", "1"]) as server:
+                        "none", "--interactive-scale", "1", "--data-root",
+                        str(tmp_path)]) as server:
         viewer = napari_engine.connect(server.url, stream="none")
         try:
             for name in ("centred.ome.zarr", "shifted.ome.zarr"):

@@ -83,8 +83,8 @@ def test_a_server_shows_a_remote_image_as_the_local_one(
     name = "pyramid-v3.ome.zarr"
     args = ["--token", "t", "--size", "320x240", "--interactive-scale", "1"]
     with ServerProcess([*args, "--data", str(pyramids / name)]) as local, \
-            ServerProcess([*args, "--data", f"{http_base}/{name}"],
-                          env=s3.environment) as remote:
+            ServerProcess([*args, "--data", f"{http_base}/{name}", "--data-root",
+                           f"s3://{s3.bucket}/"], env=s3.environment) as remote:
         ours = napari_engine.connect(local.url, stream="none")
         theirs = napari_engine.connect(remote.url, stream="none")
         try:

@@ -28,6 +28,11 @@ def remote_zarr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"{base}/{pyramid.name}"
 
 
+def _root(url: str) -> list[str]:
+    """The server's option that lets clients open ``url`` (its folder)."""
+    return ["--data-root", url.rsplit("/", 1)[0] + "/"]
+
+
 def _pictures(server: ServerProcess, url: str) -> list[np.ndarray]:
     """The sample's first view, zoomed in on it, and the remote OME-Zarr."""
     viewer = napari_engine.connect(server.url, stream="none")
@@ -50,13 +55,14 @@ def test_a_server_on_a_cluster_draws_what_it_draws_alone(remote_zarr: str) -> No
                       host="127.0.0.1", dashboard_address="127.0.0.1:0") as local:
         watcher = Cluster(local.scheduler_address)
         try:
-            with ServerProcess(ARGS, env={ADDRESS_VARIABLE: local.scheduler_address}) as on:
+            with ServerProcess([*ARGS, *_root(remote_zarr)],
+                               env={ADDRESS_VARIABLE: local.scheduler_address}) as on:
                 on_cluster = _pictures(on, remote_zarr)
             ran = watcher.ran_on_workers()
         finally:
             watcher.close()
     assert len(ran) == 2 and all(count > 0 for count in ran.values()), ran
-    with ServerProcess(ARGS, env={ADDRESS_VARIABLE: ""}) as alone:
+    with ServerProcess([*ARGS, *_root(remote_zarr)], env={ADDRESS_VARIABLE: ""}) as alone:
         here = _pictures(alone, remote_zarr)
     for shot, expected in zip(on_cluster, here, strict=True):
         assert shot.std() > 0
@@ -68,8 +74,9 @@ def test_a_server_keeps_drawing_when_its_cluster_goes(remote_zarr: str,
     log = tmp_path / "server.log"
     local = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                          host="127.0.0.1", dashboard_address="127.0.0.1:0")
-    with local, ServerProcess([*ARGS, "--dask-scheduler", local.scheduler_address,
-                               "--log-level", "WARNING"], log_path=log) as server:
+    with local, ServerProcess([*ARGS, *_root(remote_zarr), "--dask-scheduler",
+                               local.scheduler_address, "--log-level", "WARNING"],
+                              log_path=log) as server:
         viewer = napari_engine.connect(server.url, stream="none")
         try:
             viewer.layers.clear()

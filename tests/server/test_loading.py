@@ -62,7 +62,7 @@ def test_a_stuck_store_does_not_stop_another_session(store: tuple[Store, str]) -
     screenshots. Once the store answers, A's screenshot shows the image exactly as a
     server that reads the file does."""
     gate, url = store
-    with _server() as server:
+    with _server("--data-root", url.rsplit("/", 1)[0] + "/") as server:
         b = napari_engine.connect(server.url.replace("/?", "/session/b?"), stream="none")
         a = napari_engine.connect(server.url.replace("/?", "/session/a?"), stream="none")
         shots: list[np.ndarray] = []
@@ -107,7 +107,7 @@ def test_a_failing_store_is_an_error_on_its_layer(store: tuple[Store, str]) -> N
     """HTTP 500 for every chunk: the script's screenshot raises naming the layer, and
     the session keeps drawing its other layers."""
     gate, url = store
-    with _server() as server:
+    with _server("--data-root", url.rsplit("/", 1)[0] + "/") as server:
         viewer = napari_engine.connect(server.url, stream="none")
         try:
             viewer.layers.clear()

@@ -140,8 +140,8 @@ NAPARI = "napari"
 
 
 @contextmanager
-def _server(data: str | None, mode: str, args: argparse.Namespace
-            ) -> Iterator[ServerProcess]:
+def _server(data: str | None, mode: str, args: argparse.Namespace,
+            more: Sequence[str] = ()) -> Iterator[ServerProcess]:
     """The server for ``mode``; "cluster": on a ``distributed.LocalCluster`` of
     ``--dask-workers`` processes of one thread on this machine, started here."""
     workers, on_cluster = MODES[mode]
@@ -149,7 +149,7 @@ def _server(data: str | None, mode: str, args: argparse.Namespace
     options = ["--size", f"{size[0]}x{size[1]}", "--load-workers", str(workers),
                *(["--voxels-3d", "1"] if workers == 0 else []),  # as before: the coarsest
                "--cache-memory", args.cache, "--journal-dir", "none", "--log-level", "INFO",
-               "--interactive-scale", "1", *(["--data", data] if data else [])]
+               "--interactive-scale", "1", *(["--data", data] if data else []), *more]
     with ExitStack() as stack:
         env = {"DASK_SCHEDULER_ADDRESS": ""}
         if on_cluster:
@@ -281,7 +281,8 @@ def run_napari(url: str, args: argparse.Namespace) -> Result:
 
 def run_neighbour(slow_url: str, mode: str, args: argparse.Namespace) -> Result:
     """Session B's latency alone, then while session A z-scrolls over a slow store."""
-    with _server(None, mode, args) as server:
+    with _server(None, mode, args, ["--data-root", slow_url.rsplit("/", 1)[0] + "/"]
+                 ) as server:
         b, b_log = open_client(server.url, size=args.size)
         try:
             b.request("sync", {"loaded": True}, timeout=300)

@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a folder clients may browse to open files from (the "
                              "window's File > Open; repeatable); default: the folders of "
                              "the --data paths and the save directory")
+    parser.add_argument("--data-root", action="append", default=[], metavar="DIR_OR_URL",
+                        help="a folder, or a URL prefix (https://host/path/, s3://bucket/), "
+                             "clients may open data from (repeatable; a path is resolved, "
+                             "links included, before it is compared); default: the "
+                             "folders of the --data paths and the current directory. The "
+                             "--browse folders are data roots too")
+    parser.add_argument("--read-only", action="store_true",
+                        help="refuse clients' saves (layer.save)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
@@ -175,18 +183,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.data and not args.empty:
         specs = sample_layers()
 
+    from napari_engine.data.roots import DataRoots
     from napari_engine.server.browsing import default_roots
     from napari_engine.server.network import NetworkServer
     from napari_engine.server.scheduler import Scheduler, SchedulerConfig
     from napari_engine.server.streams import StreamConfig
 
     token = args.token or secrets.token_urlsafe(24)
+    save_dir = None if args.read_only else args.save_dir
+    browse = (tuple(Path(p).expanduser().resolve() for p in args.browse)
+              or tuple(default_roots(args.data, save_dir)))
     scheduler = Scheduler(specs, SchedulerConfig(
         size=args.size, idle_timeout=args.session_idle, pan_strips=args.pan_redraw == "strips",
-        save_dir=args.save_dir,
+        save_dir=save_dir,
         journal_dir=None if args.journal_dir == "none" else Path(args.journal_dir),
-        browse_roots=tuple(Path(p).expanduser().resolve() for p in args.browse)
-        or tuple(default_roots(args.data, args.save_dir)),
+        browse_roots=browse,
+        data_roots=DataRoots.of([*(args.data_root or DataRoots.defaults(args.data)),
+                                 *map(str, browse)]),
         load_workers=max(0, args.load_workers), voxels_3d=max(1, args.voxels_3d),
         stream=StreamConfig(still_delay=args.still_delay,
                             interactive_scale=args.interactive_scale)))

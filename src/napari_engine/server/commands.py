@@ -438,9 +438,12 @@ def _add_image(ctx: Context) -> Result:
         return _added(ctx, _add(ctx, ctx.viewer.add_image, _array(args, ctx.command.payload),
                                 props))
     from napari_engine.data import DataError, open_data  # deferred: readers import zarr
+    from napari_engine.data.roots import OutsideRoots
 
     try:
-        specs = open_data(args["path"])
+        specs = open_data(ctx.session.data_roots.check(args["path"]))
+    except OutsideRoots as exc:
+        raise ProtocolError(ErrorCode.INVALID, str(exc)) from None
     except DataError as exc:
         raise ProtocolError(ErrorCode.NOT_FOUND, str(exc)) from None
     layers = []
@@ -555,7 +558,7 @@ def _layer_save(ctx: Context) -> Result:
     save directory, atomically: into a scratch folder there, then renamed into place."""
     root = ctx.session.save_dir
     if root is None:
-        raise ProtocolError(ErrorCode.INVALID, "this server does not save (no --save-dir)")
+        raise ProtocolError(ErrorCode.INVALID, "this server does not save (--read-only)")
     layers = [_layer(ctx, layer_id) for layer_id in ctx.args["layers"]]
     target = (root / ctx.args["path"]).resolve()
     if not target.is_relative_to(root.resolve()):
@@ -700,7 +703,7 @@ def _files_list(ctx: Context) -> Result:
     roots, root = list(ctx.session.browse_roots), ctx.args["root"]
     if root == "save":  # where ``layer.save`` writes (File > Save's dialog)
         if ctx.session.save_dir is None:
-            raise ProtocolError(ErrorCode.INVALID, "this server does not save (no --save-dir)")
+            raise ProtocolError(ErrorCode.INVALID, "this server does not save (--read-only)")
         roots, root = [ctx.session.save_dir], 0
     if not roots:
         raise ProtocolError(ErrorCode.INVALID, "this server offers no folders to browse "

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from napari_engine.data.loader import ChunkLoader
+from napari_engine.data.roots import DataRoots
 from napari_engine.protocol import (
     OPERATIONS,
     PROTOCOL_VERSION,
@@ -91,6 +92,8 @@ class SchedulerConfig:
     journal_dir: Path | None = None
     #: the folders clients may browse (``files.list``)
     browse_roots: tuple[Path, ...] = ()
+    #: what clients may open (``--data-root``; the browsed folders too)
+    data_roots: DataRoots = field(default_factory=lambda: DataRoots(()))
     #: threads loading chunks off the engine thread (0: napari reads inside its draw)
     load_workers: int = 8
     #: in 3D a multiscale layer is drawn from its finest level of at most this many voxels
@@ -259,6 +262,7 @@ class Scheduler:
         return Session(name, self.specs, self._gl_app, self._font_family,
                        self.config.size, pan_strips=self.config.pan_strips,
                        save_dir=self.config.save_dir, browse_roots=self.config.browse_roots,
+                       data_roots=self.config.data_roots,
                        serving=self.loading.serving, voxels_3d=self.config.voxels_3d)
 
     def _join(self, job: Join) -> None:

@@ -29,6 +29,7 @@ from napari.layers import Layer
 
 from napari_engine.data import loader
 from napari_engine.data.lazy_array import ChunkedArray
+from napari_engine.data.roots import DataRoots
 from napari_engine.encode import motion
 from napari_engine.encode.tiles import TileState
 from napari_engine.encode.video import VideoEncoder
@@ -146,6 +147,7 @@ class Session:
                  size: tuple[int, int], *, pan_strips: bool = True,
                  save_dir: Path | None = None,
                  browse_roots: tuple[Path, ...] = (),
+                 data_roots: DataRoots | None = None,
                  serving: Callable[[Session], AbstractContextManager[Any]] | None = None,
                  voxels_3d: int = 1 << 24) -> None:
         self.name = name
@@ -174,6 +176,9 @@ class Session:
         self.save_dir = save_dir
         #: the folders clients may list (``files.list``: the window's File > Open)
         self.browse_roots = browse_roots
+        #: what clients may open (``add_image(path)``): below these (``--data-root``;
+        #: by default nothing)
+        self.data_roots = data_roots if data_roots is not None else DataRoots(())
         #: a client's canvas, look, selection or tools are being put in place (``show``,
         #: ``act_as``): napari's events then change nothing anyone sees
         self._switching_client = False
