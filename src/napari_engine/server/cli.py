@@ -11,9 +11,11 @@ import argparse
 import logging
 import secrets
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from napari_engine.server.gl_env import prepare_headless_env
 
@@ -31,6 +33,37 @@ def _size(text: str) -> tuple[int, int]:
     if not (16 <= width <= 8192 and 16 <= height <= 8192):
         raise argparse.ArgumentTypeError("width and height must be in [16, 8192]")
     return width, height
+
+
+def _open_data(args: argparse.Namespace) -> list[Any]:
+    """The chunk cache's budget, the Dask cluster, the storage options, then the data's
+    layer specs (the built-in sample without ``--data``)."""
+    from napari_engine.data import cluster, open_data, sample_layers, stores
+    from napari_engine.data.cache import default_cache, default_cache_bytes
+
+    default_cache().resize(args.cache_memory if args.cache_memory is not None
+                           else default_cache_bytes())
+    address = cluster.address_from(args.dask_scheduler)
+    if address is not None:
+        threads = cluster.connect(address).threads
+        logging.getLogger(__name__).info("chunks computed on the Dask cluster at %s "
+                                         "(%d threads)", address, threads)
+    if args.storage_option:
+        stores.configure(dict(args.storage_option))
+    specs = [spec for path in args.data for spec in open_data(path)]
+    return specs if args.data or args.empty else sample_layers()
+
+
+def _tls(certfile: Path | None, keyfile: Path | None) -> ssl.SSLContext | None:
+    """The server's TLS context (None: plain ws://)."""
+    if certfile is None:
+        if keyfile is not None:
+            raise OSError("--keyfile needs --certfile")
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 def _option(text: str) -> tuple[str, str]:
@@ -96,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     parser.add_argument("--token", default=None,
                         help="access token clients must present (default: a random one)")
+    parser.add_argument("--certfile", type=Path, default=None, metavar="PEM",
+                        help="serve wss:// (TLS) with this certificate chain (with --keyfile)")
+    parser.add_argument("--keyfile", type=Path, default=None, metavar="PEM",
+                        help="the certificate's private key (default: in --certfile)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a web page's origin (https://host:port) that may connect; "
+                             "browsers' pages of other origins are refused; '*' allows all "
+                             "(repeatable)")
     parser.add_argument("--size", type=_size, default=(1920, 1080),
                         help="the canvas of a client that names none, WIDTHxHEIGHT "
                              "(each client has its own; a window sends its own)")
@@ -150,38 +191,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    prepare_headless_env()
+    from napari_engine.server.guard import is_loopback, redact_logs
 
-    from napari_engine.data import DataError, LayerSpec, open_data, sample_layers
-    from napari_engine.data.cache import default_cache, default_cache_bytes
-
-    default_cache().resize(args.cache_memory if args.cache_memory is not None
-                           else default_cache_bytes())
-    from napari_engine.data import cluster
-
-    address = cluster.address_from(args.dask_scheduler)
-    if address is not None:
-        try:
-            threads = cluster.connect(address).threads
-        except cluster.ClusterError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        logging.getLogger(__name__).info("chunks computed on the Dask cluster at %s "
-                                         "(%d threads)", address, threads)
-
-    specs: list[LayerSpec] = []
+    redact_logs()  # the token never reaches a log, at any level
     try:
-        if args.storage_option:
-            from napari_engine.data import stores
+        tls = _tls(args.certfile, args.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        print(f"error: cannot use the certificate: {exc}", file=sys.stderr)
+        return 2
+    if tls is None and not is_loopback(args.host):
+        print(f"warning: serving {args.host} without TLS: the token and every frame "
+              "cross the network in the clear (use --certfile/--keyfile, or bind "
+              "127.0.0.1 and forward the port over ssh)", file=sys.stderr)
+    prepare_headless_env()
+    from napari_engine.data import DataError, cluster
 
-            stores.configure(dict(args.storage_option))
-        for path in args.data:
-            specs.extend(open_data(path))
-    except DataError as exc:
+    try:
+        specs = _open_data(args)
+    except (DataError, cluster.ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not args.data and not args.empty:
-        specs = sample_layers()
 
     from napari_engine.data.roots import DataRoots
     from napari_engine.server.browsing import default_roots
@@ -203,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_workers=max(0, args.load_workers), voxels_3d=max(1, args.voxels_3d),
         stream=StreamConfig(still_delay=args.still_delay,
                             interactive_scale=args.interactive_scale)))
-    network = NetworkServer(scheduler.submit, args.host, args.port, token)
+    network = NetworkServer(scheduler.submit, args.host, args.port, token, tls=tls,
+                            allowed_origins=args.allow_origin)
     try:
         port = network.start()
     except OSError as exc:
@@ -211,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"ws://{host}:{port}/?token={token}", flush=True)
+    print(f"{'wss' if tls else 'ws'}://{host}:{port}/?token={token}", flush=True)
 
     def stop(_signum: int, _frame: object) -> None:
         scheduler.stop()

@@ -15,9 +15,10 @@ import http
 import itertools
 import logging
 import re
+import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,6 +44,7 @@ from napari_engine.protocol import (
     encode_text,
     parse_client_message,
 )
+from napari_engine.server.guard import TokenThrottle, origin_allowed
 from napari_engine.server.jobs import FrameAck, Job, Join, Leave, RunCommand
 
 log = logging.getLogger(__name__)
@@ -134,11 +136,17 @@ class NetworkServer:
     (the scheduler's queue) as jobs."""
 
     def __init__(self, submit: Callable[[Job], None], host: str, port: int,
-                 token: str) -> None:
+                 token: str, *, tls: ssl.SSLContext | None = None,
+                 allowed_origins: Iterable[str] = ()) -> None:
         self.submit = submit
         self.host = host
         self.port = port
         self.token = token
+        #: serve wss:// (``--certfile``/``--keyfile``); None: ws://
+        self.tls = tls
+        #: browser pages of other origins that may connect (``--allow-origin``)
+        self.allowed_origins = tuple(allowed_origins)
+        self._throttle = TokenThrottle()
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
@@ -171,7 +179,7 @@ class NetworkServer:
 
     async def _open(self) -> None:
         self._server = await serve(self._handler, self.host, self.port,
-                                   process_request=self._authorize,
+                                   process_request=self._authorize, ssl=self.tls,
                                    max_size=MAX_BINARY_BYTES, compression=None,
                                    ping_interval=20, ping_timeout=60)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -193,12 +201,27 @@ class NetworkServer:
 
     # -- HTTP upgrade: token and path, before any state is sent ----------------------
     def _authorize(self, connection: ServerConnection, request: Request) -> Response | None:
+        """The token (an address that keeps guessing waits, longer each time), the page
+        a browser came from, and the path; never a word of the token in a log."""
+        address = str(connection.remote_address[0]) if connection.remote_address else "?"
+        wait = self._throttle.blocked(address)
+        if wait > 0:
+            log.warning("refused connection from %s: too many wrong tokens", address)
+            return connection.respond(http.HTTPStatus.TOO_MANY_REQUESTS,
+                                      f"too many wrong tokens; try again in {wait:.0f} s\n")
         url = urlsplit(request.path)
         given = parse_qs(url.query).get("token", [""])[0]
         if not hmac.compare_digest(given.encode(), self.token.encode()):
-            log.warning("refused connection from %s: %s token", connection.remote_address,
+            self._throttle.failed(address)
+            log.warning("refused connection from %s: %s token", address,
                         "missing" if not given else "wrong")
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+        self._throttle.succeeded(address)
+        origin = request.headers.get("Origin")
+        if not origin_allowed(origin, request.headers.get("Host"), self.allowed_origins):
+            log.warning("refused connection from %s: origin %r not allowed", address, origin)
+            return connection.respond(http.HTTPStatus.FORBIDDEN,
+                                      "this origin may not connect (--allow-origin)\n")
         if session_from_path(url.path) is None:
             return connection.respond(http.HTTPStatus.NOT_FOUND,
                                       "unknown path; use / or /session/NAME\n")

@@ -66,7 +66,7 @@ class ServerProcess:
                 if self.proc.poll() is not None:
                     break
                 continue
-            if line.startswith("ws://"):
+            if line.startswith(("ws://", "wss://")):
                 self.url = line.strip()
                 return self.url
         self.stop()

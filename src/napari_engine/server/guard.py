@@ -1,0 +1,114 @@
+"""Who may open a connection: the token, the page a browser came from, and how often an
+address may guess; and the token kept out of every log.
+
+Pure rules (no sockets), used by ``network`` at the HTTP upgrade, before any state is
+sent. Jupyter's server is the model: a token; browsers' cross-origin requests refused
+unless the origin is allowed (a web page elsewhere that learned the URL must not drive
+the server with the person's token); repeated wrong tokens slowed down.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+#: wrong tokens an address may send within ``WINDOW_S`` before it must wait
+ALLOWED_FAILURES = 5
+WINDOW_S = 60.0
+#: how long an address waits after its failures: doubles each time, up to the most
+FIRST_WAIT_S = 5.0
+MOST_WAIT_S = 300.0
+#: addresses remembered at most (the oldest forgotten first)
+MAX_ADDRESSES = 4096
+
+_TOKEN = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
+
+
+@dataclass
+class _Failures:
+    times: list[float] = field(default_factory=list)
+    wait: float = 0.0
+    blocked_until: float = 0.0
+
+
+class TokenThrottle:
+    """Wrong tokens per address: after ``ALLOWED_FAILURES`` within ``WINDOW_S`` the
+    address is refused (even with the right token) for a while, longer each time."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._by_address: dict[str, _Failures] = {}
+
+    def blocked(self, address: str) -> float:
+        """Seconds ``address`` must still wait (0: it may try)."""
+        entry = self._by_address.get(address)
+        return 0.0 if entry is None else max(0.0, entry.blocked_until - self._clock())
+
+    def failed(self, address: str) -> None:
+        now = self._clock()
+        entry = self._by_address.pop(address, None) or _Failures()
+        self._by_address[address] = entry  # most recent last
+        if len(self._by_address) > MAX_ADDRESSES:
+            del self._by_address[next(iter(self._by_address))]
+        entry.times = [t for t in entry.times if now - t < WINDOW_S] + [now]
+        if len(entry.times) >= ALLOWED_FAILURES:
+            entry.wait = min(MOST_WAIT_S, entry.wait * 2 or FIRST_WAIT_S)
+            entry.blocked_until = now + entry.wait
+            entry.times.clear()
+
+    def succeeded(self, address: str) -> None:
+        self._by_address.pop(address, None)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
+    """Whether a connection that says it comes from ``origin`` (a browser's ``Origin``
+    header; None: not a browser, a script or napari's window) may open: no origin, the
+    server's own (``host``, the ``Host`` header), or one allowed (``--allow-origin``;
+    ``*`` allows all)."""
+    if origin is None:
+        return True
+    allowed = set(allowed)
+    if "*" in allowed or origin in allowed:
+        return True
+    netloc = urlsplit(origin).netloc
+    return bool(host) and netloc == host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` serves this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def redact(text: str) -> str:
+    """``text`` with any ``token=...`` replaced."""
+    return _TOKEN.sub(r"\1<redacted>", text)
+
+
+class RedactTokens(logging.Filter):
+    """Keeps tokens out of log records (websockets logs request lines at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower():
+            record.msg, record.args = redact(message), None
+        return True
+
+
+def redact_logs(names: Iterable[str] = ("websockets", "napari_engine", "")) -> None:
+    """Install ``RedactTokens`` on the loggers' handlers and loggers named."""
+    token_filter = RedactTokens()
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.addFilter(token_filter)
+        for handler in logger.handlers:
+            handler.addFilter(token_filter)

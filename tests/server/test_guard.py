@@ -1,0 +1,80 @@
+"""The rules at the door (``server.guard``): wrong tokens slowed per address, browsers'
+origins, the token kept out of logs. Pure: a fake clock."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from napari_engine.server.guard import (
+    ALLOWED_FAILURES,
+    FIRST_WAIT_S,
+    WINDOW_S,
+    RedactTokens,
+    TokenThrottle,
+    is_loopback,
+    origin_allowed,
+    redact,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_address_that_keeps_guessing_waits_longer_each_time() -> None:
+    clock = Clock()
+    throttle = TokenThrottle(clock)
+    for _ in range(ALLOWED_FAILURES - 1):
+        throttle.failed("10.0.0.9")
+    assert throttle.blocked("10.0.0.9") == 0
+    throttle.failed("10.0.0.9")
+    assert throttle.blocked("10.0.0.9") == pytest.approx(FIRST_WAIT_S)
+    assert throttle.blocked("10.0.0.8") == 0  # another address is not held back
+    clock.now += FIRST_WAIT_S
+    assert throttle.blocked("10.0.0.9") == 0
+    for _ in range(ALLOWED_FAILURES):
+        throttle.failed("10.0.0.9")
+    assert throttle.blocked("10.0.0.9") == pytest.approx(2 * FIRST_WAIT_S)
+
+
+def test_failures_spread_over_time_and_a_success_are_forgiven() -> None:
+    clock = Clock()
+    throttle = TokenThrottle(clock)
+    for _ in range(3 * ALLOWED_FAILURES):
+        throttle.failed("a")
+        clock.now += WINDOW_S / (ALLOWED_FAILURES - 1)
+    assert throttle.blocked("a") == 0
+    for _ in range(ALLOWED_FAILURES - 1):
+        throttle.failed("b")
+    throttle.succeeded("b")
+    throttle.failed("b")
+    assert throttle.blocked("b") == 0
+
+
+def test_origins() -> None:
+    assert origin_allowed(None, "127.0.0.1:8765", [])  # a script, napari's window
+    assert origin_allowed("http://127.0.0.1:8765", "127.0.0.1:8765", [])  # its own page
+    assert not origin_allowed("https://evil.example", "127.0.0.1:8765", [])
+    assert not origin_allowed("http://127.0.0.1:9999", "127.0.0.1:8765", [])
+    assert origin_allowed("https://lab.example", "h:1", ["https://lab.example"])
+    assert origin_allowed("https://any.example", "h:1", ["*"])
+    assert not origin_allowed("null", None, [])
+
+
+def test_the_token_is_redacted() -> None:
+    assert redact("GET /session/a?token=s3cr3t&x=1 HTTP/1.1") == (
+        "GET /session/a?token=<redacted>&x=1 HTTP/1.1")
+    record = logging.LogRecord("websockets", logging.DEBUG, __file__, 1,
+                               "> GET %s", ("/?token=s3cr3t",), None)
+    assert RedactTokens().filter(record) and "s3cr3t" not in record.getMessage()
+
+
+def test_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
