@@ -178,3 +178,20 @@ def test_a_removed_layer_leaves_the_picture_without_a_full_collection(
     viewer.layers.remove(layer)
     without = renderer.render().pixels
     assert collections == [] and not np.array_equal(with_layer, without)
+
+
+def test_a_failed_triangulation_writes_no_files(tmp_path: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """napari saves a polygon it could not triangulate to the temporary directory; the
+    server does not (``write_no_debug_files``), and the error still says why."""
+    import tempfile
+
+    from napari.layers.shapes import _shapes_utils
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    napari_compat.write_no_debug_files()
+    huge = np.array([[1e308, 0.0], [-1e308, 0.0], [0.0, 1e308]])
+    with pytest.raises(RuntimeError, match="Triangulation failed"), \
+            np.errstate(all="ignore"):
+        _shapes_utils.triangulate_face_vispy(huge, np.array([[0, 1], [1, 2], [2, 0]]), huge)
+    assert list(tmp_path.iterdir()) == []

@@ -478,3 +478,18 @@ def builtin_colormap(name: str) -> bool:
     the same version range does too); one made from a file's LUT or a client's
     definition is not."""
     return name in _BUILTIN_COLORMAPS
+
+
+def write_no_debug_files() -> None:
+    """napari saves a polygon whose triangulation failed to two files in the temporary
+    directory, every time (a client sending such polygons would fill the disk): the
+    server writes nothing but its journal and explicit saves, so the data is not saved
+    (the error still says the triangulation failed)."""
+    from napari.layers.shapes import _shapes_utils
+    from napari.layers.shapes._shapes_models import shape
+
+    def not_saved(data: Any, target_dir: Any = None, backend: str = "") -> tuple[str, str]:
+        return "(not saved: napari-engine writes no debug files)", "(not saved)"
+
+    _shapes_utils._save_failed_triangulation = not_saved
+    shape._save_failed_triangulation = not_saved

@@ -155,11 +155,13 @@ class Scheduler:
             bind_settings_shortcuts,
             check_napari_version,
             place_levels_where_files_say,
+            write_no_debug_files,
         )
 
         check_napari_version()
         bind_settings_shortcuts()
         place_levels_where_files_say()
+        write_no_debug_files()
         self._qt_app = QApplication.instance() or QApplication(["napari-engine"])
         # napari pins vispy's default app to Qt; a second application object runs EGL.
         self._gl_app = vispy_app.Application("egl")
