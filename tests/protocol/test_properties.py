@@ -97,7 +97,10 @@ def test_napari_values_become_plain_json(name: str, value: Any, wire: Any) -> No
     ("visible", [True, False], [0, "yes"]),
     ("name", ["a", "x" * 256], ["", "x" * 257, 3]),
     ("colormap", ["viridis", "x" * 64], ["x" * 65, ""]),
-    ("scale", [[1.0], [1.0] * 32], [[], [1.0] * 33, [0, "1"]]),
+    ("scale", [[1.0], [1.0] * 32, [1e-12, -1e12]], [[], [1.0] * 33, [0, "1"], [0.0],
+                                                    [1e13], [1e-13], [1e308]]),
+    ("translate", [[-1e12, 1e12], [0.0] * 32], [[1e308, 0], [1e13], [float("nan")]]),
+    ("rotate", [[[1e12]]], [[[1e308]], [[1, 0], [0, 1e13]]]),
     ("contrast_limits", [[0, 1], [-5, 5.5]], [[1, 1], [2, 1], [0, 1, 2]]),
 ])
 def test_each_property_check_at_its_bounds(name: str, accepted: list[Any],

@@ -126,7 +126,7 @@ def _plain(op: Op, allowed: set[str], check: Callable[[Args], Args]) -> Validato
 def _camera(args: Args) -> Args:
     out: Args = {}
     if "center" in args:
-        out["center"] = v.numbers(args["center"], "center", min_len=2, max_len=3)
+        out["center"] = v.coordinates(args["center"], "center", min_len=2, max_len=3)
     if "zoom" in args:
         out["zoom"] = v.number(args["zoom"], "zoom", lo=0.0, hi=1e12, lo_open=True)
     if "angles" in args:
@@ -190,7 +190,7 @@ def _layer_set(args: Args) -> Args:
 
 
 def _array_args(args: Args, op: str, dtypes: tuple[str, ...] | None = None) -> Args:
-    shape = v.integers(v.require(args, "shape", op), "shape")
+    shape = v.integers(v.require(args, "shape", op), "shape", max_len=v.MAX_LAYER_NDIM)
     if len(shape) < 2 or 0 in shape:
         raise v.fail(f"{op}: 'shape' needs at least 2 non-zero dimensions")
     dtype = v.require(args, "dtype", op)
@@ -219,7 +219,8 @@ def _arrays_args(args: Args, op: str, count: tuple[int, int],
         dtype = v.require(array, "dtype", op)
         if dtype not in allowed:
             raise v.fail(f"{op}: an array's 'dtype' must be one of {', '.join(allowed)}")
-        out.append({"shape": v.integers(v.require(array, "shape", op), "shape"),
+        out.append({"shape": v.integers(v.require(array, "shape", op), "shape",
+                                        max_len=v.MAX_LAYER_NDIM),
                     "dtype": dtype})
     nbytes = sum(math.prod(a["shape"]) * ARRAY_DTYPES[a["dtype"]] for a in out)
     return {"arrays": out, "nbytes": nbytes}
@@ -271,7 +272,8 @@ def _add_points(args: Args) -> Args:
     data = v.require(args, "data", op)
     if not isinstance(data, list) or len(data) > MAX_POINTS:
         raise v.fail(f"{op}: 'data' must be a list of at most {MAX_POINTS} coordinates")
-    coords = [v.numbers(point, "point", min_len=2) for point in data]
+    coords = [v.coordinates(point, "point", min_len=2, max_len=v.MAX_LAYER_NDIM)
+              for point in data]
     if len({len(c) for c in coords}) > 1:
         raise v.fail(f"{op}: every point needs the same number of coordinates")
     out: Args = {"data": coords}
@@ -280,14 +282,12 @@ def _add_points(args: Args) -> Args:
     return _with_ndim(out, args, op)
 
 
-MAX_NDIM = 32
-
 
 def _with_ndim(out: Args, args: Args, op: Op) -> Args:
     """An optional ``ndim``: the dimensions of a layer made empty (napari's new points
     and shapes layers take the active layer's)."""
     if "ndim" in args:
-        out["ndim"] = v.integer(args["ndim"], "ndim", lo=2, hi=MAX_NDIM)
+        out["ndim"] = v.integer(args["ndim"], "ndim", lo=2, hi=v.MAX_LAYER_NDIM)
     return out
 
 
@@ -300,7 +300,8 @@ def _add_shapes(args: Args) -> Args:
     for shape in data:
         if not isinstance(shape, list) or not 2 <= len(shape) <= MAX_VERTICES:
             raise v.fail(f"{op}: each shape is a list of 2 to {MAX_VERTICES} vertices")
-        shapes.append([v.numbers(vertex, "vertex", min_len=2) for vertex in shape])
+        shapes.append([v.coordinates(vertex, "vertex", min_len=2, max_len=v.MAX_LAYER_NDIM)
+                       for vertex in shape])
     kind = args.get("shape_type", "rectangle")
     kinds = kind if isinstance(kind, list) else [kind]
     if not all(k in SHAPE_TYPES for k in kinds) or (isinstance(kind, list)
@@ -453,7 +454,8 @@ def _canvas_resize(args: Args) -> Args:
 
 
 def _cursor(args: Args) -> Args:
-    return {"position": v.numbers(v.require(args, "position", Op.CURSOR_SET), "position")}
+    return {"position": v.coordinates(v.require(args, "position", Op.CURSOR_SET),
+                                      "position")}
 
 
 def _modifiers(args: Args) -> list[str]:

@@ -17,6 +17,15 @@ from napari_engine.protocol.errors import ErrorCode, ProtocolError
 MAX_NDIM = 32
 MAX_NAME = 256
 MAX_ENUM = 64
+#: the largest coordinate (world or data units: a point, a vertex, a translation, a
+#: camera's center) and scale: a metre in nanometres is 1e9; past 1e12 napari's
+#: arithmetic (extents, pixel indices) overflows and a session stops drawing
+MAX_COORDINATE = 1e12
+#: the smallest magnitude of a scale
+MIN_SCALE = 1e-12
+#: the most dimensions of a layer: napari's cost grows as 2**ndim past about 14 (a
+#: 20-D image of 4 voxels takes seconds to add; 22-D took a minute and 6.5 GB)
+MAX_LAYER_NDIM = 12
 
 
 def fail(message: str) -> ProtocolError:
@@ -58,6 +67,25 @@ def numbers(value: Any, key: str, *, min_len: int = 1, max_len: int = MAX_NDIM) 
     return [float(v) for v in value]
 
 
+def coordinates(value: Any, key: str, *, min_len: int = 1, max_len: int = MAX_NDIM
+                ) -> list[float]:
+    """A list of finite numbers within +-``MAX_COORDINATE``."""
+    out = numbers(value, key, min_len=min_len, max_len=max_len)
+    if any(abs(x) > MAX_COORDINATE for x in out):
+        raise fail(f"'{key}' must be within +-{MAX_COORDINATE:g}")
+    return out
+
+
+def scales(value: Any, key: str) -> list[float]:
+    """A list of scales: each finite, its magnitude in [``MIN_SCALE``,
+    ``MAX_COORDINATE``]."""
+    out = numbers(value, key)
+    if any(not MIN_SCALE <= abs(x) <= MAX_COORDINATE for x in out):
+        raise fail(f"'{key}' must be scales of magnitude {MIN_SCALE:g} to "
+                   f"{MAX_COORDINATE:g}")
+    return out
+
+
 def integers(value: Any, key: str, *, max_len: int = MAX_NDIM) -> list[int]:
     """A list of 1 to ``max_len`` non-negative integers."""
     if (not isinstance(value, list) or not 1 <= len(value) <= max_len
@@ -97,10 +125,11 @@ def matrix(value: Any, key: str) -> list[list[float]]:
     an affine transform)."""
     side = len(value) if isinstance(value, list) else 0
     if not 1 <= side <= MAX_NDIM + 1 or not all(
-            isinstance(row, list) and len(row) == side and all(is_number(x) for x in row)
+            isinstance(row, list) and len(row) == side
+            and all(is_number(x) and abs(x) <= MAX_COORDINATE for x in row)
             for row in value):
-        raise fail(f"'{key}' must be a square matrix of finite numbers, at most "
-                   f"{MAX_NDIM + 1} a side")
+        raise fail(f"'{key}' must be a square matrix of finite numbers within "
+                   f"+-{MAX_COORDINATE:g}, at most {MAX_NDIM + 1} a side")
     return [[float(x) for x in row] for row in value]
 
 

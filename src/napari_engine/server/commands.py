@@ -12,8 +12,10 @@ a test checks that every ``Op`` has exactly one handler.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +43,7 @@ from napari_engine.protocol.properties import (
     label_colormap_arguments,
 )
 from napari_engine.protocol.regions import region_shape, region_slices
+from napari_engine.protocol.validate import MAX_COORDINATE
 from napari_engine.server import browsing, napari_compat, saving
 from napari_engine.server.jobs import RunCommand
 from napari_engine.server.session import ClientRecord, Session
@@ -94,7 +97,8 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
             _journal_view(session, client)  # where it acts, for a replay
         session.moving_view = spec.moves_view
         try:
-            result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
+            with _all_or_nothing(session):
+                result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
         finally:
             session.moving_view = False
         if session.journal is not None and spec.journal:
@@ -118,6 +122,36 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
             client.last_t = cmd.t
         for _ in range(job.count):
             client.sink.command_done()
+
+
+@contextmanager
+def _all_or_nothing(session: Session) -> Iterator[None]:
+    """A command applies whole or not at all: if its handler raises, the layers it
+    added are removed (napari may raise after inserting one) and the camera and dims
+    are put back (a property set puts its own values back: ``_layer_set``)."""
+    viewer = session.viewer
+    layers = list(viewer.layers)
+    camera = {name: getattr(viewer.scene.camera, name)
+              for name in ("center", "zoom", "angles", "perspective")}
+    dims = {name: getattr(viewer.dims, name)
+            for name in ("ndisplay", "order", "current_step")}
+    try:
+        yield
+    except BaseException:
+        for layer in [x for x in viewer.layers if x not in layers]:
+            _undo(functools.partial(viewer.layers.remove, layer), "an added layer")
+        for obj, values in ((viewer.dims, dims), (viewer.scene.camera, camera)):
+            for name, value in values.items():  # napari ignores a value it already has
+                _undo(functools.partial(setattr, obj, name, value), name)
+        raise
+
+
+def _undo(step: Callable[[], None], what: str) -> None:
+    """One step of putting a session back; one that fails is logged, the rest go on."""
+    try:
+        step()
+    except Exception:
+        log.exception("could not put back %s", what)
 
 
 def _journal_view(session: Session, client: ClientRecord) -> None:
@@ -417,12 +451,21 @@ def _overlay_set(ctx: Context) -> Result:
 # -- layers ------------------------------------------------------------------------------
 @handles(Op.LAYER_SET)
 def _layer_set(ctx: Context) -> Result:
+    """Each property in turn; if one is refused, it and those set before it are put
+    back."""
     layer = _layer(ctx, ctx.args["layer"])
-    for prop, value in ctx.args["props"].items():
-        if not hasattr(layer, prop):
-            raise ProtocolError(ErrorCode.INVALID,
-                                f"{type(layer).__name__} layers have no property '{prop}'")
-        _set(layer, prop, _napari_value(prop, value), prop)
+    done: list[tuple[str, Any]] = []
+    try:
+        for prop, value in ctx.args["props"].items():
+            if not hasattr(layer, prop):
+                raise ProtocolError(ErrorCode.INVALID,
+                                    f"{type(layer).__name__} layers have no property '{prop}'")
+            done.append((prop, getattr(layer, prop)))  # napari may fail half-way
+            _set(layer, prop, _napari_value(prop, value), prop)
+    except BaseException:
+        for prop, old in reversed(done):
+            _undo(functools.partial(setattr, layer, prop, old), prop)
+        raise
     return {}
 
 
@@ -469,9 +512,21 @@ def _add_labels(ctx: Context) -> Result:
     return _added(ctx, _add(ctx, ctx.viewer.add_labels, data, kwargs))
 
 
+def _coordinates(array: np.ndarray, what: str) -> np.ndarray:
+    """Coordinates from a payload (vectors, tracks, a surface's vertices), as the JSON
+    ones are checked: finite, within +-``MAX_COORDINATE`` (past it napari's arithmetic
+    overflows and the session stops drawing)."""
+    values = np.asarray(array, dtype=float)
+    if not np.isfinite(values).all() or np.abs(values).max(initial=0) > MAX_COORDINATE:
+        raise ProtocolError(ErrorCode.INVALID, f"{what} must be finite and within "
+                            f"+-{MAX_COORDINATE:g}")
+    return array
+
+
 @handles(Op.LAYER_ADD_VECTORS)
 def _add_vectors(ctx: Context) -> Result:
     (data,) = _arrays(ctx.args, ctx.command.payload)
+    _coordinates(data, "vectors")
     return _added(ctx, _add(ctx, ctx.viewer.add_vectors, data.copy(),
                             _kwargs(ctx.args.get("props", {}), LayerKind.VECTORS)))
 
@@ -479,6 +534,7 @@ def _add_vectors(ctx: Context) -> Result:
 @handles(Op.LAYER_ADD_TRACKS)
 def _add_tracks(ctx: Context) -> Result:
     (data,) = _arrays(ctx.args, ctx.command.payload)
+    _coordinates(data, "tracks")
     return _added(ctx, _add(ctx, ctx.viewer.add_tracks, data.copy(),
                             _kwargs(ctx.args.get("props", {}), LayerKind.TRACKS)))
 
@@ -486,6 +542,7 @@ def _add_tracks(ctx: Context) -> Result:
 @handles(Op.LAYER_ADD_SURFACE)
 def _add_surface(ctx: Context) -> Result:
     parts = tuple(part.copy() for part in _arrays(ctx.args, ctx.command.payload))
+    _coordinates(parts[0], "a surface's vertices")
     return _added(ctx, _add(ctx, ctx.viewer.add_surface, parts,
                             _kwargs(ctx.args.get("props", {}), LayerKind.SURFACE)))
 
