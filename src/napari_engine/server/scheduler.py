@@ -362,7 +362,6 @@ class Scheduler:
                     self._finish_waits(session)
                     session.tell_data_errors()
             except Exception as exc:
-                session.waits.clear()
                 self._session_failed(session, exc)
 
     def _finish_waits(self, session: Session) -> None:
@@ -397,13 +396,35 @@ class Scheduler:
             session.flush_replies(client)
 
     def _session_failed(self, session: Session, exc: Exception) -> None:
-        """A render or state snapshot raised (bad data, a napari bug): tell the clients,
-        stop retrying until something changes, and keep serving everyone else."""
+        """A render or state snapshot raised (bad data, a napari bug): the layers that
+        cannot be drawn are hidden and named to the clients, and the rest draws; if no
+        layer is to blame, the clients are told, what waits is answered with the error,
+        and nothing is retried until something changes. Everyone else is served."""
         log.exception("session %r: drawing failed", session.name)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        try:
+            hidden = session.hide_undrawable()
+        except Exception:
+            log.exception("session %r: looking for the layer that cannot be drawn",
+                          session.name)
+            hidden = []
+        if hidden:
+            names = ", ".join(repr(layer.name) for layer in hidden)
+            session.state_dirty = True
+            session.tell_all(ProtocolError(ErrorCode.FAILED, f"layer {names} could not be "
+                                           f"drawn ({reason}) and is hidden").to_error())
+            return
+        error = ProtocolError(ErrorCode.FAILED, f"the server could not draw this view: "
+                                                f"{reason}")
+        waits, session.waits = session.waits, []
+        for client, request_id, _answer in waits:
+            if client.id in session.clients:
+                client.pending_replies.append(ProtocolError(
+                    error.code, error.message, request_id=request_id).to_error())
+                session.flush_replies(client)
         session.settle()
         session.state_dirty = False
-        session.tell_all(ProtocolError(ErrorCode.FAILED, f"the server could not draw this "
-                                       f"view: {exc}".splitlines()[0][:500]).to_error())
+        session.tell_all(error.to_error())
 
     def _log_stats(self, force: bool = False) -> None:
         when, last = self._stats_logged

@@ -540,6 +540,49 @@ class Session:
         for client in self.clients.values():
             client.sink.send_control(error)
 
+    def hide_undrawable(self) -> list[Layer]:
+        """After a failed draw: the layers whose drawing fails, hidden (napari's own
+        ``visible``, which every client sees), so that the rest draws; [] when hiding
+        does not help (the failure is not a layer's) or the session draws again.
+        Visible layers are hidden newest first until a draw succeeds; then each hidden
+        on the way is shown again unless the draw fails with it."""
+        draws = self._draws
+        if draws():
+            return []
+        hidden: list[Layer] = []
+        for layer in reversed(list(self.viewer.layers)):
+            if layer.visible:
+                layer.visible = False
+                hidden.append(layer)
+                if draws():
+                    break
+        else:
+            for layer in hidden:
+                layer.visible = True
+            return []
+        for layer in hidden[:-1]:  # innocent ones hidden on the way back on
+            layer.visible = True
+            if not draws():
+                layer.visible = False
+        return [layer for layer in hidden if not layer.visible]
+
+    def _draws(self) -> bool:
+        """Whether every picture draws, and the state can be taken, as things are."""
+        keys = list({self.key_of(client) for client in self.clients.values()}) or [
+            (self.default_canvas, None)]
+        try:
+            with self.serving():
+                for layer in self.viewer.layers:  # sliced again: a failed slice may
+                    layer.refresh()  # have left napari thinking it is current
+                for key in keys:
+                    self.render(key)
+                state.snapshot(self.viewer, self.ids)
+        except Exception as exc:
+            log.info("session %r: does not draw yet: %s: %s", self.name,
+                     type(exc).__name__, str(exc).splitlines()[0][:200])
+            return False
+        return True
+
     # -- pictures ------------------------------------------------------------------
     def key_of(self, client: ClientRecord) -> PictureKey:
         return client.canvas, (client.id if client.own_look is not None else None)
