@@ -23,6 +23,8 @@ from napari_engine.protocol.errors import ErrorCode, ProtocolError
 BINARY_MAGIC = b"NE"
 BINARY_FORMAT_VERSION = 1
 _PREFIX = struct.Struct(">2sBBI")
+#: a binary message's prefix: magic, format version, reserved, header length
+BINARY_PREFIX = _PREFIX
 
 #: Largest text message a peer may send (a command is a few hundred bytes).
 MAX_TEXT_BYTES = 1 << 20
@@ -68,9 +70,15 @@ def decode_text(data: str | bytes, *, max_bytes: int = MAX_TEXT_BYTES) -> dict[s
         raise ProtocolError(ErrorCode.TOO_LARGE,
                             f"text message of {size} bytes exceeds the {max_bytes}-byte limit")
     try:
-        obj = json.loads(data, parse_constant=_refuse_constant)
+        obj = json.loads(data, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.MALFORMED, f"message is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.MALFORMED, f"message nests deeper than {MAX_DEPTH} "
+                            "levels") from None
+    if _too_deep(obj):
+        raise ProtocolError(ErrorCode.MALFORMED, f"message nests deeper than {MAX_DEPTH} "
+                            "levels")
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.MALFORMED, "message must be a JSON object")
     if not isinstance(obj.get("type"), str):
@@ -80,6 +88,35 @@ def decode_text(data: str | bytes, *, max_bytes: int = MAX_TEXT_BYTES) -> dict[s
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
+
+
+#: the largest integer a message may hold: JSON's integers beyond 64 bits mean nothing
+#: here, and one past a float's range breaks every finite-number check
+MAX_INT = 2**63
+#: the deepest nesting of arrays and objects a message may have (the deepest the
+#: protocol uses is 4: a shapes layer's vertices in a command's arguments)
+MAX_DEPTH = 32
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_INT:
+        raise ValueError(f"integer {text[:20]}... is out of range")
+    return value
+
+
+def _too_deep(obj: Any) -> bool:
+    """Whether ``obj`` nests more than ``MAX_DEPTH`` levels (without recursion)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children
+                         if isinstance(child, dict | list))
+    return False
 
 
 def encode_binary(header: dict[str, Any], payload: bytes | bytearray | memoryview) -> bytes:

@@ -481,12 +481,9 @@ def _add_image(ctx: Context) -> Result:
         return _added(ctx, _add(ctx, ctx.viewer.add_image, _array(args, ctx.command.payload),
                                 props))
     from napari_engine.data import DataError, open_data  # deferred: readers import zarr
-    from napari_engine.data.roots import OutsideRoots
 
-    try:
+    try:  # outside the roots is "not found" here, whether or not it exists
         specs = open_data(ctx.session.data_roots.check(args["path"]))
-    except OutsideRoots as exc:
-        raise ProtocolError(ErrorCode.INVALID, str(exc)) from None
     except DataError as exc:
         raise ProtocolError(ErrorCode.NOT_FOUND, str(exc)) from None
     layers = []
