@@ -38,6 +38,7 @@ from napari_engine.protocol import (
     Pong,
     ProtocolError,
     ServerMessage,
+    StatePatch,
     decode_binary,
     decode_text,
     encode_binary,
@@ -70,6 +71,20 @@ class _Close:
     reason: str
 
 
+@dataclass(slots=True)
+class _State:
+    """A state patch not sent yet: the next patches merge into it while it waits last
+    in the queue (a slow reader gets the latest state, not a backlog of patches)."""
+
+    message: StatePatch
+    size: int
+    taken: bool = False
+
+    def merge(self, later: StatePatch) -> None:
+        self.message = StatePatch(version=later.version, applied=later.applied,
+                                  patch={**self.message.patch, **later.patch})
+
+
 @dataclass(frozen=True, slots=True)
 class _Frame:
     data: bytes
@@ -82,12 +97,20 @@ class Connection:
     def __init__(self, ws: ServerConnection, loop: asyncio.AbstractEventLoop) -> None:
         self.ws = ws
         self.loop = loop
-        self.outgoing: asyncio.Queue[str | bytes | _Frame | _Close] = asyncio.Queue()
+        self.outgoing: asyncio.Queue[str | bytes | _Frame | _Close | _State] = asyncio.Queue()
         self.queued_bytes = 0
         self.slots = asyncio.Semaphore(MAX_OUTSTANDING_COMMANDS)
+        #: the last item queued (a waiting state patch merges with the next one)
+        self._tail: object = None
+        #: the connection is being dropped (a client that does not read): nothing more
+        #: is queued, and it is said once
+        self.dropped = False
 
     # ClientSink: called from the engine and encoder threads
     def send_control(self, message: ServerMessage) -> None:
+        if isinstance(message, StatePatch):
+            self.loop.call_soon_threadsafe(self.put_state, message)
+            return
         self.loop.call_soon_threadsafe(self.put, encode_text(message.to_message()))
 
     def send_frame(self, header: FrameHeader, payload: bytes,
@@ -106,15 +129,37 @@ class Connection:
         """Close after everything queued so far has been sent."""
         self.loop.call_soon_threadsafe(self.outgoing.put_nowait, _Close(1011, reason))
 
-    def put(self, item: str | bytes | _Frame) -> None:
+    def put_state(self, message: StatePatch) -> None:
+        """A state patch: merged into the one waiting last in the queue, if any."""
+        tail = self._tail
+        if isinstance(tail, _State) and not tail.taken and not self.dropped:
+            tail.merge(message)
+            return
+        self.put(_State(message, len(encode_text(message.to_message()))))
+
+    def put(self, item: str | bytes | _Frame | _State) -> None:
         # Frames only go out against credits, but screenshots and replies do not: a client
         # that asks and never reads must not fill the server's memory.
-        if self.outgoing.qsize() >= MAX_OUTGOING or self.queued_bytes > MAX_OUTGOING_BYTES:
-            log.warning("client is not reading; closing its connection")
-            self.outgoing.put_nowait(_Close(1008, "client too slow"))
+        if self.dropped:
             return
-        self.queued_bytes += len(item.data if isinstance(item, _Frame) else item)
+        if self.outgoing.qsize() >= MAX_OUTGOING or self.queued_bytes > MAX_OUTGOING_BYTES:
+            self.drop("client too slow")
+            return
+        self.queued_bytes += _size(item)
         self.outgoing.put_nowait(item)
+        self._tail = item
+
+    def drop(self, reason: str) -> None:
+        """Close a connection whose client does not read, at once and once: what is
+        queued is let go (its socket is full: a polite close would wait behind it)."""
+        self.dropped = True
+        log.warning("client is not reading; closing its connection (%s)", reason)
+        while not self.outgoing.empty():
+            self.outgoing.get_nowait()
+        self.queued_bytes = 0
+        transport = getattr(self.ws, "transport", None)
+        if transport is not None:
+            transport.abort()
 
     async def sender(self) -> None:
         while True:
@@ -122,13 +167,23 @@ class Connection:
             if isinstance(item, _Close):
                 await self.ws.close(item.code, item.reason)
                 return
-            data = item.data if isinstance(item, _Frame) else item
-            self.queued_bytes -= len(data)
+            if isinstance(item, _State):
+                item.taken = True  # nothing merges into it from now on
+                data: str | bytes = encode_text(item.message.to_message())
+            else:
+                data = item.data if isinstance(item, _Frame) else item
+            self.queued_bytes -= _size(item)
             await self.ws.send(data)
             if isinstance(item, _Frame) and item.sent is not None:
                 # when it left, not when it was queued: on a busy server the two differ,
                 # and the link estimate must not take the server's queue for the link
                 item.sent(time.perf_counter())
+
+
+def _size(item: str | bytes | _Frame | _State) -> int:
+    if isinstance(item, _State):
+        return item.size
+    return len(item.data if isinstance(item, _Frame) else item)
 
 
 class NetworkServer:
