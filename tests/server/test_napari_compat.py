@@ -153,9 +153,12 @@ def test_destroy_frees_the_canvas(gl_app: Any) -> None:
     canvas = napari_compat.create_headless_canvas(viewer, gl_app, (64, 64), "DejaVu Sans")
     FrameRenderer(canvas).render()
     backend = canvas.scene_canvas._backend
+    context = backend._native_context
     assert backend in _egl._VP_EGL_ALL_WINDOWS and len(_model_callbacks(viewer)) > len(before)
+    assert napari_compat.egl_context_alive(context)
     napari_compat.destroy_canvas(canvas)
     assert backend not in _egl._VP_EGL_ALL_WINDOWS  # vispy no longer holds its surface
+    assert not napari_compat.egl_context_alive(context)  # nor EGL its context
     # the model calls into nothing of the canvas any more (its cameras included)
     assert _model_callbacks(viewer) == before
     viewer.scene.camera.zoom = 3.0  # and changing the model is harmless
