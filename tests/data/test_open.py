@@ -210,3 +210,18 @@ def test_remote_urls_of_what_is_not_read_remotely_are_refused_plainly(url: str) 
     with pytest.raises(DataError, match="only") as info:
         open_data(url)
     assert url in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_truncated_tiff_is_an_error_not_part_of_an_image(tmp_path: Path) -> None:
+    """tifffile reads on in a truncated file (here one page of eight), only warning in
+    its log; the reader refuses it."""
+    import tifffile
+
+    path = tmp_path / "cut.tif"
+    data = np.random.default_rng(0).integers(0, 1000, (8, 256, 256), dtype=np.uint16)
+    tifffile.imwrite(path, data, tile=(64, 64), compression="zlib")
+    size = path.stat().st_size
+    with path.open("r+b") as cut:
+        cut.truncate(size * 2 // 3)
+    with pytest.raises(DataError, match="truncated or damaged"):
+        open_data(str(path))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,43 @@ def _series_count(tif: tifffile.TiffFile) -> int:
     return len(tif.series) if tif.is_ome else 1
 
 
+#: what tifffile says (as a warning, reading on) of a file it could read only in part
+_DAMAGE = ("invalid page offset", "failed to reshape", "truncated", "corrupt")
+
+
+class _Damage(logging.Handler):
+    """Collects tifffile's warnings that a file is damaged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.said: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if any(word in message.lower() for word in _DAMAGE):
+            self.said.append(message)
+
+
 def _read(path: Path) -> list[_Series]:
+    """The file's series; a truncated or damaged file is an error (tifffile reads on
+    and shows part of it, one page of many, warning only in its log)."""
+    damage = _Damage()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(damage)
+    try:
+        read = _series_of(path)
+    finally:
+        logger.removeHandler(damage)
+    if damage.said:
+        raise DataError(f"cannot read TIFF {path}: it is truncated or damaged "
+                        f"({damage.said[0][:200]})")
+    for index, opened in enumerate(read):
+        if opened.data is None:
+            opened.data = _lazy(path, index)
+    return read
+
+
+def _series_of(path: Path) -> list[_Series]:
     try:
         with tifffile.TiffFile(path) as tif:
             ome = ET.fromstring(tif.ome_metadata) if tif.is_ome and tif.ome_metadata else None
@@ -79,9 +116,6 @@ def _read(path: Path) -> list[_Series]:
     except (OSError, ValueError, IndexError, KeyError, ET.ParseError,
             tifffile.TiffFileError) as exc:
         raise DataError(f"cannot read TIFF {path}: {brief(exc)}") from exc
-    for index, opened in enumerate(read):
-        if opened.data is None:
-            opened.data = _lazy(path, index)
     return read
 
 
