@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "(obstore's keys: endpoint, region, access_key_id, "
                              "secret_access_key, session_token, skip_signature, ...); "
                              "repeatable")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="run sessions in N worker processes behind this one, which "
+                             "routes connections and starts a worker that dies again (its "
+                             "sessions come back from their journals; napari's window "
+                             "reconnects); default 0: sessions in this process")
     parser.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                         help="load, decode and compute chunks on an existing Dask cluster "
                              "(e.g. tcp://10.0.0.5:8786; default: $DASK_SCHEDULER_ADDRESS; "
@@ -188,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -203,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: serving {args.host} without TLS: the token and every frame "
               "cross the network in the clear (use --certfile/--keyfile, or bind "
               "127.0.0.1 and forward the port over ssh)", file=sys.stderr)
+    if args.workers > 0:
+        from napari_engine.server.workers import serve_front
+
+        return serve_front(argv, args.workers, str(args.journal_dir), args.host, args.port,
+                           args.token or secrets.token_urlsafe(24), tls=tls,
+                           allowed_origins=args.allow_origin)
     prepare_headless_env()
     from napari_engine.data import DataError, cluster
 

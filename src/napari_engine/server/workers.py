@@ -1,0 +1,238 @@
+"""Sessions in worker processes (``--workers N``): a front process routes connections,
+and survives any worker's death.
+
+The front is the server people connect to: it checks the token, the origin and the
+guesses (``network``), picks the worker that hosts the session (a session stays on its
+worker; a new one goes to the worker with the fewest), and relays the websocket
+messages both ways, unread. Each worker is a whole server of its own (``python -m
+napari_engine.server``, its own napari, GL and engine thread) on a private loopback port
+with a token of its own, so one session's work never waits for another's and a crash
+takes only its worker's sessions down.
+
+A worker that dies is started again (same options, same journal folder): its clients'
+connections are closed with code 1012 ("service restart"), a client that reconnects
+(napari's window does) is routed to the new worker, and the session comes back from its
+journal, every acknowledged edit with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from napari_engine.protocol import MAX_BINARY_BYTES
+from napari_engine.server.network import NetworkServer, session_from_path
+from napari_engine.server.process import ServerProcess
+
+log = logging.getLogger(__name__)
+
+#: how often the pool looks for dead workers
+WATCH_EVERY_S = 0.5
+#: the close code a client gets when its session's worker went away (it may reconnect)
+RESTARTING = 1012
+#: how long a connection to a session whose worker is being started again waits for it
+RESTART_WAIT_S = 60.0
+
+
+@dataclass
+class Worker:
+    """One worker process and where it listens."""
+
+    index: int
+    process: ServerProcess
+    token: str
+    sessions: set[str] = field(default_factory=set)
+    restarts: int = 0
+
+    @property
+    def base(self) -> str:
+        """``ws://127.0.0.1:PORT`` of the running process."""
+        parts = urlsplit(self.process.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+class WorkerPool:
+    """``count`` worker servers started with ``args``; dead ones started again."""
+
+    def __init__(self, count: int, args: Sequence[str]) -> None:
+        if count < 1:
+            raise ValueError("a pool needs at least one worker")
+        self.args = list(args)
+        self.workers = [self._start(index) for index in range(count)]
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="worker-watch",
+                                         daemon=True)
+        self._watcher.start()
+
+    def _start(self, index: int) -> Worker:
+        token = secrets.token_urlsafe(24)
+        process = ServerProcess([*self.args, "--host", "127.0.0.1", "--token", token])
+        process.start()
+        log.info("worker %d: pid %d", index, process.pid)
+        return Worker(index, process, token)
+
+    def worker_for(self, session: str) -> Worker:
+        """The worker that hosts ``session`` (the one with the fewest, for a new one)."""
+        with self._lock:
+            for worker in self.workers:
+                if session in worker.sessions:
+                    return worker
+            worker = min(self.workers, key=lambda w: (len(w.sessions), w.index))
+            worker.sessions.add(session)
+            return worker
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_EVERY_S):
+            for index, worker in enumerate(list(self.workers)):
+                if worker.process.alive() or self._stop.is_set():
+                    continue
+                code = worker.process.proc.poll() if worker.process.proc else None
+                log.error("worker %d (pid %d) died (exit %s); starting it again",
+                          index, worker.process.pid, code)
+                try:
+                    new = self._start(index)
+                except Exception:
+                    log.exception("worker %d could not be started again", index)
+                    continue
+                new.sessions, new.restarts = worker.sessions, worker.restarts + 1
+                with self._lock:
+                    self.workers[index] = new
+
+    def stop(self) -> None:
+        self._stop.set()
+        for worker in self.workers:
+            worker.process.stop()
+
+
+class FrontServer(NetworkServer):
+    """The websocket server people connect to, relaying each connection to the worker
+    that hosts its session (the door's checks are ``NetworkServer``'s)."""
+
+    def __init__(self, pool: WorkerPool, host: str, port: int, token: str,
+                 **door: object) -> None:
+        super().__init__(lambda _job: None, host, port, token, **door)  # type: ignore[arg-type]
+        self.pool = pool
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        path = urlsplit(ws.request.path).path if ws.request else "/"
+        session = session_from_path(path)
+        assert session is not None  # the door refused anything else
+        started = time.monotonic()
+        worker = self.pool.worker_for(session)
+        while True:
+            url = f"{worker.base}/session/{session}?token={worker.token}"
+            try:
+                async with connect(url, max_size=MAX_BINARY_BYTES, compression=None,
+                                   ping_interval=None, open_timeout=30) as upstream:
+                    await _relay(ws, upstream)
+                break
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                log.warning("session %r: worker %d unreachable (%s)", session,
+                            worker.index, exc)
+                again = await self._restarted(worker, started + RESTART_WAIT_S)
+                if again is None:
+                    break
+                worker = again  # it was being started again: this client waits for it
+        if ws.close_code is None:  # the worker went away: the client may come back
+            log.info("session %r: its worker closed after %.1f s", session,
+                     time.monotonic() - started)
+            await ws.close(RESTARTING, "the session's worker is restarting")
+
+
+    async def _restarted(self, worker: Worker, deadline: float) -> Worker | None:
+        """The worker started in ``worker``'s place, once it is (None: not by
+        ``deadline``)."""
+        while time.monotonic() < deadline:
+            current = self.pool.workers[worker.index]
+            if current is not worker and current.process.alive():
+                return current
+            await asyncio.sleep(0.1)
+        return None
+
+
+async def _relay(client: ServerConnection, upstream: ClientConnection) -> None:
+    """Messages both ways until one side closes; then the other is closed too (a
+    client that leaves closes its worker connection; a worker that dies leaves the
+    client to ``_handler``)."""
+    async def pump(source: ServerConnection | ClientConnection,
+                   sink: ServerConnection | ClientConnection) -> None:
+        try:
+            async for message in source:
+                await sink.send(message)
+        except ConnectionClosed:
+            pass
+
+    down = asyncio.create_task(pump(upstream, client))
+    up = asyncio.create_task(pump(client, upstream))
+    done, pending = await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    if up in done:  # the client left
+        await upstream.close()
+
+
+#: the options that are the front's alone (a worker listens on its own loopback port,
+#: with its own token, and needs no TLS)
+FRONT_ONLY = ("--host", "--port", "--token", "--certfile", "--keyfile", "--allow-origin",
+              "--workers")
+
+
+def worker_argv(argv: Sequence[str], journal_dir: str) -> list[str]:
+    """The command line of a worker: the front's, less its own options, with the
+    journal folder named (workers started again must find their sessions' journals)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in FRONT_ONLY or name == "--journal-dir":
+            skip = "=" not in arg
+            continue
+        out.append(arg)
+    return [*out, "--journal-dir", journal_dir]
+
+
+def serve_front(argv: Sequence[str], workers: int, journal_dir: str, host: str, port: int,
+                token: str, **door: object) -> int:
+    """Start the pool and the front; serve until SIGINT or SIGTERM."""
+    import signal
+
+    try:
+        pool = WorkerPool(workers, worker_argv(argv, journal_dir))
+    except RuntimeError as exc:
+        print(f"error: a worker did not start: {exc}", flush=True, file=sys.stderr)
+        return 2
+    front = FrontServer(pool, host, port, token, **door)
+    try:
+        bound = front.start()
+    except OSError as exc:
+        pool.stop()
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    scheme = "wss" if door.get("tls") else "ws"
+    shown = f"[{host}]" if ":" in host else host
+    print(f"{scheme}://{shown}:{bound}/?token={token}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        front.stop()
+        pool.stop()
+    return 0
