@@ -225,3 +225,22 @@ def test_a_truncated_tiff_is_an_error_not_part_of_an_image(tmp_path: Path) -> No
         cut.truncate(size * 2 // 3)
     with pytest.raises(DataError, match="truncated or damaged"):
         open_data(str(path))
+
+
+def test_a_multi_file_ome_tiff_reads_no_file_outside_its_folder(tmp_path: Path) -> None:
+    """An OME-TIFF names the files of a multi-file series (``UUID FileName``); one that
+    names a file elsewhere is refused, not read."""
+    import tifffile
+
+    (tmp_path / "data").mkdir()
+    tifffile.imwrite(tmp_path / "secret.ome.tif", np.full((8, 8), 7, np.uint8), ome=True)
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><OME xmlns="http://www.openmicroscopy.org'
+           '/Schemas/OME/2016-06" UUID="urn:uuid:1"><Image ID="Image:0"><Pixels ID="P:0" '
+           'DimensionOrder="XYZCT" Type="uint8" SizeX="8" SizeY="8" SizeZ="2" SizeC="1" '
+           'SizeT="1"><Channel ID="C:0" SamplesPerPixel="1"/><TiffData IFD="0" PlaneCount='
+           '"1"/><TiffData FirstZ="1" IFD="0" PlaneCount="1"><UUID FileName="../secret.ome'
+           '.tif">urn:uuid:2</UUID></TiffData></Pixels></Image></OME>')
+    tifffile.imwrite(tmp_path / "data" / "main.ome.tif", np.zeros((8, 8), np.uint8),
+                     description=xml, metadata=None)
+    with pytest.raises(DataError, match="outside its folder"):
+        open_data(str(tmp_path / "data" / "main.ome.tif"))

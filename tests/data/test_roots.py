@@ -72,3 +72,9 @@ def test_the_default_roots_are_the_data_folders_and_the_working_directory(
         tmp_path: Path) -> None:
     assert DataRoots.defaults([str(tmp_path / "a.ome.zarr"), "https://h/p/b.ome.zarr"]) == [
         str(tmp_path), "https://h/p/", os.getcwd()]
+    # a store at the top of a bucket or host: that bucket or host, never every URL
+    roots = DataRoots.of(DataRoots.defaults(["s3://bucket/", "https://host"]))
+    assert roots.urls == ("s3://bucket/", "https://host/")
+    for url in ["s3://other-bucket/secret.zarr", "http://169.254.169.254/latest/"]:
+        with pytest.raises(OutsideRoots):
+            roots.check(url)

@@ -20,6 +20,8 @@ def test_only_protocol_errors_come_out_of_the_decoder(message: Any) -> None:
 def test_the_cases_the_attacker_found() -> None:
     for text in ('{"type":"command","id":1,"op":"camera.set","args":{"zoom":'
                  + "9" * 400 + "}}",
+                 '{"type":"command","id":1,"op":"camera.set","args":{"zoom":'
+                 + str(2**63) + "}}",
                  "[" * 100_000 + "]" * 100_000):
         assert check_decoder_text(text) is None
 

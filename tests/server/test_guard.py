@@ -65,6 +65,9 @@ def test_origins() -> None:
     assert origin_allowed("https://lab.example", "h:1", ["https://lab.example"])
     assert origin_allowed("https://any.example", "h:1", ["*"])
     assert not origin_allowed("null", None, [])
+    # DNS rebinding: a page of evil.example whose name now points here
+    assert not origin_allowed("http://evil.example:8765", "evil.example:8765", [])
+    assert origin_allowed("http://lab-node:8765", "lab-node:8765", [], ["lab-node"])
 
 
 def test_the_token_is_redacted() -> None:
@@ -73,6 +76,36 @@ def test_the_token_is_redacted() -> None:
     record = logging.LogRecord("websockets", logging.DEBUG, __file__, 1,
                                "> GET %s", ("/?token=s3cr3t",), None)
     assert RedactTokens().filter(record) and "s3cr3t" not in record.getMessage()
+
+
+def test_loopback_is_not_held_back() -> None:
+    """Behind an ssh forward everyone is 127.0.0.1: a local process must not lock them
+    out (the token guards loopback)."""
+    throttle = TokenThrottle(Clock())
+    for _ in range(3 * ALLOWED_FAILURES):
+        throttle.failed("127.0.0.1")
+    assert throttle.blocked("127.0.0.1") == 0
+
+
+def test_the_door_refuses_a_guessing_address_even_its_right_token() -> None:
+    from types import SimpleNamespace
+
+    from napari_engine.server.network import NetworkServer
+
+    door = NetworkServer(lambda _job: None, "0.0.0.0", 0, "right")
+    guest = SimpleNamespace(remote_address=("198.51.100.7", 4242),
+                            respond=lambda status, _text: int(status))
+
+    def knock(token: str, origin: str | None = None) -> int | None:
+        headers = {"Host": "lab:8765", **({"Origin": origin} if origin else {})}
+        request = SimpleNamespace(path=f"/?token={token}", headers=headers)
+        return door._authorize(guest, request)  # type: ignore[arg-type]
+
+    assert knock("right") is None  # opens
+    assert knock("right", "https://evil.example") == 403
+    for _ in range(ALLOWED_FAILURES):
+        assert knock("guess") == 401
+    assert knock("right") == 429
 
 
 def test_loopback() -> None:

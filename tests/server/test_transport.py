@@ -82,10 +82,11 @@ def test_origins_wrong_tokens_and_logs(tmp_path: Path) -> None:
         assert _status(url, origin="https://evil.example") == http.HTTPStatus.FORBIDDEN
         assert _status(url, origin="https://lab.example") == 101
         wrong = url.replace(TOKEN, "guess")
-        for _ in range(ALLOWED_FAILURES):
+        for _ in range(ALLOWED_FAILURES + 1):
             assert _status(wrong) == http.HTTPStatus.UNAUTHORIZED
-        # the address guessed too often: even the right token waits now
-        assert _status(url) == http.HTTPStatus.TOO_MANY_REQUESTS
+        # loopback is not held back (an ssh forward's people all come from it; a
+        # guessing address elsewhere is: tests/server/test_guard.py)
+        assert _status(url) == 101
         assert server.alive()
     text = log.read_text()
     assert "GET /" in text  # websockets' own request lines were logged (DEBUG) ...

@@ -41,8 +41,10 @@ ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT_S = 10.0
 #: a chunk not answered within this is computed here instead (the cluster is stuck)
 ANSWER_TIMEOUT_S = 30.0
-#: how long the workers' thread count is taken as known
+#: how often the workers' thread count is asked for
 THREADS_TTL_S = 5.0
+#: after the cluster failed a chunk (gone, stuck), chunks are computed here this long
+LOCAL_FOR_S = 30.0
 #: the most chunk functions a worker process keeps (an OME-Zarr level each, two per
 #: sample level)
 KEPT_FUNCTIONS = 512
@@ -79,26 +81,34 @@ class Cluster:
             weakref.WeakKeyDictionary())
         self._lock = threading.Lock()
         self._lost_warned = False
-        self._threads = (0.0, 1)
+        #: chunks are computed here until then (the cluster failed a chunk lately)
+        self._local_until = 0.0
+        self._threads = self._ask_threads()
+        self._closed = threading.Event()
+        threading.Thread(target=self._count_threads, name="dask-threads",
+                         daemon=True).start()
 
     @property
     def threads(self) -> int:
         """The workers' threads: how many chunks the cluster computes at once (asked of
-        the scheduler at most every ``THREADS_TTL_S``)."""
-        asked, threads = self._threads
-        now = time.monotonic()
-        if now - asked > THREADS_TTL_S:
-            try:
-                threads = max(1, sum(self.client.nthreads().values()))
-            except Exception:  # the scheduler is gone: the server computes, as without
-                threads = 1
-            self._threads = (now, threads)
-        return threads
+        the scheduler every ``THREADS_TTL_S`` on a thread of its own: a loader or the
+        engine never waits on the scheduler for it)."""
+        return self._threads
+
+    def _ask_threads(self) -> int:
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:  # the scheduler is gone: the server computes, as without one
+            return 1
+
+    def _count_threads(self) -> None:
+        while not self._closed.wait(THREADS_TTL_S):
+            self._threads = self._ask_threads()
 
     def compute(self, function: ChunkFunction, index: tuple[int, ...]) -> np.ndarray:
         """Chunk ``index`` of ``function``, computed on a worker (or here, see above)."""
         sent = self._sendable(function)
-        if sent is None:
+        if sent is None or time.monotonic() < self._local_until:
             return function(index)
         if self.client.status != "running":
             self._warn_lost(f"its scheduler is {self.client.status}")
@@ -120,6 +130,7 @@ class Cluster:
         return dict(self.client.run(_computed_here))
 
     def close(self) -> None:
+        self._closed.set()
         self.client.close()
 
     def _sendable(self, function: ChunkFunction) -> tuple[str, bytes] | None:
@@ -147,6 +158,8 @@ class Cluster:
         return sent
 
     def _warn_lost(self, why: BaseException | str) -> None:
+        # the next chunks do not wait on it: computed here for a while, then tried again
+        self._local_until = time.monotonic() + LOCAL_FOR_S
         if not self._lost_warned:  # once: the chunks keep coming, from here
             self._lost_warned = True
             reason = why if isinstance(why, str) else f"{type(why).__name__}: {why}"

@@ -42,7 +42,7 @@ class DataRoots:
         folders: list[Path] = []
         urls: list[str] = []
         for root in roots:
-            if is_remote(root):
+            if is_remote(root):  # "https://" alone (every host) only if said so
                 urls.append(root if root.endswith(("/", "://")) else root + "/")
             else:
                 folders.append(Path(root).expanduser().resolve())
@@ -54,8 +54,10 @@ class DataRoots:
         and the current directory."""
         roots = []
         for item in data:
-            if is_remote(item):
-                roots.append(item.rstrip("/").rsplit("/", 1)[0] + "/")
+            if is_remote(item):  # its folder, never less than its host (or bucket)
+                parts = urlsplit(item)
+                folder = parts.path.rstrip("/").rsplit("/", 1)[0]
+                roots.append(f"{parts.scheme}://{parts.netloc}{folder}/")
             else:
                 roots.append(str(Path(item).expanduser().resolve().parent))
         return [*roots, os.getcwd()]

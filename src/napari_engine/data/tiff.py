@@ -99,6 +99,8 @@ def _series_of(path: Path) -> list[_Series]:
     try:
         with tifffile.TiffFile(path) as tif:
             ome = ET.fromstring(tif.ome_metadata) if tif.is_ome and tif.ome_metadata else None
+            if ome is not None:
+                _files_stay_beside(path, ome)
             images = _all(ome, "Image") if ome is not None else []
             read = []
             for index in range(_series_count(tif)):
@@ -132,6 +134,18 @@ def _lazy(path: Path, index: int) -> Any:
         return chunked_zarr(opened, functools.partial(_opened, path, index))
     except Exception as exc:
         raise DataError(f"cannot read TIFF {path}: {brief(exc)}") from exc
+
+
+def _files_stay_beside(path: Path, ome: ET.Element) -> None:
+    """A multi-file OME-TIFF reads the files its metadata names (``UUID FileName``):
+    each must be a file beside it, links resolved (a name like ``../../x.tif``, or a
+    link out of the folder, would read what the server offers no one)."""
+    folder = path.resolve().parent
+    for element in ome.iter():
+        name = element.get("FileName") if _named(element, "UUID") else None
+        if name and (path.parent / name).resolve().parent != folder:
+            raise DataError(f"cannot read TIFF {path}: it names a file outside its "
+                            f"folder ({name!r})")
 
 
 def _opened(path: Path, index: int, level: str | None = None) -> Any:

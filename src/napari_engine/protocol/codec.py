@@ -90,9 +90,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
 
-#: the largest integer a message may hold: JSON's integers beyond 64 bits mean nothing
-#: here, and one past a float's range breaks every finite-number check
-MAX_INT = 2**63
+#: the integers a message may hold (64-bit): beyond, they mean nothing here, and one
+#: past a float's range breaks every finite-number check
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 #: the deepest nesting of arrays and objects a message may have (the deepest the
 #: protocol uses is 4: a shapes layer's vertices in a command's arguments)
 MAX_DEPTH = 32
@@ -100,7 +100,7 @@ MAX_DEPTH = 32
 
 def _bounded_int(text: str) -> int:
     value = int(text)
-    if abs(value) > MAX_INT:
+    if not MIN_INT <= value <= MAX_INT:
         raise ValueError(f"integer {text[:20]}... is out of range")
     return value
 

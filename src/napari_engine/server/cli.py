@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 import signal
 import ssl
@@ -19,6 +20,8 @@ from typing import Any
 
 from napari_engine.server.gl_env import prepare_headless_env
 
+#: the token, when it is not on the command line (``--token``)
+TOKEN_VARIABLE = "NAPARI_ENGINE_TOKEN"
 #: where clients' saves go unless ``--save-dir`` says otherwise
 DEFAULT_SAVE_DIR = Path.home() / "napari-engine" / "saved"
 #: where sessions journal their edits unless ``--journal-dir`` says otherwise
@@ -103,6 +106,7 @@ def _memory(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,  # a worker's command line is the front's less its own options
         prog="python -m napari_engine.server",
         description="Headless napari render server: renders next to the data and streams "
                     "frames to napari-engine clients.")
@@ -127,8 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
-    parser.add_argument("--token", default=None,
-                        help="access token clients must present (default: a random one)")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_VARIABLE) or None,
+                        help="access token clients must present (default: "
+                             f"${TOKEN_VARIABLE}, else a random one; the variable keeps it "
+                             "off the command line, where every user of the machine sees it)")
     parser.add_argument("--certfile", type=Path, default=None, metavar="PEM",
                         help="serve wss:// (TLS) with this certificate chain (with --keyfile)")
     parser.add_argument("--keyfile", type=Path, default=None, metavar="PEM",

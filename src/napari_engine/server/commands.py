@@ -12,6 +12,7 @@ a test checks that every ``Op`` has exactly one handler.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -144,6 +145,14 @@ def _all_or_nothing(session: Session) -> Iterator[None]:
             for name, value in values.items():  # napari ignores a value it already has
                 _undo(functools.partial(setattr, obj, name, value), name)
         raise
+
+
+def _copy(value: Any) -> Any:
+    """A value as it is now, not as napari may change it in place (an array)."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # a napari object that does not copy: kept as is
+        return value
 
 
 def _undo(step: Callable[[], None], what: str) -> None:
@@ -460,7 +469,7 @@ def _layer_set(ctx: Context) -> Result:
             if not hasattr(layer, prop):
                 raise ProtocolError(ErrorCode.INVALID,
                                     f"{type(layer).__name__} layers have no property '{prop}'")
-            done.append((prop, getattr(layer, prop)))  # napari may fail half-way
+            done.append((prop, _copy(getattr(layer, prop))))  # napari may fail half-way
             _set(layer, prop, _napari_value(prop, value), prop)
     except BaseException:
         for prop, old in reversed(done):

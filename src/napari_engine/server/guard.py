@@ -38,7 +38,11 @@ class _Failures:
 
 class TokenThrottle:
     """Wrong tokens per address: after ``ALLOWED_FAILURES`` within ``WINDOW_S`` the
-    address is refused (even with the right token) for a while, longer each time."""
+    address is refused (even with the right token, so that a guess learns nothing) for
+    a while, longer each time. Loopback addresses are not held back: behind an ssh
+    forward every person is 127.0.0.1, and one local process could lock them all out
+    (a front's own connections to its workers too); the token (192 random bits unless
+    chosen) is what guards loopback."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -46,6 +50,8 @@ class TokenThrottle:
 
     def blocked(self, address: str) -> float:
         """Seconds ``address`` must still wait (0: it may try)."""
+        if is_loopback(address):
+            return 0.0
         entry = self._by_address.get(address)
         return 0.0 if entry is None else max(0.0, entry.blocked_until - self._clock())
 
@@ -65,18 +71,22 @@ class TokenThrottle:
         self._by_address.pop(address, None)
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
+def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str],
+                   own_names: Iterable[str] = ("localhost", "127.0.0.1", "::1")) -> bool:
     """Whether a connection that says it comes from ``origin`` (a browser's ``Origin``
     header; None: not a browser, a script or napari's window) may open: no origin, the
-    server's own (``host``, the ``Host`` header), or one allowed (``--allow-origin``;
-    ``*`` allows all)."""
+    server's own page (``host``, the ``Host`` header, naming one of the server's own
+    names: a page whose DNS name was rebound to this address has its own name in both),
+    or one allowed (``--allow-origin``; ``*`` allows all)."""
     if origin is None:
         return True
     allowed = set(allowed)
     if "*" in allowed or origin in allowed:
         return True
-    netloc = urlsplit(origin).netloc
-    return bool(host) and netloc == host
+    if not host or urlsplit(origin).netloc != host:
+        return False
+    name = urlsplit(f"//{host}").hostname or ""
+    return name in {n.strip("[]").lower() for n in own_names}
 
 
 def is_loopback(host: str) -> bool:

@@ -273,7 +273,8 @@ class NetworkServer:
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
         self._throttle.succeeded(address)
         origin = request.headers.get("Origin")
-        if not origin_allowed(origin, request.headers.get("Host"), self.allowed_origins):
+        own = ("localhost", "127.0.0.1", "::1", self.host)
+        if not origin_allowed(origin, request.headers.get("Host"), self.allowed_origins, own):
             log.warning("refused connection from %s: origin %r not allowed", address, origin)
             return connection.respond(http.HTTPStatus.FORBIDDEN,
                                       "this origin may not connect (--allow-origin)\n")

@@ -408,6 +408,9 @@ class Scheduler:
             log.exception("session %r: looking for the layer that cannot be drawn",
                           session.name)
             hidden = []
+        if hidden is None:  # it passed: the session draws again, nothing is lost
+            session.state_dirty = True
+            return
         if hidden:
             names = ", ".join(repr(layer.name) for layer in hidden)
             session.state_dirty = True

@@ -140,6 +140,10 @@ class ClientRecord:
         return self.hello.stream is not StreamMode.NONE
 
 
+#: the most layers hidden one by one to find one that cannot be drawn (each try draws
+#: every picture again)
+MAX_PROBED = 32
+
 class Session:
     """A named, shared napari viewer rendered headlessly."""
 
@@ -540,17 +544,18 @@ class Session:
         for client in self.clients.values():
             client.sink.send_control(error)
 
-    def hide_undrawable(self) -> list[Layer]:
+    def hide_undrawable(self) -> list[Layer] | None:
         """After a failed draw: the layers whose drawing fails, hidden (napari's own
         ``visible``, which every client sees), so that the rest draws; [] when hiding
-        does not help (the failure is not a layer's) or the session draws again.
-        Visible layers are hidden newest first until a draw succeeds; then each hidden
-        on the way is shown again unless the draw fails with it."""
+        does not help (the failure is not a layer's); None when the session draws again
+        as it is (the failure passed). Visible layers are hidden newest first until a
+        draw succeeds (``MAX_PROBED`` at most); then each hidden on the way is shown
+        again unless the draw fails with it."""
         draws = self._draws
         if draws():
-            return []
+            return None
         hidden: list[Layer] = []
-        for layer in reversed(list(self.viewer.layers)):
+        for layer in list(reversed(list(self.viewer.layers)))[:MAX_PROBED]:
             if layer.visible:
                 layer.visible = False
                 hidden.append(layer)

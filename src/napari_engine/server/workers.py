@@ -32,6 +32,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from napari_engine.protocol import MAX_BINARY_BYTES
+from napari_engine.server.cli import TOKEN_VARIABLE
 from napari_engine.server.network import NetworkServer, session_from_path
 from napari_engine.server.process import ServerProcess
 
@@ -54,6 +55,10 @@ class Worker:
     token: str
     sessions: set[str] = field(default_factory=set)
     restarts: int = 0
+    started: float = field(default_factory=time.monotonic)
+    #: if it dies: not started again before ``next_start`` (``backoff`` after this start)
+    backoff: float = 0.0
+    next_start: float = 0.0
 
     @property
     def base(self) -> str:
@@ -77,8 +82,9 @@ class WorkerPool:
         self._watcher.start()
 
     def _start(self, index: int) -> Worker:
-        token = secrets.token_urlsafe(24)
-        process = ServerProcess([*self.args, "--host", "127.0.0.1", "--token", token])
+        token = secrets.token_urlsafe(24)  # in its environment: argv is public
+        process = ServerProcess([*self.args, "--host", "127.0.0.1", "--workers", "0"],
+                                env={TOKEN_VARIABLE: token})
         process.start()
         log.info("worker %d: pid %d", index, process.pid)
         return Worker(index, process, token)
@@ -98,6 +104,8 @@ class WorkerPool:
             for index, worker in enumerate(list(self.workers)):
                 if worker.process.alive() or self._stop.is_set():
                     continue
+                if time.monotonic() < worker.next_start:
+                    continue  # it died soon after its last start: it waits longer
                 code = worker.process.proc.poll() if worker.process.proc else None
                 log.error("worker %d (pid %d) died (exit %s); starting it again",
                           index, worker.process.pid, code)
@@ -107,6 +115,11 @@ class WorkerPool:
                     log.exception("worker %d could not be started again", index)
                     continue
                 new.sessions, new.restarts = worker.sessions, worker.restarts + 1
+                # a worker that dies again within a minute waits 1, 2, 4 ... 60 s before
+                # the next start (a journal that crashes it must not spin the machine)
+                quick = time.monotonic() - worker.started < 60.0
+                new.backoff = min(60.0, worker.backoff * 2 or 1.0) if quick else 0.0
+                new.next_start = time.monotonic() + new.backoff
                 with self._lock:
                     self.workers[index] = new
 
@@ -131,12 +144,14 @@ class FrontServer(NetworkServer):
         assert session is not None  # the door refused anything else
         started = time.monotonic()
         worker = self.pool.worker_for(session)
+        closed: tuple[int | None, str] = (None, "")
         while True:
             url = f"{worker.base}/session/{session}?token={worker.token}"
             try:
                 async with connect(url, max_size=MAX_BINARY_BYTES, compression=None,
                                    ping_interval=None, open_timeout=30) as upstream:
                     await _relay(ws, upstream)
+                closed = (upstream.close_code, upstream.close_reason or "")
                 break
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 log.warning("session %r: worker %d unreachable (%s)", session,
@@ -145,10 +160,14 @@ class FrontServer(NetworkServer):
                 if again is None:
                     break
                 worker = again  # it was being started again: this client waits for it
-        if ws.close_code is None:  # the worker went away: the client may come back
-            log.info("session %r: its worker closed after %.1f s", session,
+        if ws.close_code is None:
+            code, reason = closed
+            current = self.pool.workers[worker.index]
+            if code in (None, 1006) or current is not worker or not current.process.alive():
+                code, reason = RESTARTING, "the session's worker is restarting"
+            log.info("session %r: its worker closed (%s) after %.1f s", session, code,
                      time.monotonic() - started)
-            await ws.close(RESTARTING, "the session's worker is restarting")
+            await ws.close(code, reason)  # as the worker said (1012: it may come back)
 
 
     async def _restarted(self, worker: Worker, deadline: float) -> Worker | None:
