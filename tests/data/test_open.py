@@ -244,3 +244,17 @@ def test_a_multi_file_ome_tiff_reads_no_file_outside_its_folder(tmp_path: Path) 
                      description=xml, metadata=None)
     with pytest.raises(DataError, match="outside its folder"):
         open_data(str(tmp_path / "data" / "main.ome.tif"))
+
+
+def test_an_ome_zarr_reads_no_link_out_of_its_folder(tmp_path: Path) -> None:
+    """A chunk that is a symbolic link to a file elsewhere is an error, not pixels
+    (zarr's local store follows links: any file could be read as chunk bytes)."""
+    from napari_engine.bench.stores import write_pyramid
+
+    pyramid = write_pyramid(tmp_path, zarr_format=3, side=256, chunk=128)
+    (tmp_path / "secret.txt").write_bytes(b"TOPSECRET" * 100)
+    chunk = pyramid / "2" / "c" / "0" / "0"  # the coarsest level, read at open
+    chunk.unlink()
+    chunk.symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(DataError, match="links outside the OME-Zarr folder"):
+        open_data(str(pyramid))

@@ -104,7 +104,10 @@ def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
     layer per label image in its ``labels`` group, in their ``image-label`` colours. A
     label image opened itself is a labels layer."""
     try:
-        root = zarr.open_group(store if store is not None else str(path), mode="r")
+        from napari_engine.data.stores import contained_store  # stores reads TIFF names
+
+        root = zarr.open_group(store if store is not None else contained_store(path),
+                               mode="r")
         group = _image_group(root)
     except Exception as exc:  # zarr raises many types for malformed stores
         raise DataError(f"cannot read OME-Zarr {path}: {brief(exc)}") from exc

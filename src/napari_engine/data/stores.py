@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import zarr
+
 from napari_engine.data.spec import DataError, brief
 from napari_engine.data.tiff import TIFF_SUFFIXES
 
@@ -64,7 +66,6 @@ def remote_store(url: str) -> Any:
         raise DataError(f"only http(s):// and s3:// stores are supported: {url}")
     if url.lower().rstrip("/").endswith(TIFF_SUFFIXES):
         raise DataError(f"only OME-Zarr is read remotely (copy a TIFF to the server): {url}")
-    import zarr
     from obstore.store import from_url
 
     try:
@@ -88,3 +89,37 @@ def zipped_store(path: Any) -> Any:
         return zarr.storage.ZipStore(path, mode="r")
     except (OSError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot open zipped OME-Zarr {path}: {brief(exc)}") from exc
+
+
+
+class ContainedLocalStore(zarr.storage.LocalStore):
+    """A read-only zarr store over a local OME-Zarr folder that reads nothing outside
+    it: a key whose file is a link out of the folder (``0/c/0/0 -> /home/x/.ssh/id``)
+    is an error, not data (zarr's own local store follows links, and a client could
+    read any file as chunk bytes)."""
+
+    def _inside(self, key: str) -> None:
+        target = (self.root / key).resolve()
+        if not target.is_relative_to(self.root.resolve()):
+            raise PermissionError(f"{key!r} links outside the OME-Zarr folder")
+
+    async def get(self, key: str, prototype: Any = None, byte_range: Any = None) -> Any:
+        self._inside(key)
+        return await super().get(key, prototype, byte_range)
+
+    def get_sync(self, key: str, *, prototype: Any = None, byte_range: Any = None) -> Any:
+        self._inside(key)
+        return super().get_sync(key, prototype=prototype, byte_range=byte_range)
+
+    async def get_partial_values(self, prototype: Any, key_ranges: Any) -> Any:
+        key_ranges = list(key_ranges)
+        for key, _range in key_ranges:
+            self._inside(key)
+        return await super().get_partial_values(prototype, key_ranges)
+
+
+def contained_store(path: Any) -> ContainedLocalStore:
+    """``ContainedLocalStore`` over the folder ``path``, read-only."""
+    from pathlib import Path
+
+    return ContainedLocalStore(Path(path), read_only=True)
