@@ -104,10 +104,11 @@ def read_ome_zarr(path: Path | str, store: Any = None) -> list[LayerSpec]:
     layer per label image in its ``labels`` group, in their ``image-label`` colours. A
     label image opened itself is a labels layer."""
     try:
-        from napari_engine.data.stores import contained_store  # stores reads TIFF names
+        from napari_engine.data.stores import contained_store, is_remote  # (a cycle)
 
-        root = zarr.open_group(store if store is not None else contained_store(path),
-                               mode="r")
+        if store is None:  # a URL as zarr opens it (fsspec); a folder, links kept inside
+            store = str(path) if is_remote(str(path)) else contained_store(path)
+        root = zarr.open_group(store, mode="r")
         group = _image_group(root)
     except Exception as exc:  # zarr raises many types for malformed stores
         raise DataError(f"cannot read OME-Zarr {path}: {brief(exc)}") from exc
