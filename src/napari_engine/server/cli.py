@@ -170,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="memory for loaded chunks, shared by every layer and session "
                              "(e.g. 512M, 4G; least recently seen evicted first; default: "
                              "a quarter of this machine's memory, at most 4G)")
+    parser.add_argument("--memory-limit", type=_memory, default=None, metavar="BYTES",
+                        help="the address space of this server process (of each worker "
+                             "with --workers): an allocation past it fails the command or "
+                             "hides the layer that asked for it, not the machine (about 2G "
+                             "of it is napari's, Qt's and GL's own; e.g. 8G; default: none)")
     parser.add_argument("--load-workers", type=int, default=8, metavar="N",
                         help="threads loading chunks beside the drawing (default 8; 0: "
                              "napari reads inside its draw, and a frame waits for data)")
@@ -221,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_front(argv, args.workers, str(args.journal_dir), args.host, args.port,
                            args.token or secrets.token_urlsafe(24), tls=tls,
                            allowed_origins=args.allow_origin)
+    if args.memory_limit is not None and args.workers == 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (args.memory_limit, args.memory_limit))
     prepare_headless_env()
     from napari_engine.data import DataError, cluster
 

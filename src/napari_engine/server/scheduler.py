@@ -413,9 +413,10 @@ class Scheduler:
             return
         if hidden:
             names = ", ".join(repr(layer.name) for layer in hidden)
+            which = f"layer {names} could not be drawn ({reason}) and is" if len(hidden) == 1 \
+                else f"layers {names} could not be drawn ({reason}) and are"
             session.state_dirty = True
-            session.tell_all(ProtocolError(ErrorCode.FAILED, f"layer {names} could not be "
-                                           f"drawn ({reason}) and is hidden").to_error())
+            session.tell_all(ProtocolError(ErrorCode.FAILED, f"{which} hidden").to_error())
             return
         error = ProtocolError(ErrorCode.FAILED, f"the server could not draw this view: "
                                                 f"{reason}")

@@ -144,6 +144,17 @@ class ClientRecord:
 #: every picture again)
 MAX_PROBED = 32
 
+
+def _show(layer: Layer, visible: bool) -> bool:
+    """Show or hide a layer; False if napari failed doing it (showing slices it again,
+    which may fail as its draw did)."""
+    try:
+        layer.visible = visible
+    except Exception:
+        log.info("layer %r: visible=%s failed", layer.name, visible, exc_info=True)
+        return False
+    return True
+
 class Session:
     """A named, shared napari viewer rendered headlessly."""
 
@@ -557,18 +568,17 @@ class Session:
         hidden: list[Layer] = []
         for layer in list(reversed(list(self.viewer.layers)))[:MAX_PROBED]:
             if layer.visible:
-                layer.visible = False
+                _show(layer, False)
                 hidden.append(layer)
                 if draws():
                     break
         else:
             for layer in hidden:
-                layer.visible = True
+                _show(layer, True)
             return []
         for layer in hidden[:-1]:  # innocent ones hidden on the way back on
-            layer.visible = True
-            if not draws():
-                layer.visible = False
+            if not _show(layer, True) or not draws():
+                _show(layer, False)
         return [layer for layer in hidden if not layer.visible]
 
     def _draws(self) -> bool:
