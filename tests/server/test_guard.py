@@ -78,6 +78,26 @@ def test_the_token_is_redacted() -> None:
     assert RedactTokens().filter(record) and "s3cr3t" not in record.getMessage()
 
 
+def test_an_ipv6_guesser_is_held_back_by_its_64() -> None:
+    throttle = TokenThrottle(Clock())
+    for host in range(ALLOWED_FAILURES):
+        throttle.failed(f"2001:db8:0:1::{host + 1}")  # one machine, five addresses
+    assert throttle.blocked("2001:db8:0:1::99") > 0
+    assert throttle.blocked("2001:db8:0:2::1") == 0
+
+
+def test_a_traceback_is_redacted_too() -> None:
+    try:
+        raise ConnectionError("ws://127.0.0.1:9/session/a?token=s3cr3t refused")
+    except ConnectionError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (),
+                                   sys.exc_info())
+    RedactTokens().filter(record)
+    assert "s3cr3t" not in logging.Formatter().format(record)
+
+
 def test_loopback_is_not_held_back() -> None:
     """Behind an ssh forward everyone is 127.0.0.1: a local process must not lock them
     out (the token guards loopback)."""

@@ -52,11 +52,12 @@ class TokenThrottle:
         """Seconds ``address`` must still wait (0: it may try)."""
         if is_loopback(address):
             return 0.0
-        entry = self._by_address.get(address)
+        entry = self._by_address.get(_key(address))
         return 0.0 if entry is None else max(0.0, entry.blocked_until - self._clock())
 
     def failed(self, address: str) -> None:
         now = self._clock()
+        address = _key(address)
         entry = self._by_address.pop(address, None) or _Failures()
         self._by_address[address] = entry  # most recent last
         if len(self._by_address) > MAX_ADDRESSES:
@@ -68,7 +69,19 @@ class TokenThrottle:
             entry.times.clear()
 
     def succeeded(self, address: str) -> None:
-        self._by_address.pop(address, None)
+        self._by_address.pop(_key(address), None)
+
+
+def _key(address: str) -> str:
+    """Whom a failure counts against: an IPv4 address, or an IPv6 address's /64 (one
+    machine holds a whole /64 and could try each of its addresses in turn)."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str],
@@ -111,6 +124,10 @@ class RedactTokens(logging.Filter):
         message = record.getMessage()
         if "token=" in message.lower():
             record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:  # a traceback names URLs too
+            text = logging.Formatter().formatException(record.exc_info)
+            if "token=" in text.lower():
+                record.exc_text = redact(text)
         return True
 
 
