@@ -104,6 +104,11 @@ def check_decoder(message: Any) -> str | None:
         text = json.dumps(message, allow_nan=False)
     except (ValueError, TypeError, RecursionError):
         return None  # not JSON: not something a client can send as text
+    return check_text(text)
+
+
+def check_text(text: str) -> str | None:
+    """``check_decoder`` of a message's text as it arrives (any text at all)."""
     header = text.encode()
     framed = BINARY_PREFIX.pack(BINARY_MAGIC, BINARY_FORMAT_VERSION, 0, len(header))
     decoders: list[Callable[[], dict[str, Any]]] = [

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from napari_engine.bench.driver import open_client
+from napari_engine.bench.local_napari import run_apart
 from napari_engine.bench.netem import PRESETS, emulated_link, port_of
 from napari_engine.protocol import FrameHeader
 from napari_engine.server.process import ServerProcess
@@ -100,17 +98,9 @@ def http_server(root: Path) -> Iterator[int]:
 
 def local_napari(url: str, size: tuple[int, int], ndisplay: int, timeout: float) -> Result:
     """napari reading ``url``, in a fresh process; its timings, or a timeout."""
-    cmd = [sys.executable, "-m", "napari_engine.bench.local_napari", url,
-           "--size", f"{size[0]}x{size[1]}", "--ndisplay", str(ndisplay)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        return {"timed_out_s": timeout}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
-    return dict(json.loads(lines[-1]))
+    return run_apart("napari_engine.bench.local_napari",
+                     [url, "--size", f"{size[0]}x{size[1]}", "--ndisplay", str(ndisplay)],
+                     timeout)
 
 
 def engine_first_frame(url: str, size: tuple[int, int], ndisplay: int) -> Result:

@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -42,6 +40,7 @@ import numpy as np
 import psutil
 
 from napari_engine.bench.driver import FrameLog, continuous, open_client
+from napari_engine.bench.local_napari import run_apart
 from napari_engine.bench.netem import PRESETS, LinkProfile, emulated_link
 from napari_engine.bench.run import latency
 from napari_engine.bench.stats import summary_ms
@@ -265,18 +264,12 @@ def run_source(data: str | None, mode: str, args: argparse.Namespace) -> Result:
 
 def run_napari(url: str, args: argparse.Namespace) -> Result:
     """napari reading ``url`` where the person is (``bench.local_loading``)."""
-    cmd = [sys.executable, "-m", "napari_engine.bench.local_loading", url,
-           "--size", f"{args.size[0]}x{args.size[1]}", "--zrate", str(args.zrate),
-           "--duration", str(args.duration)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.napari_timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
+    out = run_apart("napari_engine.bench.local_loading",
+                    [url, "--size", f"{args.size[0]}x{args.size[1]}", "--zrate",
+                     str(args.zrate), "--duration", str(args.duration)], args.napari_timeout)
+    if "timed_out_s" in out:
         return {"error": f"timed out after {args.napari_timeout} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
-    return {**json.loads(lines[-1]), "rss_mib": None, "chunks": None}
+    return out if "error" in out else {**out, "rss_mib": None, "chunks": None}
 
 
 def run_neighbour(slow_url: str, mode: str, args: argparse.Namespace) -> Result:

@@ -22,6 +22,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from napari_engine.bench.local_napari import headless_gl
+
 
 def _dask_levels(url: str) -> list[Any]:
     """The image's levels as napari-ome-zarr reads them: dask arrays over zarr, through
@@ -44,20 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
-
-    from napari_engine.server.gl_env import prepare_headless_env
-
-    prepare_headless_env()
-    from qtpy.QtGui import QGuiApplication
-    from qtpy.QtWidgets import QApplication
-    from vispy import app as vispy_app
-
+    qt_app, gl_app, font = headless_gl("local-loading")
     from napari_engine.data.ome_zarr import read_ome_zarr
     from napari_engine.server.session import Session
-
-    qt_app = QApplication.instance() or QApplication(["local-loading"])
-    gl_app = vispy_app.Application("egl")
-    font = QGuiApplication.font().family()
     (ours,) = read_ome_zarr(args.url)  # napari-ome-zarr's kwargs: ours, read alike
     spec = dataclasses.replace(ours, data=_dask_levels(args.url))
     session = Session("local", [spec], gl_app, font, (width, height))

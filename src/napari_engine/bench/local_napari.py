@@ -13,9 +13,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
+
+
+def headless_gl(name: str) -> tuple[Any, Any, str]:
+    """Qt's application, vispy's EGL application and the font, started as the server
+    starts them (before the clock does)."""
+    from napari_engine.server.gl_env import prepare_headless_env
+
+    prepare_headless_env()
+    from qtpy.QtGui import QGuiApplication
+    from qtpy.QtWidgets import QApplication
+    from vispy import app as vispy_app
+
+    qt_app = QApplication.instance() or QApplication([name])
+    return qt_app, vispy_app.Application("egl"), QGuiApplication.font().family()
+
+
+def run_apart(module: str, args: Sequence[str], timeout: float) -> dict[str, Any]:
+    """``python -m module args`` in a process of its own: the last JSON line it
+    printed, ``{"timed_out_s": timeout}``, or ``{"error": [its last line]}``."""
+    cmd = [sys.executable, "-m", module, *args]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return {"timed_out_s": timeout}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
+    return dict(json.loads(lines[-1]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,20 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ndisplay", type=int, choices=(2, 3), default=2)
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
-
-    from napari_engine.server.gl_env import prepare_headless_env
-
-    prepare_headless_env()
-    from qtpy.QtGui import QGuiApplication
-    from qtpy.QtWidgets import QApplication
-    from vispy import app as vispy_app
-
+    qt_app, gl_app, font = headless_gl("local-napari")
     from napari_engine.data.ome_zarr import read_ome_zarr
     from napari_engine.server.session import Session
-
-    qt_app = QApplication.instance() or QApplication(["local-napari"])
-    gl_app = vispy_app.Application("egl")
-    font = QGuiApplication.font().family()
 
     t0 = time.perf_counter()
     specs = read_ome_zarr(args.url)

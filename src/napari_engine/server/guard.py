@@ -131,11 +131,10 @@ class RedactTokens(logging.Filter):
         return True
 
 
-def redact_logs(names: Iterable[str] = ("websockets", "napari_engine", "")) -> None:
-    """Install ``RedactTokens`` on the loggers' handlers and loggers named."""
+def redact_logs() -> None:
+    """Install ``RedactTokens`` on the root logger's handlers: every record reaches
+    them (a filter on a named logger sees only the records logged on it, not on its
+    children, such as ``websockets.server``)."""
     token_filter = RedactTokens()
-    for name in names:
-        logger = logging.getLogger(name)
-        logger.addFilter(token_filter)
-        for handler in logger.handlers:
-            handler.addFilter(token_filter)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(token_filter)

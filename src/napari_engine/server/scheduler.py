@@ -383,16 +383,21 @@ class Scheduler:
         self._take_arrivals(session)
         if session.arrived:
             return  # it drew before what it asked for arrived: drawn again next time
+        self._answer_waits(session, session.data_error())  # a chunk could not load
+
+    @staticmethod
+    def _answer_waits(session: Session, error: ProtocolError | None) -> None:
+        """Answer what waits for the session's view (``Session.waits``): each as asked,
+        or with ``error``."""
         waits, session.waits = session.waits, []
-        failed = session.data_error()  # a chunk of the view could not be loaded
         for client, request_id, answer in waits:
             if client.id not in session.clients:
                 continue
-            if failed is None:
+            if error is None:
                 answer()
             else:
                 client.pending_replies.append(ProtocolError(
-                    failed.code, failed.message, request_id=request_id).to_error())
+                    error.code, error.message, request_id=request_id).to_error())
             session.flush_replies(client)
 
     def _session_failed(self, session: Session, exc: Exception) -> None:
@@ -420,12 +425,7 @@ class Scheduler:
             return
         error = ProtocolError(ErrorCode.FAILED, f"the server could not draw this view: "
                                                 f"{reason}")
-        waits, session.waits = session.waits, []
-        for client, request_id, _answer in waits:
-            if client.id in session.clients:
-                client.pending_replies.append(ProtocolError(
-                    error.code, error.message, request_id=request_id).to_error())
-                session.flush_replies(client)
+        self._answer_waits(session, error)
         session.settle()
         session.state_dirty = False
         session.tell_all(error.to_error())
