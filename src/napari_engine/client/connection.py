@@ -50,12 +50,15 @@ from napari_engine.client.loop import get_loop, run_sync
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import (
     MAX_BINARY_BYTES,
+    MAX_TEXT_BYTES,
+    Command,
     Hello,
     Op,
     ProtocolError,
     StreamMode,
     ViewMode,
     Welcome,
+    encode_text,
     validate_command_args,
 )
 
@@ -64,6 +67,8 @@ __all__ = ["Connection", "ConnectionLost", "Frame", "RemoteError"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: room for a binary message's header beside its payload
+_HEADER_ROOM = 1 << 20
 StateListener = Callable[[set[str]], None]
 FrameListener = Callable[[Frame], None]
 ReplyCallback = Callable[[Any], None]
@@ -250,6 +255,7 @@ class Connection:
         """
         args = args or {}
         validate_command_args(op, args, has_payload=payload is not None)  # raises if bad
+        _check_size(op, args, payload, t)  # the server could not say which command it was
         with self._send_lock:  # commands are queued in id order
             with self._lock:
                 if self.closed.is_set() or not self.connected.is_set():
@@ -500,3 +506,19 @@ class _FrameWorker:
                         exc)
             return
         self._deliver_to(frame)
+
+
+def _check_size(op: str, args: dict[str, Any], payload: bytes | None,
+                t: float | None) -> None:
+    """Refuse here a command over the protocol's message limits: the server refuses such
+    a message unread, so its answer could not name the command, and a request would
+    wait for a reply that never comes."""
+    if payload is not None:
+        size, limit = len(payload) + _HEADER_ROOM, MAX_BINARY_BYTES
+    else:
+        size = len(encode_text(Command(Op(op), args, id=1 << 53, t=t).to_message()).encode())
+        limit = MAX_TEXT_BYTES
+    if size > limit:
+        raise ValueError(f"{op}: the command is {size} bytes, over the protocol's "
+                         f"{limit}-byte limit for one message; send it in parts")
+

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from napari_engine.server.budget import DEFAULT_BUDGET_S
 from napari_engine.server.gl_env import prepare_headless_env
 
 #: the token, when it is not on the command line (``--token``)
@@ -75,6 +76,17 @@ def _option(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"a storage option looks like KEY=VALUE, not {text!r}")
     return key.strip(), value
+
+
+def _seconds(text: str) -> float:
+    """``--command-budget``: a finite number of seconds, 0 for none."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds (0: no limit)")
+    return value
 
 
 def _scale(value: str) -> float | None:
@@ -175,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "with --workers): an allocation past it fails the command or "
                              "hides the layer that asked for it, not the machine (about 2G "
                              "of it is napari's, Qt's and GL's own; e.g. 8G; default: none)")
+    parser.add_argument("--command-budget", type=_seconds, default=DEFAULT_BUDGET_S,
+                        metavar="SECONDS",
+                        help="how long one command may hold the server's napari before it "
+                             "is interrupted and undone, so that no request freezes the "
+                             "other sessions (default %(default)g; 0: no limit)")
     parser.add_argument("--load-workers", type=int, default=8, metavar="N",
                         help="threads loading chunks beside the drawing (default 8; 0: "
                              "napari reads inside its draw, and a frame waits for data)")
@@ -257,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_roots=DataRoots.of([*(args.data_root or DataRoots.defaults(args.data)),
                                  *map(str, browse)]),
         load_workers=max(0, args.load_workers), voxels_3d=max(1, args.voxels_3d),
+        command_budget=args.command_budget,
         stream=StreamConfig(still_delay=args.still_delay,
                             interactive_scale=args.interactive_scale)))
     network = NetworkServer(scheduler.submit, args.host, args.port, token, tls=tls,

@@ -43,6 +43,7 @@ from napari_engine.protocol import (
     Welcome,
 )
 from napari_engine.server import commands
+from napari_engine.server.budget import DEFAULT_BUDGET_S, CommandBudget
 from napari_engine.server.encoder import FrameEncoder
 from napari_engine.server.jobs import (
     DataReady,
@@ -98,6 +99,9 @@ class SchedulerConfig:
     load_workers: int = 8
     #: in 3D a multiscale layer is drawn from its finest level of at most this many voxels
     voxels_3d: int = 1 << 24
+    #: seconds one command may hold the engine thread before it is interrupted and
+    #: undone (``budget``; 0: no limit)
+    command_budget: float = DEFAULT_BUDGET_S
 
 
 class Scheduler:
@@ -114,6 +118,7 @@ class Scheduler:
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._stop = threading.Event()
         self.streamer = Streamer(self.config.stream, FrameEncoder(self.submit))
+        self.budget = CommandBudget(self.config.command_budget)
         self._qt_app: Any = None
         self._gl_app: Any = None
         self._font_family = ""
@@ -322,7 +327,7 @@ class Scheduler:
         session, client = self._client(job.session, job.client_id)
         if session is not None and client is not None:
             with session.serving():
-                commands.run(job, session, client, self.streamer)
+                commands.run(job, session, client, self.streamer, self.budget)
 
     def _ack(self, job: FrameAck) -> None:
         session, client = self._client(job.session, job.client_id)

@@ -32,6 +32,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from napari_engine.protocol import MAX_BINARY_BYTES
+from napari_engine.server.budget import WORKER_VARIABLE
 from napari_engine.server.cli import TOKEN_VARIABLE
 from napari_engine.server.network import NetworkServer, session_from_path
 from napari_engine.server.process import ServerProcess
@@ -84,7 +85,7 @@ class WorkerPool:
     def _start(self, index: int) -> Worker:
         token = secrets.token_urlsafe(24)  # in its environment: argv is public
         process = ServerProcess([*self.args, "--host", "127.0.0.1", "--workers", "0"],
-                                env={TOKEN_VARIABLE: token})
+                                env={TOKEN_VARIABLE: token, WORKER_VARIABLE: "1"})
         process.start()
         log.info("worker %d: pid %d", index, process.pid)
         return Worker(index, process, token)
