@@ -198,3 +198,55 @@ def test_a_failed_triangulation_writes_no_files(tmp_path: Any,
             np.errstate(all="ignore"):
         _shapes_utils.triangulate_face_vispy(huge, np.array([[0, 1], [1, 2], [2, 0]]), huge)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_brush_stroke_makes_only_the_points_that_reach_the_layer() -> None:
+    """napari interpolates a stroke across its whole length (``bound_brush_strokes``):
+    the points kept are napari's own that lie in the layer's reach, and none else."""
+    from napari.layers.labels._labels_utils import interpolate_coordinates
+
+    old, new = np.array([-50_000.0, 10.0]), np.array([50_000.0, 30.0])
+    lo, hi = np.array([-7.0, -7.0]), np.array([106.0, 106.0])
+    napari_points = interpolate_coordinates(old, new, 10)
+    assert len(napari_points) == 40_000
+    inside = napari_points[np.all((napari_points >= lo) & (napari_points <= hi), axis=1)]
+    ours = napari_compat.stroke_points(old, new, 40_000, lo, hi)
+    np.testing.assert_allclose(ours, inside, rtol=0, atol=1e-9)
+    assert len(ours) == 45  # -5 to 105 by 2.5
+    # a stroke that misses the layer, or runs beside it in a dimension it is outside of
+    assert len(napari_compat.stroke_points(old, np.array([50_000.0, 500.0]), 40_000,
+                                           lo, hi)) == 0
+    assert len(napari_compat.stroke_points(np.array([-5e4, 200.0]), np.array([5e4, 200.0]),
+                                           40_000, lo, hi)) == 0
+    assert len(napari_compat.stroke_points(old, new * 1e20, 1 << 60, lo, hi)) == 0
+
+
+def test_a_bounded_stroke_paints_what_napari_paints() -> None:
+    from napari.layers import Labels
+    from napari.layers.labels._labels_utils import interpolate_coordinates
+
+    napari_compat.bound_brush_strokes()
+    ours = Labels(np.zeros((100, 100), np.uint8))
+    theirs = Labels(np.zeros((100, 100), np.uint8))
+    for layer in (ours, theirs):
+        layer.brush_size = 10
+        layer.mode = "paint"
+    old, new = [-20_000.0, 10.0], [20_000.0, 60.0]  # 16,000 points, 40 in reach
+    made: list[int] = []
+    original = Labels.paint
+
+    def counted(self: Labels, *args: Any, **kwargs: Any) -> None:
+        made.append(1)
+        original(self, *args, **kwargs)
+
+    try:
+        Labels.paint = counted  # type: ignore[method-assign]
+        ours._draw(3, old, new)
+        assert 0 < len(made) < 100
+        made.clear()
+        Labels._draw.__wrapped__(theirs, 3, old, new)
+        assert len(made) == len(interpolate_coordinates(old, new, 10)) == 16_000
+    finally:
+        Labels.paint = original  # type: ignore[method-assign]
+    assert ours.data.any()
+    np.testing.assert_array_equal(ours.data, theirs.data)

@@ -526,3 +526,80 @@ def write_no_debug_files() -> None:
 
     _shapes_utils._save_failed_triangulation = not_saved
     shape._save_failed_triangulation = not_saved
+
+
+#: a brush stroke between two mouse events is bounded to the layer past this many points
+STROKE_POINTS = 1024
+
+
+def bound_brush_strokes() -> None:
+    """napari's brush paints at points along the cursor's path between two mouse events,
+    one every quarter brush (``interpolate_coordinates``), wherever the path goes: at a
+    tiny zoom a short drag crosses millions of data pixels, nearly all outside the
+    layer, and napari paints (tries) each one: one stroke held every session's engine
+    for seconds to minutes. Past ``STROKE_POINTS`` only the points whose brush reaches
+    the layer (``Labels._draw`` says which layer) are made: the same points napari
+    makes there, so the same pixels change. Installed once."""
+    from napari.layers import Labels
+    from napari.layers.labels import labels as labels_module
+
+    original_draw = Labels._draw
+    if getattr(original_draw, "_bounded", False):
+        return
+    original_interpolate = labels_module.interpolate_coordinates
+    drawing: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def interpolate(old: Any, new: Any, brush_size: float) -> np.ndarray:
+        box = drawing.get("box")
+        if box is None or old is None or new is None:
+            return original_interpolate(old, new, brush_size)
+        old, new = np.asarray(old, float), np.asarray(new, float)
+        steps = round(float(np.max(np.abs(new - old))) / brush_size * 4)  # as napari
+        if steps <= STROKE_POINTS:
+            return original_interpolate(old, new, brush_size)
+        return stroke_points(old, new, steps, *box)
+
+    @functools.wraps(original_draw)
+    def draw(self: Any, new_label: Any, last_cursor_coord: Any, coordinates: Any) -> None:
+        if self.multiscale:
+            original_draw(self, new_label, last_cursor_coord, coordinates)
+            return
+        margin = self.brush_size / 2 + 2  # napari's brush reaches at most half its size
+        shape = np.asarray(self.data.shape, float)
+        drawing["box"] = (np.full(len(shape), -margin), shape - 1 + margin)
+        try:
+            original_draw(self, new_label, last_cursor_coord, coordinates)
+        finally:
+            drawing.pop("box", None)
+
+    draw._bounded = True  # type: ignore[attr-defined]
+    labels_module.interpolate_coordinates = interpolate
+    Labels._draw = draw
+
+
+def stroke_points(old: np.ndarray, new: np.ndarray, steps: int, lo: np.ndarray,
+                  hi: np.ndarray) -> np.ndarray:
+    """The points ``k / steps`` of the way from ``old`` to ``new`` (k = 1 .. steps, as
+    napari's ``interpolate_coordinates`` makes them) that lie in the box ``lo``..``hi``,
+    made without making the others. Past ``2**50`` steps (a zoom so small that the layer
+    is far below a screen pixel) the points are beyond float64's resolution along the
+    path and none is made."""
+    if steps > 1 << 50:
+        return np.empty((0, len(new)))
+    first, last = 0.0, 1.0  # the part of the segment inside the box (Liang-Barsky)
+    delta = new - old
+    for i in range(len(new)):
+        if delta[i] == 0:
+            if not lo[i] <= old[i] <= hi[i]:
+                return np.empty((0, len(new)))
+            continue
+        a, b = (lo[i] - old[i]) / delta[i], (hi[i] - old[i]) / delta[i]
+        first, last = max(first, min(a, b)), min(last, max(a, b))
+    if first > last:
+        return np.empty((0, len(new)))
+    k = np.arange(max(1, int(np.floor(first * steps))),
+                  min(steps, int(np.ceil(last * steps))) + 1)
+    coords = old + k[:, None] * (delta / steps)
+    coords[k == steps] = new  # as linspace ends exactly at its stop
+    inside = np.all((coords >= lo) & (coords <= hi), axis=1)  # the ends were rounded out
+    return coords[inside]

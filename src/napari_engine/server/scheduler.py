@@ -158,6 +158,7 @@ class Scheduler:
 
         from napari_engine.server.napari_compat import (
             bind_settings_shortcuts,
+            bound_brush_strokes,
             check_napari_version,
             place_levels_where_files_say,
             write_no_debug_files,
@@ -167,6 +168,7 @@ class Scheduler:
         bind_settings_shortcuts()
         place_levels_where_files_say()
         write_no_debug_files()
+        bound_brush_strokes()
         self._qt_app = QApplication.instance() or QApplication(["napari-engine"])
         # napari pins vispy's default app to Qt; a second application object runs EGL.
         self._gl_app = vispy_app.Application("egl")
