@@ -12,6 +12,7 @@ import numpy as np
 import psutil
 
 import napari_engine
+from napari_engine.client.connection import ConnectionLost
 from napari_engine.server.process import ServerProcess
 from napari_engine.server.workers import worker_argv
 
@@ -42,6 +43,14 @@ def test_a_killed_worker_takes_only_its_sessions_and_they_come_back(tmp_path: Pa
             b_before = b.screenshot()
             os.kill(first.pid, signal.SIGKILL)  # session a's worker (the first: fewest)
             np.testing.assert_array_equal(b.screenshot(), b_before)  # b never noticed
+            # the script on a reconnects by itself; its next command waits for that (one
+            # made before it saw the link go is lost with it, and says so)
+            try:
+                shot = a.screenshot()
+            except ConnectionLost:
+                shot = a.screenshot()
+            np.testing.assert_array_equal(shot, before)
+            assert [layer.name for layer in a.layers] == ["kept"]
         finally:
             a.close()
             b.close()

@@ -46,7 +46,7 @@ from napari_engine.client.core import (
     encode_command,
 )
 from napari_engine.client.frames import Frame, FrameAssembler, Picture
-from napari_engine.client.loop import get_loop, run_sync
+from napari_engine.client.loop import get_loop, on_loop_thread, run_sync
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import (
     MAX_BINARY_BYTES,
@@ -83,12 +83,16 @@ class Connection:
     def __init__(self, url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
                  jpeg_quality: int = 80, max_in_flight: int = 4, client: str = "napari-engine",
                  reconnect: bool = False, show_pictures: bool = False,
-                 view: str = "shared") -> None:
+                 view: str = "shared", wait_for_link: float = 0.0) -> None:
         self.url = url
         hello = Hello(client=client, stream=StreamMode(stream), jpeg_quality=jpeg_quality,
                       max_in_flight=max_in_flight, size=size, view=ViewMode(view))
         self._core = ClientCore(hello)
         self.reconnect = reconnect
+        #: a script's connection (> 0): a command made while the link is down waits this
+        #: long for it to come back, and the reconnecting stops after this long; 0 (a
+        #: window): tried until it works, and edits made meanwhile are not sent
+        self.wait_for_link = wait_for_link
         self._lock = threading.RLock()  # guards the core (the mirror, the outgoing queue)
         self.latest_frame: Frame | None = None
         self.errors: list[RemoteError] = []
@@ -147,7 +151,15 @@ class Connection:
         """Try again and again (backing off to 2 s) until the server answers or the user
         closes; then start over from the server's full state."""
         delay = 0.2
+        give_up = (time.monotonic() + self.wait_for_link if self.wait_for_link > 0
+                   else float("inf"))
         while not self._user_closed:
+            if time.monotonic() >= give_up:
+                log.warning("the server did not come back within %g s: closed",
+                            self.wait_for_link)
+                self.closed.set()
+                self._notify(self._connection_listeners, "closed")
+                return
             await asyncio.sleep(delay)
             try:
                 await self._open()
@@ -256,6 +268,7 @@ class Connection:
         args = args or {}
         validate_command_args(op, args, has_payload=payload is not None)  # raises if bad
         _check_size(op, args, payload, t)  # the server could not say which command it was
+        self._await_link()
         with self._send_lock:  # commands are queued in id order
             with self._lock:
                 if self.closed.is_set() or not self.connected.is_set():
@@ -271,6 +284,17 @@ class Connection:
                 self._core.queue(data)
         get_loop().call_soon_threadsafe(self._flush_soon)
         return cid
+
+    def _await_link(self) -> None:
+        """A script's command made while its connection reconnects (a restarted
+        server or worker) waits for it (``wait_for_link``)."""
+        if (self.wait_for_link <= 0 or self.connected.is_set() or self.closed.is_set()
+                or on_loop_thread()):
+            return
+        deadline = time.monotonic() + self.wait_for_link
+        while not self.connected.wait(0.05):
+            if self.closed.is_set() or time.monotonic() >= deadline:
+                return  # refused below, as any command on a closed connection
 
     def request(self, op: str, args: dict[str, Any] | None = None, *,
                 payload: bytes | None = None, timeout: float = 60.0) -> Any:

@@ -16,18 +16,19 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+_thread: threading.Thread | None = None
 
 
 def get_loop() -> asyncio.AbstractEventLoop:
     """The shared loop, started on first use on a daemon thread."""
-    global _loop
+    global _loop, _thread
     with _lock:
         if _loop is None or _loop.is_closed():
             loop = asyncio.new_event_loop()
             thread = threading.Thread(target=loop.run_forever, name="napari-engine-client",
                                       daemon=True)
             thread.start()
-            _loop = loop
+            _loop, _thread = loop, thread
         return _loop
 
 
@@ -40,3 +41,8 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     except TimeoutError:
         future.cancel()
         raise
+
+
+def on_loop_thread() -> bool:
+    """Whether the caller is the loop's own thread (which must never wait on it)."""
+    return _thread is not None and threading.current_thread() is _thread

@@ -365,6 +365,11 @@ class ProxyViewer(NewLabelsOnServer):
         return f"<ProxyViewer {self.connection.url.split('?')[0]} session={self.session!r}>"
 
 
+#: how long a script's connection tries to get back a lost link (a restarted server or
+#: worker), its commands waiting meanwhile
+RECONNECT_WAIT_S = 60.0
+
+
 def connect(url: str, *, stream: str = "auto", size: tuple[int, int] | None = None,
             view: str = "shared", timeout: float = 30.0) -> ProxyViewer:
     """Connect to a napari-engine server and return a ``ProxyViewer`` for its session.
@@ -376,9 +381,14 @@ def connect(url: str, *, stream: str = "auto", size: tuple[int, int] | None = No
     session has its own). ``view="own"`` keeps a camera and dims of this viewer's own
     (starting where the session's are) instead of the session's, which every "shared"
     client moves; ``viewer.set_view(...)`` changes it later.
+
+    A lost link is tried again for ``RECONNECT_WAIT_S`` (a server or its worker
+    restarted: the session comes back from its journal); meanwhile a command waits for
+    it, and a request that was under way when the link went raises ``ConnectionLost``
+    (it may or may not have been applied).
     """
     connection = Connection(url, stream=stream, size=size, client="napari_engine.connect",
-                            view=view)
+                            view=view, reconnect=True, wait_for_link=RECONNECT_WAIT_S)
     connection.open(timeout)
     return ProxyViewer(connection)
 
