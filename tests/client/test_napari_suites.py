@@ -57,6 +57,17 @@ def _outcomes(report: Path) -> dict[str, str]:
     return outcomes
 
 
+def _failures(report: Path, wanted: list[str]) -> str:
+    """The failure texts of the tests ``wanted`` (to tell why one failed unexpectedly)."""
+    out = []
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        test = f"{case.get('classname', '').rpartition('.')[2]}.{case.get('name')}"
+        if test in wanted:
+            out += [f"{test}: {(child.text or child.get('message') or '')[-3000:]}"
+                    for child in case if child.tag in ("failure", "error")]
+    return "\n".join(out)
+
+
 def _run_suite(module: str, url: str, workdir: Path) -> tuple[subprocess.Popen[str], Path]:
     """napari's test ``module`` against the server at ``url``, started (not waited on)."""
     workdir.mkdir()
@@ -98,6 +109,7 @@ def test_napari_viewer_model_and_layer_list_suites_on_a_server(
     (output_dir / "napari_suites.txt").write_text("\n".join(lines) + "\n")
     assert len(outcomes) > 150, tail  # the suites ran, all of them
     unexpected = [t for t in failed if t not in CANNOT_PASS]
-    assert not unexpected, f"{unexpected}\n{tail}"
+    why = "\n".join(_failures(report, unexpected) for _proc, report in runs)
+    assert not unexpected, f"{unexpected}\n{why}\n{tail}"
     passing_now = [t for t in CANNOT_PASS if outcomes.get(t) == "passed"]
     assert not passing_now, f"listed as failing, but pass: {passing_now}"
