@@ -18,6 +18,10 @@ from napari_engine.server.process import ServerProcess
 # any test module importing napari may trigger: so choose before collecting anything.
 # Tests that start a real Qt window (under Xvfb) set their own environment.
 prepare_headless_env()
+# The servers tests start serve their sessions in their own process (as ``--workers
+# auto`` does below 4 cores) on any machine, unless a test asks for workers: the same
+# suite whatever the machine's cores.
+os.environ.setdefault("NAPARI_ENGINE_WORKERS", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psutil
 
+from napari_engine.server import sizing
 from napari_engine.server.process import ServerProcess
 
 LIMIT = 6 << 30
@@ -25,3 +26,14 @@ def test_the_limit_is_the_servers_and_each_workers() -> None:
                    if "napari_engine.server" in " ".join(p.cmdline())]
         assert len(workers) == 1 and _limit(workers[0].pid) == LIMIT
         assert _limit(front.pid) != LIMIT
+
+
+def test_by_default_the_machines_memory_shared_among_the_workers() -> None:
+    args = ["--token", "t", "--size", "64x48", "--empty", "--journal-dir", "none"]
+    with ServerProcess(args) as alone:
+        assert _limit(alone.pid) == sizing.default_memory_limit(0)
+    with ServerProcess([*args, "--workers", "2", "--memory-limit", "none"]) as front:
+        workers = [p for p in psutil.Process(front.pid).children()
+                   if "napari_engine.server" in " ".join(p.cmdline())]
+        assert len(workers) == 2
+        assert all(_limit(w.pid) == psutil.RLIM_INFINITY for w in workers)

@@ -21,8 +21,11 @@ def test_a_workers_command_line_is_the_fronts_less_its_own_options() -> None:
     argv = ["--host", "0.0.0.0", "--port=9000", "--token", "s", "--workers", "2",
             "--data", "/d/a.zarr", "--certfile", "c.pem", "--journal-dir", "/j",
             "--allow-origin", "https://x", "--size", "64x48"]
-    assert worker_argv(argv, "/journal") == ["--data", "/d/a.zarr", "--size", "64x48",
-                                             "--journal-dir", "/journal"]
+    assert worker_argv(argv, "/journal", 8 << 30) == [
+        "--data", "/d/a.zarr", "--size", "64x48", "--journal-dir", "/journal",
+        "--memory-limit", str(8 << 30)]
+    assert worker_argv([*argv, "--memory-limit", "2G"], "/j")[-2:] == ["--memory-limit",
+                                                                        "none"]
 
 
 def _workers(front: ServerProcess) -> list[psutil.Process]:

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 from napari_engine.bench.driver import FrameLog, continuous, open_client
 from napari_engine.bench.local_napari import run_apart
@@ -254,7 +253,7 @@ def run_source(data: str | None, mode: str, args: argparse.Namespace) -> Result:
             out["jump"] = jump(conn, log, min(planes - 1, z0 + int(args.zrate * args.duration)
                                               + planes // 4))
             out["three_d"] = three_d(conn, log)
-            out["rss_mib"] = psutil.Process(server.pid).memory_info().rss / 2**20
+            out["rss_mib"] = server.resident_bytes() / 2**20
         finally:
             conn.close()
         server.stop()

@@ -118,15 +118,14 @@ def memory_walk(conn: Connection, server: ServerProcess, jumps: int, seed: int =
     layer = _first_layer(conn)
     shape, scale = layer["shape"], layer["scale"]
     rng = random.Random(seed)
-    proc = psutil.Process(server.pid)
-    rss = [proc.memory_info().rss]
+    rss = [server.resident_bytes()]
     t0 = time.perf_counter()
     for _ in range(jumps):
         step = [rng.randrange(n) for n in shape]
         conn.send_command("dims.set", {"current_step": step})
         conn.send_command("camera.set", {"center": [step[-2] * scale[-2], step[-1] * scale[-1]]})
         conn.request("screenshot")
-        rss.append(proc.memory_info().rss)
+        rss.append(server.resident_bytes())
     return {"jumps": jumps, "seconds": time.perf_counter() - t0,
             "rss_start_mib": rss[0] / 2**20, "rss_max_mib": max(rss) / 2**20,
             "rss_end_mib": rss[-1] / 2**20,

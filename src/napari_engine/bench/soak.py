@@ -44,9 +44,7 @@ def _server(args: argparse.Namespace) -> ServerProcess:
 
 
 def _memory_mib(server: ServerProcess) -> float:
-    root = psutil.Process(server.pid)
-    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]
-               if p.is_running()) / 2**20
+    return server.resident_bytes() / 2**20
 
 
 def _mover(conn: Connection, log: FrameLog, rate: float, stop: threading.Event,

@@ -20,9 +20,16 @@ from typing import Any
 
 from napari_engine.server.budget import DEFAULT_BUDGET_S
 from napari_engine.server.gl_env import prepare_headless_env
+from napari_engine.server.sizing import (
+    CORES_PER_WORKER,
+    default_memory_limit,
+    default_workers,
+)
 
 #: the token, when it is not on the command line (``--token``)
 TOKEN_VARIABLE = "NAPARI_ENGINE_TOKEN"
+#: the default of ``--workers``
+WORKERS_VARIABLE = "NAPARI_ENGINE_WORKERS"
 #: where clients' saves go unless ``--save-dir`` says otherwise
 DEFAULT_SAVE_DIR = Path.home() / "napari-engine" / "saved"
 #: where sessions journal their edits unless ``--journal-dir`` says otherwise
@@ -100,6 +107,27 @@ def _scale(value: str) -> float | None:
     if not 0.1 <= scale <= 1.0:
         raise argparse.ArgumentTypeError("must be 'auto' or a number in [0.1, 1]")
     return scale
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a count, or ``auto`` (from the cores)."""
+    if text.strip().lower() == "auto":
+        return default_workers()
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if not 0 <= count <= 1024:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a count of workers, not {text!r}")
+    return count
+
+
+def _memory_limit(text: str) -> int | str | None:
+    """``--memory-limit``: bytes, ``none``, or ``auto`` (resolved once the workers are
+    known: ``sizing``)."""
+    if text.strip().lower() in ("auto", "none"):
+        return text.strip().lower()
+    return _memory(text)
 
 
 def _memory(text: str) -> int:
@@ -182,11 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="memory for loaded chunks, shared by every layer and session "
                              "(e.g. 512M, 4G; least recently seen evicted first; default: "
                              "a quarter of this machine's memory, at most 4G)")
-    parser.add_argument("--memory-limit", type=_memory, default=None, metavar="BYTES",
+    parser.add_argument("--memory-limit", type=_memory_limit, default="auto",
+                        metavar="BYTES",
                         help="the address space of this server process (of each worker "
                              "with --workers): an allocation past it fails the command or "
                              "hides the layer that asked for it, not the machine (about 2G "
-                             "of it is napari's, Qt's and GL's own; e.g. 8G; default: none)")
+                             "of it is napari's, Qt's and GL's own; e.g. 8G; 'none'; "
+                             "default 'auto': this machine's memory shared among the "
+                             "workers, at least 4G, none where NVIDIA's driver is loaded)")
     parser.add_argument("--command-budget", type=_seconds, default=DEFAULT_BUDGET_S,
                         metavar="SECONDS",
                         help="how long one command may hold the server's napari before it "
@@ -205,11 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "(obstore's keys: endpoint, region, access_key_id, "
                              "secret_access_key, session_token, skip_signature, ...); "
                              "repeatable")
-    parser.add_argument("--workers", type=int, default=0, metavar="N",
+    parser.add_argument("--workers", type=_workers,
+                        default=os.environ.get(WORKERS_VARIABLE, "auto"),
+                        metavar="N",
                         help="run sessions in N worker processes behind this one, which "
                              "routes connections and starts a worker that dies again (its "
-                             "sessions come back from their journals; napari's window "
-                             "reconnects); default 0: sessions in this process")
+                             "sessions come back from their journals; scripts and napari's "
+                             "window reconnect); 0: sessions in this process; default "
+                             f"${WORKERS_VARIABLE} or 'auto': one per {CORES_PER_WORKER} "
+                             "cores this process may use (0 below that)")
     parser.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                         help="load, decode and compute chunks on an existing Dask cluster "
                              "(e.g. tcp://10.0.0.5:8786; default: $DASK_SCHEDULER_ADDRESS; "
@@ -237,16 +272,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: serving {args.host} without TLS: the token and every frame "
               "cross the network in the clear (use --certfile/--keyfile, or bind "
               "127.0.0.1 and forward the port over ssh)", file=sys.stderr)
+    memory_limit = (default_memory_limit(args.workers) if args.memory_limit == "auto"
+                    else None if args.memory_limit == "none" else int(args.memory_limit))
     if args.workers > 0:
         from napari_engine.server.workers import serve_front
 
         return serve_front(argv, args.workers, str(args.journal_dir), args.host, args.port,
                            args.token or secrets.token_urlsafe(24), tls=tls,
-                           allowed_origins=args.allow_origin)
-    if args.memory_limit is not None and args.workers == 0:
+                           allowed_origins=args.allow_origin, memory_limit=memory_limit)
+    if memory_limit is not None:
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (args.memory_limit, args.memory_limit))
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     prepare_headless_env()
     from napari_engine.data import DataError, cluster
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 
 def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
@@ -31,8 +32,11 @@ class ServerProcess:
 
     def __init__(self, args: Sequence[str] = (), *, log_path: str | Path | None = None,
                  start_timeout: float = 120.0, env: dict[str, str] | None = None,
-                 cpus: set[int] | None = None) -> None:
+                 cpus: set[int] | None = None, echo: TextIO | None = None,
+                 echo_prefix: str = "") -> None:
         self.args = ["--port", "0", *args]
+        #: where each line of its stderr is also written (a front: its workers' logs)
+        self.echo, self.echo_prefix = echo, echo_prefix
         #: a server started from code journals into a folder of its own unless told
         #: where (tests and benchmarks must not restore each other's sessions); it is
         #: removed when the server stops
@@ -86,6 +90,9 @@ class ServerProcess:
                 if log:
                     log.write(line)
                     log.flush()
+                if self.echo is not None:
+                    self.echo.write(self.echo_prefix + line)
+                    self.echo.flush()
         finally:
             if log:
                 log.close()
@@ -93,6 +100,17 @@ class ServerProcess:
     @property
     def stderr(self) -> str:
         return "".join(self._stderr_lines)
+
+    def resident_bytes(self) -> int:
+        """The resident memory of the server and of its workers (``--workers``)."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]
+                       if p.is_running())
+        except psutil.Error:
+            return 0
 
     @property
     def pid(self) -> int:

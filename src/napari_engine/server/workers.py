@@ -85,7 +85,8 @@ class WorkerPool:
     def _start(self, index: int) -> Worker:
         token = secrets.token_urlsafe(24)  # in its environment: argv is public
         process = ServerProcess([*self.args, "--host", "127.0.0.1", "--workers", "0"],
-                                env={TOKEN_VARIABLE: token, WORKER_VARIABLE: "1"})
+                                env={TOKEN_VARIABLE: token, WORKER_VARIABLE: "1"},
+                                echo=sys.stderr, echo_prefix=f"worker {index}: ")
         process.start()
         log.info("worker %d: pid %d", index, process.pid)
         return Worker(index, process, token)
@@ -206,12 +207,14 @@ async def _relay(client: ServerConnection, upstream: ClientConnection) -> None:
 #: the options that are the front's alone (a worker listens on its own loopback port,
 #: with its own token, and needs no TLS)
 FRONT_ONLY = ("--host", "--port", "--token", "--certfile", "--keyfile", "--allow-origin",
-              "--workers")
+              "--workers", "--memory-limit")
 
 
-def worker_argv(argv: Sequence[str], journal_dir: str) -> list[str]:
+def worker_argv(argv: Sequence[str], journal_dir: str,
+                memory_limit: int | None = None) -> list[str]:
     """The command line of a worker: the front's, less its own options, with the
-    journal folder named (workers started again must find their sessions' journals)."""
+    journal folder named (workers started again must find their sessions' journals)
+    and the memory limit the front worked out for each."""
     out: list[str] = []
     skip = False
     for arg in argv:
@@ -223,16 +226,17 @@ def worker_argv(argv: Sequence[str], journal_dir: str) -> list[str]:
             skip = "=" not in arg
             continue
         out.append(arg)
-    return [*out, "--journal-dir", journal_dir]
+    return [*out, "--journal-dir", journal_dir, "--memory-limit",
+            "none" if memory_limit is None else str(memory_limit)]
 
 
 def serve_front(argv: Sequence[str], workers: int, journal_dir: str, host: str, port: int,
-                token: str, **door: object) -> int:
+                token: str, memory_limit: int | None = None, **door: object) -> int:
     """Start the pool and the front; serve until SIGINT or SIGTERM."""
     import signal
 
     try:
-        pool = WorkerPool(workers, worker_argv(argv, journal_dir))
+        pool = WorkerPool(workers, worker_argv(argv, journal_dir, memory_limit))
     except RuntimeError as exc:
         print(f"error: a worker did not start: {exc}", flush=True, file=sys.stderr)
         return 2
