@@ -14,7 +14,7 @@ import psutil
 import napari_engine
 from napari_engine.client.connection import ConnectionLost
 from napari_engine.server.process import ServerProcess
-from napari_engine.server.workers import worker_argv
+from napari_engine.server.workers import Placement, worker_argv
 
 
 def test_a_workers_command_line_is_the_fronts_less_its_own_options() -> None:
@@ -67,3 +67,23 @@ def test_a_killed_worker_takes_only_its_sessions_and_they_come_back(tmp_path: Pa
         assert len(workers) == 2 and first.pid not in {w.pid for w in workers}
         assert second.pid in {w.pid for w in workers}
         assert front.alive()
+
+
+def test_a_session_stays_on_its_worker_while_it_may_be_open_there() -> None:
+    now = [0.0]
+    place = Placement(2, forget_after=70.0, clock=lambda: now[0])
+    assert [place.enter(s) for s in ("a", "b", "c")] == [0, 1, 0]
+    assert place.enter("a") == 0  # a second client of a
+    for s in ("a", "a", "c"):
+        place.leave(s)
+    now[0] = 69.0
+    assert place.enter("a") == 0  # its worker may still have it open
+    place.leave("a")
+    now[0] = 140.0
+    # a and c were closed for idling there: the worker with fewest now takes new ones
+    assert (place.hosted(0), place.hosted(1)) == (2, 1)
+    assert place.enter("d") == 0
+    assert (place.hosted(0), place.hosted(1)) == (1, 1)  # a and c forgotten
+    assert place.enter("a") == 0  # from its journal, wherever there is room
+    assert place.enter("e") == 1
+    assert place.enter("b") == 1  # b's client never left

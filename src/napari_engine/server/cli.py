@@ -279,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve_front(argv, args.workers, str(args.journal_dir), args.host, args.port,
                            args.token or secrets.token_urlsafe(24), tls=tls,
-                           allowed_origins=args.allow_origin, memory_limit=memory_limit)
+                           allowed_origins=args.allow_origin, memory_limit=memory_limit,
+                           session_idle=args.session_idle)
     if memory_limit is not None:
         import resource
 

@@ -3,7 +3,8 @@ and survives any worker's death.
 
 The front is the server people connect to: it checks the token, the origin and the
 guesses (``network``), picks the worker that hosts the session (a session stays on its
-worker; a new one goes to the worker with the fewest), and relays the websocket
+worker while it may be open there; a new one goes to the worker
+hosting the fewest now: ``Placement``), and relays the websocket
 messages both ways, unread. Each worker is a whole server of its own (``python -m
 napari_engine.server``, its own napari, GL and engine thread) on a private loopback port
 with a token of its own, so one session's work never waits for another's and a crash
@@ -23,7 +24,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -45,6 +46,8 @@ WATCH_EVERY_S = 0.5
 RESTARTING = 1012
 #: how long a connection to a session whose worker is being started again waits for it
 RESTART_WAIT_S = 60.0
+#: a session is forgotten by the front this long after its worker closed it for idling
+FORGET_MARGIN_S = 10.0
 
 
 @dataclass
@@ -54,7 +57,6 @@ class Worker:
     index: int
     process: ServerProcess
     token: str
-    sessions: set[str] = field(default_factory=set)
     restarts: int = 0
     started: float = field(default_factory=time.monotonic)
     #: if it dies: not started again before ``next_start`` (``backoff`` after this start)
@@ -68,14 +70,65 @@ class Worker:
         return f"{parts.scheme}://{parts.netloc}"
 
 
+class Placement:
+    """Which worker hosts each session. A session stays on its worker while it may be
+    open there: while a client is connected to it, and for ``forget_after`` seconds
+    (the workers' ``--session-idle``, and a margin) after the last one left; then it is
+    forgotten, and it opens next where the fewest sessions are (from its journal,
+    which every worker shares). A new session goes where the fewest are now, not where
+    the fewest were ever opened."""
+
+    def __init__(self, workers: int, forget_after: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.workers = workers
+        self.forget_after = forget_after
+        self._clock = clock
+        self._where: dict[str, int] = {}
+        self._connected: dict[str, int] = {}
+        self._left: dict[str, float] = {}
+
+    def enter(self, session: str) -> int:
+        """A connection to ``session``: the index of its worker."""
+        self._forget_idle()
+        index = self._where.get(session)
+        if index is None:
+            index = min(range(self.workers), key=lambda i: (self.hosted(i), i))
+            self._where[session] = index
+        self._connected[session] = self._connected.get(session, 0) + 1
+        self._left.pop(session, None)
+        return index
+
+    def leave(self, session: str) -> None:
+        """A connection to ``session`` closed."""
+        count = self._connected.get(session, 0) - 1
+        if count > 0:
+            self._connected[session] = count
+            return
+        self._connected.pop(session, None)
+        if session in self._where:
+            self._left[session] = self._clock()
+
+    def hosted(self, index: int) -> int:
+        """The sessions worker ``index`` may have open now."""
+        return sum(1 for i in self._where.values() if i == index)
+
+    def _forget_idle(self) -> None:
+        now = self._clock()
+        for session, left in list(self._left.items()):
+            if now - left >= self.forget_after:
+                del self._left[session], self._where[session]
+
+
 class WorkerPool:
     """``count`` worker servers started with ``args``; dead ones started again."""
 
-    def __init__(self, count: int, args: Sequence[str]) -> None:
+    def __init__(self, count: int, args: Sequence[str], session_idle: float = 60.0) -> None:
         if count < 1:
             raise ValueError("a pool needs at least one worker")
         self.args = list(args)
         self.workers = [self._start(index) for index in range(count)]
+        #: a margin over the workers' idle timeout: a session is closed there first
+        self.placement = Placement(count, session_idle + FORGET_MARGIN_S)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="worker-watch",
@@ -91,15 +144,15 @@ class WorkerPool:
         log.info("worker %d: pid %d", index, process.pid)
         return Worker(index, process, token)
 
-    def worker_for(self, session: str) -> Worker:
-        """The worker that hosts ``session`` (the one with the fewest, for a new one)."""
+    def enter(self, session: str) -> Worker:
+        """The worker that hosts ``session``, for a new connection to it (``leave``
+        when it closes)."""
         with self._lock:
-            for worker in self.workers:
-                if session in worker.sessions:
-                    return worker
-            worker = min(self.workers, key=lambda w: (len(w.sessions), w.index))
-            worker.sessions.add(session)
-            return worker
+            return self.workers[self.placement.enter(session)]
+
+    def leave(self, session: str) -> None:
+        with self._lock:
+            self.placement.leave(session)
 
     def _watch(self) -> None:
         while not self._stop.wait(WATCH_EVERY_S):
@@ -116,7 +169,7 @@ class WorkerPool:
                 except Exception:
                     log.exception("worker %d could not be started again", index)
                     continue
-                new.sessions, new.restarts = worker.sessions, worker.restarts + 1
+                new.restarts = worker.restarts + 1
                 # a worker that dies again within a minute waits 1, 2, 4 ... 60 s before
                 # the next start (a journal that crashes it must not spin the machine)
                 quick = time.monotonic() - worker.started < 60.0
@@ -144,8 +197,14 @@ class FrontServer(NetworkServer):
         path = urlsplit(ws.request.path).path if ws.request else "/"
         session = session_from_path(path)
         assert session is not None  # the door refused anything else
+        worker = self.pool.enter(session)
+        try:
+            await self._serve(ws, session, worker)
+        finally:
+            self.pool.leave(session)
+
+    async def _serve(self, ws: ServerConnection, session: str, worker: Worker) -> None:
         started = time.monotonic()
-        worker = self.pool.worker_for(session)
         closed: tuple[int | None, str] = (None, "")
         while True:
             url = f"{worker.base}/session/{session}?token={worker.token}"
@@ -231,12 +290,13 @@ def worker_argv(argv: Sequence[str], journal_dir: str,
 
 
 def serve_front(argv: Sequence[str], workers: int, journal_dir: str, host: str, port: int,
-                token: str, memory_limit: int | None = None, **door: object) -> int:
+                token: str, memory_limit: int | None = None, session_idle: float = 60.0,
+                **door: object) -> int:
     """Start the pool and the front; serve until SIGINT or SIGTERM."""
     import signal
 
     try:
-        pool = WorkerPool(workers, worker_argv(argv, journal_dir, memory_limit))
+        pool = WorkerPool(workers, worker_argv(argv, journal_dir, memory_limit), session_idle)
     except RuntimeError as exc:
         print(f"error: a worker did not start: {exc}", flush=True, file=sys.stderr)
         return 2
