@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
+import napari_engine
+from napari_engine.server.process import ServerProcess
 from tests.client.test_model import Mirrored
 from tests.conftest import ServerFactory
 
@@ -40,3 +44,30 @@ def test_client_receives_frames_and_metadata_only(start_server: ServerFactory) -
     assert frames <= sum(frame_sizes) + 8 * 1024 * len(frame_sizes)  # and headers under 8 KiB
     # and the client holds no voxels: browsing read none ("data" messages: layer.data)
     assert all(s == 0 for s in layer._slice.image.raw.strides)
+
+
+def test_a_state_of_megabytes_reaches_every_client() -> None:
+    """60,000 points are 3.4 MB of state, which napari holds without trouble: they go
+    to the server as one array (as JSON they were refused, over a message's 1 MiB), and
+    a client that joins gets them, as does the one that was there (clients refused a
+    server's message over 1 MiB too)."""
+    points = np.random.default_rng(0).uniform(0, 4096, (60_000, 2))
+    with ServerProcess(["--token", "t", "--size", "64x48", "--empty", "--journal-dir",
+                        "none"]) as server:
+        there = napari_engine.connect(server.url, stream="none")
+        try:
+            there.add_points(points, name="many", face_color="red", size=3)
+            there.sync()
+            joining = napari_engine.connect(server.url, stream="none")
+            try:
+                assert [layer["name"] for layer in there.connection.layers()] == ["many"]
+                assert [layer.name for layer in joining.layers] == ["many"]
+                np.testing.assert_allclose(joining.layers[0].data, points)
+                # one colour for all travelled once, and came back one per point
+                assert joining.layers[0].face_color.shape == (60_000, 4)
+                np.testing.assert_allclose(joining.layers[0].face_color, [[1, 0, 0, 1]] * 60_000)
+                np.testing.assert_allclose(joining.layers[0].size, 3)
+            finally:
+                joining.close()
+        finally:
+            there.close()

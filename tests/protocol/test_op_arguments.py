@@ -171,7 +171,7 @@ def test_refused_arguments_say_which(op: str, args: dict[str, Any], payload: boo
 
 @pytest.mark.parametrize("op", [op for op in Op if op not in (
     Op.LAYER_ADD_IMAGE, Op.LAYER_ADD_LABELS, Op.LAYER_WRITE, Op.LAYER_ADD_VECTORS,
-    Op.LAYER_ADD_TRACKS, Op.LAYER_ADD_SURFACE, Op.LAYER_SET_DATA)])
+    Op.LAYER_ADD_TRACKS, Op.LAYER_ADD_SURFACE, Op.LAYER_SET_DATA, Op.LAYER_ADD_POINTS)])
 def test_a_payload_is_refused_where_none_belongs(op: Op) -> None:
     with pytest.raises(ProtocolError) as info:
         OPERATIONS[op].validate({}, True)
@@ -241,3 +241,14 @@ def test_a_listed_path_stays_below_its_folder() -> None:
     for bad in ("../x", "/etc", "~/x", "a/../../b", "c:/x"):
         with pytest.raises(ProtocolError, match="path"):
             validate_command_args(Op.FILES_LIST, {"path": bad}, has_payload=False)
+
+
+def test_many_points_travel_as_one_array() -> None:
+    array = {"shape": [60_000, 3], "dtype": "float64"}
+    out = validate_command_args("layer.add_points", {"arrays": [array]}, has_payload=True)
+    assert out["nbytes"] == 60_000 * 3 * 8
+    for bad in ({"shape": [10], "dtype": "float64"}, {"shape": [10, 1], "dtype": "float64"},
+                {"shape": [10, 3], "dtype": "uint8"}, {"shape": [10**8, 2], "dtype": "float32"}):
+        with pytest.raises(ProtocolError) as info:
+            validate_command_args("layer.add_points", {"arrays": [bad]}, has_payload=True)
+        assert info.value.code is ErrorCode.INVALID

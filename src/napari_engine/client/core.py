@@ -21,6 +21,7 @@ import numpy as np
 
 from napari_engine.client.frames import Frame
 from napari_engine.protocol import (
+    MAX_SERVER_TEXT_BYTES,
     Ack,
     Command,
     DataReply,
@@ -174,7 +175,7 @@ class ClientCore:
             if not isinstance(header, FrameHeader):
                 raise _malformed("binary messages from the server are frames and data")
             return self._frame(Frame(header, bytes(payload), now, waited=waited))
-        raw = decode_text(data)
+        raw = decode_text(data, max_bytes=MAX_SERVER_TEXT_BYTES)
         self._count(str(raw["type"]), len(data))
         return self._control(parse_server_message(raw))
 

@@ -33,6 +33,8 @@ NOT_MIRRORED = "{kind} layers are not mirrored by napari-engine"
 #: a multiscale layer's levels, a surface's parts: what one message may carry (and some
 #: room for its header)
 MAX_ARRAYS_BYTES = MAX_BINARY_BYTES - (1 << 20)
+#: more points than this travel as an array in the payload, not as JSON coordinates
+JSON_POINTS = 1000
 
 
 def _nbytes(data: Any) -> int:
@@ -93,6 +95,14 @@ def sent(prop: LayerProperty, value: Any) -> Any:
     return wire
 
 
+def _one_for_all(values: Any) -> Any:
+    """Items' values as they travel: one for all when every item has the same (60,000
+    default colours are 720 kB of JSON)."""
+    if isinstance(values, list) and len(values) > 1 and all(x == values[0] for x in values):
+        return values[:1]
+    return values
+
+
 def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     """The operation, arguments and payload that make ``layer`` on the server. Raises
     ``NotImplementedError`` for what cannot travel (a layer kind the protocol does not
@@ -100,7 +110,15 @@ def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     kind = kind_of(layer)
     items = len(layer.data) if isinstance(layer, Points | Shapes) else 0
     props = {p.name: sent(p, getattr(layer, p.name)) for p in properties_of(kind)
-             if p.initial is not None or (p.per_item and 0 < items <= MAX_ITEMS)}
+             if p.initial is not None}
+    for prop in properties_of(kind):  # each item's own, one for all where they agree
+        if prop.per_item and items > 0:
+            values = _one_for_all(sent(prop, getattr(layer, prop.name)))
+            if len(values) == 1 or items <= MAX_ITEMS:
+                props[prop.name] = values
+    if isinstance(layer, Points) and len(layer.data) > JSON_POINTS:
+        args, payload = arrays_payload([np.asarray(layer.data, float)], kind)
+        return Op.LAYER_ADD_POINTS, {**args, "props": props}, payload
     if isinstance(layer, Points):
         return Op.LAYER_ADD_POINTS, {
             "data": np.asarray(layer.data, float).tolist(), "ndim": layer.ndim,

@@ -23,6 +23,7 @@ from napari_engine.protocol.client_messages import (
 from napari_engine.protocol.codec import (
     BINARY_MAGIC,
     MAX_BINARY_BYTES,
+    MAX_SERVER_TEXT_BYTES,
     MAX_TEXT_BYTES,
     decode_binary,
     decode_text,
@@ -54,6 +55,7 @@ __all__ = [
     "CLIENT_MESSAGES",
     "LAYER_PROPERTIES",
     "MAX_BINARY_BYTES",
+    "MAX_SERVER_TEXT_BYTES",
     "MAX_TEXT_BYTES",
     "OPERATIONS",
     "PROTOCOL_VERSION",

@@ -30,6 +30,10 @@ BINARY_PREFIX = _PREFIX
 MAX_TEXT_BYTES = 1 << 20
 #: Largest binary message a client may send (array data for add_image).
 MAX_BINARY_BYTES = 512 << 20
+#: Largest text message a client accepts from its server: a state holding a large points
+#: or shapes layer is megabytes of JSON (60,000 points: 3.4 MB), which napari holds
+#: without trouble; the 1 MiB limit guards the server from its clients, not the reverse.
+MAX_SERVER_TEXT_BYTES = MAX_BINARY_BYTES
 #: Largest JSON header inside a binary message.
 MAX_HEADER_BYTES = 64 << 10
 

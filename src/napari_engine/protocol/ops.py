@@ -101,6 +101,8 @@ ARRAY_DTYPES = {"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "uint32": 4, "in
 LABEL_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 #: Points and shapes travel as JSON coordinates: far fewer than voxels, but bounded.
 MAX_POINTS = MAX_ITEMS
+#: points in a payload (``layer.add_points`` with ``arrays``)
+MAX_PAYLOAD_POINTS = 10_000_000
 MAX_VERTICES = 10_000
 SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
 MOUSE_EVENTS = ("press", "move", "release")
@@ -281,6 +283,25 @@ def _add_points(args: Args) -> Args:
         out["props"] = validate_props(args["props"], op, LayerKind.POINTS)
     return _with_ndim(out, args, op)
 
+
+
+def _add_points_either(args: Args, has_payload: bool) -> Args:
+    """Points as JSON coordinates (``data``: a message's 1 MiB holds about 20,000), or
+    as one ``float32``/``float64`` array of N x D in the payload (``arrays``), checked
+    for finite, bounded values on the server (``commands._coordinates``)."""
+    op = Op.LAYER_ADD_POINTS
+    if not has_payload:
+        v.only(args, {"data", "props", "ndim"}, op)
+        return _add_points(args)
+    v.only(args, {"arrays", "props", "nbytes"}, op)
+    out = _arrays_args(args, op, (1, 1), ("float32", "float64"))
+    shape = out["arrays"][0]["shape"]
+    if len(shape) != 2 or not 2 <= shape[1] <= v.MAX_LAYER_NDIM or shape[0] > MAX_PAYLOAD_POINTS:
+        raise v.fail(f"{op}: the points' array must be N x D, with D from 2 to "
+                     f"{v.MAX_LAYER_NDIM} and N at most {MAX_PAYLOAD_POINTS}")
+    if "props" in args:
+        out["props"] = validate_props(args["props"], op, LayerKind.POINTS)
+    return out
 
 
 def _with_ndim(out: Args, args: Args, op: Op) -> Args:
@@ -530,8 +551,7 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_SET: OpSpec(_plain(Op.LAYER_SET, {"layer", "props"}, _layer_set)),
     Op.LAYER_ADD_IMAGE: OpSpec(_add_image),
     Op.LAYER_ADD_LABELS: OpSpec(_add_labels),
-    Op.LAYER_ADD_POINTS: OpSpec(_plain(Op.LAYER_ADD_POINTS, {"data", "props", "ndim"},
-                                              _add_points)),
+    Op.LAYER_ADD_POINTS: OpSpec(_add_points_either),
     Op.LAYER_ADD_SHAPES: OpSpec(_plain(Op.LAYER_ADD_SHAPES,
                                               {"data", "shape_type", "props", "ndim"},
                                               _add_shapes)),

@@ -346,12 +346,15 @@ def _add_items(ctx: Context, add: Callable[..., Layer | list[Layer]], data: Any,
                count: int, kwargs: dict[str, Any], props: dict[str, Any]) -> Result:
     """A new points or shapes layer of ``count`` items, then each item's own values
     (napari refuses them as empty arrays at creation, and takes them as set
-    afterwards). They come one per item, checked before the layer is made; a value
+    afterwards). They come one per item (or one for all), checked before the layer is
+    made; a value
     napari refuses takes the new layer away again."""
     items = {name: value for name, value in props.items()
              if LAYER_PROPERTIES[name].per_item and value}
     for name, value in items.items():
-        if len(value) != count:
+        if len(value) == 1 and count > 1:
+            items[name] = value * count  # one value for every item
+        elif len(value) != count:
             raise ProtocolError(ErrorCode.INVALID,
                                 f"'{name}' has {len(value)} values for {count} items")
     layers = _add(ctx, add, data, kwargs)
@@ -569,7 +572,11 @@ def _add_surface(ctx: Context) -> Result:
 
 @handles(Op.LAYER_ADD_POINTS)
 def _add_points(ctx: Context) -> Result:
-    data = np.asarray(ctx.args["data"], dtype=float)
+    if ctx.command.payload is not None:  # many points: one array
+        data = np.array(_coordinates(_arrays(ctx.args, ctx.command.payload)[0], "points"),
+                        dtype=float)  # napari's own, writable (the message's is not)
+    else:
+        data = np.asarray(ctx.args["data"], dtype=float)
     if data.size == 0:
         data = np.zeros((0, ctx.args.get("ndim") or ctx.viewer.dims.ndim or 2))
     props = ctx.args.get("props", {})
