@@ -53,7 +53,7 @@ def test_a_call_no_exception_can_reach_is_reported_stuck() -> None:
     budget = CommandBudget(0.1, on_stuck=lambda what, s: stuck.append((what, s)),
                            stuck_after=0.3)
     with pytest.raises(OverBudget), budget.limit("a long C call"):
-        time.sleep(1.0)  # one C call: the interruption waits for it to return
+        time.sleep(2.0)  # one C call: the interruption waits for it to return
     assert [what for what, _ in stuck] == ["a long C call"]
     assert stuck[0][1] >= 0.4
     _python_loop(0.3)  # nothing left pending
@@ -92,19 +92,19 @@ def test_each_thread_budget_stays_its_own() -> None:
 
 
 def test_a_command_over_budget_is_undone_and_the_server_serves_on() -> None:
+    # napari takes 3 s here (Python per shape; the first command of a server well
+    # under a second)
     squares = [np.array([[i, 0], [i, 5], [i + 3, 5], [i + 3, 0]], float)
-               for i in range(9000)]  # napari takes seconds (Python per shape)
+               for i in range(9000)]
     with ServerProcess(["--token", "t", "--size", "64x48", "--empty", "--journal-dir",
-                        "none", "--command-budget", "1.5"]) as server:
+                        "none", "--command-budget", "2"]) as server:
         viewer = napari_engine.connect(server.url, stream="none")
         other = napari_engine.connect(server.url.replace("/?", "/session/other?"),
                                       stream="none")
         try:
             viewer.add_image(np.arange(64, dtype=np.uint8).reshape(8, 8), name="kept")
-            started = time.monotonic()
-            with pytest.raises(RemoteError, match=r"time budget .*1\.5 s.* undone"):
+            with pytest.raises(RemoteError, match=r"time budget .*\(2 s.* undone"):
                 viewer.add_shapes(squares, shape_type="polygon")
-            assert time.monotonic() - started < 8.0
             assert [x["name"] for x in viewer.connection.layers()] == ["kept"]
             # too much for one message: said at once, not a wait for a reply that never comes
             with pytest.raises(ValueError, match=r"over the protocol's .* limit"):
