@@ -1,5 +1,6 @@
 """``--memory-limit``: the server process's address space, and each worker's (the front
-process routes, and stays unlimited)."""
+process routes, and stays unlimited); by default the machine's memory shared among the
+workers (``sizing``)."""
 
 from __future__ import annotations
 
@@ -17,23 +18,11 @@ def _limit(pid: int) -> int:
 
 
 def test_the_limit_is_the_servers_and_each_workers() -> None:
-    args = ["--token", "t", "--size", "64x48", "--empty", "--journal-dir", "none",
-            "--memory-limit", "6G"]
-    with ServerProcess(args) as alone:
-        assert _limit(alone.pid) == LIMIT
-    with ServerProcess([*args, "--workers", "1"]) as front:
+    args = ["--token", "t", "--size", "64x48", "--empty", "--journal-dir", "none"]
+    with ServerProcess(args) as alone:  # by default: the machine's memory
+        assert _limit(alone.pid) == sizing.default_memory_limit(0)
+    with ServerProcess([*args, "--workers", "1", "--memory-limit", "6G"]) as front:
         workers = [p for p in psutil.Process(front.pid).children()
                    if "napari_engine.server" in " ".join(p.cmdline())]
         assert len(workers) == 1 and _limit(workers[0].pid) == LIMIT
         assert _limit(front.pid) != LIMIT
-
-
-def test_by_default_the_machines_memory_shared_among_the_workers() -> None:
-    args = ["--token", "t", "--size", "64x48", "--empty", "--journal-dir", "none"]
-    with ServerProcess(args) as alone:
-        assert _limit(alone.pid) == sizing.default_memory_limit(0)
-    with ServerProcess([*args, "--workers", "2", "--memory-limit", "none"]) as front:
-        workers = [p for p in psutil.Process(front.pid).children()
-                   if "napari_engine.server" in " ".join(p.cmdline())]
-        assert len(workers) == 2
-        assert all(_limit(w.pid) == psutil.RLIM_INFINITY for w in workers)
