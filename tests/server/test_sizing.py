@@ -15,10 +15,10 @@ def test_one_worker_per_four_cores_and_none_below() -> None:
 
 
 def test_the_machines_memory_shared_among_the_workers_but_not_under_nvidia() -> None:
-    gib = 1 << 30
-    assert sizing.auto_memory_limit(24 * gib, 0, nvidia=False) == 24 * gib
-    assert sizing.auto_memory_limit(64 * gib, 4, nvidia=False) == 16 * gib
-    assert sizing.auto_memory_limit(24 * gib, 8, nvidia=False) == sizing.MIN_LIMIT
+    gib, room = 1 << 30, sizing.ROOM_PER_CORE
+    assert sizing.auto_memory_limit(24 * gib, 0, nvidia=False) == 24 * gib + room
+    assert sizing.auto_memory_limit(64 * gib, 4, nvidia=False, cores=16) == 18 * gib
+    assert sizing.auto_memory_limit(24 * gib, 8, False, cores=32) == sizing.MIN_LIMIT + 4 * gib
     assert sizing.auto_memory_limit(24 * gib, 1, nvidia=True) is None
 
 

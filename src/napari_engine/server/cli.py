@@ -217,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "hides the layer that asked for it, not the machine (about 2G "
                              "of it is napari's, Qt's and GL's own; e.g. 8G; 'none'; "
                              "default 'auto': this machine's memory shared among the "
-                             "workers, at least 4G, none where NVIDIA's driver is loaded)")
+                             "workers, at least 4G, and 128M a core; none where NVIDIA's "
+                             "driver is loaded)")
     parser.add_argument("--command-budget", type=_seconds, default=DEFAULT_BUDGET_S,
                         metavar="SECONDS",
                         help="how long one command may hold the server's napari before it "

@@ -11,7 +11,8 @@ input-to-frame latency from 155 to 273 ms (the relay and two napari processes on
 cores); there the sessions run in the server's own process.
 
 Memory: a process may map at most the machine's memory shared among its workers (at
-least ``MIN_LIMIT``, napari's, Qt's and GL's own ~2 GiB included), so that one
+least ``MIN_LIMIT``, napari's, Qt's and GL's own ~2 GiB included), and room for the
+address space each core's threads reserve (``ROOM_PER_CORE``), so that one
 command's allocation fails that command rather than the machine. Not where NVIDIA's
 driver is loaded: CUDA and NVIDIA's GL reserve address space far beyond memory, and a
 cap on it would break them (``--memory-limit`` still sets one by hand).
@@ -26,6 +27,9 @@ from pathlib import Path
 CORES_PER_WORKER = 4
 #: the smallest address space ``--memory-limit auto`` gives a process
 MIN_LIMIT = 4 << 30
+#: address space each core adds to the cap: Mesa's llvmpipe runs a thread per core, and
+#: glibc reserves 64 MiB of address space for each thread's malloc arena, plus its stack
+ROOM_PER_CORE = 128 << 20
 #: what tells that NVIDIA's kernel driver is loaded
 NVIDIA_DRIVER = Path("/proc/driver/nvidia")
 
@@ -48,11 +52,14 @@ def auto_workers(cores: int) -> int:
     return cores // CORES_PER_WORKER
 
 
-def auto_memory_limit(memory: int, workers: int, nvidia: bool) -> int | None:
-    """The address space of each serving process (None: no cap)."""
+def auto_memory_limit(memory: int, workers: int, nvidia: bool, cores: int = 1
+                      ) -> int | None:
+    """The address space of each serving process (None: no cap): its share of memory,
+    and room for the threads ``cores`` cores bring (address space they reserve, not
+    memory they use)."""
     if nvidia:
         return None
-    return max(MIN_LIMIT, memory // max(1, workers))
+    return max(MIN_LIMIT, memory // max(1, workers)) + cores * ROOM_PER_CORE
 
 
 def default_workers() -> int:
@@ -60,4 +67,5 @@ def default_workers() -> int:
 
 
 def default_memory_limit(workers: int) -> int | None:
-    return auto_memory_limit(machine_memory(), workers, NVIDIA_DRIVER.exists())
+    return auto_memory_limit(machine_memory(), workers, NVIDIA_DRIVER.exists(),
+                             usable_cores())
