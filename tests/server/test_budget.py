@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,6 +72,36 @@ def test_an_interruption_swallowed_by_the_command_is_raised_again() -> None:
                 if swallowed > 2:
                     raise
     assert swallowed == 3
+
+
+def test_an_interruption_landing_as_the_block_ends_still_disarms_it() -> None:
+    """One pending interruption may land in the clean-up itself; left armed, the
+    watchdog would interrupt whatever the engine did next (another session's frame)."""
+    budget = CommandBudget(0.3, on_stuck=lambda *_: pytest.fail("not stuck"))
+    real, me, entered = budget._cond, threading.current_thread(), []
+
+    class Landing:
+        """The budget's lock, where an interruption lands as the block's clean-up
+        takes it the first time."""
+
+        def __enter__(self) -> bool:
+            if threading.current_thread() is me:
+                entered.append(1)
+                if len(entered) == 2:  # 1: arming, 2: disarming
+                    raise OverBudget
+            return real.__enter__()
+
+        def __exit__(self, *exc: object) -> None:
+            real.__exit__(*exc)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    budget._cond = Landing()  # type: ignore[assignment]
+    with pytest.raises(OverBudget), budget.limit("a command ending on its deadline"):
+        pass
+    assert budget._running is None and len(entered) == 3
+    _python_loop(1.0)  # past the budget: nothing interrupts the thread's next work
 
 
 def test_each_thread_budget_stays_its_own() -> None:

@@ -109,18 +109,32 @@ class CommandBudget:
             yield  # no budget, or inside a command that already has one
             return
         self._start_watchdog()
-        with self._cond:
-            self._serial += 1
-            self._running = _Running(self._serial, what, threading.get_ident(),
-                                     time.monotonic())
-            self._cond.notify_all()
         try:
+            with self._cond:
+                self._serial += 1
+                self._running = _Running(self._serial, what, threading.get_ident(),
+                                         time.monotonic())
+                self._cond.notify_all()
             yield
         finally:
-            with self._cond:
-                self._running = None
-                _raise_in(threading.get_ident(), None)  # one raised as it ended
-                self._cond.notify_all()
+            if self._disarm():
+                raise OverBudget  # one landed as the block ended: it was over budget
+
+    def _disarm(self) -> bool:
+        """Stop watching this thread's command and forget an interruption still pending
+        for it. One that lands here, before that is done, is caught and the disarming
+        done again (left armed, the watchdog would interrupt whatever the thread did
+        next); returns whether one landed."""
+        landed = False
+        while True:
+            try:
+                with self._cond:
+                    self._running = None
+                    _raise_in(threading.get_ident(), None)
+                    self._cond.notify_all()
+                return landed
+            except OverBudget:
+                landed = True
 
     def _start_watchdog(self) -> None:
         if self._watchdog is None:
