@@ -47,3 +47,17 @@ def test_a_huge_lazy_layer_is_refused_before_a_voxel_is_read() -> None:
     with pytest.raises(NotImplementedError, match="open its data on the server"):
         layer_command(layer)  # 1.2 GB: more than one message carries
     assert computed == []
+
+
+def test_many_points_go_as_an_array_unless_their_own_values_would_not_fit_its_header(
+        ) -> None:
+    rng = np.random.default_rng(0)
+    alike = Points(rng.random((3000, 2)) * 100, face_color="red")
+    op, args, payload = layer_command(alike)
+    assert op is Op.LAYER_ADD_POINTS and payload is not None
+    assert args["props"]["face_color"] == ["#ff0000ff"]  # one for all
+    validate_command_args(op, args, has_payload=True)
+    varied = Points(rng.random((3000, 2)) * 100, face_color=rng.random((3000, 4)))
+    op, args, payload = layer_command(varied)
+    assert payload is None and len(args["data"]) == len(args["props"]["face_color"]) == 3000
+    validate_command_args(op, args, has_payload=False)

@@ -164,11 +164,16 @@ def hostile(args: argparse.Namespace) -> Result:
             attacker = spawn.Process(target=_hostile_process,
                                      args=(server.url, stop, answers))
             attacker.start()
-            time.sleep(2.0)
-            during, _ = _run_movers(pairs, args.rate, args.hostile_s)
-            stop.set()
-            counts = answers.get(timeout=180)
-            attacker.join(30)
+            try:
+                time.sleep(2.0)
+                during, _ = _run_movers(pairs, args.rate, args.hostile_s)
+                stop.set()
+                counts = answers.get(timeout=180)
+            finally:
+                stop.set()
+                attacker.join(30)
+                if attacker.is_alive():
+                    attacker.terminate()
         finally:
             for conn, _log in pairs:
                 conn.close()

@@ -61,6 +61,7 @@ from napari_engine.protocol import (
     encode_text,
     validate_command_args,
 )
+from napari_engine.protocol.codec import MAX_HEADER_BYTES
 
 __all__ = ["Connection", "ConnectionLost", "Frame", "RemoteError"]
 
@@ -161,8 +162,8 @@ class Connection:
                 self._notify(self._connection_listeners, "closed")
                 return
             await asyncio.sleep(delay)
-            try:
-                await self._open()
+            try:  # an attempt ends by the give-up time too (a front may hold it a minute)
+                await asyncio.wait_for(self._open(), min(60.0, give_up - time.monotonic()))
             except (OSError, TimeoutError, ConnectionLost, RemoteError,
                     ConnectionRefusedError) as exc:
                 log.info("reconnect failed: %s", exc)
@@ -537,11 +538,15 @@ def _check_size(op: str, args: dict[str, Any], payload: bytes | None,
     """Refuse here a command over the protocol's message limits: the server refuses such
     a message unread, so its answer could not name the command, and a request would
     wait for a reply that never comes."""
+    text = len(encode_text(Command(Op(op), args, id=1 << 53, t=t).to_message()).encode())
     if payload is not None:
+        if text > MAX_HEADER_BYTES:
+            raise ValueError(f"{op}: the command's arguments are {text} bytes, over the "
+                             f"protocol's {MAX_HEADER_BYTES}-byte limit for a binary "
+                             "message's header")
         size, limit = len(payload) + _HEADER_ROOM, MAX_BINARY_BYTES
     else:
-        size = len(encode_text(Command(Op(op), args, id=1 << 53, t=t).to_message()).encode())
-        limit = MAX_TEXT_BYTES
+        size, limit = text, MAX_TEXT_BYTES
     if size > limit:
         raise ValueError(f"{op}: the command is {size} bytes, over the protocol's "
                          f"{limit}-byte limit for one message; send it in parts")

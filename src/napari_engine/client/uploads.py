@@ -19,7 +19,7 @@ from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks,
 
 from napari_engine.client.napari_compat import kind_of
 from napari_engine.protocol import Op
-from napari_engine.protocol.codec import MAX_BINARY_BYTES
+from napari_engine.protocol.codec import MAX_BINARY_BYTES, MAX_HEADER_BYTES, encode_text
 from napari_engine.protocol.ops import ARRAY_DTYPES, LABEL_DTYPES
 from napari_engine.protocol.properties import (
     MAX_ITEMS,
@@ -116,7 +116,10 @@ def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
             values = _one_for_all(sent(prop, getattr(layer, prop.name)))
             if len(values) == 1 or items <= MAX_ITEMS:
                 props[prop.name] = values
-    if isinstance(layer, Points) and len(layer.data) > JSON_POINTS:
+    if (isinstance(layer, Points) and len(layer.data) > JSON_POINTS
+            and len(encode_text(props)) < MAX_HEADER_BYTES // 2):
+        # each point's own values stay JSON, in the header: where they are many and
+        # differ, the points go as JSON too (within a text message's limit)
         args, payload = arrays_payload([np.asarray(layer.data, float)], kind)
         return Op.LAYER_ADD_POINTS, {**args, "props": props}, payload
     if isinstance(layer, Points):

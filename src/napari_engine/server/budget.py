@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BUDGET_S = 30.0
 #: how often the interruption is raised again while the command still runs
 RETRY_S = 0.5
+#: how often the watchdog looks at the running command
+POLL_S = 0.05
 #: past its budget by this much, a command is stuck beyond reach (``on_stuck``)
 STUCK_AFTER_S = 15.0
 #: the exit status of a worker that gave up on a stuck command
@@ -66,11 +68,15 @@ def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
 
 
 def exit_stuck_worker(what: str, seconds: float) -> None:
-    """A worker gives up: its front starts it again (its sessions from their journals)."""
-    log.critical("%s has been stuck for %.0f s where it cannot be interrupted: this "
-                 "worker exits to be started again", what, seconds)
-    logging.shutdown()
-    os._exit(STUCK_EXIT)
+    """A worker gives up: its front starts it again (its sessions from their journals).
+    Said straight to stderr: the stuck thread may hold a log handler's lock, or be
+    blocked writing to it."""
+    message = (f"{what} has been stuck for {seconds:.0f} s where it cannot be "
+               "interrupted: this worker exits to be started again\n")
+    try:
+        os.write(2, message.encode())
+    finally:
+        os._exit(STUCK_EXIT)
 
 
 def log_stuck(what: str, seconds: float) -> None:
@@ -86,7 +92,12 @@ def default_on_stuck() -> Callable[[str, float], None]:
 
 
 class CommandBudget:
-    """``limit(what)`` around each command; ``seconds <= 0``: no budget."""
+    """``limit(what)`` around each command; ``seconds <= 0``: no budget.
+
+    The engine thread only takes a plain lock (``threading.Lock``, whose ``with`` runs
+    no Python code where an interruption could land and leave it held) to arm and
+    disarm; the watchdog polls every ``POLL_S`` rather than being woken (a Condition's
+    notify is Python code, which an interruption could leave half done)."""
 
     def __init__(self, seconds: float, *,
                  on_stuck: Callable[[str, float], None] | None = None,
@@ -95,7 +106,7 @@ class CommandBudget:
         self.on_stuck = on_stuck or default_on_stuck()
         self.stuck_after = stuck_after
         self.retry = retry
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._running: _Running | None = None
         self._serial = 0
         self._watchdog: threading.Thread | None = None
@@ -110,11 +121,10 @@ class CommandBudget:
             return
         self._start_watchdog()
         try:
-            with self._cond:
+            with self._lock:
                 self._serial += 1
                 self._running = _Running(self._serial, what, threading.get_ident(),
                                          time.monotonic())
-                self._cond.notify_all()
             yield
         finally:
             if self._disarm():
@@ -128,10 +138,9 @@ class CommandBudget:
         landed = False
         while True:
             try:
-                with self._cond:
+                with self._lock:
                     self._running = None
                     _raise_in(threading.get_ident(), None)
-                    self._cond.notify_all()
                 return landed
             except OverBudget:
                 landed = True
@@ -143,28 +152,28 @@ class CommandBudget:
             self._watchdog.start()
 
     def _watch(self) -> None:
-        warned = 0
-        with self._cond:
-            while True:
-                running = self._running
+        warned, raised_at = 0, 0.0
+        while True:
+            time.sleep(POLL_S)
+            stuck = warn = None
+            with self._lock:  # the engine cannot disarm between the look and the raise
+                running, now = self._running, time.monotonic()
                 if running is None:
-                    self._cond.wait()
                     continue
-                over = time.monotonic() - running.started - self.seconds
+                over = now - running.started - self.seconds
                 if over < 0:
-                    self._cond.wait(-over)
                     continue
                 if over >= self.stuck_after:
                     self._running = None  # told once; it may still end by itself
-                    self._cond.release()
-                    try:
-                        self.on_stuck(running.what, over + self.seconds)
-                    finally:
-                        self._cond.acquire()
-                    continue
-                if warned != running.serial:
-                    warned = running.serial
-                    log.warning("%s has run past its budget of %g s: interrupting it",
-                                running.what, self.seconds)
-                _raise_in(running.thread_id, OverBudget)
-                self._cond.wait(self.retry)
+                    stuck = running
+                elif now - raised_at >= self.retry:
+                    _raise_in(running.thread_id, OverBudget)
+                    raised_at = now
+                    if warned != running.serial:
+                        warned, warn = running.serial, running
+            # told outside the lock: a log handler may be slow, or held by the engine
+            if warn is not None:
+                log.warning("%s has run past its budget of %g s: interrupting it",
+                            warn.what, self.seconds)
+            if stuck is not None:
+                self.on_stuck(stuck.what, over + self.seconds)

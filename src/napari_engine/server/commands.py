@@ -577,7 +577,7 @@ def _add_points(ctx: Context) -> Result:
                         dtype=float)  # napari's own, writable (the message's is not)
     else:
         data = np.asarray(ctx.args["data"], dtype=float)
-    if data.size == 0:
+    if data.size == 0 and not (data.ndim == 2 and data.shape[1] >= 2):  # no dimensions:
         data = np.zeros((0, ctx.args.get("ndim") or ctx.viewer.dims.ndim or 2))
     props = ctx.args.get("props", {})
     return _add_items(ctx, ctx.viewer.add_points, data, len(data),

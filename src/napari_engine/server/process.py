@@ -91,8 +91,11 @@ class ServerProcess:
                     log.write(line)
                     log.flush()
                 if self.echo is not None:
-                    self.echo.write(self.echo_prefix + line)
-                    self.echo.flush()
+                    try:
+                        self.echo.write(self.echo_prefix + line)
+                        self.echo.flush()
+                    except (OSError, ValueError):  # gone (a closed terminal): drain on,
+                        self.echo = None  # or the child blocks on a full pipe
         finally:
             if log:
                 log.close()

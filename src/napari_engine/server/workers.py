@@ -33,7 +33,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from napari_engine.protocol import MAX_BINARY_BYTES
-from napari_engine.server.budget import WORKER_VARIABLE
+from napari_engine.server.budget import DEFAULT_BUDGET_S, STUCK_AFTER_S, WORKER_VARIABLE
 from napari_engine.server.cli import TOKEN_VARIABLE
 from napari_engine.server.network import NetworkServer, session_from_path
 from napari_engine.server.process import ServerProcess
@@ -46,8 +46,10 @@ WATCH_EVERY_S = 0.5
 RESTARTING = 1012
 #: how long a connection to a session whose worker is being started again waits for it
 RESTART_WAIT_S = 60.0
-#: a session is forgotten by the front this long after its worker closed it for idling
-FORGET_MARGIN_S = 10.0
+#: a session is forgotten by the front this long after its worker should have closed it
+#: for idling: the worker's engine may be behind by a command's whole budget, and more
+#: while one is stuck (``budget``), before it sees the last client leave
+FORGET_MARGIN_S = 10.0 + DEFAULT_BUDGET_S + STUCK_AFTER_S
 
 
 @dataclass
