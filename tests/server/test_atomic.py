@@ -59,3 +59,17 @@ def test_refused_commands_change_nothing_and_the_session_draws() -> None:
         finally:
             viewer.close()
             other.close()
+
+
+def test_an_undo_step_the_budget_interrupts_is_tried_again() -> None:
+    from napari_engine.server.budget import OverBudget
+    from napari_engine.server.commands import _undo
+
+    calls: list[int] = []
+
+    def put_back() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OverBudget  # the overrunning command's interruption, raised again
+    _undo(put_back, "a property")
+    assert len(calls) == 2

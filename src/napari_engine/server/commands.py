@@ -169,12 +169,25 @@ def _copy(value: Any) -> Any:
         return value
 
 
+#: tries of one undo step that the command's budget interrupted (``budget``: it is
+#: raised again every half second while the command that overran unwinds)
+UNDO_TRIES = 3
+
+
 def _undo(step: Callable[[], None], what: str) -> None:
-    """One step of putting a session back; one that fails is logged, the rest go on."""
-    try:
-        step()
-    except Exception:
-        log.exception("could not put back %s", what)
+    """One step of putting a session back; one that fails is logged, the rest go on.
+    One interrupted by the command's budget is tried again (it is putting back what the
+    overrun did)."""
+    for _ in range(UNDO_TRIES):
+        try:
+            step()
+            return
+        except OverBudget:
+            continue
+        except Exception:
+            log.exception("could not put back %s", what)
+            return
+    log.error("could not put back %s: interrupted by the command's budget", what)
 
 
 def _journal_view(session: Session, client: ClientRecord) -> None:
