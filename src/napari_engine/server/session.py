@@ -279,6 +279,7 @@ class Session:
         if len(self.viewer.layers) == 1:
             # napari fits the view to a first layer: the look it acts in is fitted
             self.look_of(self._acting).fitted = True
+        self.gl_current()
         napari_compat.attach_layer_visual(self.canvas, layer)
         layer.events.connect(self._on_event)
         self.ids.id_of(layer)
@@ -437,11 +438,18 @@ class Session:
         finally:
             self._switching_client = False
 
+    def gl_current(self) -> None:
+        """Make this session's GL context the current one before napari touches GL
+        (a new layer's visual asks GL its limits): closing another session leaves no
+        context current (``napari_compat.destroy_canvas``), and GL then answers None."""
+        self.canvas.scene_canvas.set_current()
+
     def act_as(self, client: ClientRecord) -> None:
         """Before ``client``'s command: the viewer takes ``client``'s canvas, look,
         selection and tools, so its clicks, keys and new layers act as in its own
         napari, whatever a colleague selected, picked or looked at since."""
         self._acting = client
+        self.gl_current()
         self.show(client.canvas, self.look_of(client))
         if client.own_selection is None:  # new: it starts from the session's
             self.remember(client)
