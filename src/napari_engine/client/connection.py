@@ -51,25 +51,21 @@ from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import (
     MAX_BINARY_BYTES,
     MAX_TEXT_BYTES,
-    Command,
     Hello,
     Op,
     ProtocolError,
     StreamMode,
     ViewMode,
     Welcome,
-    encode_text,
     validate_command_args,
 )
-from napari_engine.protocol.codec import MAX_HEADER_BYTES
+from napari_engine.protocol.codec import BINARY_PREFIX, MAX_HEADER_BYTES
 
 __all__ = ["Connection", "ConnectionLost", "Frame", "RemoteError"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: room for a binary message's header beside its payload
-_HEADER_ROOM = 1 << 20
 StateListener = Callable[[set[str]], None]
 FrameListener = Callable[[Frame], None]
 ReplyCallback = Callable[[Any], None]
@@ -268,20 +264,22 @@ class Connection:
         """
         args = args or {}
         validate_command_args(op, args, has_payload=payload is not None)  # raises if bad
-        _check_size(op, args, payload, t)  # the server could not say which command it was
         self._await_link()
         with self._send_lock:  # commands are queued in id order
             with self._lock:
                 if self.closed.is_set() or not self.connected.is_set():
                     raise ConnectionLost("not connected to the server")
-                command = self._core.begin_command(op, args, t=t, local=local)
+                command = self._core.begin_command(op, args, t=t)
                 cid = command.id or 0
-                if on_reply is not None:  # registered before the command can be answered
-                    self._waiters[cid] = on_reply
             # encoded without the lock the network thread takes for every message (an
             # array payload can be hundreds of megabytes)
             data = encode_command(command, payload)
-            with self._lock:
+            _check_size(op, data, payload)  # the server could not say which command it was
+            with self._lock:  # nothing is answered before it is queued
+                if local is not None:
+                    local(self._core.mirror, cid)
+                if on_reply is not None:
+                    self._waiters[cid] = on_reply
                 self._core.queue(data)
         get_loop().call_soon_threadsafe(self._flush_soon)
         return cid
@@ -533,21 +531,17 @@ class _FrameWorker:
         self._deliver_to(frame)
 
 
-def _check_size(op: str, args: dict[str, Any], payload: bytes | None,
-                t: float | None) -> None:
+def _check_size(op: str, data: str | bytes, payload: bytes | None) -> None:
     """Refuse here a command over the protocol's message limits: the server refuses such
     a message unread, so its answer could not name the command, and a request would
-    wait for a reply that never comes."""
-    text = len(encode_text(Command(Op(op), args, id=1 << 53, t=t).to_message()).encode())
+    wait for a reply that never comes. (Text messages are ASCII: ``encode_text``.)"""
     if payload is not None:
-        if text > MAX_HEADER_BYTES:
-            raise ValueError(f"{op}: the command's arguments are {text} bytes, over the "
+        header = len(data) - len(payload) - BINARY_PREFIX.size
+        if header > MAX_HEADER_BYTES:
+            raise ValueError(f"{op}: the command's arguments are {header} bytes, over the "
                              f"protocol's {MAX_HEADER_BYTES}-byte limit for a binary "
                              "message's header")
-        size, limit = len(payload) + _HEADER_ROOM, MAX_BINARY_BYTES
-    else:
-        size, limit = text, MAX_TEXT_BYTES
-    if size > limit:
-        raise ValueError(f"{op}: the command is {size} bytes, over the protocol's "
+    limit = MAX_TEXT_BYTES if payload is None else MAX_BINARY_BYTES
+    if len(data) > limit:
+        raise ValueError(f"{op}: the command is {len(data)} bytes, over the protocol's "
                          f"{limit}-byte limit for one message; send it in parts")
-

@@ -177,3 +177,7 @@ class CommandBudget:
                             warn.what, self.seconds)
             if stuck is not None:
                 self.on_stuck(stuck.what, over + self.seconds)
+
+
+#: no budget: commands run as long as they take (``run`` without one, a replay)
+UNLIMITED = CommandBudget(0.0)

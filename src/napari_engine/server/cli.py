@@ -122,7 +122,7 @@ def _workers(text: str) -> int:
     return count
 
 
-def _memory_limit(text: str) -> int | str | None:
+def _memory_limit(text: str) -> int | str:
     """``--memory-limit``: bytes, ``none``, or ``auto`` (resolved once the workers are
     known: ``sizing``)."""
     if text.strip().lower() in ("auto", "none"):
@@ -281,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_front(argv, args.workers, str(args.journal_dir), args.host, args.port,
                            args.token or secrets.token_urlsafe(24), tls=tls,
                            allowed_origins=args.allow_origin, memory_limit=memory_limit,
-                           session_idle=args.session_idle)
+                           session_idle=args.session_idle,
+                           command_budget=args.command_budget)
     if memory_limit is not None:
         import resource
 

@@ -46,7 +46,7 @@ from napari_engine.protocol.properties import (
 from napari_engine.protocol.regions import region_shape, region_slices
 from napari_engine.protocol.validate import MAX_COORDINATE
 from napari_engine.server import browsing, napari_compat, saving
-from napari_engine.server.budget import CommandBudget, OverBudget
+from napari_engine.server.budget import UNLIMITED, CommandBudget, OverBudget
 from napari_engine.server.jobs import RunCommand
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import Streamer
@@ -90,19 +90,18 @@ def handles(op: Op) -> Callable[[Handler], Handler]:
 
 
 def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Streamer,
-        budget: CommandBudget | None = None) -> None:
+        budget: CommandBudget = UNLIMITED) -> None:
     """Apply one (possibly merged) command within ``budget`` and queue every answer it
     owes."""
     cmd = job.command
     spec = OPERATIONS[cmd.op]
-    limit = budget.limit if budget is not None else _no_limit
     try:
         session.act_as(client)  # its own canvas, look, selection and tools
         if spec.in_view and session.journal is not None:
             _journal_view(session, client)  # where it acts, for a replay
         session.moving_view = spec.moves_view
         try:
-            with _all_or_nothing(session), limit(f"{cmd.op} of client {client.id}"):
+            with _all_or_nothing(session), budget.limit(f"{cmd.op} of client {client.id}"):
                 result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
         finally:
             session.moving_view = False
@@ -117,10 +116,9 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
         log.info("client %d: %s refused: %s", client.id, cmd.op, exc.message)
         _refuse(client, job, exc.code, exc.message)
     except OverBudget:
-        seconds = budget.seconds if budget is not None else 0.0
         _refuse(client, job, ErrorCode.FAILED,
                 f"{cmd.op} ran past the server's time budget for one command "
-                f"({seconds:g} s, --command-budget) and was undone")
+                f"({budget.seconds:g} s, --command-budget) and was undone")
     except Exception as exc:
         log.exception("client %d: %s failed", client.id, cmd.op)
         _refuse(client, job, ErrorCode.FAILED, f"{cmd.op} failed: {exc}".splitlines()[0])
@@ -132,11 +130,6 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
             client.last_t = cmd.t
         for _ in range(job.count):
             client.sink.command_done()
-
-
-@contextmanager
-def _no_limit(_what: str) -> Iterator[None]:
-    yield
 
 
 @contextmanager

@@ -47,9 +47,10 @@ RESTARTING = 1012
 #: how long a connection to a session whose worker is being started again waits for it
 RESTART_WAIT_S = 60.0
 #: a session is forgotten by the front this long after its worker should have closed it
-#: for idling: the worker's engine may be behind by a command's whole budget, and more
-#: while one is stuck (``budget``), before it sees the last client leave
-FORGET_MARGIN_S = 10.0 + DEFAULT_BUDGET_S + STUCK_AFTER_S
+#: for idling, beside the command budget: the worker's engine may be behind by a
+#: command's whole budget, and more while one is stuck (``budget``), before it sees the
+#: last client leave
+FORGET_MARGIN_S = 10.0 + STUCK_AFTER_S
 
 
 @dataclass
@@ -124,13 +125,14 @@ class Placement:
 class WorkerPool:
     """``count`` worker servers started with ``args``; dead ones started again."""
 
-    def __init__(self, count: int, args: Sequence[str], session_idle: float = 60.0) -> None:
+    def __init__(self, count: int, args: Sequence[str], session_idle: float = 60.0,
+                 command_budget: float = DEFAULT_BUDGET_S) -> None:
         if count < 1:
             raise ValueError("a pool needs at least one worker")
         self.args = list(args)
         self.workers = [self._start(index) for index in range(count)]
         #: a margin over the workers' idle timeout: a session is closed there first
-        self.placement = Placement(count, session_idle + FORGET_MARGIN_S)
+        self.placement = Placement(count, session_idle + command_budget + FORGET_MARGIN_S)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="worker-watch",
@@ -293,12 +295,13 @@ def worker_argv(argv: Sequence[str], journal_dir: str,
 
 def serve_front(argv: Sequence[str], workers: int, journal_dir: str, host: str, port: int,
                 token: str, memory_limit: int | None = None, session_idle: float = 60.0,
-                **door: object) -> int:
+                command_budget: float = DEFAULT_BUDGET_S, **door: object) -> int:
     """Start the pool and the front; serve until SIGINT or SIGTERM."""
     import signal
 
     try:
-        pool = WorkerPool(workers, worker_argv(argv, journal_dir, memory_limit), session_idle)
+        pool = WorkerPool(workers, worker_argv(argv, journal_dir, memory_limit), session_idle,
+                          command_budget)
     except RuntimeError as exc:
         print(f"error: a worker did not start: {exc}", flush=True, file=sys.stderr)
         return 2
