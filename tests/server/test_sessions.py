@@ -173,3 +173,26 @@ def test_a_reply_carries_the_version_of_the_state_that_shows_it(
     assert any(p["patch"].get("camera", {}).get("zoom") == 3.5 for p in patches)
     assert message["version"] == patches[-1]["version"]
     client.close()
+
+
+def test_a_session_closing_beside_another_leaves_it_able_to_add_layers(
+        start_server: ServerFactory) -> None:
+    """Closing a session destroys its GL context and leaves none current; the next
+    session to make a layer's visual asked GL its limits with no context, and GL's None
+    came back as "add_image: 'NoneType' object has no attribute 'decode'" (napari's own
+    suites failed on it in 2 of 5 runs). Each session makes its own context current."""
+    server = start_server("--size", "64x48", "--empty", "--journal-dir", "none",
+                          "--session-idle", "0.5")
+    for i in range(2):
+        closing = napari_engine.connect(server.url.replace("/?", f"/session/a{i}?"),
+                                        stream="none")
+        closing.add_points(np.zeros((3, 2)))
+        staying = napari_engine.connect(server.url.replace("/?", f"/session/b{i}?"),
+                                        stream="none")
+        closing.close()
+        time.sleep(1.0)  # the closed one's session is closed, its context destroyed
+        try:
+            staying.add_image(np.random.default_rng(i).random((10, 10)), name="after")
+            assert [x["name"] for x in staying.connection.layers()] == ["after"]
+        finally:
+            staying.close()
