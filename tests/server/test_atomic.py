@@ -30,6 +30,41 @@ def test_a_failed_command_leaves_no_layer_and_no_moved_view() -> None:
     assert after == before
 
 
+def test_what_a_failed_command_painted_is_put_back() -> None:
+    viewer = ViewerModel()
+    labels = viewer.add_labels(np.zeros((32, 32), np.uint8))
+    labels.paint((4, 4), 1)  # an edit before: kept, and still undoable
+    before = labels.data.copy()
+    session = SimpleNamespace(viewer=viewer)
+    with pytest.raises(RuntimeError), _all_or_nothing(session):  # type: ignore[arg-type]
+        labels._begin_stroke()  # a drag, cut off before its mouse release
+        labels.paint((20, 20), 2)
+        labels.fill((0, 31), 3)
+        raise RuntimeError("the command's budget ran out")
+    np.testing.assert_array_equal(labels.data, before)
+    assert not labels._block_history and not labels._staged_history
+    with pytest.raises(RuntimeError), _all_or_nothing(session):  # type: ignore[arg-type]
+        labels.paint((10, 10), 4)  # committed at once: an undo item
+        labels.undo()
+        labels.undo()  # the edit before the command, undone: made again
+        raise RuntimeError("failed after the undo")
+    np.testing.assert_array_equal(labels.data, before)
+    labels._begin_stroke()  # a drag begun by an earlier command ...
+    labels.paint((20, 4), 5)
+    during = labels.data.copy()
+    with pytest.raises(RuntimeError), _all_or_nothing(session):  # type: ignore[arg-type]
+        labels.paint((20, 24), 5)
+        labels._commit_stroke()  # ... and released by the one that fails
+        raise RuntimeError("failed after the release")
+    np.testing.assert_array_equal(labels.data, during)
+    assert labels._block_history and len(labels._staged_history) == 1
+    labels._commit_stroke()
+    labels.undo()
+    np.testing.assert_array_equal(labels.data, before)
+    labels.undo()  # the history is as it was: the first edit undoes
+    assert not labels.data.any()
+
+
 def test_refused_commands_change_nothing_and_the_session_draws() -> None:
     with ServerProcess(["--token", "t", "--size", "64x48", "--empty", "--journal-dir",
                         "none"]) as server:

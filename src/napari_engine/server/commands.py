@@ -135,7 +135,8 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
 @contextmanager
 def _all_or_nothing(session: Session) -> Iterator[None]:
     """A command applies whole or not at all: if its handler raises, the layers it
-    added are removed (napari may raise after inserting one) and the camera and dims
+    added are removed (napari may raise after inserting one), what it painted on labels
+    layers is put back (a stroke cut off by the time budget), and the camera and dims
     are put back (a property set puts its own values back: ``_layer_set``)."""
     viewer = session.viewer
     layers = list(viewer.layers)
@@ -143,11 +144,15 @@ def _all_or_nothing(session: Session) -> Iterator[None]:
               for name in ("center", "zoom", "angles", "perspective")}
     dims = {name: getattr(viewer.dims, name)
             for name in ("ndisplay", "order", "current_step")}
+    edits = [mark for mark in map(napari_compat.labels_edits, layers) if mark is not None]
     try:
         yield
     except BaseException:
         for layer in [x for x in viewer.layers if x not in layers]:
             _undo(functools.partial(viewer.layers.remove, layer), "an added layer")
+        for mark in edits:
+            _undo(functools.partial(napari_compat.put_back_labels_edits, mark),
+                  f"what was painted on {mark.layer.name!r}")
         for obj, values in ((viewer.dims, dims), (viewer.scene.camera, camera)):
             for name, value in values.items():  # napari ignores a value it already has
                 _undo(functools.partial(setattr, obj, name, value), name)

@@ -44,6 +44,9 @@ backend four spots need handling:
 * ``set_loaded`` sets ``Layer.loaded`` (``_slicing_state._set_loaded``: napari's async
   slicing's flag, which its layer list shows as a loading animation) while a layer's
   chunks load, and emits ``events.loaded``, which napari's layer list listens to.
+* ``labels_edits`` / ``put_back_labels_edits`` read and restore a labels layer's edit
+  history (``_undo_history``, ``_redo_history``, ``_staged_history``) and replay its
+  atoms (``_replay_masked_atom``): what a failed command painted is put back.
 """
 
 from __future__ import annotations
@@ -603,3 +606,75 @@ def stroke_points(old: np.ndarray, new: np.ndarray, steps: int, lo: np.ndarray,
     coords[k == steps] = new  # as linspace ends exactly at its stop
     inside = np.all((coords >= lo) & (coords <= hi), axis=1)  # the ends were rounded out
     return coords[inside]
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelsEdits:
+    """Where a labels layer's edit history stood (``labels_edits``)."""
+
+    layer: Any
+    undo: list[Any]
+    redo: list[Any]
+    staged: list[Any]
+    blocked: bool
+
+    def applied(self) -> list[Any]:
+        """The recorded changes in the layer's pixels then, oldest first."""
+        return [atom for item in self.undo for atom in item] + self.staged
+
+
+def labels_edits(layer: Layer) -> LabelsEdits | None:
+    """Where ``layer``'s edit history stands now, if it is a labels layer: the mark a
+    failed command's edits are put back to (``put_back_labels_edits``). napari records
+    each change before making it (``Labels._save_history``: an atom in ``_staged_history``
+    during a stroke, in an item of ``_undo_history`` after it), so the pixels are the
+    atoms of the undo history and the staged ones, applied in turn."""
+    from napari.layers import Labels
+
+    if not isinstance(layer, Labels):
+        return None
+    return LabelsEdits(layer, list(layer._undo_history), list(layer._redo_history),
+                       list(layer._staged_history), layer._block_history)
+
+
+def put_back_labels_edits(mark: LabelsEdits) -> None:
+    """The labels layer's pixels and history as they were at ``mark``: the changes
+    applied now and not then are undone (newest first), those applied then and undone
+    since are made again (oldest first), and the histories are put back. An undo history
+    that overflowed its limit during the command dropped its oldest items, which stay
+    applied, as they were at the mark."""
+    layer = mark.layer
+    now = LabelsEdits(layer, list(layer._undo_history), [], list(layer._staged_history),
+                      False).applied()
+    then = mark.applied()
+    index = {id(atom): i for i, atom in enumerate(then)}
+    full = len(layer._undo_history) == layer._undo_history.maxlen
+    # where ``now`` joins ``then``: past the atoms dropped from a full history's front
+    start = index.get(id(now[0]), len(then) if full else 0) if now else 0
+    common = 0
+    while (common < len(now) and start + common < len(then)
+           and now[common] is then[start + common]):
+        common += 1
+    for atom in reversed(now[common:]):
+        _replay_labels_atom(layer, atom, undoing=True)
+    for atom in then[start + common:]:
+        _replay_labels_atom(layer, atom, undoing=False)
+    layer._undo_history = type(layer._undo_history)(mark.undo,
+                                                     maxlen=layer._undo_history.maxlen)
+    layer._redo_history = type(layer._redo_history)(mark.redo,
+                                                     maxlen=layer._redo_history.maxlen)
+    layer._staged_history = list(mark.staged)
+    layer._block_history = mark.blocked
+    if now[common:] or then[start + common:]:
+        layer.refresh()
+
+
+def _replay_labels_atom(layer: Any, atom: Any, *, undoing: bool) -> None:
+    """One recorded change of a labels layer, undone or made again (as ``_load_history``)."""
+    from napari.layers.labels.labels import _MaskedPaintAtom
+
+    if isinstance(atom, _MaskedPaintAtom):
+        layer._replay_masked_atom(atom, undoing)
+        return
+    indices, before, after = atom
+    layer.data[indices] = before if undoing else after
