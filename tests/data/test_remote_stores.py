@@ -12,6 +12,7 @@ import pytest
 import napari_engine
 from napari_engine.bench.stores import S3Endpoint, serve_http, serve_s3, write_pyramid
 from napari_engine.data import DataError, open_data
+from napari_engine.data.stores import PROXY_VARIABLES
 from napari_engine.server.process import ServerProcess
 
 
@@ -122,3 +123,27 @@ def test_a_server_refuses_an_unknown_storage_option() -> None:
     server = ServerProcess(["--token", "t", "--storage-option", "bucket_key=x"])
     with pytest.raises(RuntimeError, match=r"storage options: .*'bucket_key'"):
         server.start()
+
+
+def test_a_redirect_to_another_host_is_not_followed(pyramids: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client may name URLs below a URL root only; a redirect there must not make the
+    server fetch from another host (here 127.0.0.1 behind a root on ``localhost``), while
+    a redirect on the same host is followed."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    asked: list[str] = []
+    with serve_http(pyramids, before=lambda path: asked.append(path) and None) as elsewhere:
+        def redirect(path: str) -> tuple[int, str] | None:
+            if path.startswith("/moved/"):  # same host
+                return 302, path.removeprefix("/moved")
+            if path.startswith("/away/"):  # another host
+                return 302, elsewhere + path.removeprefix("/away")
+            return None
+
+        with serve_http(pyramids, redirect=redirect) as here:
+            local = here.replace("127.0.0.1", "localhost")
+            _same_image(f"{local}/moved/{NAMES[0]}", pyramids / NAMES[0])
+            with pytest.raises(DataError):
+                open_data(f"{local}/away/{NAMES[0]}")
+    assert asked == []

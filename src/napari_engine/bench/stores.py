@@ -38,10 +38,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     read a chunk at a time out of its shard files."""
 
     def __init__(self, *args: Any, before: Callable[[str], int | None] | None = None,
+                 redirect: Callable[[str], tuple[int, str] | None] | None = None,
                  **kwargs: Any) -> None:
         #: asked before each answer, with the request's path: None to serve it, or an
         #: HTTP status to fail it with (``serve_http``'s ``before``)
         self.before = before
+        #: asked next: None to serve the path, or a redirect's status and location
+        self.redirect = redirect
         super().__init__(*args, **kwargs)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -51,6 +54,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         status = self.before(self.path) if self.before is not None else None
         if status is not None:
             self.send_error(status, "refused by the test store")
+            return None
+        moved = self.redirect(self.path) if self.redirect is not None else None
+        if moved is not None:
+            self.send_response(moved[0])
+            self.send_header("Location", moved[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return None
         wanted = self.headers.get("Range", "")
         path = Path(self.translate_path(self.path))
@@ -99,12 +109,15 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve_http(folder: Path, before: Callable[[str], int | None] | None = None
+def serve_http(folder: Path, before: Callable[[str], int | None] | None = None,
+               redirect: Callable[[str], tuple[int, str] | None] | None = None
                ) -> Iterator[str]:
     """``folder`` over HTTP on 127.0.0.1; yields the base URL (no trailing slash).
     ``before(path)``, when given, runs before each answer (it may wait: a slow store)
-    and may fail it with an HTTP status."""
-    handler = functools.partial(_QuietHandler, directory=str(folder), before=before)
+    and may fail it with an HTTP status; ``redirect(path)`` may answer with a redirect
+    (a status and a location)."""
+    handler = functools.partial(_QuietHandler, directory=str(folder), before=before,
+                                redirect=redirect)
     server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

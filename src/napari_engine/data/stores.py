@@ -18,11 +18,17 @@ Credentials and endpoints come from the usual environment variables, read by obs
 (``endpoint``, ``region``, ``access_key_id``, ``secret_access_key``, ``session_token``,
 ``skip_signature``, ...), which win over the environment. Plain ``http://`` is allowed
 where the URL or the endpoint says so.
+
+An HTTP(S) store is read from its own host only (``only_its_host``): obstore follows
+redirects wherever they point, and a client allowed one URL root (``--data-root``) must
+not make the server fetch from another host through a redirect there.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import zarr
 
@@ -69,12 +75,33 @@ def remote_store(url: str) -> Any:
     from obstore.store import from_url
 
     try:
-        config = dict(_s3_options) if url.lower().startswith("s3://") else None
+        s3 = url.lower().startswith("s3://")
+        config = dict(_s3_options) if s3 else None
         store = from_url(url.rstrip("/"), config=config,  # type: ignore[call-overload]
-                         client_options={"allow_http": True})
+                         client_options={"allow_http": True,
+                                         **({} if s3 else only_its_host(url))})
     except Exception as exc:  # obstore's errors for a malformed URL or configuration
         raise DataError(f"cannot open {url}: {brief(exc)}") from exc
     return zarr.storage.ObjectStore(store, read_only=True)
+
+
+#: a proxy nothing answers at (no server can listen on port 0)
+NOWHERE = "http://127.0.0.1:0"
+#: the environment's proxy settings, which obstore (reqwest) follows
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                   "all_proxy")
+
+
+def only_its_host(url: str) -> dict[str, str]:
+    """obstore client options under which a store of ``url`` reaches its own host and
+    no other: every request goes through a proxy at ``NOWHERE`` (and fails) except those
+    to the URL's host (reqwest's ``no_proxy``, which also lets its subdomains through),
+    so a redirect elsewhere is an error. Where the environment names a proxy, that proxy
+    is the operator's way out and is kept (none is added)."""
+    host = urlsplit(url).hostname
+    if not host or any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return {}
+    return {"proxy_url": NOWHERE, "proxy_excludes": host}
 
 
 def zipped_store(path: Any) -> Any:
