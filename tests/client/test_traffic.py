@@ -71,3 +71,40 @@ def test_a_state_of_megabytes_reaches_every_client() -> None:
                 joining.close()
         finally:
             there.close()
+
+
+def test_each_of_many_points_keeps_its_own_size_and_colour() -> None:
+    """Each point's own sizes and colours travel as arrays beside the points: 50,000
+    points with their own colours were refused (over a message's 1 MiB as JSON), and past
+    100,000 points each one's own values were dropped (the server drew default ones)."""
+    rng = np.random.default_rng(1)
+    with ServerProcess(["--token", "t", "--size", "64x48", "--empty", "--journal-dir",
+                        "none"]) as server:
+        there = napari_engine.connect(server.url, stream="none")
+        try:
+            colours = rng.uniform(0, 1, (50_000, 4))
+            sizes = rng.uniform(1, 9, 50_000)
+            there.add_points(rng.uniform(0, 4096, (50_000, 2)), size=sizes,
+                             face_color=colours, name="own")
+            joining = napari_engine.connect(server.url, stream="none")
+            try:  # the server's values, as its state carries them (up to 100,000 items)
+                np.testing.assert_allclose(joining.layers[0].size, sizes)
+                np.testing.assert_allclose(joining.layers[0].face_color, colours, atol=0.003)
+            finally:
+                joining.close()
+            # past what the state carries: one large green point among small blue ones,
+            # seen in the server's picture
+            there.layers.clear()
+            count = 150_000
+            data = np.zeros((count, 2))
+            data[-1], data[0] = (100, 100), (200, 200)
+            sizes = np.ones(count)
+            sizes[-1] = 60
+            colours = np.tile([0.0, 0.0, 1.0, 1.0], (count, 1))
+            colours[-1] = (0, 1, 0, 1)
+            there.add_points(data, size=sizes, face_color=colours, border_width=0)
+            shot = there.screenshot()
+            green = (shot[..., 1] > 200) & (shot[..., 0] < 50) & (shot[..., 2] < 50)
+            assert green.sum() > 40  # a disc of 60 at zoom 0.18: about 90 pixels
+        finally:
+            there.close()

@@ -57,7 +57,22 @@ def test_many_points_go_as_an_array_unless_their_own_values_would_not_fit_its_he
     assert op is Op.LAYER_ADD_POINTS and payload is not None
     assert args["props"]["face_color"] == ["#ff0000ff"]  # one for all
     validate_command_args(op, args, has_payload=True)
-    varied = Points(rng.random((3000, 2)) * 100, face_color=rng.random((3000, 4)))
+    # each point's own sizes and colours: arrays after the points'
+    varied = Points(rng.random((3000, 2)) * 100, face_color=rng.random((3000, 4)),
+                    size=rng.random(3000) + 1)
     op, args, payload = layer_command(varied)
-    assert payload is None and len(args["data"]) == len(args["props"]["face_color"]) == 3000
+    assert payload is not None and args["items"] == {"size": 1, "face_color": 2}
+    assert [a["shape"] for a in args["arrays"]] == [[3000, 2], [3000], [3000, 4]]
+    clean = validate_command_args(op, args, has_payload=True)
+    assert len(payload) == clean["nbytes"]
+    # each point's own symbol stays JSON: past the header's room, the points go as JSON
+    symbols = rng.choice(["disc", "square", "diamond", "cross"], 6000)
+    symbolic = Points(rng.random((6000, 2)) * 100, symbol=symbols, size=rng.random(6000))
+    op, args, payload = layer_command(symbolic)
+    assert payload is None and len(args["data"]) == len(args["props"]["symbol"]) == 6000
+    assert len(args["props"]["size"]) == 6000
     validate_command_args(op, args, has_payload=False)
+    # more than JSON carries: said, not dropped
+    many = Points(rng.random((100_001, 2)), symbol=rng.choice(["disc", "square"], 100_001))
+    with pytest.raises(NotImplementedError, match="own symbol"):
+        layer_command(many)

@@ -252,3 +252,26 @@ def test_many_points_travel_as_one_array() -> None:
         with pytest.raises(ProtocolError) as info:
             validate_command_args("layer.add_points", {"arrays": [bad]}, has_payload=True)
         assert info.value.code is ErrorCode.INVALID
+    # each point's own sizes and colours: one array each, one row per point
+    sizes, colours = {"shape": [60_000], "dtype": "float32"}, {"shape": [60_000, 4],
+                                                               "dtype": "float64"}
+    out = validate_command_args("layer.add_points", {
+        "arrays": [array, sizes, colours], "items": {"size": 1, "face_color": 2}},
+        has_payload=True)
+    assert out["items"] == {"size": 1, "face_color": 2}
+    assert out["nbytes"] == 60_000 * (3 * 8 + 4 + 4 * 8)
+    for arrays, items in (([array, sizes], {}),  # an array nobody named
+                          ([array, sizes], {"size": 2}),  # no such array
+                          ([array, sizes], {"size": True}),
+                          ([array, sizes], {"symbol": 1}),  # not an array's property
+                          ([array, colours], {"size": 1}),  # not one value a point
+                          ([array, {"shape": [59_999], "dtype": "float32"}], {"size": 1}),
+                          ([array, sizes], []), ([array, sizes], {"size": "1"})):
+        with pytest.raises(ProtocolError) as info:
+            validate_command_args("layer.add_points", {"arrays": arrays, "items": items},
+                                  has_payload=True)
+        assert info.value.code is ErrorCode.INVALID
+    with pytest.raises(ProtocolError):
+        validate_command_args("layer.add_points", {
+            "arrays": [array, sizes], "items": {"size": 1}, "props": {"size": [1.0]}},
+            has_payload=True)

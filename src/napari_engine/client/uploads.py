@@ -22,9 +22,11 @@ from napari_engine.protocol import Op
 from napari_engine.protocol.codec import MAX_BINARY_BYTES, MAX_HEADER_BYTES, encode_text
 from napari_engine.protocol.ops import ARRAY_DTYPES, LABEL_DTYPES
 from napari_engine.protocol.properties import (
+    LAYER_PROPERTIES,
     MAX_ITEMS,
     LayerProperty,
     colormap_definition,
+    item_arrays,
     properties_of,
     to_wire,
 )
@@ -103,6 +105,31 @@ def _one_for_all(values: Any) -> Any:
     return values
 
 
+def _each_items_own(layer: Layer, kind: str, items: int, props: dict[str, Any], *,
+                    as_arrays: bool) -> dict[str, np.ndarray]:
+    """Each item's own values of a points or shapes layer, into ``props`` (one for all
+    where they agree); with ``as_arrays`` (many points), the sizes and colours that
+    differ are returned as arrays for the payload instead. Raises
+    ``NotImplementedError`` for more differing values than JSON may carry."""
+    own: dict[str, np.ndarray] = {}
+    if items == 0:
+        return own
+    for prop in properties_of(kind):
+        if not prop.per_item:
+            continue
+        if as_arrays and prop.name in item_arrays(kind):
+            values = np.asarray(getattr(layer, prop.name), dtype=float)
+            if not (values == values[:1]).all():
+                own[prop.name] = values
+                continue
+        props[prop.name] = _one_for_all(sent(prop, getattr(layer, prop.name)))
+        if len(props[prop.name]) > MAX_ITEMS:
+            raise NotImplementedError(
+                f"each of this {kind} layer's {items} items has its own {prop.name}: "
+                f"napari-engine sends at most {MAX_ITEMS} such values")
+    return own
+
+
 def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     """The operation, arguments and payload that make ``layer`` on the server. Raises
     ``NotImplementedError`` for what cannot travel (a layer kind the protocol does not
@@ -111,17 +138,18 @@ def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     items = len(layer.data) if isinstance(layer, Points | Shapes) else 0
     props = {p.name: sent(p, getattr(layer, p.name)) for p in properties_of(kind)
              if p.initial is not None}
-    for prop in properties_of(kind):  # each item's own, one for all where they agree
-        if prop.per_item and items > 0:
-            values = _one_for_all(sent(prop, getattr(layer, prop.name)))
-            if len(values) == 1 or items <= MAX_ITEMS:
-                props[prop.name] = values
-    if (isinstance(layer, Points) and len(layer.data) > JSON_POINTS
-            and len(encode_text(props)) < MAX_HEADER_BYTES // 2):
-        # each point's own values stay JSON, in the header: where they are many and
-        # differ, the points go as JSON too (within a text message's limit)
-        args, payload = arrays_payload([np.asarray(layer.data, float)], kind)
-        return Op.LAYER_ADD_POINTS, {**args, "props": props}, payload
+    many = isinstance(layer, Points) and items > JSON_POINTS
+    own = _each_items_own(layer, kind, items, props, as_arrays=many)
+    if many and len(encode_text(props)) < MAX_HEADER_BYTES // 2:
+        # the points and their own sizes and colours in the payload, the rest in the
+        # header (each point's own symbol: where the header cannot hold them, the
+        # points go as JSON too, within a text message's limit)
+        args, payload = arrays_payload([np.asarray(layer.data, float), *own.values()], kind)
+        items_at = {name: index for index, name in enumerate(own, start=1)}
+        return Op.LAYER_ADD_POINTS, {**args, "props": props, **(
+            {"items": items_at} if items_at else {})}, payload
+    for name, values in own.items():
+        props[name] = sent(LAYER_PROPERTIES[name], values)
     if isinstance(layer, Points):
         return Op.LAYER_ADD_POINTS, {
             "data": np.asarray(layer.data, float).tolist(), "ndim": layer.ndim,

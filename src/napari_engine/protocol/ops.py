@@ -23,7 +23,13 @@ from typing import Any
 from napari_engine.protocol import validate as v
 from napari_engine.protocol.errors import ErrorCode, ProtocolError
 from napari_engine.protocol.overlays import validate_overlay_set
-from napari_engine.protocol.properties import MAX_ITEMS, LayerKind, validate_props
+from napari_engine.protocol.properties import (
+    ITEM_ARRAYS,
+    MAX_ITEMS,
+    LayerKind,
+    item_arrays,
+    validate_props,
+)
 from napari_engine.protocol.regions import MAX_REGION_BYTES, region_shape, validate_region
 
 
@@ -289,19 +295,40 @@ def _add_points(args: Args) -> Args:
 def _add_points_either(args: Args, has_payload: bool) -> Args:
     """Points as JSON coordinates (``data``: a message's 1 MiB holds about 20,000), or
     as one ``float32``/``float64`` array of N x D in the payload (``arrays``), checked
-    for finite, bounded values on the server (``commands._coordinates``)."""
+    for finite, bounded values on the server (``commands._coordinates``); then each
+    point's own sizes and colours may follow it in the payload, one array each
+    (``items``: name -> index in ``arrays``; ``properties.ITEM_ARRAYS``)."""
     op = Op.LAYER_ADD_POINTS
     if not has_payload:
         v.only(args, {"data", "props", "ndim"}, op)
         return _add_points(args)
-    v.only(args, {"arrays", "props", "nbytes"}, op)
-    out = _arrays_args(args, op, (1, 1), ("float32", "float64"))
-    shape = out["arrays"][0]["shape"]
-    if len(shape) != 2 or not 2 <= shape[1] <= v.MAX_LAYER_NDIM or shape[0] > MAX_PAYLOAD_POINTS:
+    v.only(args, {"arrays", "props", "nbytes", "items"}, op)
+    allowed = item_arrays(LayerKind.POINTS)
+    out = _arrays_args(args, op, (1, 1 + len(allowed)), ("float32", "float64"))
+    shapes = [array["shape"] for array in out["arrays"]]
+    if (len(shapes[0]) != 2 or not 2 <= shapes[0][1] <= v.MAX_LAYER_NDIM
+            or shapes[0][0] > MAX_PAYLOAD_POINTS):
         raise v.fail(f"{op}: the points' array must be N x D, with D from 2 to "
                      f"{v.MAX_LAYER_NDIM} and N at most {MAX_PAYLOAD_POINTS}")
     if "props" in args:
         out["props"] = validate_props(args["props"], op, LayerKind.POINTS)
+    items = args.get("items", {})
+    if not isinstance(items, dict):
+        raise v.fail(f"{op}: 'items' must be an object")
+    items = {name: v.integer(index, "items index") for name, index in items.items()}
+    if sorted(items.values()) != list(range(1, len(shapes))):
+        raise v.fail(f"{op}: 'items' must name each array after the points' one "
+                     "(property name -> its index in 'arrays')")
+    for name, index in items.items():
+        if name not in allowed or name in out.get("props", {}):
+            raise v.fail(f"{op}: 'items' may name each of {', '.join(allowed)} once, "
+                         "and not also in 'props'")
+        columns = ITEM_ARRAYS[allowed[name].wire][0]
+        expected = [shapes[0][0]] + ([columns] if columns > 1 else [])
+        if shapes[index] != expected:
+            raise v.fail(f"{op}: each point's {name} must be an array of shape {expected}")
+    if items:
+        out["items"] = dict(items)
     return out
 
 

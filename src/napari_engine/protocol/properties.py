@@ -126,8 +126,12 @@ def _level(value: Any, key: str) -> int | None:
     return None if value is None else v.integer(value, key, hi=64)
 
 
+#: the largest size or width a point or shape may have
+MAX_SIZE = 1e9
+
+
 def _size(value: Any, key: str) -> float:
-    return v.number(value, key, lo=0.0, hi=1e9)
+    return v.number(value, key, lo=0.0, hi=MAX_SIZE)
 
 
 def _row(name: str, wire: Wire, kinds: frozenset[LayerKind], check: Check | None = None,
@@ -231,6 +235,17 @@ def settable(kind: str | None = None) -> dict[str, LayerProperty]:
 def per_client(kind: str) -> list[LayerProperty]:
     """The properties of a ``kind`` layer that each client has of its own."""
     return [p for p in properties_of(kind) if p.per_client]
+
+
+#: each item's own values that may travel as an array in a payload (many points), by
+#: wire: the array's columns (a size: N values; a colour: N x 4, RGBA from 0 to 1) and
+#: the values' bounds
+ITEM_ARRAYS = {Wire.FLOATS: (1, 0.0, MAX_SIZE), Wire.COLORS: (4, 0.0, 1.0)}
+
+
+def item_arrays(kind: str) -> dict[str, LayerProperty]:
+    """The per-item properties of ``kind`` that may travel as arrays (``ITEM_ARRAYS``)."""
+    return {p.name: p for p in properties_of(kind) if p.per_item and p.wire in ITEM_ARRAYS}
 
 
 def initial_keywords(kind: str) -> dict[str, LayerProperty]:

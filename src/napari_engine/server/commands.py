@@ -39,6 +39,7 @@ from napari_engine.protocol import (
 )
 from napari_engine.protocol.overlays import model_of
 from napari_engine.protocol.properties import (
+    ITEM_ARRAYS,
     LAYER_PROPERTIES,
     initial_keywords,
     label_colormap_arguments,
@@ -354,20 +355,22 @@ def _kwargs(props: dict[str, Any], kind: LayerKind) -> dict[str, Any]:
 
 
 def _add_items(ctx: Context, add: Callable[..., Layer | list[Layer]], data: Any,
-               count: int, kwargs: dict[str, Any], props: dict[str, Any]) -> Result:
+               count: int, kwargs: dict[str, Any], props: dict[str, Any],
+               arrays: dict[str, np.ndarray] | None = None) -> Result:
     """A new points or shapes layer of ``count`` items, then each item's own values
     (napari refuses them as empty arrays at creation, and takes them as set
-    afterwards). They come one per item (or one for all), checked before the layer is
-    made; a value
-    napari refuses takes the new layer away again."""
-    items = {name: value for name, value in props.items()
-             if LAYER_PROPERTIES[name].per_item and value}
+    afterwards). They come one per item (or one for all) in ``props``, or as ``arrays``
+    (checked by the operation's validator to have one row per item), checked before the
+    layer is made; a value napari refuses takes the new layer away again."""
+    items: dict[str, Any] = {name: value for name, value in props.items()
+                             if LAYER_PROPERTIES[name].per_item and value}
     for name, value in items.items():
         if len(value) == 1 and count > 1:
             items[name] = value * count  # one value for every item
         elif len(value) != count:
             raise ProtocolError(ErrorCode.INVALID,
                                 f"'{name}' has {len(value)} values for {count} items")
+    items.update(arrays or {})
     layers = _add(ctx, add, data, kwargs)
     for layer in layers:
         try:
@@ -583,16 +586,32 @@ def _add_surface(ctx: Context) -> Result:
 
 @handles(Op.LAYER_ADD_POINTS)
 def _add_points(ctx: Context) -> Result:
-    if ctx.command.payload is not None:  # many points: one array
-        data = np.array(_coordinates(_arrays(ctx.args, ctx.command.payload)[0], "points"),
+    values: dict[str, np.ndarray] = {}
+    if ctx.command.payload is not None:  # many points: one array, then their own values
+        arrays = _arrays(ctx.args, ctx.command.payload)
+        data = np.array(_coordinates(arrays[0], "points"),
                         dtype=float)  # napari's own, writable (the message's is not)
+        values = {name: _item_values(arrays[index], name)
+                  for name, index in ctx.args.get("items", {}).items()}
     else:
         data = np.asarray(ctx.args["data"], dtype=float)
     if data.size == 0 and not (data.ndim == 2 and data.shape[1] >= 2):  # no dimensions:
         data = np.zeros((0, ctx.args.get("ndim") or ctx.viewer.dims.ndim or 2))
     props = ctx.args.get("props", {})
     return _add_items(ctx, ctx.viewer.add_points, data, len(data),
-                      _kwargs(props, LayerKind.POINTS), props)
+                      _kwargs(props, LayerKind.POINTS), props, values)
+
+
+def _item_values(array: np.ndarray, name: str) -> np.ndarray:
+    """Each point's own ``name`` from a payload, checked as the JSON values are (a size
+    from 0 to ``MAX_SIZE``, colour channels from 0 to 1): a writable copy for napari."""
+    _, lo, hi = ITEM_ARRAYS[LAYER_PROPERTIES[name].wire]
+    values = np.array(array, dtype=float)
+    if not np.isfinite(values).all() or values.min(initial=lo) < lo or values.max(
+            initial=hi) > hi:
+        raise ProtocolError(ErrorCode.INVALID,
+                            f"each point's {name} must be finite, from {lo:g} to {hi:g}")
+    return values
 
 
 @handles(Op.LAYER_ADD_SHAPES)
