@@ -421,6 +421,14 @@ def test_coordinates_edited_in_a_script_are_the_servers(viewer: ProxyViewer) -> 
         other.close()
     viewer.sync()
     assert viewer.layers["p"].data.tolist()[-1] == [9.0, 9.0]
+    many = np.random.default_rng(0).uniform(0, 100, (60_000, 2))  # 1.8 MB of JSON:
+    points.data = many  # one array in a payload
+    viewer.sync()
+    other = napari_engine.connect(viewer.connection.url, stream="none")
+    try:
+        np.testing.assert_array_equal(other.layers["p"].data, many)
+    finally:
+        other.close()
 
 
 def test_what_a_new_user_tried_behaves_as_napari(viewer: ProxyViewer, tmp_path: Path

@@ -171,7 +171,8 @@ def test_refused_arguments_say_which(op: str, args: dict[str, Any], payload: boo
 
 @pytest.mark.parametrize("op", [op for op in Op if op not in (
     Op.LAYER_ADD_IMAGE, Op.LAYER_ADD_LABELS, Op.LAYER_WRITE, Op.LAYER_ADD_VECTORS,
-    Op.LAYER_ADD_TRACKS, Op.LAYER_ADD_SURFACE, Op.LAYER_SET_DATA, Op.LAYER_ADD_POINTS)])
+    Op.LAYER_ADD_TRACKS, Op.LAYER_ADD_SURFACE, Op.LAYER_SET_DATA, Op.LAYER_ADD_POINTS,
+    Op.LAYER_SET_COORDINATES)])
 def test_a_payload_is_refused_where_none_belongs(op: Op) -> None:
     with pytest.raises(ProtocolError) as info:
         OPERATIONS[op].validate({}, True)
@@ -275,3 +276,15 @@ def test_many_points_travel_as_one_array() -> None:
         validate_command_args("layer.add_points", {
             "arrays": [array, sizes], "items": {"size": 1}, "props": {"size": [1.0]}},
             has_payload=True)
+
+
+def test_many_points_replace_a_layers_coordinates_as_one_array() -> None:
+    array = {"shape": [60_000, 2], "dtype": "float32"}
+    out = validate_command_args(Op.LAYER_SET_COORDINATES, {"layer": 3, "arrays": [array]},
+                                has_payload=True)
+    assert out == {"layer": 3, "arrays": [array], "nbytes": 60_000 * 2 * 4}
+    for bad in ({"layer": 3, "arrays": [array], "data": [[0, 0]]},  # both
+                {"layer": 3, "arrays": [array, array]},
+                {"layer": 3, "arrays": [{"shape": [10], "dtype": "float32"}]}):
+        with pytest.raises(ProtocolError):
+            validate_command_args(Op.LAYER_SET_COORDINATES, bad, has_payload=True)

@@ -48,6 +48,7 @@ from napari_engine.client.napari_compat import (
 )
 from napari_engine.client.remote_data import RemoteArray
 from napari_engine.client.uploads import (
+    JSON_POINTS,
     array_payload,
     arrays_payload,
     layer_command,
@@ -122,7 +123,8 @@ class SessionLink(Protocol):
 
     def send_command(self, op: str, args: dict[str, Any] | None = None, *,
                      on_reply: Callable[[Any], None] | None = None,
-                     local: Local | None = None, t: float | None = None) -> int: ...
+                     local: Local | None = None, t: float | None = None,
+                     payload: bytes | None = None) -> int: ...
 
     def request(self, op: str, args: dict[str, Any] | None = None, *,
                 payload: bytes | None = None, timeout: float = 60.0) -> Any:
@@ -613,11 +615,12 @@ class ViewerBridge:
         return layer_id
 
     def _send(self, op: Op, args: dict[str, Any], local: Local | None = None,
-              on_reply: Callable[[Any], None] | None = None) -> None:
+              on_reply: Callable[[Any], None] | None = None,
+              payload: bytes | None = None) -> None:
         try:
             # the time of the edit: the first frame that shows it echoes it (latency)
             self.connection.send_command(op, args, local=local, on_reply=on_reply,
-                                         t=time.perf_counter())
+                                         t=time.perf_counter(), payload=payload)
         except Exception as exc:  # not connected, or a value the protocol refuses
             if self.strict:
                 raise
@@ -728,9 +731,13 @@ class ViewerBridge:
         layer_id = self.id_of(layer)
         if layer_id is None or action.endswith("ing"):  # napari's "adding": not yet
             return
+        payload = None
         if isinstance(layer, Points):
             data: Any = np.asarray(layer.data, float).tolist()
             args: dict[str, Any] = {"layer": layer_id, "data": data}
+            if len(data) > JSON_POINTS:  # many: one array in the payload
+                arrays, payload = arrays_payload([np.asarray(layer.data, float)], "points")
+                args = {"layer": layer_id, **arrays}
         else:
             data = [np.asarray(shape, float).tolist() for shape in layer.data]
             kinds = [str(kind) for kind in layer.shape_type]
@@ -745,7 +752,7 @@ class ViewerBridge:
             if isinstance(layer, Shapes):
                 mirror.set_local_layer(layer_id, "shape_type", args["shape_type"], cid)
 
-        self._send(Op.LAYER_SET_COORDINATES, args, local)
+        self._send(Op.LAYER_SET_COORDINATES, args, local, payload=payload)
 
     def _watch(self, layer: Layer, watch: bool) -> None:
         """(Dis)connect the layer's events: those of the properties that are mirrored to

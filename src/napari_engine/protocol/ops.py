@@ -292,6 +292,17 @@ def _add_points(args: Args) -> Args:
 
 
 
+def _points_array(args: Args, op: Op, more: int) -> Args:
+    """``arrays``: points as one ``float32``/``float64`` array of N x D, and up to
+    ``more`` arrays after it."""
+    out = _arrays_args(args, op, (1, 1 + more), ("float32", "float64"))
+    shape = out["arrays"][0]["shape"]
+    if len(shape) != 2 or not 2 <= shape[1] <= v.MAX_LAYER_NDIM or shape[0] > MAX_PAYLOAD_POINTS:
+        raise v.fail(f"{op}: the points' array must be N x D, with D from 2 to "
+                     f"{v.MAX_LAYER_NDIM} and N at most {MAX_PAYLOAD_POINTS}")
+    return out
+
+
 def _add_points_either(args: Args, has_payload: bool) -> Args:
     """Points as JSON coordinates (``data``: a message's 1 MiB holds about 20,000), or
     as one ``float32``/``float64`` array of N x D in the payload (``arrays``), checked
@@ -304,12 +315,8 @@ def _add_points_either(args: Args, has_payload: bool) -> Args:
         return _add_points(args)
     v.only(args, {"arrays", "props", "nbytes", "items"}, op)
     allowed = item_arrays(LayerKind.POINTS)
-    out = _arrays_args(args, op, (1, 1 + len(allowed)), ("float32", "float64"))
+    out = _points_array(args, op, len(allowed))
     shapes = [array["shape"] for array in out["arrays"]]
-    if (len(shapes[0]) != 2 or not 2 <= shapes[0][1] <= v.MAX_LAYER_NDIM
-            or shapes[0][0] > MAX_PAYLOAD_POINTS):
-        raise v.fail(f"{op}: the points' array must be N x D, with D from 2 to "
-                     f"{v.MAX_LAYER_NDIM} and N at most {MAX_PAYLOAD_POINTS}")
     if "props" in args:
         out["props"] = validate_props(args["props"], op, LayerKind.POINTS)
     items = args.get("items", {})
@@ -450,11 +457,17 @@ def _layer_set_data(args: Args, has_payload: bool) -> Args:
     return {"layer": _layer_id(args, op), **data}
 
 
-def _set_coordinates(args: Args) -> Args:
+def _set_coordinates(args: Args, has_payload: bool) -> Args:
     """A points or shapes layer's coordinates replaced whole (a script's
     ``points.data = ...``, ``points.add``, ``shapes.add_rectangles``, ...): as
-    ``add_points`` takes them, or as ``add_shapes`` does when ``shape_type`` is given."""
-    layer = _layer_id(args, Op.LAYER_SET_COORDINATES)
+    ``add_points`` takes them (many points: one N x D array in the payload), or as
+    ``add_shapes`` does when ``shape_type`` is given."""
+    op = Op.LAYER_SET_COORDINATES
+    layer = _layer_id(args, op)
+    if has_payload:
+        v.only(args, {"layer", "arrays", "nbytes"}, op)
+        return {"layer": layer, **_points_array(args, op, 0)}
+    v.only(args, {"layer", "data", "shape_type"}, op)
     rest = {key: value for key, value in args.items() if key != "layer"}
     coordinates = _add_shapes(rest) if "shape_type" in rest else _add_points(rest)
     return {"layer": layer, **coordinates}
@@ -603,9 +616,7 @@ OPERATIONS: dict[Op, OpSpec] = {
                           needs_id=True, journal=False),
     Op.LAYER_WRITE: OpSpec(_layer_write),
     Op.LAYER_SET_DATA: OpSpec(_layer_set_data),
-    Op.LAYER_SET_COORDINATES: OpSpec(_plain(Op.LAYER_SET_COORDINATES,
-                                            {"layer", "data", "shape_type"},
-                                            _set_coordinates)),
+    Op.LAYER_SET_COORDINATES: OpSpec(_set_coordinates),
     Op.FILES_LIST: OpSpec(_plain(Op.FILES_LIST, {"root", "path"}, _files_list),
                           needs_id=True, journal=False),
     Op.OVERLAY_SET: OpSpec(_plain(Op.OVERLAY_SET, {"overlay", "props"},

@@ -764,9 +764,13 @@ def _layer_set_data(ctx: Context) -> Result:
 def _layer_set_coordinates(ctx: Context) -> Result:
     """A points or shapes layer's coordinates replaced whole."""
     layer = _layer(ctx, ctx.args["layer"])
-    data = ctx.args["data"]
+    if "arrays" in ctx.args:  # many points: one array (writable: napari's own)
+        data: Any = np.array(_coordinates(_arrays(ctx.args, ctx.command.payload)[0],
+                                          "points"), float)
+    else:
+        data = ctx.args["data"]
     if isinstance(layer, Points) and "shape_type" not in ctx.args:
-        coords = np.asarray(data, float) if data else np.zeros((0, layer.ndim))
+        coords = np.asarray(data, float) if len(data) else np.zeros((0, layer.ndim))
         if coords.shape[1:] != (layer.ndim,):
             raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r} has {layer.ndim} "
                                 "dimensions")
