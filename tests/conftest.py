@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from napari_engine.bench.display import start_xvfb
+from napari_engine.server.forkserver import ForkServer
 from napari_engine.server.gl_env import prepare_headless_env
 from napari_engine.server.process import ServerProcess
 
@@ -109,6 +110,24 @@ def write_contrast_volume(folder: Path) -> tuple[Any, Path]:
     path = folder / "contrast.tif"
     tifffile.imwrite(path, volume)
     return volume, path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forked_servers() -> Iterator[None]:
+    """Servers the tests start are forked from one process that imported the server once
+    (``server/forkserver.py``: importing napari is two thirds of a server's start), unless
+    ``NAPARI_ENGINE_TEST_FORK=0``; ``tests/server/test_forkserver.py`` and the demo and
+    benchmark start them anew."""
+    if os.environ.get("NAPARI_ENGINE_TEST_FORK", "1") == "0":
+        yield
+        return
+    forkserver = ForkServer()
+    ServerProcess.forkserver = forkserver
+    try:
+        yield
+    finally:
+        ServerProcess.forkserver = None
+        forkserver.close()
 
 
 @pytest.fixture

@@ -15,7 +15,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import IO, TYPE_CHECKING, ClassVar, Protocol, TextIO
+
+if TYPE_CHECKING:
+    from napari_engine.server.forkserver import ForkServer
 
 
 def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
@@ -27,8 +30,27 @@ def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
     return lambda: os.sched_setaffinity(0, chosen)
 
 
+class ChildProcess(Protocol):
+    """What a started server is to its starter: ``subprocess.Popen``, or a
+    ``forkserver.ForkedProcess``."""
+
+    pid: int
+    returncode: int | None
+    stdout: IO[str] | None
+    stderr: IO[str] | None
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def send_signal(self, sig: int) -> None: ...
+    def kill(self) -> None: ...
+
+
 class ServerProcess:
     """``python -m napari_engine.server --port 0 ...`` in a child process."""
+
+    #: where servers are forked from instead of started anew, when set (the test suite:
+    #: ``forkserver``); a server's own workers are always started anew
+    forkserver: ClassVar[ForkServer | None] = None
 
     def __init__(self, args: Sequence[str] = (), *, log_path: str | Path | None = None,
                  start_timeout: float = 120.0, env: dict[str, str] | None = None,
@@ -49,25 +71,30 @@ class ServerProcess:
         self.log_path = Path(log_path) if log_path else None
         self.start_timeout = start_timeout
         self.env = {**os.environ, **(env or {})}
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: ChildProcess | None = None
         self.url = ""
         self._stderr_lines: list[str] = []
 
     def start(self) -> str:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "napari_engine.server", *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
-            preexec_fn=pinned_to(self.cpus))
+        proc: ChildProcess
+        if self.forkserver is not None:
+            proc = self.forkserver.spawn(self.args, self.env, self.cpus)
+        else:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "napari_engine.server", *self.args],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+                preexec_fn=pinned_to(self.cpus))
+        self.proc = proc
         lines: queue.Queue[str] = queue.Queue()
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        threading.Thread(target=self._pump, args=(self.proc.stdout, lines), daemon=True).start()
-        threading.Thread(target=self._drain_stderr, args=(self.proc.stderr,), daemon=True).start()
+        assert proc.stdout is not None and proc.stderr is not None
+        threading.Thread(target=self._pump, args=(proc.stdout, lines), daemon=True).start()
+        threading.Thread(target=self._drain_stderr, args=(proc.stderr,), daemon=True).start()
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             try:
                 line = lines.get(timeout=0.2)
             except queue.Empty:
-                if self.proc.poll() is not None:
+                if proc.poll() is not None:
                     break
                 continue
             if line.startswith(("ws://", "wss://")):
