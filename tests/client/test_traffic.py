@@ -95,7 +95,7 @@ def test_each_of_many_points_keeps_its_own_size_and_colour() -> None:
             # past what the state carries: one large green point among small blue ones,
             # seen in the server's picture
             there.layers.clear()
-            count = 150_000
+            count = 110_000
             data = np.zeros((count, 2))
             data[-1], data[0] = (100, 100), (200, 200)
             sizes = np.ones(count)
