@@ -181,3 +181,41 @@ def test_3d_draws_the_finest_level_that_fits_the_voxel_budget(volume: Path) -> N
         finally:
             ours.close()
             theirs.close()
+
+
+def test_a_read_from_a_stuck_store_does_not_stop_another_session(
+        store: tuple[Store, str], pyramid: Path) -> None:
+    """A script's read of a layer's voxels (``layer.data[...]``) waits for every chunk:
+    while the store holds them back, another session of the same server process still
+    draws; once it answers, the read has the file's values."""
+    gate, url = store
+    with _server("--data-root", url.rsplit("/", 1)[0] + "/") as server:
+        b = napari_engine.connect(server.url.replace("/?", "/session/b?"), stream="none")
+        a = napari_engine.connect(server.url.replace("/?", "/session/a?"), stream="none")
+        reads: list[np.ndarray] = []
+        try:
+            b.layers.clear()
+            b.add_image(np.full((16, 16), 200, np.uint8))
+            before = b.screenshot()
+            a.layers.clear()
+            layer = a.add_image(url)
+            a.sync(loaded=True)
+            gate.held.clear()
+            reader = threading.Thread(
+                target=lambda: reads.append(np.asarray(layer.data[0][256:512, 0:384])))
+            reader.start()
+            assert gate.waiting.wait(HOLD_S)  # the read's chunks are asked for, and held
+            b.layers[0].opacity = 0.5
+            assert not np.array_equal(before, b.screenshot())  # B draws meanwhile
+            assert reader.is_alive()
+            gate.held.set()
+            reader.join(HOLD_S)
+        finally:
+            gate.held.set()
+            a.close()
+            b.close()
+        assert server.alive()
+    import zarr
+
+    expected = zarr.open_group(str(pyramid), mode="r")["0"][256:512, 0:384]
+    np.testing.assert_array_equal(reads[0], expected)

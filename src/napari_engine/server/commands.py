@@ -49,6 +49,7 @@ from napari_engine.protocol.validate import MAX_COORDINATE
 from napari_engine.server import browsing, napari_compat, saving
 from napari_engine.server.budget import UNLIMITED, CommandBudget, OverBudget
 from napari_engine.server.jobs import RunCommand
+from napari_engine.server.reads import BackgroundReads
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import Streamer
 from napari_engine.server.views import CanvasSize
@@ -66,6 +67,8 @@ class Context:
     client: ClientRecord
     command: Command
     streamer: Streamer
+    #: where reads of layer data run (None: here, on the engine thread: a replay, a test)
+    reads: BackgroundReads | None = None
 
     @property
     def viewer(self) -> ViewerModel:
@@ -91,9 +94,9 @@ def handles(op: Op) -> Callable[[Handler], Handler]:
 
 
 def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Streamer,
-        budget: CommandBudget = UNLIMITED) -> None:
+        budget: CommandBudget = UNLIMITED, reads: BackgroundReads | None = None) -> None:
     """Apply one (possibly merged) command within ``budget`` and queue every answer it
-    owes."""
+    owes (a read's answer comes later, from ``reads``)."""
     cmd = job.command
     spec = OPERATIONS[cmd.op]
     try:
@@ -103,7 +106,7 @@ def run(job: RunCommand, session: Session, client: ClientRecord, streamer: Strea
         session.moving_view = spec.moves_view
         try:
             with _all_or_nothing(session), budget.limit(f"{cmd.op} of client {client.id}"):
-                result = HANDLERS[cmd.op](Context(session, client, cmd, streamer))
+                result = HANDLERS[cmd.op](Context(session, client, cmd, streamer, reads))
         finally:
             session.moving_view = False
         if session.journal is not None and spec.journal:
@@ -729,16 +732,27 @@ def _region(array: Any, region: list[tuple[int, int, int]]) -> tuple[slice, ...]
 @handles(Op.LAYER_READ)
 def _layer_read(ctx: Context) -> Result:
     """A region of a layer's real data, answered as voxels (a binary ``data`` reply):
-    what a script's ``layer.data[...]`` reads."""
+    what a script's ``layer.data[...]`` reads. Checked here; read on a thread of
+    ``ctx.reads`` (it waits for every chunk, as long as the store takes)."""
     array = _voxels(_layer(ctx, ctx.args["layer"]), ctx.args["level"])
-    with exact():
-        values = np.asarray(array[_region(array, ctx.args["region"])])
-    if values.dtype.kind not in "biuf":
-        raise ProtocolError(ErrorCode.INVALID, f"data of dtype {values.dtype} cannot travel")
-    values = np.ascontiguousarray(values.astype(values.dtype.newbyteorder("="), copy=False))
-    assert ctx.command.id is not None  # the registry makes it carry one
-    ctx.client.pending_replies.append(DataReply(ctx.command.id, values.shape,
-                                                values.dtype.name, -1, values.tobytes()))
+    box = _region(array, ctx.args["region"])
+    request_id = ctx.command.id
+    assert request_id is not None  # the registry makes it carry one
+
+    def read() -> DataReply:
+        with exact():
+            values = np.asarray(array[box])
+        if values.dtype.kind not in "biuf":
+            raise ProtocolError(ErrorCode.INVALID,
+                                f"data of dtype {values.dtype} cannot travel")
+        values = np.ascontiguousarray(values.astype(values.dtype.newbyteorder("="),
+                                                    copy=False))
+        return DataReply(request_id, values.shape, values.dtype.name, -1, values.tobytes())
+
+    if ctx.reads is None:
+        ctx.client.pending_replies.append(read())
+    else:
+        ctx.reads.start(ctx.session.name, ctx.client.id, request_id, read)
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from napari_engine.protocol import OPERATIONS, Command, Hello
+from napari_engine.protocol.server_messages import ServerMessage
 from napari_engine.server.policy import FrameEncoding
 from napari_engine.server.session import ClientSink
 
@@ -93,11 +94,22 @@ class DataReady:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadDone:
+    """A client's read of layer data (``server/reads.py``), done off the engine thread:
+    its answer, for the client's replies."""
+
+    session: str
+    client_id: int
+    reply: ServerMessage
+
+
+@dataclass(frozen=True, slots=True)
 class Wake:
     """Nothing to do but look at the stop flag and the timers (shutdown)."""
 
 
-Job = Join | Leave | RunCommand | FrameAck | FrameSent | FramesEncoded | DataReady | Wake
+Job = (Join | Leave | RunCommand | FrameAck | FrameSent | FramesEncoded | DataReady | ReadDone
+       | Wake)
 
 
 def coalesce(batch: list[Job]) -> list[Job]:

@@ -53,12 +53,14 @@ from napari_engine.server.jobs import (
     Job,
     Join,
     Leave,
+    ReadDone,
     RunCommand,
     Wake,
     coalesce,
 )
 from napari_engine.server.journal import Journal, session_folder
 from napari_engine.server.loading import ChunkLoading, InlineLoading, LoadingStage
+from napari_engine.server.reads import BackgroundReads
 from napari_engine.server.session import ClientRecord, Session
 from napari_engine.server.streams import StreamConfig, Streamer
 from napari_engine.server.views import CanvasSize
@@ -119,6 +121,8 @@ class Scheduler:
         self._stop = threading.Event()
         self.streamer = Streamer(self.config.stream, FrameEncoder(self.submit))
         self.budget = CommandBudget(self.config.command_budget)
+        #: clients' reads of layer data, off this thread
+        self.reads = BackgroundReads(self.submit)
         self._qt_app: Any = None
         self._gl_app: Any = None
         self._font_family = ""
@@ -127,7 +131,7 @@ class Scheduler:
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
             Join: self._join, Leave: self._leave, RunCommand: self._command,
             FrameAck: self._ack, FrameSent: self._sent, FramesEncoded: self._encoded,
-            DataReady: self._data_ready, Wake: lambda _job: None}
+            DataReady: self._data_ready, ReadDone: self._read_done, Wake: lambda _job: None}
 
     def _loading_stage(self) -> LoadingStage:
         workers = self.config.load_workers
@@ -195,6 +199,7 @@ class Scheduler:
             if self._spare is not None:
                 self._spare.close()
             self.streamer.encoder.close()
+            self.reads.close()
 
     def _prepare_spare(self) -> None:
         """While nothing else waits (for ``SPARE_AFTER_IDLE_S``: not between the
@@ -329,7 +334,7 @@ class Scheduler:
         session, client = self._client(job.session, job.client_id)
         if session is not None and client is not None:
             with session.serving():
-                commands.run(job, session, client, self.streamer, self.budget)
+                commands.run(job, session, client, self.streamer, self.budget, self.reads)
 
     def _ack(self, job: FrameAck) -> None:
         session, client = self._client(job.session, job.client_id)
@@ -345,6 +350,12 @@ class Scheduler:
         session = self.sessions.get(job.session)
         if session is not None:
             self.streamer.on_encoded(session, job)
+
+    def _read_done(self, job: ReadDone) -> None:
+        self.reads.done(job)
+        _session, client = self._client(job.session, job.client_id)
+        if client is not None:  # sent with the batch's other replies (``_after_batch``)
+            client.pending_replies.append(job.reply)
 
     def _data_ready(self, job: DataReady) -> None:
         session = self.sessions.get(job.session)
