@@ -37,23 +37,31 @@ def main() -> None:
 
     pump(lambda: False, timeout=1.0)  # the window settles at its size
     result: dict[str, object] = {"still": pump(sharp_still, timeout=30)}
-    pump(lambda: False, timeout=0.3)
+
+    def shown() -> bool:
+        """Compare the display with the latest picture; True once they agree (a loaded
+        machine paints the still a moment after it arrives, or a frame comes after it)."""
+        current = connection.picture.current()
+        assert current is not None
+        picture, header = current
+        result["picture"] = [header.width, header.height]
+        result["scale"] = header.scale
+        result["picture_std"] = float(picture[..., :3].std())
+        image = grabbed[0] = on_screen(native)
+        screen = rgb(image)
+        result["screen"] = [image.width(), image.height()]
+        if screen.shape[:2] != picture.shape[:2]:
+            return False
+        diff = np.abs(screen.astype(int) - picture[..., :3].astype(int))
+        result["screen_vs_picture"] = float(diff.mean())
+        return float(diff.mean()) < 0.5
+
+    grabbed: list[object] = [None]
+    pump(lambda: sharp_still() and shown(), timeout=20, step=0.05)
     result["ratio"] = native.devicePixelRatioF()
     result["logical"] = [native.width(), native.height()]
     result["server_canvas"] = connection.section("canvas")
-    current = connection.picture.current()
-    assert current is not None
-    picture, header = current
-    result["picture"] = [header.width, header.height]
-    result["scale"] = header.scale
-    image = on_screen(native)
-    image.save(str(out / "gui_hidpi.png"))
-    screen = rgb(image)
-    result["screen"] = [image.width(), image.height()]
-    if screen.shape[:2] == picture.shape[:2]:
-        diff = np.abs(screen.astype(int) - picture[..., :3].astype(int))
-        result["screen_vs_picture"] = float(diff.mean())
-    result["picture_std"] = float(picture[..., :3].std())
+    grabbed[0].save(str(out / "gui_hidpi.png"))  # type: ignore[attr-defined]
     print(json.dumps(result))
     window.close()
 
