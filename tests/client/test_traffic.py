@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 import napari_engine
+from napari_engine.client.connection import RemoteError
 from napari_engine.server.process import ServerProcess
 from tests.client.test_model import Mirrored
 from tests.conftest import ServerFactory
@@ -106,5 +108,43 @@ def test_each_of_many_points_keeps_its_own_size_and_colour() -> None:
             shot = there.screenshot()
             green = (shot[..., 1] > 200) & (shot[..., 0] < 50) & (shot[..., 2] < 50)
             assert green.sum() > 40  # a disc of 60 at zoom 0.18: about 90 pixels
+        finally:
+            there.close()
+
+
+def test_many_shapes_reach_the_server_with_their_own_colours() -> None:
+    """12,000 rectangles are 1.7 MB of JSON, refused over a message's 1 MiB: they go as
+    arrays (vertices, counts, types, each one's own colour), and so does a script's
+    ``shapes.data = ...`` of as many."""
+    rows, cols = 60, 200
+    corners = np.stack(np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij"),
+                       -1).reshape(-1, 2).astype(float)
+    square = np.array([[0.0, 0.0], [0.9, 0.0], [0.9, 0.9], [0.0, 0.9]])
+    boxes = [corner + square for corner in corners]
+    colours = np.where((corners[:, 1] < cols / 2)[:, None], [1.0, 0, 0, 1], [0, 1.0, 0, 1])
+    with ServerProcess(["--token", "t", "--size", "64x48", "--empty", "--journal-dir",
+                        "none"]) as server:
+        there = napari_engine.connect(server.url, stream="none")
+        try:
+            shapes = there.add_shapes(boxes, shape_type="rectangle", face_color=colours,
+                                      edge_width=0)
+            assert there.connection.layers()[0]["count"] == rows * cols
+            shot = there.screenshot()[..., :3].astype(int)
+            left, right = shot[:, : shot.shape[1] // 2], shot[:, shot.shape[1] // 2:]
+            assert ((left[..., 0] > 150) & (left[..., 1] < 80)).sum() > 100  # red boxes
+            assert ((right[..., 1] > 150) & (right[..., 0] < 80)).sum() > 100  # green ones
+            shapes.data = boxes[: rows * cols // 2]
+            there.sync()
+            assert there.connection.layers()[0]["count"] == rows * cols // 2
+            vertices = np.zeros((8, 2))
+            for counts, types, why in (([4, 3], [0, 0], "add up to 7, not 8"),
+                                       ([1, 7], [0, 0], "2 to 10000 vertices"),
+                                       ([4, 4], [0, 9], "an index into")):
+                parts = [vertices, np.array(counts, np.int64), np.array(types, np.uint8)]
+                with pytest.raises(RemoteError, match=why):
+                    there.connection.request("layer.add_shapes", {"arrays": [
+                        {"shape": list(a.shape), "dtype": a.dtype.name} for a in parts]},
+                        payload=b"".join(a.tobytes() for a in parts))
+            assert len(there.connection.layers()) == 1
         finally:
             there.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import pytest
-from napari.layers import Image, Points, Surface, Vectors
+from napari.layers import Image, Points, Shapes, Surface, Vectors
 
 from napari_engine.client.uploads import layer_command
 from napari_engine.protocol import Op, validate_command_args
@@ -76,3 +76,22 @@ def test_many_points_go_as_an_array_unless_their_own_values_would_not_fit_its_he
     many = Points(rng.random((100_001, 2)), symbol=rng.choice(["disc", "square"], 100_001))
     with pytest.raises(NotImplementedError, match="own symbol"):
         layer_command(many)
+
+
+def test_many_shapes_go_as_arrays_with_their_own_colours() -> None:
+    rng = np.random.default_rng(2)
+    corners = rng.random((300, 2)) * 100
+    square = np.array([[0.0, 0.0], [5.0, 0.0], [5.0, 5.0], [0.0, 5.0]])
+    boxes = [corner + square for corner in corners]
+    lines = [np.array([[0.0, 0.0], [10.0, 10.0]])] * 2
+    layer = Shapes([*boxes, *lines], shape_type=["rectangle"] * 300 + ["line"] * 2,
+                   face_color=rng.random((302, 4)), edge_width=2)
+    op, args, payload = layer_command(layer)
+    assert op is Op.LAYER_ADD_SHAPES and payload is not None
+    assert [a["shape"] for a in args["arrays"]] == [[1204, 2], [302], [302], [302, 4]]
+    assert args["items"] == {"face_color": 3} and args["props"]["edge_width"] == [2.0]
+    clean = validate_command_args(op, args, has_payload=True)
+    assert clean["count"] == 302 and len(payload) == clean["nbytes"]
+    few = Shapes([boxes[0]], shape_type="rectangle")
+    op, args, payload = layer_command(few)
+    assert payload is None and args["shape_type"] == ["rectangle"]

@@ -172,7 +172,7 @@ def test_refused_arguments_say_which(op: str, args: dict[str, Any], payload: boo
 @pytest.mark.parametrize("op", [op for op in Op if op not in (
     Op.LAYER_ADD_IMAGE, Op.LAYER_ADD_LABELS, Op.LAYER_WRITE, Op.LAYER_ADD_VECTORS,
     Op.LAYER_ADD_TRACKS, Op.LAYER_ADD_SURFACE, Op.LAYER_SET_DATA, Op.LAYER_ADD_POINTS,
-    Op.LAYER_SET_COORDINATES)])
+    Op.LAYER_SET_COORDINATES, Op.LAYER_ADD_SHAPES)])
 def test_a_payload_is_refused_where_none_belongs(op: Op) -> None:
     with pytest.raises(ProtocolError) as info:
         OPERATIONS[op].validate({}, True)
@@ -288,3 +288,30 @@ def test_many_points_replace_a_layers_coordinates_as_one_array() -> None:
                 {"layer": 3, "arrays": [{"shape": [10], "dtype": "float32"}]}):
         with pytest.raises(ProtocolError):
             validate_command_args(Op.LAYER_SET_COORDINATES, bad, has_payload=True)
+
+
+def test_many_shapes_travel_as_arrays() -> None:
+    vertices = {"shape": [4000, 2], "dtype": "float64"}
+    counts, types = {"shape": [1000], "dtype": "int64"}, {"shape": [1000], "dtype": "uint8"}
+    colours = {"shape": [1000, 4], "dtype": "float32"}
+    out = validate_command_args(Op.LAYER_ADD_SHAPES, {
+        "arrays": [vertices, counts, types, colours], "items": {"face_color": 3}},
+        has_payload=True)
+    assert out["count"] == 1000 and out["items"] == {"face_color": 3}
+    assert out["nbytes"] == 4000 * 2 * 8 + 1000 * 8 + 1000 + 1000 * 4 * 4
+    for arrays in ([vertices, counts],  # no types
+                   [vertices, counts, {"shape": [999], "dtype": "uint8"}],  # not one a shape
+                   [vertices, {"shape": [1000], "dtype": "float32"}, types],
+                   [{"shape": [4000, 2], "dtype": "int64"}, counts, types],
+                   [{"shape": [4000], "dtype": "float64"}, counts, types],
+                   [{"shape": [3_000_000, 2], "dtype": "float32"}, counts, types]):
+        with pytest.raises(ProtocolError) as info:
+            validate_command_args(Op.LAYER_ADD_SHAPES, {"arrays": arrays}, has_payload=True)
+        assert info.value.code is ErrorCode.INVALID
+    with pytest.raises(ProtocolError):  # a point's size is no shape's
+        validate_command_args(Op.LAYER_ADD_SHAPES, {
+            "arrays": [vertices, counts, types, {"shape": [1000], "dtype": "float32"}],
+            "items": {"size": 3}}, has_payload=True)
+    out = validate_command_args(Op.LAYER_SET_COORDINATES, {
+        "layer": 2, "arrays": [vertices, counts, types]}, has_payload=True)
+    assert out["count"] == 1000

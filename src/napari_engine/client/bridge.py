@@ -48,12 +48,13 @@ from napari_engine.client.napari_compat import (
 )
 from napari_engine.client.remote_data import RemoteArray
 from napari_engine.client.uploads import (
-    JSON_POINTS,
     array_payload,
     arrays_payload,
     layer_command,
+    many_coordinates,
     numpy_dtype,
     sent,
+    shapes_arrays,
 )
 from napari_engine.client.window_stats import WindowStats
 from napari_engine.protocol import LayerKind, Op, StateMirror
@@ -735,22 +736,25 @@ class ViewerBridge:
         if isinstance(layer, Points):
             data: Any = np.asarray(layer.data, float).tolist()
             args: dict[str, Any] = {"layer": layer_id, "data": data}
-            if len(data) > JSON_POINTS:  # many: one array in the payload
+            if many_coordinates(layer):  # one array in the payload
                 arrays, payload = arrays_payload([np.asarray(layer.data, float)], "points")
                 args = {"layer": layer_id, **arrays}
         else:
             data = [np.asarray(shape, float).tolist() for shape in layer.data]
             kinds = [str(kind) for kind in layer.shape_type]
             args = {"layer": layer_id, "data": data, "shape_type": kinds or "rectangle"}
+            if many_coordinates(layer):  # three arrays in the payload
+                arrays, payload = arrays_payload(shapes_arrays(layer), "shapes")
+                args = {"layer": layer_id, **arrays}
         mirrored = self.connection.layer(layer_id)
         if mirrored is not None and mirrored.get("data") == data and (
-                isinstance(layer, Points) or mirrored.get("shape_type") == args["shape_type"]):
+                isinstance(layer, Points) or mirrored.get("shape_type") == kinds):
             return  # the server's already (the answer to an edit made there)
 
         def local(mirror: StateMirror, cid: int) -> None:
             mirror.set_local_layer(layer_id, "data", data, cid)
             if isinstance(layer, Shapes):
-                mirror.set_local_layer(layer_id, "shape_type", args["shape_type"], cid)
+                mirror.set_local_layer(layer_id, "shape_type", kinds, cid)
 
         self._send(Op.LAYER_SET_COORDINATES, args, local, payload=payload)
 

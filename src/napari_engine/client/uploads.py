@@ -20,7 +20,7 @@ from napari.layers import Image, Labels, Layer, Points, Shapes, Surface, Tracks,
 from napari_engine.client.napari_compat import kind_of
 from napari_engine.protocol import Op
 from napari_engine.protocol.codec import MAX_BINARY_BYTES, MAX_HEADER_BYTES, encode_text
-from napari_engine.protocol.ops import ARRAY_DTYPES, LABEL_DTYPES
+from napari_engine.protocol.ops import ARRAY_DTYPES, LABEL_DTYPES, SHAPE_TYPES
 from napari_engine.protocol.properties import (
     LAYER_PROPERTIES,
     MAX_ITEMS,
@@ -130,6 +130,25 @@ def _each_items_own(layer: Layer, kind: str, items: int, props: dict[str, Any], 
     return own
 
 
+def many_coordinates(layer: Layer) -> bool:
+    """Whether a points or shapes layer's coordinates travel as arrays in a payload
+    (more than ``JSON_POINTS`` points or vertices), not as JSON."""
+    if isinstance(layer, Points):
+        return len(layer.data) > JSON_POINTS
+    if isinstance(layer, Shapes):
+        return sum(len(shape) for shape in layer.data) > JSON_POINTS
+    return False
+
+
+def shapes_arrays(layer: Shapes) -> list[np.ndarray]:
+    """A shapes layer as the payload carries it: the vertices one after the other,
+    each shape's count of vertices, and each one's type (an index into ``SHAPE_TYPES``)."""
+    shapes = [np.asarray(shape, float) for shape in layer.data]
+    return [np.concatenate(shapes) if shapes else np.zeros((0, layer.ndim)),
+            np.array([len(shape) for shape in shapes], np.int64),
+            np.array([SHAPE_TYPES.index(str(kind)) for kind in layer.shape_type], np.uint8)]
+
+
 def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     """The operation, arguments and payload that make ``layer`` on the server. Raises
     ``NotImplementedError`` for what cannot travel (a layer kind the protocol does not
@@ -138,15 +157,18 @@ def layer_command(layer: Layer) -> tuple[Op, dict[str, Any], bytes | None]:
     items = len(layer.data) if isinstance(layer, Points | Shapes) else 0
     props = {p.name: sent(p, getattr(layer, p.name)) for p in properties_of(kind)
              if p.initial is not None}
-    many = isinstance(layer, Points) and items > JSON_POINTS
+    many = many_coordinates(layer)
     own = _each_items_own(layer, kind, items, props, as_arrays=many)
     if many and len(encode_text(props)) < MAX_HEADER_BYTES // 2:
-        # the points and their own sizes and colours in the payload, the rest in the
-        # header (each point's own symbol: where the header cannot hold them, the
-        # points go as JSON too, within a text message's limit)
-        args, payload = arrays_payload([np.asarray(layer.data, float), *own.values()], kind)
-        items_at = {name: index for index, name in enumerate(own, start=1)}
-        return Op.LAYER_ADD_POINTS, {**args, "props": props, **(
+        # the coordinates and each item's own sizes and colours in the payload, the rest
+        # in the header (each point's own symbol: where the header cannot hold them,
+        # the points go as JSON too, within a text message's limit)
+        op, arrays = ((Op.LAYER_ADD_POINTS, [np.asarray(layer.data, float)])
+                      if isinstance(layer, Points) else
+                      (Op.LAYER_ADD_SHAPES, shapes_arrays(layer)))
+        args, payload = arrays_payload([*arrays, *own.values()], kind)
+        items_at = {name: index for index, name in enumerate(own, start=len(arrays))}
+        return op, {**args, "props": props, **(
             {"items": items_at} if items_at else {})}, payload
     for name, values in own.items():
         props[name] = sent(LAYER_PROPERTIES[name], values)

@@ -111,6 +111,9 @@ MAX_POINTS = MAX_ITEMS
 #: about 2 s here, and draws every one in every frame
 MAX_PAYLOAD_POINTS = 1_000_000
 MAX_VERTICES = 10_000
+#: shapes in a payload (``layer.add_shapes`` with ``arrays``), and their vertices in all
+MAX_PAYLOAD_SHAPES = 200_000
+MAX_PAYLOAD_VERTICES = 2_000_000
 SHAPE_TYPES = ("rectangle", "ellipse", "line", "path", "polygon")
 MOUSE_EVENTS = ("press", "move", "release")
 KEY_EVENTS = ("press", "release")
@@ -314,29 +317,72 @@ def _add_points_either(args: Args, has_payload: bool) -> Args:
         v.only(args, {"data", "props", "ndim"}, op)
         return _add_points(args)
     v.only(args, {"arrays", "props", "nbytes", "items"}, op)
-    allowed = item_arrays(LayerKind.POINTS)
-    out = _points_array(args, op, len(allowed))
-    shapes = [array["shape"] for array in out["arrays"]]
+    out = _points_array(args, op, len(item_arrays(LayerKind.POINTS)))
     if "props" in args:
         out["props"] = validate_props(args["props"], op, LayerKind.POINTS)
+    return _items(args, out, op, LayerKind.POINTS, 1)
+
+
+def _items(args: Args, out: Args, op: Op, kind: LayerKind, first: int) -> Args:
+    """``items``: each item's own values as arrays in the payload, after the ``first``
+    arrays (property name -> index in ``arrays``): every array from ``first`` on named
+    once, one row per item (the first array's rows; ``properties.ITEM_ARRAYS``)."""
+    allowed = item_arrays(kind)
+    shapes = [array["shape"] for array in out["arrays"]]
     items = args.get("items", {})
     if not isinstance(items, dict):
         raise v.fail(f"{op}: 'items' must be an object")
     items = {name: v.integer(index, "items index") for name, index in items.items()}
-    if sorted(items.values()) != list(range(1, len(shapes))):
-        raise v.fail(f"{op}: 'items' must name each array after the points' one "
+    if sorted(items.values()) != list(range(first, len(shapes))):
+        raise v.fail(f"{op}: 'items' must name each array from index {first} on "
                      "(property name -> its index in 'arrays')")
+    count = out.get("count", shapes[0][0])
     for name, index in items.items():
         if name not in allowed or name in out.get("props", {}):
             raise v.fail(f"{op}: 'items' may name each of {', '.join(allowed)} once, "
                          "and not also in 'props'")
         columns = ITEM_ARRAYS[allowed[name].wire][0]
-        expected = [shapes[0][0]] + ([columns] if columns > 1 else [])
+        expected = [count] + ([columns] if columns > 1 else [])
         if shapes[index] != expected:
-            raise v.fail(f"{op}: each point's {name} must be an array of shape {expected}")
+            raise v.fail(f"{op}: each item's {name} must be an array of shape {expected}")
     if items:
         out["items"] = dict(items)
     return out
+
+
+def _shapes_arrays(args: Args, op: Op, more: int) -> Args:
+    """``arrays``: shapes as their vertices one after the other (V x D, ``float32`` or
+    ``float64``), each shape's count of vertices (N, ``int32`` or ``int64``) and type (N,
+    ``uint8``: an index into ``SHAPE_TYPES``), then up to ``more`` arrays; the counts'
+    and types' values are checked on the server (``commands._shapes``)."""
+    out = _arrays_args(args, op, (3, 3 + more))
+    (vertices, counts, types) = out["arrays"][:3]
+    if (vertices["dtype"] not in ("float32", "float64") or len(vertices["shape"]) != 2
+            or not 2 <= vertices["shape"][1] <= v.MAX_LAYER_NDIM
+            or vertices["shape"][0] > MAX_PAYLOAD_VERTICES):
+        raise v.fail(f"{op}: the vertices' array must be V x D of float32 or float64, with D "
+                     f"from 2 to {v.MAX_LAYER_NDIM} and V at most {MAX_PAYLOAD_VERTICES}")
+    count = counts["shape"][0] if len(counts["shape"]) == 1 else -1
+    if (counts["dtype"] not in ("int32", "int64") or not 0 <= count <= MAX_PAYLOAD_SHAPES
+            or types != {"shape": [count], "dtype": "uint8"}):
+        raise v.fail(f"{op}: the shapes' counts of vertices (N, int32 or int64) and types "
+                     f"(N, uint8) must follow the vertices, N at most {MAX_PAYLOAD_SHAPES}")
+    return {**out, "count": count}
+
+
+def _add_shapes_either(args: Args, has_payload: bool) -> Args:
+    """Shapes as JSON (``data``, ``shape_type``), or, many, as arrays in the payload
+    (``_shapes_arrays``), each shape's own edge widths and colours after them
+    (``items``, as ``add_points`` takes them)."""
+    op = Op.LAYER_ADD_SHAPES
+    if not has_payload:
+        v.only(args, {"data", "shape_type", "props", "ndim"}, op)
+        return _add_shapes(args)
+    v.only(args, {"arrays", "props", "nbytes", "items"}, op)
+    out = _shapes_arrays(args, op, len(item_arrays(LayerKind.SHAPES)))
+    if "props" in args:
+        out["props"] = validate_props(args["props"], op, LayerKind.SHAPES)
+    return _items(args, out, op, LayerKind.SHAPES, 3)
 
 
 def _with_ndim(out: Args, args: Args, op: Op) -> Args:
@@ -461,11 +507,14 @@ def _set_coordinates(args: Args, has_payload: bool) -> Args:
     """A points or shapes layer's coordinates replaced whole (a script's
     ``points.data = ...``, ``points.add``, ``shapes.add_rectangles``, ...): as
     ``add_points`` takes them (many points: one N x D array in the payload), or as
-    ``add_shapes`` does when ``shape_type`` is given."""
+    ``add_shapes`` does when ``shape_type`` is given (many shapes: their three arrays)."""
     op = Op.LAYER_SET_COORDINATES
     layer = _layer_id(args, op)
-    if has_payload:
+    if has_payload:  # many points (one array), or shapes (three: ``_shapes_arrays``)
         v.only(args, {"layer", "arrays", "nbytes"}, op)
+        arrays = args.get("arrays")
+        if isinstance(arrays, list) and len(arrays) == 3:
+            return {"layer": layer, **_shapes_arrays(args, op, 0)}
         return {"layer": layer, **_points_array(args, op, 0)}
     v.only(args, {"layer", "data", "shape_type"}, op)
     rest = {key: value for key, value in args.items() if key != "layer"}
@@ -593,9 +642,7 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_ADD_IMAGE: OpSpec(_add_image),
     Op.LAYER_ADD_LABELS: OpSpec(_add_labels),
     Op.LAYER_ADD_POINTS: OpSpec(_add_points_either),
-    Op.LAYER_ADD_SHAPES: OpSpec(_plain(Op.LAYER_ADD_SHAPES,
-                                              {"data", "shape_type", "props", "ndim"},
-                                              _add_shapes)),
+    Op.LAYER_ADD_SHAPES: OpSpec(_add_shapes_either),
     Op.LAYER_ADD_VECTORS: OpSpec(_add_arrays(Op.LAYER_ADD_VECTORS, LayerKind.VECTORS, (1, 1))),
     Op.LAYER_ADD_TRACKS: OpSpec(_add_arrays(Op.LAYER_ADD_TRACKS, LayerKind.TRACKS, (1, 1))),
     # vertices, faces and (optionally) values per vertex

@@ -37,6 +37,7 @@ from napari_engine.protocol import (
     Reply,
     StreamMode,
 )
+from napari_engine.protocol.ops import MAX_VERTICES, SHAPE_TYPES
 from napari_engine.protocol.overlays import model_of
 from napari_engine.protocol.properties import (
     ITEM_ARRAYS,
@@ -619,12 +620,40 @@ def _item_values(array: np.ndarray, name: str) -> np.ndarray:
 
 @handles(Op.LAYER_ADD_SHAPES)
 def _add_shapes(ctx: Context) -> Result:
-    data = [np.asarray(shape, dtype=float) for shape in ctx.args["data"]]
+    values: dict[str, np.ndarray] = {}
+    if ctx.command.payload is not None:  # many: arrays (``ops._shapes_arrays``)
+        arrays = _arrays(ctx.args, ctx.command.payload)
+        data, kinds = _shapes(arrays)
+        values = {name: _item_values(arrays[index], name)
+                  for name, index in ctx.args.get("items", {}).items()}
+    else:
+        data = [np.asarray(shape, dtype=float) for shape in ctx.args["data"]]
+        kinds = ctx.args["shape_type"]
     props = ctx.args.get("props", {})
-    kwargs = {"shape_type": ctx.args["shape_type"], **_kwargs(props, LayerKind.SHAPES)}
+    kwargs = {"shape_type": kinds, **_kwargs(props, LayerKind.SHAPES)}
     if "ndim" in ctx.args:
         kwargs["ndim"] = ctx.args["ndim"]
-    return _add_items(ctx, ctx.viewer.add_shapes, data or None, len(data), kwargs, props)
+    return _add_items(ctx, ctx.viewer.add_shapes, data or None, len(data), kwargs, props,
+                      values)
+
+
+def _shapes(arrays: list[np.ndarray]) -> tuple[list[np.ndarray], list[str]]:
+    """Shapes from their payload arrays (vertices one after the other, each shape's
+    count of vertices and type), checked: 2 to ``MAX_VERTICES`` vertices a shape, all
+    of them used, finite coordinates, known types."""
+    vertices, counts, types = arrays[:3]
+    if counts.size and (counts.min() < 2 or counts.max() > MAX_VERTICES):
+        raise ProtocolError(ErrorCode.INVALID,
+                            f"each shape has 2 to {MAX_VERTICES} vertices")
+    if int(counts.sum(dtype=np.int64)) != len(vertices):
+        raise ProtocolError(ErrorCode.INVALID, f"the shapes' counts of vertices add up to "
+                            f"{int(counts.sum(dtype=np.int64))}, not {len(vertices)}")
+    if types.size and int(types.max()) >= len(SHAPE_TYPES):
+        raise ProtocolError(ErrorCode.INVALID, f"a shape's type is an index into "
+                            f"{', '.join(SHAPE_TYPES)}")
+    coords = np.array(_coordinates(vertices, "a shape's vertices"), dtype=float)
+    return (np.split(coords, np.cumsum(counts)[:-1]) if counts.size else [],
+            [SHAPE_TYPES[i] for i in types])
 
 
 @handles(Op.LAYER_REMOVE)
@@ -778,19 +807,23 @@ def _layer_set_data(ctx: Context) -> Result:
 def _layer_set_coordinates(ctx: Context) -> Result:
     """A points or shapes layer's coordinates replaced whole."""
     layer = _layer(ctx, ctx.args["layer"])
-    if "arrays" in ctx.args:  # many points: one array (writable: napari's own)
-        data: Any = np.array(_coordinates(_arrays(ctx.args, ctx.command.payload)[0],
-                                          "points"), float)
+    args = ctx.args
+    data: Any
+    if "count" in args:  # many shapes: their arrays
+        data, kinds = _shapes(_arrays(args, ctx.command.payload))
+        args = {**args, "shape_type": kinds}
+    elif "arrays" in args:  # many points: one array (writable: napari's own)
+        data = np.array(_coordinates(_arrays(args, ctx.command.payload)[0], "points"), float)
     else:
-        data = ctx.args["data"]
-    if isinstance(layer, Points) and "shape_type" not in ctx.args:
+        data = args["data"]
+    if isinstance(layer, Points) and "shape_type" not in args:
         coords = np.asarray(data, float) if len(data) else np.zeros((0, layer.ndim))
         if coords.shape[1:] != (layer.ndim,):
             raise ProtocolError(ErrorCode.INVALID, f"{layer.name!r} has {layer.ndim} "
                                 "dimensions")
         _set(layer, "data", coords, "data")
-    elif isinstance(layer, Shapes) and "shape_type" in ctx.args:
-        kinds = ctx.args["shape_type"]
+    elif isinstance(layer, Shapes) and "shape_type" in args:
+        kinds = args["shape_type"]
         try:
             layer.data = []
             if data:
