@@ -3,9 +3,11 @@ that holds its chunks back, fails them, or serves them: no timed assertions."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -56,16 +58,14 @@ def _server(*args: str) -> ServerProcess:
                           "--interactive-scale", "1", *args])
 
 
-def test_a_stuck_store_does_not_stop_another_session(store: tuple[Store, str]) -> None:
-    """Session A zooms in to chunks its store holds back: A's layer shows napari's
-    "loading" and its screenshot waits, while session B (local data) still gets its
-    screenshots. Once the store answers, A's screenshot shows the image exactly as a
-    server that reads the file does."""
-    gate, url = store
+@contextlib.contextmanager
+def _beside_a_stuck_store(gate: Store, url: str) -> Iterator[tuple[Any, Any, Any, np.ndarray]]:
+    """One server: session A shows the store's image (loaded), session B a local one
+    (its screenshot taken); then the store holds its chunks back until the block ends
+    (or ``gate.held`` is set). Yields A, B, A's layer and B's screenshot."""
     with _server("--data-root", url.rsplit("/", 1)[0] + "/") as server:
         b = napari_engine.connect(server.url.replace("/?", "/session/b?"), stream="none")
         a = napari_engine.connect(server.url.replace("/?", "/session/a?"), stream="none")
-        shots: list[np.ndarray] = []
         try:
             b.layers.clear()
             b.add_image(np.full((16, 16), 200, np.uint8))
@@ -74,26 +74,37 @@ def test_a_stuck_store_does_not_stop_another_session(store: tuple[Store, str]) -
             layer = a.add_image(url)
             a.sync(loaded=True)
             gate.held.clear()
-            a.scene.camera.zoom = a.scene.camera.zoom * 4  # the finest level's chunks
-            waiter = threading.Thread(target=lambda: shots.append(a.screenshot()))
-            waiter.start()
-            assert gate.waiting.wait(HOLD_S)  # A's chunks are asked for, and held
-            b.layers[0].opacity = 0.5
-            after = b.screenshot()  # B draws while A's data is stuck
-            assert not np.array_equal(before, after)
-            a.sync()
-            assert layer.loaded is False  # napari's loading flag, the server's
-            assert waiter.is_alive()  # A's screenshot waits for its data
-            gate.held.set()
-            waiter.join(HOLD_S)
-            a.sync()
-            assert shots and layer.loaded is True
-            camera = a.scene.camera.center, a.scene.camera.zoom
+            yield a, b, layer, before
         finally:
             gate.held.set()
             a.close()
             b.close()
         assert server.alive()
+
+
+def test_a_stuck_store_does_not_stop_another_session(store: tuple[Store, str]) -> None:
+    """Session A zooms in to chunks its store holds back: A's layer shows napari's
+    "loading" and its screenshot waits, while session B (local data) still gets its
+    screenshots. Once the store answers, A's screenshot shows the image exactly as a
+    server that reads the file does."""
+    gate, url = store
+    shots: list[np.ndarray] = []
+    with _beside_a_stuck_store(gate, url) as (a, b, layer, before):
+        a.scene.camera.zoom = a.scene.camera.zoom * 4  # the finest level's chunks
+        waiter = threading.Thread(target=lambda: shots.append(a.screenshot()))
+        waiter.start()
+        assert gate.waiting.wait(HOLD_S)  # A's chunks are asked for, and held
+        b.layers[0].opacity = 0.5
+        after = b.screenshot()  # B draws while A's data is stuck
+        assert not np.array_equal(before, after)
+        a.sync()
+        assert layer.loaded is False  # napari's loading flag, the server's
+        assert waiter.is_alive()  # A's screenshot waits for its data
+        gate.held.set()
+        waiter.join(HOLD_S)
+        a.sync()
+        assert shots and layer.loaded is True
+        camera = a.scene.camera.center, a.scene.camera.zoom
     with _server("--data", url) as reference:
         expected = napari_engine.connect(reference.url, stream="none")
         try:
@@ -189,32 +200,17 @@ def test_a_read_from_a_stuck_store_does_not_stop_another_session(
     while the store holds them back, another session of the same server process still
     draws; once it answers, the read has the file's values."""
     gate, url = store
-    with _server("--data-root", url.rsplit("/", 1)[0] + "/") as server:
-        b = napari_engine.connect(server.url.replace("/?", "/session/b?"), stream="none")
-        a = napari_engine.connect(server.url.replace("/?", "/session/a?"), stream="none")
-        reads: list[np.ndarray] = []
-        try:
-            b.layers.clear()
-            b.add_image(np.full((16, 16), 200, np.uint8))
-            before = b.screenshot()
-            a.layers.clear()
-            layer = a.add_image(url)
-            a.sync(loaded=True)
-            gate.held.clear()
-            reader = threading.Thread(
-                target=lambda: reads.append(np.asarray(layer.data[0][256:512, 0:384])))
-            reader.start()
-            assert gate.waiting.wait(HOLD_S)  # the read's chunks are asked for, and held
-            b.layers[0].opacity = 0.5
-            assert not np.array_equal(before, b.screenshot())  # B draws meanwhile
-            assert reader.is_alive()
-            gate.held.set()
-            reader.join(HOLD_S)
-        finally:
-            gate.held.set()
-            a.close()
-            b.close()
-        assert server.alive()
+    reads: list[np.ndarray] = []
+    with _beside_a_stuck_store(gate, url) as (_a, b, layer, before):
+        reader = threading.Thread(
+            target=lambda: reads.append(np.asarray(layer.data[0][256:512, 0:384])))
+        reader.start()
+        assert gate.waiting.wait(HOLD_S)  # the read's chunks are asked for, and held
+        b.layers[0].opacity = 0.5
+        assert not np.array_equal(before, b.screenshot())  # B draws meanwhile
+        assert reader.is_alive()
+        gate.held.set()
+        reader.join(HOLD_S)
     import zarr
 
     expected = zarr.open_group(str(pyramid), mode="r")["0"][256:512, 0:384]

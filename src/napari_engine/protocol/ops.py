@@ -306,21 +306,24 @@ def _points_array(args: Args, op: Op, more: int) -> Args:
     return out
 
 
-def _add_points_either(args: Args, has_payload: bool) -> Args:
-    """Points as JSON coordinates (``data``: a message's 1 MiB holds about 20,000), or
-    as one ``float32``/``float64`` array of N x D in the payload (``arrays``), checked
-    for finite, bounded values on the server (``commands._coordinates``); then each
-    point's own sizes and colours may follow it in the payload, one array each
-    (``items``: name -> index in ``arrays``; ``properties.ITEM_ARRAYS``)."""
-    op = Op.LAYER_ADD_POINTS
-    if not has_payload:
-        v.only(args, {"data", "props", "ndim"}, op)
-        return _add_points(args)
-    v.only(args, {"arrays", "props", "nbytes", "items"}, op)
-    out = _points_array(args, op, len(item_arrays(LayerKind.POINTS)))
-    if "props" in args:
-        out["props"] = validate_props(args["props"], op, LayerKind.POINTS)
-    return _items(args, out, op, LayerKind.POINTS, 1)
+def _items_either(op: Op, kind: LayerKind, json_keys: set[str],
+                  from_json: Callable[[Args], Args],
+                  from_arrays: Callable[[Args, Op, int], Args], first: int) -> Validator:
+    """Points or shapes: as JSON (``from_json``: a message's 1 MiB holds about 20,000
+    points), or, many, as arrays in the payload (``from_arrays``: the ``first`` arrays,
+    coordinates checked finite and bounded on the server, ``commands._coordinates``),
+    each item's own sizes, widths and colours after them, one array each (``items``:
+    name -> index in ``arrays``; ``properties.ITEM_ARRAYS``)."""
+    def validate(args: Args, has_payload: bool) -> Args:
+        if not has_payload:
+            v.only(args, json_keys, op)
+            return from_json(args)
+        v.only(args, {"arrays", "props", "nbytes", "items"}, op)
+        out = from_arrays(args, op, len(item_arrays(kind)))
+        if "props" in args:
+            out["props"] = validate_props(args["props"], op, kind)
+        return _items(args, out, op, kind, first)
+    return validate
 
 
 def _items(args: Args, out: Args, op: Op, kind: LayerKind, first: int) -> Args:
@@ -368,21 +371,6 @@ def _shapes_arrays(args: Args, op: Op, more: int) -> Args:
         raise v.fail(f"{op}: the shapes' counts of vertices (N, int32 or int64) and types "
                      f"(N, uint8) must follow the vertices, N at most {MAX_PAYLOAD_SHAPES}")
     return {**out, "count": count}
-
-
-def _add_shapes_either(args: Args, has_payload: bool) -> Args:
-    """Shapes as JSON (``data``, ``shape_type``), or, many, as arrays in the payload
-    (``_shapes_arrays``), each shape's own edge widths and colours after them
-    (``items``, as ``add_points`` takes them)."""
-    op = Op.LAYER_ADD_SHAPES
-    if not has_payload:
-        v.only(args, {"data", "shape_type", "props", "ndim"}, op)
-        return _add_shapes(args)
-    v.only(args, {"arrays", "props", "nbytes", "items"}, op)
-    out = _shapes_arrays(args, op, len(item_arrays(LayerKind.SHAPES)))
-    if "props" in args:
-        out["props"] = validate_props(args["props"], op, LayerKind.SHAPES)
-    return _items(args, out, op, LayerKind.SHAPES, 3)
 
 
 def _with_ndim(out: Args, args: Args, op: Op) -> Args:
@@ -641,8 +629,12 @@ OPERATIONS: dict[Op, OpSpec] = {
     Op.LAYER_SET: OpSpec(_plain(Op.LAYER_SET, {"layer", "props"}, _layer_set)),
     Op.LAYER_ADD_IMAGE: OpSpec(_add_image),
     Op.LAYER_ADD_LABELS: OpSpec(_add_labels),
-    Op.LAYER_ADD_POINTS: OpSpec(_add_points_either),
-    Op.LAYER_ADD_SHAPES: OpSpec(_add_shapes_either),
+    Op.LAYER_ADD_POINTS: OpSpec(_items_either(Op.LAYER_ADD_POINTS, LayerKind.POINTS,
+                                              {"data", "props", "ndim"}, _add_points,
+                                              _points_array, 1)),
+    Op.LAYER_ADD_SHAPES: OpSpec(_items_either(Op.LAYER_ADD_SHAPES, LayerKind.SHAPES,
+                                              {"data", "shape_type", "props", "ndim"},
+                                              _add_shapes, _shapes_arrays, 3)),
     Op.LAYER_ADD_VECTORS: OpSpec(_add_arrays(Op.LAYER_ADD_VECTORS, LayerKind.VECTORS, (1, 1))),
     Op.LAYER_ADD_TRACKS: OpSpec(_add_arrays(Op.LAYER_ADD_TRACKS, LayerKind.TRACKS, (1, 1))),
     # vertices, faces and (optionally) values per vertex
