@@ -12,6 +12,7 @@ import pytest
 
 import napari_engine
 from napari_engine.client.connection import RemoteError
+from napari_engine.protocol.ops import SHAPE_TYPES
 from napari_engine.server.budget import CommandBudget, OverBudget
 from napari_engine.server.process import ServerProcess
 
@@ -123,23 +124,28 @@ def test_each_thread_budget_stays_its_own() -> None:
 
 
 def test_a_command_over_budget_is_undone_and_the_server_serves_on() -> None:
-    # napari takes 3 s here (Python per shape): 3x the budget; the session's first
-    # command, so nothing before it must fit the budget on a loaded machine
+    # napari takes about 9 s here (Python per shape, 3 s a 9,000): 3x the budget; the
+    # session's first command, so nothing before it must fit the budget on a loaded
+    # machine, and a budget a small command fits in on a loaded machine too
     squares = [np.array([[i, 0], [i, 5], [i + 3, 5], [i + 3, 0]], float)
-               for i in range(9000)]
+               for i in range(27_000)]
     with ServerProcess(["--token", "t", "--size", "64x48", "--empty", "--journal-dir",
-                        "none", "--command-budget", "1"]) as server:
+                        "none", "--command-budget", "3"]) as server:
         viewer = napari_engine.connect(server.url, stream="none")
         other = napari_engine.connect(server.url.replace("/?", "/session/other?"),
                                       stream="none")
         try:
-            with pytest.raises(RemoteError, match=r"time budget .*\(1 s.* undone"):
-                viewer.add_shapes(squares, shape_type="polygon")
+            parts = [np.concatenate(squares), np.full(len(squares), 4, np.int64),
+                     np.full(len(squares), SHAPE_TYPES.index("polygon"), np.uint8)]
+            with pytest.raises(RemoteError, match=r"time budget .*\(3 s.* undone"):
+                viewer.connection.request("layer.add_shapes", {"arrays": [  # as a client
+                    {"shape": list(a.shape), "dtype": a.dtype.name} for a in parts]},
+                    payload=b"".join(a.tobytes() for a in parts))  # sends many shapes
             assert viewer.connection.layers() == []
             # too much for one message: said at once, not a wait for a reply that never comes
             with pytest.raises(ValueError, match=r"over the protocol's .* limit"):
-                viewer.add_shapes(list(np.random.default_rng(0).random((4, 9000, 2)) * 100),
-                                  shape_type="path")
+                viewer.add_points(np.zeros((900, 2)), features={  # 1.1 MB of notes
+                    f"note{i}": ["x" * 250] * 900 for i in range(5)})
             assert list(viewer.layers) == []
             viewer.add_shapes(squares[:3], shape_type="polygon", name="few")
             assert [x["name"] for x in viewer.connection.layers()] == ["few"]

@@ -103,10 +103,9 @@ def test_slow_client_gets_bounded_newest_frames(start_server: ServerFactory) -> 
         assert got[-1]["version"] < final_version
         lazy.send({"type": "ack", "seq": got[-1]["seq"]})
         newest = lazy.expect("frame")
-        # no backlog: the very next frame already shows the state after the last move
+        # no backlog: the very next frame already shows the state after the last move (a
+        # render number would not do: a loaded machine may have drawn the still by then)
         assert newest["version"] >= final_version
-        shot = driver.connection.request("screenshot")
-        assert newest["render"] == shot.header.render
     finally:
         lazy.close()
         driver.close()
