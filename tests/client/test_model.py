@@ -98,8 +98,7 @@ def test_local_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -> Non
     layer.name = "renamed"
     local.viewer.scene.camera.zoom = 0.003
     local.viewer.dims.set_current_step(0, 42)
-    remote.sync()
-    time.sleep(0.2)
+    local.pump(lambda: local.connection.pending() == 0)  # the server has them all
     remote.sync()
     first = remote.layers[0]
     assert (first.opacity, first.colormap.name, first.name) == (pytest.approx(0.4), "magma",
@@ -132,8 +131,8 @@ def test_layer_list_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -
     local, remote = pair
     names = [x.name for x in remote.layers]
     local.viewer.layers.move(1, 0)  # drag the top layer to the bottom
+    local.pump(lambda: local.connection.pending() == 0)  # the server has them all
     remote.sync()
-    time.sleep(0.2)
     assert [x.name for x in remote.layers] == names[::-1]
     # select the layer that is not selected yet (the server started with the other one):
     # the server acts with it for this client, and the other client keeps its own
@@ -149,8 +148,8 @@ def test_layer_list_edits_reach_the_server(pair: tuple[Mirrored, ProxyViewer]) -
     assert [x.name for x in local.viewer.layers.selection] == [unselected[0].name]
     local.viewer.layers.remove(local.viewer.layers[0])
     local.pump()  # the removal leaves once napari is done (the GUI thread's next turn)
+    local.pump(lambda: local.connection.pending() == 0)  # the server has them all
     remote.sync()
-    time.sleep(0.2)
     assert [x.name for x in remote.layers] == [names[0]]
 
 
