@@ -48,7 +48,7 @@ ARG_NAMES = ("center", "zoom", "angles", "perspective", "current_step", "step",
              "path", "shape_type", "ndim", "index", "mode", "bins", "log_scale", "level",
              "region", "root", "layers", "width", "height", "pixel_ratio", "position",
              "event", "pos", "button", "buttons", "modifiers", "delta", "key", "text",
-             "overlay", "loaded", "own", "names", "selected", "nbytes")
+             "overlay", "loaded", "own", "names", "selected", "nbytes", "items", "count")
 MESSAGE_TYPES = ("hello", "command", "ack", "ping", "pong", "bye", "stream")
 
 _NUMBERS = st.one_of(
