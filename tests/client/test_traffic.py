@@ -9,6 +9,7 @@ import pytest
 
 import napari_engine
 from napari_engine.client.connection import RemoteError
+from napari_engine.client.uploads import arrays_payload
 from napari_engine.server.process import ServerProcess
 from tests.client.test_model import Mirrored
 from tests.conftest import ServerFactory
@@ -140,11 +141,11 @@ def test_many_shapes_reach_the_server_with_their_own_colours() -> None:
             for counts, types, why in (([4, 3], [0, 0], "add up to 7, not 8"),
                                        ([1, 7], [0, 0], "2 to 10000 vertices"),
                                        ([4, 4], [0, 9], "an index into")):
-                parts = [vertices, np.array(counts, np.int64), np.array(types, np.uint8)]
+                args, payload = arrays_payload(
+                    [vertices, np.array(counts, np.int64), np.array(types, np.uint8)],
+                    "shapes")
                 with pytest.raises(RemoteError, match=why):
-                    there.connection.request("layer.add_shapes", {"arrays": [
-                        {"shape": list(a.shape), "dtype": a.dtype.name} for a in parts]},
-                        payload=b"".join(a.tobytes() for a in parts))
+                    there.connection.request("layer.add_shapes", args, payload=payload)
             assert len(there.connection.layers()) == 1
         finally:
             there.close()

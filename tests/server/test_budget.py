@@ -12,6 +12,7 @@ import pytest
 
 import napari_engine
 from napari_engine.client.connection import RemoteError
+from napari_engine.client.uploads import arrays_payload
 from napari_engine.protocol.ops import SHAPE_TYPES
 from napari_engine.server.budget import CommandBudget, OverBudget
 from napari_engine.server.process import ServerProcess
@@ -137,10 +138,9 @@ def test_a_command_over_budget_is_undone_and_the_server_serves_on() -> None:
         try:
             parts = [np.concatenate(squares), np.full(len(squares), 4, np.int64),
                      np.full(len(squares), SHAPE_TYPES.index("polygon"), np.uint8)]
+            args, payload = arrays_payload(parts, "shapes")  # as a client sends many
             with pytest.raises(RemoteError, match=r"time budget .*\(3 s.* undone"):
-                viewer.connection.request("layer.add_shapes", {"arrays": [  # as a client
-                    {"shape": list(a.shape), "dtype": a.dtype.name} for a in parts]},
-                    payload=b"".join(a.tobytes() for a in parts))  # sends many shapes
+                viewer.connection.request("layer.add_shapes", args, payload=payload)
             assert viewer.connection.layers() == []
             # too much for one message: said at once, not a wait for a reply that never comes
             with pytest.raises(ValueError, match=r"over the protocol's .* limit"):

@@ -8,7 +8,7 @@ import numpy as np
 
 import napari_engine
 from tests.conftest import ServerFactory
-from tests.server.wire import RawClient
+from tests.server.wire import RawClient, wait_until
 
 
 def _wait(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
@@ -189,7 +189,9 @@ def test_a_session_closing_beside_another_leaves_it_able_to_add_layers(
         staying = napari_engine.connect(server.url.replace("/?", f"/session/b{i}?"),
                                         stream="none")
         closing.close()
-        time.sleep(1.0)  # the closed one's session is closed, its context destroyed
+        closed = f"closing session 'a{i}'"
+        assert wait_until(lambda: closed in server.stderr, 30)  # noqa: B023
+        # (then its context is destroyed before the engine takes the next command)
         try:
             staying.add_image(np.random.default_rng(i).random((10, 10)), name="after")
             assert [x["name"] for x in staying.connection.layers()] == ["after"]

@@ -108,16 +108,17 @@ def _one_for_all(values: Any) -> Any:
 def _each_items_own(layer: Layer, kind: str, items: int, props: dict[str, Any], *,
                     as_arrays: bool) -> dict[str, np.ndarray]:
     """Each item's own values of a points or shapes layer, into ``props`` (one for all
-    where they agree); with ``as_arrays`` (many points), the sizes and colours that
-    differ are returned as arrays for the payload instead. Raises
+    where they agree); with ``as_arrays`` (many points or vertices), the sizes, widths
+    and colours that differ are returned as arrays for the payload instead. Raises
     ``NotImplementedError`` for more differing values than JSON may carry."""
     own: dict[str, np.ndarray] = {}
     if items == 0:
         return own
+    as_array = item_arrays(kind) if as_arrays else {}
     for prop in properties_of(kind):
         if not prop.per_item:
             continue
-        if as_arrays and prop.name in item_arrays(kind):
+        if prop.name in as_array:
             values = np.asarray(getattr(layer, prop.name), dtype=float)
             if not (values == values[:1]).all():
                 own[prop.name] = values

@@ -237,7 +237,8 @@ def per_client(kind: str) -> list[LayerProperty]:
     return [p for p in properties_of(kind) if p.per_client]
 
 
-#: each item's own values that may travel as an array in a payload (many points), by
+#: each item's own values that may travel as an array in a payload (many points or
+#: shapes), by
 #: wire: the array's columns (a size: N values; a colour: N x 4, RGBA from 0 to 1) and
 #: the values' bounds
 ITEM_ARRAYS = {Wire.FLOATS: (1, 0.0, MAX_SIZE), Wire.COLORS: (4, 0.0, 1.0)}

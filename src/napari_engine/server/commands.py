@@ -593,10 +593,8 @@ def _add_points(ctx: Context) -> Result:
     values: dict[str, np.ndarray] = {}
     if ctx.command.payload is not None:  # many points: one array, then their own values
         arrays = _arrays(ctx.args, ctx.command.payload)
-        data = np.array(_coordinates(arrays[0], "points"),
-                        dtype=float)  # napari's own, writable (the message's is not)
-        values = {name: _item_values(arrays[index], name)
-                  for name, index in ctx.args.get("items", {}).items()}
+        data = _points(arrays[0])
+        values = _own_values(ctx.args, arrays)
     else:
         data = np.asarray(ctx.args["data"], dtype=float)
     if data.size == 0 and not (data.ndim == 2 and data.shape[1] >= 2):  # no dimensions:
@@ -606,16 +604,26 @@ def _add_points(ctx: Context) -> Result:
                       _kwargs(props, LayerKind.POINTS), props, values)
 
 
-def _item_values(array: np.ndarray, name: str) -> np.ndarray:
-    """Each point's own ``name`` from a payload, checked as the JSON values are (a size
-    from 0 to ``MAX_SIZE``, colour channels from 0 to 1): a writable copy for napari."""
-    _, lo, hi = ITEM_ARRAYS[LAYER_PROPERTIES[name].wire]
-    values = np.array(array, dtype=float)
-    if not np.isfinite(values).all() or values.min(initial=lo) < lo or values.max(
-            initial=hi) > hi:
-        raise ProtocolError(ErrorCode.INVALID,
-                            f"each point's {name} must be finite, from {lo:g} to {hi:g}")
-    return values
+def _points(array: np.ndarray) -> np.ndarray:
+    """Points from a payload, checked (``_coordinates``): napari's own writable copy
+    (the message's array is not)."""
+    return np.array(_coordinates(array, "points"), dtype=float)
+
+
+def _own_values(args: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Each item's own values from a payload (``items``: name -> array), checked as the
+    JSON values are (a size or width from 0 to ``MAX_SIZE``, colour channels from 0 to
+    1): writable copies for napari."""
+    out = {}
+    for name, index in args.get("items", {}).items():
+        _, lo, hi = ITEM_ARRAYS[LAYER_PROPERTIES[name].wire]
+        values = np.array(arrays[index], dtype=float)
+        if not np.isfinite(values).all() or values.min(initial=lo) < lo or values.max(
+                initial=hi) > hi:
+            raise ProtocolError(ErrorCode.INVALID,
+                                f"each item's {name} must be finite, from {lo:g} to {hi:g}")
+        out[name] = values
+    return out
 
 
 @handles(Op.LAYER_ADD_SHAPES)
@@ -624,8 +632,7 @@ def _add_shapes(ctx: Context) -> Result:
     if ctx.command.payload is not None:  # many: arrays (``ops._shapes_arrays``)
         arrays = _arrays(ctx.args, ctx.command.payload)
         data, kinds = _shapes(arrays)
-        values = {name: _item_values(arrays[index], name)
-                  for name, index in ctx.args.get("items", {}).items()}
+        values = _own_values(ctx.args, arrays)
     else:
         data = [np.asarray(shape, dtype=float) for shape in ctx.args["data"]]
         kinds = ctx.args["shape_type"]
@@ -812,8 +819,8 @@ def _layer_set_coordinates(ctx: Context) -> Result:
     if "count" in args:  # many shapes: their arrays
         data, kinds = _shapes(_arrays(args, ctx.command.payload))
         args = {**args, "shape_type": kinds}
-    elif "arrays" in args:  # many points: one array (writable: napari's own)
-        data = np.array(_coordinates(_arrays(args, ctx.command.payload)[0], "points"), float)
+    elif "arrays" in args:  # many points: one array
+        data = _points(_arrays(args, ctx.command.payload)[0])
     else:
         data = args["data"]
     if isinstance(layer, Points) and "shape_type" not in args:

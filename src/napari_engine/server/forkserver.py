@@ -85,7 +85,8 @@ class ForkedProcess:
 
 
 class ForkServer:
-    """A running fork server (``start``), and the requests to it."""
+    """A fork server, started as this object is made (it imports the server, so its
+    first fork waits for that), and the requests to it (``spawn``)."""
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
